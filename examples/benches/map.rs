@@ -1,0 +1,2 @@
+//! Benchmark of `#[parallel_map]` (being written).
+fn main() {}

@@ -1,0 +1,582 @@
+//! Map execution: the engine behind `#[parallel_map]`.
+//!
+//! Every entry point the macro writes (`f::map`, `f::try_map`, `f::reduce`
+//! and their `_with` forms) lands here with the items, a closure that calls
+//! the user's function for one item, and the options.
+
+use std::any::Any;
+use std::fmt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
+
+use rayon::iter::{FromParallelIterator, IndexedParallelIterator, ParallelIterator};
+
+use crate::codec::ResultCodec;
+use crate::config::{Backend, Schedule};
+use crate::items::IntoItems;
+use crate::progress::Progress;
+
+/// Items per block of a deterministic reduction of `n` items.
+///
+/// It depends on `n` alone, so the grouping of the arithmetic (and so the
+/// bits of the answer) never depends on the number of threads, the schedule
+/// or the backend: about 4096 blocks (enough to keep any pool busy), each of
+/// at most 1024 items (so the per-block cost stays negligible).
+///
+/// ```
+/// use parallel_runtime::reduce_block_size;
+/// assert_eq!(reduce_block_size(100), 1);
+/// assert_eq!(reduce_block_size(100_000), 24);
+/// assert_eq!(reduce_block_size(100_000_000), 1024);
+/// ```
+pub const fn reduce_block_size(n: usize) -> usize {
+    let b = n / 4096;
+    if b < 1 {
+        1
+    } else if b > 1024 {
+        1024
+    } else {
+        b
+    }
+}
+
+/// Options of one map: what the attribute sets, and what `…::map_with` takes
+/// at run time. Unset fields fall back to the run-wide switches (environment
+/// variables, [`crate::config`] setters), then to the attribute, then to the
+/// defaults (`guided` schedule, `threads` backend, no progress bar).
+///
+/// ```
+/// use parallel_runtime::prelude::*;
+///
+/// #[parallel_map(schedule = "static")]
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// let opts = MapOptions::new().schedule(Schedule::Dynamic).chunk_size(16);
+/// assert_eq!(square::map_with(&opts, 0..100u64)[99], 99 * 99);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MapOptions {
+    schedule: Option<Schedule>,
+    chunk_size: Option<usize>,
+    backend: Option<Backend>,
+    progress: Option<bool>,
+}
+
+impl MapOptions {
+    /// No option set: everything comes from the run-wide switches and the
+    /// attribute.
+    pub const fn new() -> Self {
+        MapOptions {
+            schedule: None,
+            chunk_size: None,
+            backend: None,
+            progress: None,
+        }
+    }
+
+    /// How items are cut into pieces of work: see [`Schedule`].
+    pub const fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = Some(schedule);
+        self
+    }
+
+    /// Items per piece of work. With `Dynamic` each piece holds exactly this
+    /// many items (the last may hold fewer); with `Guided` pieces never get
+    /// smaller; with `Static` it replaces "one block per thread".
+    ///
+    /// # Panics
+    /// If `n` is zero.
+    pub const fn chunk_size(mut self, n: usize) -> Self {
+        assert!(n > 0, "chunk_size must be at least 1");
+        self.chunk_size = Some(n);
+        self
+    }
+
+    /// Where the map runs: see [`Backend`]. Given here it wins over
+    /// `PARALLEL_BACKEND`.
+    pub const fn backend(mut self, backend: Backend) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// A progress bar on stderr that advances per item. Given here it wins
+    /// over `PARALLEL_PROGRESS`.
+    pub const fn progress(mut self, on: bool) -> Self {
+        self.progress = Some(on);
+        self
+    }
+}
+
+/// One annotated function: its name and the options on its attribute.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct MapSite {
+    /// The annotated function's name, used in every message.
+    pub name: &'static str,
+    /// The options written on the attribute.
+    pub defaults: MapOptions,
+}
+
+/// What one call will do, all sources merged.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Plan {
+    pub(crate) backend: Backend,
+    pub(crate) schedule: Schedule,
+    pub(crate) chunk: Option<usize>,
+    pub(crate) progress: bool,
+}
+
+impl MapSite {
+    pub(crate) fn plan(&self, call: Option<&MapOptions>) -> Plan {
+        let call = call.copied().unwrap_or_default();
+        let attr = self.defaults;
+        Plan {
+            backend: call
+                .backend
+                .or_else(crate::config::run_backend)
+                .or(attr.backend)
+                .unwrap_or(Backend::Threads),
+            schedule: call.schedule.or(attr.schedule).unwrap_or(Schedule::Guided),
+            chunk: call.chunk_size.or(attr.chunk_size),
+            progress: call
+                .progress
+                .or_else(crate::config::run_progress)
+                .or(attr.progress)
+                .unwrap_or(false),
+        }
+    }
+}
+
+/// The error of `…::try_map`: which item failed, in which function, and why.
+///
+/// ```
+/// use parallel_runtime::prelude::*;
+///
+/// #[parallel_map]
+/// fn parse(s: &str) -> Result<i32, std::num::ParseIntError> { s.parse() }
+///
+/// let err = parse::try_map(["1", "2", "x", "4"]).unwrap_err();
+/// assert_eq!(err.index(), 2);
+/// assert_eq!(err.to_string(), "parse: item 2 failed: invalid digit found in string");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemError<E> {
+    function: &'static str,
+    index: usize,
+    error: E,
+}
+
+impl<E> ItemError<E> {
+    /// The position of the failing item in the input.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+    /// The name of the annotated function.
+    pub fn function(&self) -> &'static str {
+        self.function
+    }
+    /// The error the function returned.
+    pub fn error(&self) -> &E {
+        &self.error
+    }
+    /// The error the function returned, by value.
+    pub fn into_error(self) -> E {
+        self.error
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for ItemError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: item {} failed: {}",
+            self.function, self.index, self.error
+        )
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for ItemError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// Text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "<non-string panic payload>"
+    }
+}
+
+/// The payload that unwinds through rayon after an item panicked; the real
+/// payload waits in [`FirstPanic`].
+struct Cancelled;
+
+/// The panic of the lowest-indexed item that panicked.
+#[derive(Default)]
+struct FirstPanic(Mutex<Option<(usize, Box<dyn Any + Send>)>>);
+
+impl FirstPanic {
+    fn record(&self, index: usize, payload: Box<dyn Any + Send>) {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match &*slot {
+            Some((first, _)) if *first <= index => {}
+            _ => *slot = Some((index, payload)),
+        }
+    }
+
+    /// Calls `f(x)` for item `index`, recording its panic.
+    #[inline(always)]
+    fn call<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> R {
+        match catch_unwind(AssertUnwindSafe(|| f(x))) {
+            Ok(r) => r,
+            Err(payload) => {
+                self.record(index, payload);
+                resume_unwind(Box::new(Cancelled))
+            }
+        }
+    }
+
+    /// Runs `body`; a panic of an item comes out as a panic that names the
+    /// function and the item.
+    #[track_caller]
+    fn run<R>(self, site: &MapSite, body: impl FnOnce(&Self) -> R) -> R {
+        let result = catch_unwind(AssertUnwindSafe(|| body(&self)));
+        match result {
+            Ok(r) => r,
+            Err(payload) => {
+                let first = self.0.into_inner().unwrap_or_else(|p| p.into_inner());
+                match first {
+                    Some((index, item_payload)) => panic!(
+                        "{}: item {} panicked: {}",
+                        site.name,
+                        index,
+                        panic_message(&*item_payload)
+                    ),
+                    None => resume_unwind(payload),
+                }
+            }
+        }
+    }
+}
+
+/// Splits `par` by the plan's schedule and collects `g` over it.
+fn collect_scheduled<P, R, C, G>(par: P, plan: &Plan, g: G) -> C
+where
+    P: IndexedParallelIterator,
+    R: Send,
+    C: FromParallelIterator<R>,
+    G: Fn((usize, P::Item)) -> R + Sync + Send,
+{
+    let n = par.len();
+    let it = par.enumerate();
+    match plan.schedule {
+        Schedule::Static => {
+            let threads = crate::pool::ensure();
+            let c = plan.chunk.unwrap_or_else(|| n.div_ceil(threads)).max(1);
+            it.with_min_len(c).with_max_len(c).map(g).collect()
+        }
+        Schedule::Dynamic => {
+            let c = plan.chunk.unwrap_or(1);
+            it.with_min_len(c).with_max_len(c).map(g).collect()
+        }
+        Schedule::Guided => match plan.chunk {
+            Some(c) => it.with_min_len(c).map(g).collect(),
+            None => it.map(g).collect(),
+        },
+    }
+}
+
+/// `f::map`: every item through `f`, results in input order.
+#[doc(hidden)]
+#[track_caller]
+pub fn map<S, R, F>(
+    site: &MapSite,
+    call: Option<&MapOptions>,
+    items: S,
+    codec: Option<ResultCodec<R>>,
+    f: F,
+) -> Vec<R>
+where
+    S: IntoItems,
+    R: Send,
+    F: Fn(S::Item) -> R + Sync,
+{
+    let plan = site.plan(call);
+    crate::pool::ensure();
+    FirstPanic::default().run(site, |panics| match plan.backend {
+        Backend::Serial => {
+            let seq = items.into_seq();
+            let progress = Progress::start(site, plan.progress, seq.size_hint().0);
+            let out = seq
+                .enumerate()
+                .map(|(i, x)| {
+                    let r = panics.call(i, &f, x);
+                    progress.inc();
+                    r
+                })
+                .collect();
+            progress.finish();
+            out
+        }
+        Backend::Threads => run_threads(site, &plan, panics, items.into_par(), 0, &f),
+        Backend::Mpi => {
+            let par = items.into_par();
+            match crate::mpi::dist::share(par.len()) {
+                None => run_threads(site, &plan, panics, par, 0, &f),
+                Some((lo, hi)) => {
+                    let codec = codec.unwrap_or_else(|| need_serde(site));
+                    let local =
+                        run_threads(site, &plan, panics, par.skip(lo).take(hi - lo), lo, &f);
+                    crate::mpi::dist::all_gather_results(site, local, codec)
+                }
+            }
+        }
+    })
+}
+
+#[track_caller]
+pub(crate) fn need_serde(site: &MapSite) -> ! {
+    panic!(
+        "{}: the `mpi` backend sends results between ranks, so the result type must implement \
+         serde's `Serialize` and `Deserialize`; derive them, or use the `threads` backend",
+        site.name
+    )
+}
+
+fn run_threads<P, R, F>(
+    site: &MapSite,
+    plan: &Plan,
+    panics: &FirstPanic,
+    par: P,
+    offset: usize,
+    f: &F,
+) -> Vec<R>
+where
+    P: IndexedParallelIterator,
+    R: Send,
+    F: Fn(P::Item) -> R + Sync,
+{
+    if plan.progress {
+        let progress = Progress::start(site, true, par.len());
+        let out = collect_scheduled(par, plan, |(i, x)| {
+            let r = panics.call(offset + i, f, x);
+            progress.inc();
+            r
+        });
+        progress.finish();
+        out
+    } else {
+        collect_scheduled(par, plan, |(i, x)| panics.call(offset + i, f, x))
+    }
+}
+
+/// `f::try_map`: like [`map`] for a function returning `Result`; stops
+/// handing out items after the first `Err` and names the failing item.
+#[doc(hidden)]
+#[track_caller]
+pub fn try_map<S, T, E, F>(
+    site: &MapSite,
+    call: Option<&MapOptions>,
+    items: S,
+    f: F,
+) -> Result<Vec<T>, ItemError<E>>
+where
+    S: IntoItems,
+    T: Send,
+    E: Send,
+    F: Fn(S::Item) -> Result<T, E> + Sync,
+{
+    let plan = site.plan(call);
+    crate::pool::ensure();
+    let wrap = |(index, error)| ItemError {
+        function: site.name,
+        index,
+        error,
+    };
+    FirstPanic::default().run(site, |panics| match plan.backend {
+        Backend::Serial => {
+            let seq = items.into_seq();
+            let progress = Progress::start(site, plan.progress, seq.size_hint().0);
+            let mut out = Vec::with_capacity(seq.size_hint().0);
+            for (i, x) in seq.enumerate() {
+                match panics.call(i, &f, x) {
+                    Ok(v) => out.push(v),
+                    Err(e) => {
+                        progress.finish();
+                        return Err(wrap((i, e)));
+                    }
+                }
+                progress.inc();
+            }
+            progress.finish();
+            Ok(out)
+        }
+        // Under MPI every rank holds every item, so each rank runs the whole
+        // map on its own pool: the errors need not be serializable.
+        Backend::Threads | Backend::Mpi => {
+            let par = items.into_par();
+            let progress = Progress::start(site, plan.progress, par.len());
+            let out: Result<Vec<T>, (usize, E)> = collect_scheduled(par, &plan, |(i, x)| {
+                let r = panics.call(i, &f, x).map_err(|e| (i, e));
+                progress.inc();
+                r
+            });
+            progress.finish();
+            out.map_err(wrap)
+        }
+    })
+}
+
+/// `f::reduce`: folds `f` over the items with `op`, without collecting the
+/// results, and bitwise reproducibly: items are folded in blocks of
+/// [`reduce_block_size`] (a function of the item count alone), and the
+/// blocks combined in a fixed pairwise tree, so
+/// the answer has the same bits whatever the thread count, schedule or
+/// backend.
+#[doc(hidden)]
+#[track_caller]
+pub fn reduce<S, R, F, Op>(
+    site: &MapSite,
+    call: Option<&MapOptions>,
+    items: S,
+    codec: Option<ResultCodec<R>>,
+    f: F,
+    identity: R,
+    op: Op,
+) -> R
+where
+    S: IntoItems,
+    R: Clone + Send + Sync,
+    F: Fn(S::Item) -> R + Sync,
+    Op: Fn(R, R) -> R + Sync,
+{
+    let plan = site.plan(call);
+    crate::pool::ensure();
+    FirstPanic::default().run(site, |panics| {
+        let partials = match plan.backend {
+            Backend::Serial => {
+                // The block size needs the exact count, which an iterator
+                // may not tell in advance.
+                let seq: Vec<S::Item> = items.into_seq().collect();
+                let block = reduce_block_size(seq.len());
+                let progress = Progress::start(site, plan.progress, seq.len());
+                let mut partials = Vec::new();
+                let mut acc = identity.clone();
+                let mut in_block = 0;
+                for (i, x) in seq.into_iter().enumerate() {
+                    acc = op(acc, panics.call(i, &f, x));
+                    progress.inc();
+                    in_block += 1;
+                    if in_block == block {
+                        partials.push(std::mem::replace(&mut acc, identity.clone()));
+                        in_block = 0;
+                    }
+                }
+                if in_block > 0 {
+                    partials.push(acc);
+                }
+                progress.finish();
+                partials
+            }
+            Backend::Threads => {
+                let par = items.into_par();
+                let block = reduce_block_size(par.len());
+                fold_blocks(site, &plan, panics, par, block, 0, &f, &identity, &op)
+            }
+            Backend::Mpi => {
+                let par = items.into_par();
+                let n = par.len();
+                let block = reduce_block_size(n);
+                match crate::mpi::dist::share(n.div_ceil(block)) {
+                    None => fold_blocks(site, &plan, panics, par, block, 0, &f, &identity, &op),
+                    Some((lo, hi)) => {
+                        let codec = codec.unwrap_or_else(|| need_serde(site));
+                        let (lo, hi) = (lo * block, (hi * block).min(n));
+                        let local = fold_blocks(
+                            site,
+                            &plan,
+                            panics,
+                            par.skip(lo).take(hi.saturating_sub(lo)),
+                            block,
+                            lo,
+                            &f,
+                            &identity,
+                            &op,
+                        );
+                        crate::mpi::dist::all_gather_results(site, local, codec)
+                    }
+                }
+            }
+        };
+        tree_combine(partials, &op, identity)
+    })
+}
+
+/// Folds each block of `block` items from `identity`, in order.
+#[allow(clippy::too_many_arguments)]
+fn fold_blocks<P, R, F, Op>(
+    site: &MapSite,
+    plan: &Plan,
+    panics: &FirstPanic,
+    par: P,
+    block: usize,
+    offset: usize,
+    f: &F,
+    identity: &R,
+    op: &Op,
+) -> Vec<R>
+where
+    P: IndexedParallelIterator,
+    R: Clone + Send + Sync,
+    F: Fn(P::Item) -> R + Sync,
+    Op: Fn(R, R) -> R + Sync,
+{
+    let progress = Progress::start(site, plan.progress, par.len());
+    let partials = par
+        .enumerate()
+        .map(|(i, x)| {
+            let r = panics.call(offset + i, f, x);
+            progress.inc();
+            r
+        })
+        .fold_chunks(block, || identity.clone(), op)
+        .collect();
+    progress.finish();
+    partials
+}
+
+/// Combines the block results pairwise, level by level: a tree whose shape
+/// depends only on the number of blocks.
+pub(crate) fn tree_combine<R>(mut level: Vec<R>, op: &impl Fn(R, R) -> R, identity: R) -> R {
+    while level.len() > 1 {
+        let mut next = Vec::with_capacity(level.len().div_ceil(2));
+        let mut it = level.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) => op(a, b),
+                None => a,
+            });
+        }
+        level = next;
+    }
+    level.pop().unwrap_or(identity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_shape_is_fixed() {
+        let s = |v: Vec<String>| tree_combine(v, &|a, b| format!("({a}{b})"), String::new());
+        let leaves = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>();
+        assert_eq!(s(leaves(0)), "");
+        assert_eq!(s(leaves(1)), "0");
+        assert_eq!(s(leaves(5)), "(((01)(23))4)");
+    }
+}
