@@ -84,6 +84,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::needless_borrow)]
     fn probe_finds_serde() {
         #[allow(unused_imports)]
         use super::{ViaSerde, WithoutSerde};

@@ -1,0 +1,118 @@
+//! The run-wide switches (`PARALLEL_BACKEND`, `PARALLEL_NUM_THREADS`,
+//! `PARALLEL_PROGRESS`), each checked in a fresh process.
+
+use std::process::{Command, Output};
+
+fn probe(vars: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_map-probe"));
+    for v in [
+        "PARALLEL_BACKEND",
+        "PARALLEL_NUM_THREADS",
+        "PARALLEL_PROGRESS",
+        "RAYON_NUM_THREADS",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd.envs(vars.iter().copied());
+    cmd.output().expect("the probe runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn invalid_values_name_the_variable_and_the_valid_values() {
+    let cases = [
+        (
+            "PARALLEL_BACKEND",
+            "gpu",
+            "expected `serial`, `threads`, `mpi`",
+        ),
+        ("PARALLEL_NUM_THREADS", "0", "expected a positive integer"),
+        (
+            "PARALLEL_NUM_THREADS",
+            "many",
+            "expected a positive integer",
+        ),
+        ("PARALLEL_PROGRESS", "maybe", "expected `1`, `true`"),
+    ];
+    for (var, value, expected) in cases {
+        let out = probe(&[(var, value)]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}={value}: {err}");
+        assert!(
+            err.contains(&format!(
+                "invalid value {value:?} in environment variable {var}"
+            )) && err.contains(expected),
+            "{var}={value}: {err}"
+        );
+    }
+}
+
+#[test]
+fn num_threads_sets_the_pool_size() {
+    for n in ["1", "3"] {
+        let out = probe(&[("PARALLEL_NUM_THREADS", n)]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).starts_with(&format!("threads={n} ")),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn serial_backend_runs_every_item_on_the_calling_thread() {
+    let out = probe(&[
+        ("PARALLEL_BACKEND", "serial"),
+        ("PARALLEL_NUM_THREADS", "2"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("on_main=100"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = probe(&[
+        ("PARALLEL_BACKEND", "threads"),
+        ("PARALLEL_NUM_THREADS", "2"),
+    ]);
+    assert!(
+        text(&out.stdout).contains("on_main=0"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn progress_never_garbles_a_stderr_that_is_not_a_terminal() {
+    let out = probe(&[("PARALLEL_PROGRESS", "1")]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stderr), "", "nothing is drawn into a pipe");
+}
+
+#[test]
+fn progress_draws_a_bar_that_counts_items_on_a_terminal() {
+    // `script` (util-linux/bsdutils, on every Debian) gives the probe a pseudo-terminal.
+    let cmd = format!(
+        "PARALLEL_PROGRESS=1 PARALLEL_NUM_THREADS=2 {}",
+        env!("CARGO_BIN_EXE_map-probe")
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("TERM", "xterm")
+        .output()
+        .expect("`script` runs (package bsdutils)");
+    let screen = text(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(
+        screen.contains("square"),
+        "the bar names the function: {screen:?}"
+    );
+    assert!(
+        screen.contains("100/100 items"),
+        "the bar ends at every item: {screen:?}"
+    );
+}
