@@ -1,2 +1,217 @@
-//! Benchmark of `#[parallel_map]` (being written).
-fn main() {}
+//! Benchmark of `#[parallel_map]` against hand-written rayon, a serial loop
+//! and Python's `multiprocessing.Pool.map`, measured side by side in one run.
+//!
+//! Run: `cargo bench -p parallel-examples --bench map`
+//! (set `BENCH_QUICK=1` for a fast smoke run; prints a markdown table).
+//!
+//! A small harness instead of criterion: what we need is ratios of rounds
+//! interleaved in one process (ours, then the baseline, alternately), so the
+//! noise of a shared 2-core machine hits both sides alike, and a markdown
+//! table to paste into docs/performance.md; criterion measures one function
+//! at a time and reports absolute times.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use parallel_examples::busy_work;
+use parallel_runtime::prelude::*;
+use rayon::prelude::*;
+
+#[parallel_map]
+fn inc(x: &u64) -> u64 {
+    x + 1
+}
+
+/// About 10 µs of floating-point work.
+#[parallel_map]
+fn ten_us(seed: &u64, iters: u32) -> f64 {
+    busy_work(*seed, iters)
+}
+
+#[parallel_map]
+fn sq(x: &f64) -> f64 {
+    x * x
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Times `a` and `b` in alternating rounds; returns their median times (s).
+fn side_by_side(rounds: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
+    a();
+    b();
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        let time = |f: &mut dyn FnMut(), out: &mut Vec<f64>| {
+            let t = Instant::now();
+            f();
+            out.push(t.elapsed().as_secs_f64());
+        };
+        if r % 2 == 0 {
+            time(&mut a, &mut ta);
+            time(&mut b, &mut tb);
+        } else {
+            time(&mut b, &mut tb);
+            time(&mut a, &mut ta);
+        }
+    }
+    (median(&mut ta), median(&mut tb))
+}
+
+fn fmt_time(s: f64) -> String {
+    if s < 1e-3 {
+        format!("{:.1} µs", s * 1e6)
+    } else {
+        format!("{:.2} ms", s * 1e3)
+    }
+}
+
+fn main() {
+    let quick = std::env::var_os("BENCH_QUICK").is_some();
+    let rounds = if quick { 3 } else { 31 };
+    let threads = parallel_runtime::num_threads();
+    let mut rows = Vec::new();
+
+    // 1. The annotation against hand-written rayon, trivial item.
+    for n in [100_000usize, 10_000_000] {
+        let v: Vec<u64> = (0..n as u64).collect();
+        let (ours, rayon) = side_by_side(
+            if n > 1_000_000 { rounds.min(15) } else { rounds },
+            || {
+                black_box(inc::map(black_box(&v)));
+            },
+            || {
+                black_box(black_box(&v).par_iter().map(|x| x + 1).collect::<Vec<u64>>());
+            },
+        );
+        rows.push(format!(
+            "| `inc::map` vs rayon `par_iter().map().collect()`, `x + 1`, 10^{} items | {} | {} | **{:.3}** (target ≤ 1.05) |",
+            (n as f64).log10().round(),
+            fmt_time(ours),
+            fmt_time(rayon),
+            ours / rayon
+        ));
+        if n == 10_000_000 {
+            rows.push(format!(
+                "| per-item cost of `map`, trivial item (10^7 items, {threads} threads) | {:.2} ns/item | | |",
+                ours / n as f64 * 1e9
+            ));
+        }
+    }
+
+    // Calibrate ~10 µs per item.
+    let mut iters = 1000u32;
+    loop {
+        let t = Instant::now();
+        for s in 0..200 {
+            black_box(busy_work(s, iters));
+        }
+        let per = t.elapsed().as_secs_f64() / 200.0;
+        if (per - 10e-6).abs() < 1e-6 || quick {
+            break;
+        }
+        iters = ((iters as f64) * 10e-6 / per).max(1.0) as u32;
+    }
+    let n = if quick { 2_000 } else { 20_000 };
+    let seeds: Vec<u64> = (0..n as u64).collect();
+    let (ours, rayon) = side_by_side(
+        rounds.min(11),
+        || {
+            black_box(ten_us::map(&seeds, iters));
+        },
+        || {
+            black_box(seeds.par_iter().map(|s| busy_work(*s, iters)).collect::<Vec<f64>>());
+        },
+    );
+    rows.push(format!(
+        "| `ten_us::map` vs rayon, 10 µs item, {n} items | {} | {} | **{:.3}** (target ≤ 1.05) |",
+        fmt_time(ours),
+        fmt_time(rayon),
+        ours / rayon
+    ));
+    // 2. Against the serial loop.
+    let (ours, serial) = side_by_side(
+        rounds.min(11),
+        || {
+            black_box(ten_us::map(&seeds, iters));
+        },
+        || {
+            black_box(seeds.iter().map(|s| ten_us(s, iters)).collect::<Vec<f64>>());
+        },
+    );
+    rows.push(format!(
+        "| `ten_us::map` vs serial loop, 10 µs item, {n} items | {} | {} | **{:.2}× faster** (target ≥ 1.8× on 2 threads) |",
+        fmt_time(ours),
+        fmt_time(serial),
+        serial / ours
+    ));
+
+    // 4. Deterministic reduce against rayon's sum.
+    for n in [100_000usize, 10_000_000] {
+        let v: Vec<f64> = (0..n).map(|i| i as f64 * 1e-3).collect();
+        let (ours, rayon) = side_by_side(
+            rounds.min(15),
+            || {
+                black_box(sq::reduce(black_box(&v), 0.0, |a, b| a + b));
+            },
+            || {
+                black_box(black_box(&v).par_iter().map(|x| x * x).sum::<f64>());
+            },
+        );
+        rows.push(format!(
+            "| `sq::reduce` (bitwise reproducible) vs rayon `map().sum()`, 10^{} items | {} | {} | **{:.3}** (target ≤ 1.10) |",
+            (n as f64).log10().round(),
+            fmt_time(ours),
+            fmt_time(rayon),
+            ours / rayon
+        ));
+    }
+
+    // 3. Python's multiprocessing.Pool.map on this machine.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pool_map.py");
+    let py_n = if quick { "100000" } else { "1000000" };
+    let py = std::process::Command::new("python3")
+        .args([script, py_n, &threads.to_string()])
+        .output();
+    let per_item_ours = {
+        let v: Vec<u64> = (0..1_000_000u64).collect();
+        let (t, _) = side_by_side(rounds.min(15), || { black_box(inc::map(&v)); }, || {});
+        t / 1e6 * 1e9
+    };
+    match py {
+        Ok(out) if out.status.success() => {
+            let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            let pool = line
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix("pool_map_ns_per_item="))
+                .and_then(|v| v.parse::<f64>().ok());
+            let field = |name: &str| {
+                line.split_whitespace()
+                    .find_map(|kv| kv.strip_prefix(name))
+                    .and_then(|v| v.parse::<f64>().ok())
+            };
+            if let Some(pool) = pool {
+                rows.push(format!(
+                    "| per-item cost, 10^6 trivial items: `inc::map` vs Python `Pool({threads}).map` (default chunking) | {per_item_ours:.2} ns | {pool:.0} ns | **{:.0}× lower** (target ≥ 100×) |",
+                    pool / per_item_ours
+                ));
+            }
+            if let Some(pool1) = field("pool_map_chunksize1_ns_per_item=") {
+                rows.push(format!(
+                    "| per-item cost: `inc::map` vs Python `Pool({threads}).map(chunksize=1)` | {per_item_ours:.2} ns | {pool1:.0} ns | **{:.0}× lower** |",
+                    pool1 / per_item_ours
+                ));
+            }
+        }
+        _ => rows.push("| Python `Pool.map` | not measured: `python3` did not run | | |".into()),
+    }
+
+    println!("Measured with {threads} threads, {rounds} interleaved rounds, medians.\n");
+    println!("| comparison | ours | baseline | ratio |");
+    println!("|---|---:|---:|---:|");
+    for r in rows {
+        println!("{r}");
+    }
+}

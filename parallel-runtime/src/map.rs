@@ -20,17 +20,17 @@ use crate::progress::Progress;
 ///
 /// It depends on `n` alone, so the grouping of the arithmetic (and so the
 /// bits of the answer) never depends on the number of threads, the schedule
-/// or the backend: about 4096 blocks (enough to keep any pool busy), each of
-/// at most 1024 items (so the per-block cost stays negligible).
+/// or the backend: about 1024 blocks (enough to balance any pool), each of at
+/// most 1024 items (so the per-block cost stays negligible).
 ///
 /// ```
 /// use parallel_runtime::reduce_block_size;
 /// assert_eq!(reduce_block_size(100), 1);
-/// assert_eq!(reduce_block_size(100_000), 24);
+/// assert_eq!(reduce_block_size(100_000), 97);
 /// assert_eq!(reduce_block_size(100_000_000), 1024);
 /// ```
 pub const fn reduce_block_size(n: usize) -> usize {
-    let b = n / 4096;
+    let b = n / 1024;
     if b < 1 {
         1
     } else if b > 1024 {
@@ -552,19 +552,22 @@ where
 
 /// Combines the block results pairwise, level by level: a tree whose shape
 /// depends only on the number of blocks.
-pub(crate) fn tree_combine<R>(mut level: Vec<R>, op: &impl Fn(R, R) -> R, identity: R) -> R {
-    while level.len() > 1 {
-        let mut next = Vec::with_capacity(level.len().div_ceil(2));
-        let mut it = level.into_iter();
-        while let Some(a) = it.next() {
-            next.push(match it.next() {
-                Some(b) => op(a, b),
-                None => a,
-            });
+pub(crate) fn tree_combine<R>(level: Vec<R>, op: &impl Fn(R, R) -> R, identity: R) -> R {
+    let mut slots: Vec<Option<R>> = level.into_iter().map(Some).collect();
+    let n = slots.len();
+    // Level by level, in place: slot i absorbs slot i + stride.
+    let mut stride = 1;
+    while stride < n {
+        let mut i = 0;
+        while i + stride < n {
+            if let (Some(a), Some(b)) = (slots[i].take(), slots[i + stride].take()) {
+                slots[i] = Some(op(a, b));
+            }
+            i += 2 * stride;
         }
-        level = next;
+        stride *= 2;
     }
-    level.pop().unwrap_or(identity)
+    slots.first_mut().and_then(Option::take).unwrap_or(identity)
 }
 
 #[cfg(test)]
