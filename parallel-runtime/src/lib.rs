@@ -30,6 +30,8 @@ pub mod map;
 pub mod mpi;
 mod pool;
 mod progress;
+pub mod report;
+pub mod trace;
 
 pub use config::{Backend, ConfigError, Schedule};
 pub use items::{items, IntoItems, Items};

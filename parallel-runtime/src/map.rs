@@ -246,6 +246,7 @@ impl FirstPanic {
     #[track_caller]
     fn run<R>(self, site: &MapSite, body: impl FnOnce(&Self) -> R) -> R {
         let result = catch_unwind(AssertUnwindSafe(|| body(&self)));
+        crate::trace::flush_if_top_level();
         match result {
             Ok(r) => r,
             Err(payload) => {
@@ -264,8 +265,9 @@ impl FirstPanic {
     }
 }
 
-/// Splits `par` by the plan's schedule and collects `g` over it.
-fn collect_scheduled<P, R, C, G>(par: P, plan: &Plan, g: G) -> C
+/// Splits `par` by the plan's schedule and collects `g` over it. With
+/// tracing on, every piece of work a thread takes is recorded as one chunk.
+fn collect_scheduled<P, R, C, G>(site: &MapSite, par: P, plan: &Plan, g: G) -> C
 where
     P: IndexedParallelIterator,
     R: Send,
@@ -273,21 +275,30 @@ where
     G: Fn((usize, P::Item)) -> R + Sync + Send,
 {
     let n = par.len();
-    let it = par.enumerate();
-    match plan.schedule {
+    let (min, max) = match plan.schedule {
         Schedule::Static => {
             let threads = crate::pool::ensure();
             let c = plan.chunk.unwrap_or_else(|| n.div_ceil(threads)).max(1);
-            it.with_min_len(c).with_max_len(c).map(g).collect()
+            (c, c)
         }
         Schedule::Dynamic => {
             let c = plan.chunk.unwrap_or(1);
-            it.with_min_len(c).with_max_len(c).map(g).collect()
+            (c, c)
         }
-        Schedule::Guided => match plan.chunk {
-            Some(c) => it.with_min_len(c).map(g).collect(),
-            None => it.map(g).collect(),
-        },
+        Schedule::Guided => (plan.chunk.unwrap_or(1), usize::MAX),
+    };
+    let it = par.enumerate().with_min_len(min).with_max_len(max);
+    if crate::trace::enabled() {
+        it.map_init(
+            || crate::trace::ChunkSpan::start(site.name, "map"),
+            |span, (i, x)| {
+                span.item(i);
+                g((i, x))
+            },
+        )
+        .collect()
+    } else {
+        it.map(g).collect()
     }
 }
 
@@ -312,14 +323,20 @@ where
         Backend::Serial => {
             let seq = items.into_seq();
             let progress = Progress::start(site, plan.progress, seq.size_hint().0);
+            let mut span =
+                crate::trace::enabled().then(|| crate::trace::ChunkSpan::start(site.name, "map"));
             let out = seq
                 .enumerate()
                 .map(|(i, x)| {
+                    if let Some(s) = &mut span {
+                        s.item(i);
+                    }
                     let r = panics.call(i, &f, x);
                     progress.inc();
                     r
                 })
                 .collect();
+            drop(span);
             progress.finish();
             out
         }
@@ -363,7 +380,7 @@ where
 {
     if plan.progress {
         let progress = Progress::start(site, true, par.len());
-        let out = collect_scheduled(par, plan, |(i, x)| {
+        let out = collect_scheduled(site, par, plan, |(i, x)| {
             let r = panics.call(offset + i, f, x);
             progress.inc();
             r
@@ -371,7 +388,7 @@ where
         progress.finish();
         out
     } else {
-        collect_scheduled(par, plan, |(i, x)| panics.call(offset + i, f, x))
+        collect_scheduled(site, par, plan, |(i, x)| panics.call(offset + i, f, x))
     }
 }
 
@@ -421,7 +438,7 @@ where
         Backend::Threads | Backend::Mpi => {
             let par = items.into_par();
             let progress = Progress::start(site, plan.progress, par.len());
-            let out: Result<Vec<T>, (usize, E)> = collect_scheduled(par, &plan, |(i, x)| {
+            let out: Result<Vec<T>, (usize, E)> = collect_scheduled(site, par, &plan, |(i, x)| {
                 let r = panics.call(i, &f, x).map_err(|e| (i, e));
                 progress.inc();
                 r
@@ -537,15 +554,30 @@ where
     Op: Fn(R, R) -> R + Sync,
 {
     let progress = Progress::start(site, plan.progress, par.len());
-    let partials = par
-        .enumerate()
-        .map(|(i, x)| {
+    let blocks = par.enumerate().fold_chunks(
+        block,
+        || identity.clone(),
+        |acc, (i, x)| {
             let r = panics.call(offset + i, f, x);
             progress.inc();
-            r
-        })
-        .fold_chunks(block, || identity.clone(), op)
-        .collect();
+            op(acc, r)
+        },
+    );
+    let partials = if crate::trace::enabled() {
+        let first_block = offset / block.max(1);
+        blocks
+            .enumerate()
+            .map_init(
+                || crate::trace::ChunkSpan::start(site.name, "reduce"),
+                |span, (b, r)| {
+                    span.item(first_block + b);
+                    r
+                },
+            )
+            .collect()
+    } else {
+        blocks.collect()
+    };
     progress.finish();
     partials
 }

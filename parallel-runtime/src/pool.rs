@@ -18,6 +18,7 @@ pub(crate) fn started() -> Option<usize> {
 /// Starts the pool if needed and returns its number of threads.
 pub(crate) fn ensure() -> usize {
     *STARTED.get_or_init(|| {
+        crate::trace::start_from_env();
         let wanted = crate::config::threads_wanted();
         let mut builder = rayon::ThreadPoolBuilder::new()
             .thread_name(|i| format!("parallel-worker-{i}"));

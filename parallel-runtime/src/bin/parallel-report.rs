@@ -1,0 +1,45 @@
+//! `parallel-report TRACE.json [OUT.html]`: writes a self-contained HTML
+//! report of a trace recorded with `PARALLEL_TRACE=TRACE.json`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(input) = args.first().map(PathBuf::from) else {
+        eprintln!("usage: parallel-report TRACE.json [OUT.html]\n\nRecord a trace with PARALLEL_TRACE=TRACE.json, then open OUT.html (default: TRACE.html) in a browser.");
+        return ExitCode::from(2);
+    };
+    let output = args
+        .get(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| input.with_extension("html"));
+    let events = match parallel_runtime::trace::read(&input) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!(
+                "parallel-report: cannot read the trace {}: {e}",
+                input.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let title = input
+        .file_name()
+        .map_or_else(|| "trace".into(), |n| n.to_string_lossy().into_owned());
+    let html = parallel_runtime::report::render_html(&title, &events);
+    if let Err(e) = std::fs::write(&output, html) {
+        eprintln!("parallel-report: cannot write {}: {e}", output.display());
+        return ExitCode::FAILURE;
+    }
+    let s = parallel_runtime::report::summarize(&events);
+    println!(
+        "{}: {} tracks, wall {:.3} ms, imbalance {:.2}, critical path {} tasks",
+        output.display(),
+        s.busy_us.len(),
+        s.wall_us / 1e3,
+        s.imbalance,
+        s.critical_path.len()
+    );
+    ExitCode::SUCCESS
+}

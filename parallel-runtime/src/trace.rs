@@ -1,0 +1,325 @@
+//! Traces: what ran, on which thread of which rank, from when to when.
+//!
+//! Turn tracing on for a whole run with `PARALLEL_TRACE=run.json`, or in code
+//! with [`start`]. Every map chunk, every task of a graph and every
+//! message-passing operation becomes one event of a
+//! [Chrome trace-event](https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU)
+//! JSON file, which opens in <https://ui.perfetto.dev> and `chrome://tracing`,
+//! and in the HTML report of `parallel-report` (see `docs/observability.md`).
+//!
+//! The file is written at the end of every top-level parallel call (and by
+//! [`flush`]), appending to what is there, so it is always valid JSON and
+//! nothing is lost if the program stops later. With tracing off the whole
+//! cost is one relaxed atomic load per map call, chunk of a reduction or task.
+//!
+//! ```no_run
+//! let _trace = parallel_runtime::trace::start("run.json")?;
+//! // … maps, graphs …
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+/// Environment variable that turns tracing on and names the output file.
+pub const ENV_TRACE: &str = "PARALLEL_TRACE";
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static RANK: AtomicU32 = AtomicU32::new(0);
+static STATE: Mutex<Option<Sink>> = Mutex::new(None);
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+/// Whether events are being recorded: the one branch tracing costs when off.
+#[inline(always)]
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Microseconds since the trace's epoch.
+pub(crate) fn now_us() -> f64 {
+    EPOCH.get_or_init(Instant::now).elapsed().as_secs_f64() * 1e6
+}
+
+/// One complete event ("ph": "X").
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Event {
+    /// What ran: the function's name, or the operation's.
+    pub name: String,
+    /// `map`, `reduce`, `task` or `mpi`.
+    pub cat: String,
+    /// Always `"X"` (complete event) for spans, `"M"` for metadata.
+    pub ph: String,
+    /// Start, in microseconds since the trace's epoch.
+    pub ts: f64,
+    /// Duration in microseconds.
+    #[serde(default)]
+    pub dur: f64,
+    /// The rank (0 outside MPI).
+    pub pid: u32,
+    /// The thread: 0 for a thread outside the pool, 1 + index for workers.
+    pub tid: u32,
+    /// Details: items of a chunk, key and dependencies of a task, bytes of
+    /// a message.
+    #[serde(default)]
+    pub args: serde_json::Map<String, serde_json::Value>,
+}
+
+struct Sink {
+    path: PathBuf,
+    file: File,
+    events: Vec<Event>,
+    written: usize,
+    named_threads: std::collections::BTreeSet<(u32, u32)>,
+}
+
+/// Stops tracing and writes what is left when dropped (see [`start`]).
+#[derive(Debug)]
+#[must_use = "tracing stops when the guard is dropped"]
+pub struct TraceGuard(());
+
+impl Drop for TraceGuard {
+    fn drop(&mut self) {
+        let _ = stop();
+    }
+}
+
+/// Starts recording into `path` (created or truncated). Tracing stops, and
+/// the file is complete, when the returned guard is dropped.
+pub fn start(path: impl AsRef<Path>) -> std::io::Result<TraceGuard> {
+    let path = path.as_ref().to_path_buf();
+    let mut file = File::create(&path)?;
+    file.write_all(b"[\n]\n")?;
+    EPOCH.get_or_init(Instant::now);
+    let mut state = lock();
+    *state = Some(Sink {
+        path,
+        file,
+        events: Vec::new(),
+        written: 0,
+        named_threads: Default::default(),
+    });
+    ENABLED.store(true, Ordering::Release);
+    Ok(TraceGuard(()))
+}
+
+/// Starts tracing if `PARALLEL_TRACE` names a file (called at the first
+/// parallel call). The trace then lasts for the whole run.
+pub(crate) fn start_from_env() {
+    if let Some(path) = std::env::var_os(ENV_TRACE).filter(|p| !p.is_empty()) {
+        match start(&path) {
+            Ok(guard) => std::mem::forget(guard),
+            Err(e) => eprintln!(
+                "parallel-runtime: cannot write the trace file {} named by {ENV_TRACE}: {e}",
+                Path::new(&path).display()
+            ),
+        }
+    }
+}
+
+/// Writes the events recorded so far and stops recording.
+pub fn stop() -> std::io::Result<Option<PathBuf>> {
+    ENABLED.store(false, Ordering::Release);
+    flush()?;
+    Ok(lock().take().map(|s| s.path))
+}
+
+/// The file being written, if tracing is on.
+pub fn path() -> Option<PathBuf> {
+    lock().as_ref().map(|s| s.path.clone())
+}
+
+/// Sets the rank recorded in events (`pid`), for MPI jobs.
+pub fn set_rank(rank: u32) {
+    RANK.store(rank, Ordering::Relaxed);
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Option<Sink>> {
+    STATE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn current_tid() -> u32 {
+    rayon::current_thread_index().map_or(0, |i| i as u32 + 1)
+}
+
+/// Records one complete event.
+pub(crate) fn record(
+    name: &str,
+    cat: &'static str,
+    start_us: f64,
+    end_us: f64,
+    args: serde_json::Map<String, serde_json::Value>,
+) {
+    let (pid, tid) = (RANK.load(Ordering::Relaxed), current_tid());
+    let mut state = lock();
+    let Some(sink) = state.as_mut() else { return };
+    if sink.named_threads.insert((pid, tid)) {
+        let thread = if tid == 0 {
+            "main".to_string()
+        } else {
+            format!("worker {}", tid - 1)
+        };
+        for (name, value) in [
+            ("process_name", format!("rank {pid}")),
+            ("thread_name", thread),
+        ] {
+            let mut a = serde_json::Map::new();
+            a.insert("name".into(), value.into());
+            sink.events.push(Event {
+                name: name.into(),
+                cat: "__metadata".into(),
+                ph: "M".into(),
+                ts: 0.0,
+                dur: 0.0,
+                pid,
+                tid,
+                args: a,
+            });
+        }
+    }
+    sink.events.push(Event {
+        name: name.to_owned(),
+        cat: cat.to_owned(),
+        ph: "X".into(),
+        ts: start_us,
+        dur: (end_us - start_us).max(0.0),
+        pid,
+        tid,
+        args,
+    });
+}
+
+/// Appends the recorded events to the file, keeping it valid JSON.
+pub fn flush() -> std::io::Result<()> {
+    let mut state = lock();
+    let Some(sink) = state.as_mut() else {
+        return Ok(());
+    };
+    if sink.events.is_empty() {
+        return Ok(());
+    }
+    let mut text = Vec::new();
+    for e in sink.events.drain(..) {
+        if sink.written > 0 {
+            text.extend_from_slice(b",\n");
+        }
+        serde_json::to_writer(&mut text, &e).map_err(std::io::Error::other)?;
+        sink.written += 1;
+    }
+    // Overwrite the closing "]\n" with the new events and close again.
+    sink.file.seek(SeekFrom::End(-2))?;
+    sink.file.write_all(&text)?;
+    sink.file.write_all(b"\n]\n")?;
+    sink.file.flush()?;
+    Ok(())
+}
+
+/// Flushes at the end of a top-level parallel call (not inside the pool).
+pub(crate) fn flush_if_top_level() {
+    if enabled() && rayon::current_thread_index().is_none() {
+        if let Err(e) = flush() {
+            eprintln!("parallel-runtime: cannot write the trace: {e}");
+        }
+    }
+}
+
+/// Reads a trace file written by this module (or any Chrome trace-event
+/// JSON array, or object with `traceEvents`).
+pub fn read(path: impl AsRef<Path>) -> std::io::Result<Vec<Event>> {
+    let text = std::fs::read_to_string(path)?;
+    parse(&text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// Parses trace-event JSON.
+pub fn parse(text: &str) -> Result<Vec<Event>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum File {
+        Array(Vec<Event>),
+        Object {
+            #[serde(rename = "traceEvents")]
+            trace_events: Vec<Event>,
+        },
+    }
+    Ok(match serde_json::from_str::<File>(text)? {
+        File::Array(v) => v,
+        File::Object { trace_events } => trace_events,
+    })
+}
+
+/// A chunk of a map being traced: created when a piece of work starts,
+/// recorded when it is dropped.
+pub(crate) struct ChunkSpan {
+    name: &'static str,
+    cat: &'static str,
+    start: f64,
+    first: usize,
+    last: usize,
+    items: usize,
+}
+
+impl ChunkSpan {
+    pub(crate) fn start(name: &'static str, cat: &'static str) -> Self {
+        ChunkSpan {
+            name,
+            cat,
+            start: now_us(),
+            first: usize::MAX,
+            last: 0,
+            items: 0,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn item(&mut self, index: usize) {
+        self.first = self.first.min(index);
+        self.last = self.last.max(index);
+        self.items += 1;
+    }
+}
+
+impl Drop for ChunkSpan {
+    fn drop(&mut self) {
+        if self.items == 0 {
+            return;
+        }
+        let mut args = serde_json::Map::new();
+        args.insert("first_item".into(), self.first.into());
+        args.insert("last_item".into(), self.last.into());
+        args.insert("items".into(), self.items.into());
+        record(self.name, self.cat, self.start, now_us(), args);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_is_valid_json_after_every_flush() {
+        let dir = std::env::temp_dir().join(format!("trace-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.json");
+        let guard = start(&path).unwrap();
+        assert!(read(&path).unwrap().is_empty());
+        record("a", "map", 1.0, 2.0, Default::default());
+        flush().unwrap();
+        let first = read(&path).unwrap();
+        assert_eq!(first.iter().filter(|e| e.ph == "X").count(), 1);
+        {
+            let mut c = ChunkSpan::start("b", "map");
+            c.item(3);
+            c.item(5);
+        }
+        drop(guard);
+        let all = read(&path).unwrap();
+        let spans: Vec<_> = all.iter().filter(|e| e.ph == "X").collect();
+        assert_eq!(spans.len(), 2);
+        assert_eq!(spans[1].args["first_item"], 3);
+        assert_eq!(spans[1].args["items"], 2);
+        assert!(!enabled());
+    }
+}
