@@ -78,12 +78,21 @@ fn main() {
     for n in [100_000usize, 10_000_000] {
         let v: Vec<u64> = (0..n as u64).collect();
         let (ours, rayon) = side_by_side(
-            if n > 1_000_000 { rounds.min(15) } else { rounds },
+            if n > 1_000_000 {
+                rounds.min(15)
+            } else {
+                rounds
+            },
             || {
                 black_box(inc::map(black_box(&v)));
             },
             || {
-                black_box(black_box(&v).par_iter().map(|x| x + 1).collect::<Vec<u64>>());
+                black_box(
+                    black_box(&v)
+                        .par_iter()
+                        .map(|x| x + 1)
+                        .collect::<Vec<u64>>(),
+                );
             },
         );
         rows.push(format!(
@@ -122,7 +131,12 @@ fn main() {
             black_box(ten_us::map(&seeds, iters));
         },
         || {
-            black_box(seeds.par_iter().map(|s| busy_work(*s, iters)).collect::<Vec<f64>>());
+            black_box(
+                seeds
+                    .par_iter()
+                    .map(|s| busy_work(*s, iters))
+                    .collect::<Vec<f64>>(),
+            );
         },
     );
     rows.push(format!(
@@ -177,7 +191,13 @@ fn main() {
         .output();
     let per_item_ours = {
         let v: Vec<u64> = (0..1_000_000u64).collect();
-        let (t, _) = side_by_side(rounds.min(15), || { black_box(inc::map(&v)); }, || {});
+        let (t, _) = side_by_side(
+            rounds.min(15),
+            || {
+                black_box(inc::map(&v));
+            },
+            || {},
+        );
         t / 1e6 * 1e9
     };
     match py {
