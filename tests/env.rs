@@ -116,3 +116,35 @@ fn progress_draws_a_bar_that_counts_items_on_a_terminal() {
         "the bar ends at every item: {screen:?}"
     );
 }
+
+#[test]
+fn trace_records_every_item_in_chunks_on_each_worker() {
+    let dir = std::env::temp_dir().join(format!("parallel-trace-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.json");
+    let out = probe(&[
+        ("PARALLEL_TRACE", path.to_str().unwrap()),
+        ("PARALLEL_NUM_THREADS", "2"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let events = parallel_runtime::trace::read(&path).expect("the trace is valid JSON");
+    let chunks: Vec<_> = events
+        .iter()
+        .filter(|e| e.ph == "X" && e.name == "square")
+        .collect();
+    assert!(!chunks.is_empty());
+    let items: u64 = chunks
+        .iter()
+        .map(|e| e.args["items"].as_u64().unwrap())
+        .sum();
+    assert_eq!(items, 100, "every item is in exactly one chunk");
+    let workers: std::collections::BTreeSet<u32> = chunks.iter().map(|e| e.tid).collect();
+    assert_eq!(workers, [1, 2].into(), "one track per worker thread");
+    assert!(chunks.iter().all(|e| e.dur > 0.0 && e.cat == "map"));
+    // The report reads it back: two worker tracks, balanced within reason.
+    let s = parallel_runtime::report::summarize(&events);
+    assert_eq!(s.busy_us.len(), 2);
+    assert!(s.imbalance >= 1.0 && s.imbalance < 2.0, "{}", s.imbalance);
+    let html = parallel_runtime::report::render_html("run.json", &events);
+    assert_eq!(html.matches("<rect class=\"ev").count(), chunks.len());
+}

@@ -162,6 +162,30 @@ fn main() {
         serial / ours
     ));
 
+    // Tracing: off (the rows above: one relaxed load per call) against on.
+    let trace_file = std::env::temp_dir().join(format!("bench-trace-{}.json", std::process::id()));
+    for (label, n) in [("10 µs item", 20_000usize), ("`x + 1`", 1_000_000)] {
+        let v: Vec<u64> = (0..n as u64).collect();
+        let run = |traced: bool| {
+            let guard =
+                traced.then(|| parallel_runtime::trace::start(&trace_file).expect("trace file"));
+            if n == 20_000 {
+                black_box(ten_us::map(&v, iters));
+            } else {
+                black_box(inc::map(&v));
+            }
+            drop(guard);
+        };
+        let (on, off) = side_by_side(rounds.min(11), || run(true), || run(false));
+        rows.push(format!(
+            "| `map` with `PARALLEL_TRACE` on vs off, {label}, {n} items | {} | {} | **{:.3}** (cost of recording; off is the default) |",
+            fmt_time(on),
+            fmt_time(off),
+            on / off
+        ));
+    }
+    let _ = std::fs::remove_file(&trace_file);
+
     // 4. Deterministic reduce against rayon's sum.
     for n in [100_000usize, 10_000_000] {
         let v: Vec<f64> = (0..n).map(|i| i as f64 * 1e-3).collect();

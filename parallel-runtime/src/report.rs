@@ -291,7 +291,7 @@ fn timeline_svg(spans: &[&Event], summary: &Summary) -> String {
     );
     // Time axis: 10 ticks.
     for i in 0..=10 {
-        let x = label_w + (width - label_w - 10.0) * i as f64 / 10.0;
+        let x = label_w + (width - label_w - 40.0) * i as f64 / 10.0;
         let _ = write!(
             svg,
             "<line x1=\"{x:.1}\" y1=\"18\" x2=\"{x:.1}\" y2=\"{height}\" stroke=\"#eee\"/><text x=\"{x:.1}\" y=\"12\" text-anchor=\"middle\">{}</text>",
@@ -316,7 +316,7 @@ fn timeline_svg(spans: &[&Event], summary: &Summary) -> String {
             let detail: Vec<String> = e.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let _ = write!(
                 svg,
-                "<rect class=\"{class}\" x=\"{x:.2}\" y=\"{y:.1}\" width=\"{w:.2}\" height=\"{:.1}\" fill=\"{}\"><title>{} ({}) {}\n{}</title></rect>",
+                "<rect class=\"{class}\" x=\"{x:.2}\" y=\"{y:.1}\" width=\"{w:.2}\" height=\"{:.1}\" fill=\"{}\" stroke=\"#fff\" stroke-width=\"0.3\"><title>{} ({}) {}\n{}</title></rect>",
                 row_h - 4.0,
                 colour(&e.name),
                 esc(&e.name),

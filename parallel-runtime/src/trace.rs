@@ -250,6 +250,45 @@ pub fn parse(text: &str) -> Result<Vec<Event>, serde_json::Error> {
     })
 }
 
+/// Records one task of a graph: its key, its dependencies' keys, and the
+/// dependency that finished last (the one it waited for).
+#[allow(dead_code)] // called by the graph executor
+pub(crate) fn task_event(
+    name: &str,
+    key: String,
+    deps: Vec<String>,
+    waited_on: Option<String>,
+    start_us: f64,
+    end_us: f64,
+) {
+    let mut args = serde_json::Map::new();
+    args.insert("key".into(), key.into());
+    args.insert("deps".into(), deps.into());
+    if let Some(w) = waited_on {
+        args.insert("waited_on".into(), w.into());
+    }
+    record(name, "task", start_us, end_us, args);
+}
+
+/// Records one message-passing operation.
+#[allow(dead_code)] // called by the communicator
+pub(crate) fn mpi_event(
+    op: &'static str,
+    bytes: Option<usize>,
+    peer: Option<i32>,
+    start_us: f64,
+    end_us: f64,
+) {
+    let mut args = serde_json::Map::new();
+    if let Some(b) = bytes {
+        args.insert("bytes".into(), b.into());
+    }
+    if let Some(p) = peer {
+        args.insert("peer".into(), p.into());
+    }
+    record(op, "mpi", start_us, end_us, args);
+}
+
 /// A chunk of a map being traced: created when a piece of work starts,
 /// recorded when it is dropped.
 pub(crate) struct ChunkSpan {
