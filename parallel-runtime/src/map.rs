@@ -265,6 +265,12 @@ impl FirstPanic {
     }
 }
 
+/// The best guess of an iterator's length, for a progress bar.
+fn len_hint(it: &impl Iterator) -> usize {
+    let (lo, hi) = it.size_hint();
+    hi.unwrap_or(lo)
+}
+
 /// Splits `par` by the plan's schedule and collects `g` over it. With
 /// tracing on, every piece of work a thread takes is recorded as one chunk.
 fn collect_scheduled<P, R, C, G>(site: &MapSite, par: P, plan: &Plan, g: G) -> C
@@ -322,7 +328,7 @@ where
     FirstPanic::default().run(site, |panics| match plan.backend {
         Backend::Serial => {
             let seq = items.into_seq();
-            let progress = Progress::start(site, plan.progress, seq.size_hint().0);
+            let progress = Progress::start(site, plan.progress, len_hint(&seq));
             let mut span =
                 crate::trace::enabled().then(|| crate::trace::ChunkSpan::start(site.name, "map"));
             let out = seq
@@ -418,7 +424,7 @@ where
     FirstPanic::default().run(site, |panics| match plan.backend {
         Backend::Serial => {
             let seq = items.into_seq();
-            let progress = Progress::start(site, plan.progress, seq.size_hint().0);
+            let progress = Progress::start(site, plan.progress, len_hint(&seq));
             let mut out = Vec::with_capacity(seq.size_hint().0);
             for (i, x) in seq.enumerate() {
                 match panics.call(i, &f, x) {
