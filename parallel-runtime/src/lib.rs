@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | [`#[parallel_map]`](parallel_map) | `multiprocessing.Pool.map` | maps a per-item function over many items on all cores |
 //! | `#[mpi_main]` | `mpi4py` | turns `main` into an SPMD program on MPI |
-//! | `#[delayed]` | `dask.delayed` | builds a lazy task graph and computes it in parallel |
+//! | [`#[delayed]`](delayed) | `dask.delayed` | builds a lazy task graph and computes it in parallel |
 //!
 //! ```
 //! use parallel_runtime::prelude::*;
@@ -25,6 +25,7 @@
 
 pub mod codec;
 pub mod config;
+pub mod graph;
 pub mod items;
 pub mod map;
 pub mod mpi;
@@ -34,10 +35,13 @@ pub mod report;
 pub mod trace;
 
 pub use config::{Backend, ConfigError, Schedule};
+pub use graph::{compute, Delayed, DelayedError, IntoDelayed};
 pub use items::{items, IntoItems, Items};
 pub use map::{reduce_block_size, ItemError, MapOptions};
 pub use pool::num_threads;
 
+#[doc(inline)]
+pub use parallel_macros::delayed;
 #[doc(inline)]
 pub use parallel_macros::parallel_map;
 
@@ -47,6 +51,7 @@ pub mod prelude {
     pub use crate::items::{items, IntoItems};
     pub use crate::map::{ItemError, MapOptions};
     pub use crate::parallel_map;
+    pub use crate::{compute, delayed, Delayed, DelayedError};
 }
 
 /// Support for the code the macros write. **Not a stable API**: nothing here
@@ -55,6 +60,12 @@ pub mod prelude {
 pub mod __private {
     pub use crate::codec::{Probe, ResultCodec, ViaSerde, WithoutSerde};
     pub use crate::config::{Backend, Schedule};
+    pub use crate::graph::outcome::{
+        assert_error as delayed_assert_error, from_result as delayed_from_result, ok as delayed_ok,
+    };
+    pub use crate::graph::{
+        task as delayed_task, Delayed, DepList, Input, Inputs, IntoDelayed, TaskSite,
+    };
     pub use crate::items::IntoItems;
     pub use crate::map::{map, reduce, try_map, MapOptions, MapSite};
     pub use core;

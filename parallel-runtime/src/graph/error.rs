@@ -1,0 +1,199 @@
+//! Keys that name tasks, and the error `compute` returns.
+
+use std::any::Any;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use super::node::TaskSite;
+
+/// The stable name of one task: the function's name and the number of the
+/// call, `load-3` for the fourth call of `load` in this process (Dask's
+/// keys, without the hash). Cheap to copy; the text is made only when
+/// printed.
+#[derive(Clone, Copy)]
+pub struct TaskKey {
+    pub(crate) site: &'static TaskSite,
+    pub(crate) seq: u64,
+}
+
+impl TaskKey {
+    /// The function's name (or the `name = "…"` given on the attribute).
+    pub fn name(&self) -> &'static str {
+        self.site.name
+    }
+
+    /// The number of the call, counted per function from 0.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl fmt::Display for TaskKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.site.name, self.seq)
+    }
+}
+
+impl fmt::Debug for TaskKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TaskKey({self})")
+    }
+}
+
+impl PartialEq for TaskKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq && self.site.name == other.site.name
+    }
+}
+impl Eq for TaskKey {}
+
+impl Hash for TaskKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.site.name.hash(state);
+        self.seq.hash(state);
+    }
+}
+
+impl PartialEq<str> for TaskKey {
+    fn eq(&self, other: &str) -> bool {
+        other
+            .rsplit_once('-')
+            .is_some_and(|(n, s)| n == self.site.name && s.parse() == Ok(self.seq))
+    }
+}
+
+impl PartialEq<&str> for TaskKey {
+    fn eq(&self, other: &&str) -> bool {
+        *self == **other
+    }
+}
+
+/// Why a task failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The function panicked.
+    Panicked,
+    /// The function returned `Err`.
+    Error,
+    /// Its result had already been handed on and could not be read again.
+    Unavailable,
+    /// Another `compute` was running the same node at the same moment.
+    Busy,
+}
+
+/// The failure of one task, shared by the nodes it cancelled.
+pub(crate) struct Failure {
+    pub(crate) key: TaskKey,
+    pub(crate) kind: FailureKind,
+    pub(crate) message: String,
+    pub(crate) error: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+/// The error of `compute`: which task failed, how, and how many tasks that
+/// depended on it (or were still waiting) were cancelled.
+///
+/// ```
+/// use parallel_runtime::prelude::*;
+///
+/// #[delayed]
+/// fn parse(s: String) -> Result<i64, std::num::ParseIntError> { s.parse() }
+/// #[delayed]
+/// fn double(x: i64) -> i64 { 2 * x }
+///
+/// let err = double(parse("x1".to_string())).compute().unwrap_err();
+/// assert_eq!(err.function(), "parse");
+/// assert!(err.key().to_string().starts_with("parse-"));
+/// assert!(err.to_string().contains("returned an error: invalid digit found in string"));
+/// ```
+#[derive(Clone)]
+pub struct DelayedError {
+    failure: Arc<Failure>,
+    cancelled: usize,
+}
+
+impl DelayedError {
+    pub(crate) fn new(failure: Arc<Failure>, cancelled: usize) -> Self {
+        DelayedError { failure, cancelled }
+    }
+
+    pub(crate) fn failure(&self) -> &Arc<Failure> {
+        &self.failure
+    }
+
+    /// The key of the task that failed, e.g. `load-3`.
+    pub fn key(&self) -> TaskKey {
+        self.failure.key
+    }
+
+    /// The name of the function that failed.
+    pub fn function(&self) -> &'static str {
+        self.failure.key.name()
+    }
+
+    /// How it failed.
+    pub fn kind(&self) -> FailureKind {
+        self.failure.kind
+    }
+
+    /// The panic message, or the `Display` of the `Err`.
+    pub fn message(&self) -> &str {
+        &self.failure.message
+    }
+
+    /// How many tasks of this compute did not run because of the failure.
+    pub fn cancelled(&self) -> usize {
+        self.cancelled
+    }
+
+    /// The `Err` value the function returned, if it is an `E` and nobody
+    /// took it yet (clones of this error share it).
+    pub fn take_error<E: 'static>(&self) -> Option<E> {
+        let mut slot = self.failure.error.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.take()?.downcast::<E>() {
+            Ok(e) => Some(*e),
+            Err(other) => {
+                *slot = Some(other);
+                None
+            }
+        }
+    }
+}
+
+impl fmt::Display for DelayedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.failure.kind {
+            FailureKind::Panicked => "panicked",
+            FailureKind::Error => "returned an error",
+            FailureKind::Unavailable | FailureKind::Busy => "could not run",
+        };
+        write!(
+            f,
+            "task `{}` {what}: {}",
+            self.failure.key, self.failure.message
+        )?;
+        if self.cancelled > 0 {
+            write!(
+                f,
+                " ({} other task{} cancelled)",
+                self.cancelled,
+                if self.cancelled == 1 { "" } else { "s" }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for DelayedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DelayedError")
+            .field("key", &self.failure.key)
+            .field("kind", &self.failure.kind)
+            .field("message", &self.failure.message)
+            .field("cancelled", &self.cancelled)
+            .finish()
+    }
+}
+
+impl std::error::Error for DelayedError {}

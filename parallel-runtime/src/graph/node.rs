@@ -1,0 +1,366 @@
+//! One node of a task graph: the task, its inputs, and the slot its result
+//! lives in between the moment it ran and the moment its last consumer read
+//! it.
+//!
+//! A node is shared through `Arc`s: one in each consumer's input list, one in
+//! each [`Delayed`](super::Delayed) handle, one in the plan of a running
+//! compute. Its mutable parts (the task and the result slot) are touched only
+//! by the one compute that holds the node's *claim* (its `state` is
+//! `CLAIMED`), following the protocol in [`Node::read`]; that is what makes
+//! the `UnsafeCell`s below sound without a lock per node.
+
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::error::{Failure, FailureKind, TaskKey};
+
+/// Never computed: the task is there.
+pub(crate) const IDLE: u8 = 0;
+/// Held by a running compute.
+pub(crate) const CLAIMED: u8 = 1;
+/// Computed, and the result kept for a handle that still exists.
+pub(crate) const DONE: u8 = 2;
+/// Failed, or cancelled because an input failed.
+pub(crate) const FAILED: u8 = 3;
+/// Computed, and the result handed on to its consumers.
+pub(crate) const EMPTY: u8 = 4;
+
+/// One annotated function (or `value`): its name and the counter that
+/// numbers its nodes. Keys are `name-seq`, made only when asked for.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct TaskSite {
+    pub(crate) name: &'static str,
+    seq: AtomicU64,
+}
+
+impl TaskSite {
+    /// A site for the function `name`.
+    pub const fn new(name: &'static str) -> Self {
+        TaskSite {
+            name,
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The untyped part of a node.
+pub(crate) struct Head {
+    pub(crate) site: &'static TaskSite,
+    pub(crate) seq: u64,
+    pub(crate) state: AtomicU8,
+    /// A handle outside the running compute will want the result: read it
+    /// by cloning, never by taking.
+    pub(crate) kept: AtomicBool,
+    /// Reads of the result left in the running compute.
+    pub(crate) remaining: AtomicUsize,
+    /// Position in the running compute's plan.
+    pub(crate) index: AtomicU32,
+    /// The nodes whose results are this node's inputs, in argument order.
+    /// Never changed after construction (so inspection needs no lock),
+    /// except by `Drop`.
+    pub(crate) deps: Vec<Arc<dyn AnyNode>>,
+}
+
+impl Head {
+    pub(crate) fn key(&self) -> TaskKey {
+        TaskKey {
+            site: self.site,
+            seq: self.seq,
+        }
+    }
+}
+
+/// What a task returns: its value, or why it failed (without the key, which
+/// the node adds).
+pub(crate) type TaskResult<T> = Result<T, TaskFail>;
+
+/// A failure raised inside a task, before the node names it.
+#[doc(hidden)]
+pub struct TaskFail {
+    pub(crate) kind: FailureKind,
+    pub(crate) message: String,
+    pub(crate) error: Option<Box<dyn Any + Send>>,
+}
+
+impl fmt::Debug for TaskFail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskFail")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .finish()
+    }
+}
+
+type Task<T> = Box<dyn FnOnce(&Inputs<'_>) -> TaskResult<T> + Send>;
+
+enum Slot<T> {
+    Empty,
+    Value(T),
+    Failed(Arc<Failure>),
+}
+
+/// The inputs of a running task: the results of its dependencies.
+#[doc(hidden)]
+pub struct Inputs<'a>(pub(crate) &'a [Arc<dyn AnyNode>]);
+
+/// A typed node.
+pub(crate) struct Node<T> {
+    pub(crate) head: Head,
+    task: UnsafeCell<Option<Task<T>>>,
+    slot: UnsafeCell<Slot<T>>,
+    /// `T::clone`, recorded when a handle is cloned (which needs
+    /// `T: Clone`): a result read by several consumers is cloned for all
+    /// but the last.
+    pub(crate) cloner: OnceLock<fn(&T) -> T>,
+}
+
+// SAFETY: `task` and `slot` are only touched by the compute that holds the
+// node's claim (`state == CLAIMED`, won by compare-and-swap), by `Drop`
+// (`&mut self`), and by readers that follow the protocol of `Node::read`:
+// the writer of the slot finished before any reader started (the readiness
+// counters of the plan are decremented with `AcqRel` after the write), and
+// the one reader that takes the value does so only after every other reader
+// has finished. A `&T` is used by several threads at once only when the
+// result has several readers, and a result can have several readers only
+// through a cloned handle, which `Delayed: Clone` allows only for
+// `T: Clone + Sync`; with one reader the value just moves (`T: Send`).
+unsafe impl<T: Send> Sync for Node<T> {}
+// SAFETY: the node owns a `T` and a `Send` task; both may move threads.
+unsafe impl<T: Send> Send for Node<T> {}
+
+/// A node, whatever its result type.
+pub(crate) trait AnyNode: Send + Sync + 'static {
+    fn head(&self) -> &Head;
+    fn as_any(&self) -> &dyn Any;
+    /// For `Drop`: moves the dependency list out (to free long chains
+    /// without recursion).
+    fn take_deps(&mut self) -> Vec<Arc<dyn AnyNode>>;
+
+    /// Runs the task and stores its value or failure.
+    ///
+    /// # Safety
+    /// The caller holds the claim, the node's prior state was `IDLE`, every
+    /// dependency completed without failure, and no other thread touches
+    /// this node's task or slot until this returns.
+    unsafe fn run(&self) -> Result<(), Arc<Failure>>;
+
+    /// Drops the task and stores `failure` as the node's result.
+    ///
+    /// # Safety
+    /// As for [`AnyNode::run`], except that dependencies may have failed.
+    unsafe fn fail(&self, failure: Arc<Failure>);
+
+    /// The stored failure, if the node failed.
+    ///
+    /// # Safety
+    /// The node completed (ran, failed, or was already complete when
+    /// claimed) and the caller holds the claim or is one of its readers.
+    unsafe fn failure(&self) -> Option<Arc<Failure>>;
+
+    /// The state to leave the node in when the compute releases its claim.
+    ///
+    /// # Safety
+    /// The caller holds the claim and every reader has finished.
+    unsafe fn settle(&self) -> u8;
+}
+
+impl<T: Send + 'static> Node<T> {
+    pub(crate) fn new(
+        site: &'static TaskSite,
+        deps: Vec<Arc<dyn AnyNode>>,
+        task: impl FnOnce(&Inputs<'_>) -> TaskResult<T> + Send + 'static,
+    ) -> Self {
+        Node {
+            head: Head {
+                site,
+                seq: site.next(),
+                state: AtomicU8::new(IDLE),
+                kept: AtomicBool::new(false),
+                remaining: AtomicUsize::new(0),
+                index: AtomicU32::new(u32::MAX),
+                deps,
+            },
+            task: UnsafeCell::new(Some(Box::new(task))),
+            slot: UnsafeCell::new(Slot::Empty),
+            cloner: OnceLock::new(),
+        }
+    }
+
+    /// One read of the result by a consumer (or by `compute` for a root).
+    ///
+    /// The protocol: the compute counted every read in `remaining`. A reader
+    /// that is not the last clones the value and only then decrements
+    /// `remaining`; so when a reader sees `remaining == 1`, every other
+    /// reader has finished with the value and it may take it. A node whose
+    /// result a handle outside the compute still wants (`kept`) is always
+    /// cloned. When the last reader cloned (two readers raced past the
+    /// check), it drops the value right away, so an intermediate result
+    /// never outlives its last consumer.
+    ///
+    /// # Safety
+    /// The node completed in the compute the caller belongs to, and the
+    /// caller is one of the reads counted in `remaining`, made once.
+    pub(crate) unsafe fn read(&self) -> TaskResult<T> {
+        let h = &self.head;
+        let kept = h.kept.load(Ordering::Relaxed);
+        let slot = self.slot.get();
+        if !kept && h.remaining.load(Ordering::Acquire) == 1 {
+            h.remaining.store(0, Ordering::Relaxed);
+            // SAFETY: we are the last reader and every other reader has
+            // finished (they decrement after reading, with `Release`, and we
+            // loaded with `Acquire`); the writer finished before any reader
+            // started. So nobody else touches the slot now.
+            let slot = unsafe { &mut *slot };
+            return match std::mem::replace(slot, Slot::Empty) {
+                Slot::Value(v) => Ok(v),
+                other => {
+                    *slot = other;
+                    Err(self.unavailable())
+                }
+            };
+        }
+        // SAFETY: a shared read; the only writer (the last reader, above)
+        // waits until our decrement below.
+        let r = match unsafe { &*slot } {
+            Slot::Value(v) => match self.cloner.get() {
+                Some(clone) => Ok(clone(v)),
+                None => Err(self.unavailable()),
+            },
+            _ => Err(self.unavailable()),
+        };
+        if h.remaining.fetch_sub(1, Ordering::AcqRel) == 1 && !kept {
+            // SAFETY: we were the last reader; everybody else has finished.
+            drop(std::mem::replace(unsafe { &mut *slot }, Slot::Empty));
+        }
+        r
+    }
+
+    fn unavailable(&self) -> TaskFail {
+        TaskFail {
+            kind: FailureKind::Unavailable,
+            message: format!(
+                "the result of `{}` is no longer available: it was handed on to its consumers \
+                 (a handle to it was cloned while a compute was running); keep a clone of the \
+                 handle before computing to keep its result",
+                self.head.key()
+            ),
+            error: None,
+        }
+    }
+}
+
+impl<T: Send + 'static> AnyNode for Node<T> {
+    fn head(&self) -> &Head {
+        &self.head
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn take_deps(&mut self) -> Vec<Arc<dyn AnyNode>> {
+        std::mem::take(&mut self.head.deps)
+    }
+
+    unsafe fn run(&self) -> Result<(), Arc<Failure>> {
+        // SAFETY: the caller holds the claim: nobody else touches the task.
+        let task = unsafe { (*self.task.get()).take() };
+        let outcome = match task {
+            Some(task) => {
+                let inputs = Inputs(&self.head.deps);
+                match catch_unwind(AssertUnwindSafe(|| task(&inputs))) {
+                    Ok(r) => r,
+                    Err(payload) => Err(TaskFail {
+                        kind: FailureKind::Panicked,
+                        message: panic_text(&*payload),
+                        error: None,
+                    }),
+                }
+            }
+            None => Err(self.unavailable()),
+        };
+        let (slot, result) = match outcome {
+            Ok(v) => (Slot::Value(v), Ok(())),
+            Err(fail) => {
+                let failure = Arc::new(Failure {
+                    key: self.head.key(),
+                    kind: fail.kind,
+                    message: fail.message,
+                    error: Mutex::new(fail.error),
+                });
+                (Slot::Failed(failure.clone()), Err(failure))
+            }
+        };
+        // SAFETY: as above; readers start only after this returns.
+        unsafe { *self.slot.get() = slot };
+        result
+    }
+
+    unsafe fn fail(&self, failure: Arc<Failure>) {
+        // SAFETY: the caller holds the claim.
+        let task = unsafe { (*self.task.get()).take() };
+        drop(task);
+        // SAFETY: as above.
+        unsafe { *self.slot.get() = Slot::Failed(failure) };
+    }
+
+    unsafe fn failure(&self) -> Option<Arc<Failure>> {
+        // SAFETY: the node completed; failures are never written again in
+        // this compute.
+        match unsafe { &*self.slot.get() } {
+            Slot::Failed(f) => Some(f.clone()),
+            _ => None,
+        }
+    }
+
+    unsafe fn settle(&self) -> u8 {
+        // SAFETY: the caller holds the claim and all readers finished.
+        let has_task = unsafe { (*self.task.get()).is_some() };
+        if has_task {
+            return IDLE;
+        }
+        // SAFETY: as above.
+        match unsafe { &*self.slot.get() } {
+            Slot::Value(_) => DONE,
+            Slot::Failed(_) => FAILED,
+            Slot::Empty => EMPTY,
+        }
+    }
+}
+
+impl<T> Drop for Node<T> {
+    /// Frees the inputs without recursion: a chain of a million nodes
+    /// would otherwise drop itself a million frames deep.
+    fn drop(&mut self) {
+        let mut stack = std::mem::take(&mut self.head.deps);
+        // The task may capture handles too (inside plain values); dropping
+        // it first keeps the order of frees natural.
+        drop(self.task.get_mut().take());
+        while let Some(mut dep) = stack.pop() {
+            if let Some(node) = Arc::get_mut(&mut dep) {
+                stack.append(&mut node.take_deps());
+            }
+            drop(dep);
+        }
+    }
+}
+
+/// Text of a panic payload.
+pub(crate) fn panic_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
+}

@@ -1,0 +1,331 @@
+//! Running a graph: claim the nodes, count what each waits for, run them.
+//!
+//! `compute` first walks the graph from its roots (without recursion),
+//! claiming every node it reaches, numbering them, and recording for each
+//! node how many inputs it waits for and which nodes consume it (flat
+//! arrays, no allocation per node). Then:
+//!
+//! - **threads**: the nodes with nothing to wait for are handed to the
+//!   shared rayon pool; when a node finishes it decrements its consumers'
+//!   counters, runs the first consumer that became ready itself (so a chain
+//!   runs without scheduling at all) and spawns the others. No thread ever
+//!   blocks waiting for a node.
+//! - **serial**: the nodes run one after another, inputs first, in the
+//!   order of the walk: deterministic, on the calling thread.
+//!
+//! A failure (panic or `Err`) marks its consumers cancelled and stops every
+//! task that has not started; the compute then returns the first failure.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::error::{DelayedError, Failure, FailureKind, TaskKey};
+use super::node::{AnyNode, CLAIMED, FAILED, IDLE};
+use crate::config::Backend;
+
+const CANCELLED: u8 = 1;
+
+pub(crate) struct Plan {
+    nodes: Vec<Arc<dyn AnyNode>>,
+    /// The state of each node when it was claimed.
+    prior: Vec<u8>,
+    /// Inputs each node still waits for.
+    pending: Vec<AtomicU32>,
+    flags: Vec<AtomicU8>,
+    /// Consumers of node `i`: `succ[succ_off[i]..succ_off[i + 1]]`.
+    succ_off: Vec<u32>,
+    succ: Vec<u32>,
+    /// Inputs before consumers, in the order of the walk.
+    order: Vec<u32>,
+    abort: AtomicBool,
+    first: OnceLock<Arc<Failure>>,
+    cancelled: AtomicUsize,
+}
+
+impl Plan {
+    /// Claims every node reachable from `roots`.
+    pub(crate) fn discover(roots: Vec<Arc<dyn AnyNode>>) -> Result<Plan, DelayedError> {
+        let mut plan = Plan {
+            nodes: Vec::new(),
+            prior: Vec::new(),
+            pending: Vec::new(),
+            flags: Vec::new(),
+            succ_off: Vec::new(),
+            succ: Vec::new(),
+            order: Vec::new(),
+            abort: AtomicBool::new(false),
+            first: OnceLock::new(),
+            cancelled: AtomicUsize::new(0),
+        };
+        // Reads of each node's result: one per consuming edge, one per root.
+        let mut reads: Vec<u32> = Vec::new();
+        let mut edges: Vec<(u32, u32)> = Vec::new();
+        let mut stack: Vec<(u32, u32)> = Vec::new();
+        for root in roots {
+            let r = match plan.visit(root, &mut reads, &mut stack) {
+                Ok(r) => r,
+                Err(e) => {
+                    plan.release();
+                    return Err(e);
+                }
+            };
+            reads[r as usize] += 1;
+            while let Some(top) = stack.last_mut() {
+                let (i, k) = *top;
+                let deps = &plan.nodes[i as usize].head().deps;
+                if (k as usize) < deps.len() {
+                    top.1 += 1;
+                    let dep = deps[k as usize].clone();
+                    let d = match plan.visit(dep, &mut reads, &mut stack) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            plan.release();
+                            return Err(e);
+                        }
+                    };
+                    reads[d as usize] += 1;
+                    *plan.pending[i as usize].get_mut() += 1;
+                    edges.push((d, i));
+                } else {
+                    stack.pop();
+                    plan.order.push(i);
+                }
+            }
+        }
+        let n = plan.nodes.len();
+        // Consumers as flat arrays (a counting sort of the edges).
+        let mut off = vec![0u32; n + 1];
+        for &(d, _) in &edges {
+            off[d as usize + 1] += 1;
+        }
+        for i in 0..n {
+            off[i + 1] += off[i];
+        }
+        let mut fill = off.clone();
+        let mut succ = vec![0u32; edges.len()];
+        for &(d, c) in &edges {
+            succ[fill[d as usize] as usize] = c;
+            fill[d as usize] += 1;
+        }
+        drop(edges);
+        plan.succ_off = off;
+        plan.succ = succ;
+        // A node whose `Arc` is held by more than this plan, its consuming
+        // edges and the roots has a handle outside: keep its result for it.
+        for (node, &r) in plan.nodes.iter().zip(&reads) {
+            let h = node.head();
+            h.remaining.store(r as usize, Ordering::Relaxed);
+            let kept = Arc::strong_count(node) > r as usize + 1;
+            h.kept.store(kept, Ordering::Relaxed);
+        }
+        Ok(plan)
+    }
+
+    /// Claims `node` (or finds it already claimed by this plan) and returns
+    /// its index; pushes it on `stack` if its inputs must be walked.
+    fn visit(
+        &mut self,
+        node: Arc<dyn AnyNode>,
+        reads: &mut Vec<u32>,
+        stack: &mut Vec<(u32, u32)>,
+    ) -> Result<u32, DelayedError> {
+        let h = node.head();
+        let mut s = h.state.load(Ordering::Acquire);
+        loop {
+            if s == CLAIMED {
+                let i = h.index.load(Ordering::Relaxed);
+                return match self.nodes.get(i as usize) {
+                    Some(mine) if std::ptr::addr_eq(Arc::as_ptr(mine), Arc::as_ptr(&node)) => Ok(i),
+                    _ => Err(busy(h.key())),
+                };
+            }
+            match h
+                .state
+                .compare_exchange(s, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(now) => s = now,
+            }
+        }
+        let i = self.nodes.len();
+        let Ok(i32) = u32::try_from(i) else {
+            panic!("parallel-runtime: a task graph is limited to 2^32 - 1 nodes")
+        };
+        h.index.store(i32, Ordering::Relaxed);
+        self.nodes.push(node);
+        self.prior.push(s);
+        self.pending.push(AtomicU32::new(0));
+        self.flags.push(AtomicU8::new(0));
+        reads.push(0);
+        if s == IDLE {
+            stack.push((i32, 0));
+        } else {
+            self.order.push(i32);
+        }
+        Ok(i32)
+    }
+
+    /// Runs every node on `backend`.
+    pub(crate) fn run(&self, backend: Backend) {
+        match backend {
+            Backend::Serial => {
+                for &i in &self.order {
+                    self.complete(i);
+                }
+            }
+            _ => {
+                crate::pool::ensure();
+                let ready: Vec<u32> = self
+                    .order
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.pending[i as usize].load(Ordering::Relaxed) == 0)
+                    .collect();
+                rayon::scope(|s| {
+                    use rayon::prelude::*;
+                    if ready.len() == 1 {
+                        self.exec(s, ready[0]);
+                    } else {
+                        ready.par_iter().for_each(|&i| self.exec(s, i));
+                    }
+                });
+            }
+        }
+    }
+
+    /// Runs node `i` (its inputs are complete), then whatever it made ready.
+    fn exec<'s>(&'s self, scope: &rayon::Scope<'s>, mut i: u32) {
+        loop {
+            let failed = self.complete_node(i);
+            let mut next = None;
+            for &c in self.consumers(i) {
+                if failed {
+                    self.flags[c as usize].store(CANCELLED, Ordering::Relaxed);
+                }
+                if self.pending[c as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
+                    if next.is_none() {
+                        next = Some(c);
+                    } else {
+                        scope.spawn(move |s| self.exec(s, c));
+                    }
+                }
+            }
+            match next {
+                Some(c) => i = c,
+                None => return,
+            }
+        }
+    }
+
+    /// Serial form of [`Plan::exec`] for one node.
+    fn complete(&self, i: u32) {
+        if self.complete_node(i) {
+            for &c in self.consumers(i) {
+                self.flags[c as usize].store(CANCELLED, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn consumers(&self, i: u32) -> &[u32] {
+        let (a, b) = (
+            self.succ_off[i as usize] as usize,
+            self.succ_off[i as usize + 1] as usize,
+        );
+        &self.succ[a..b]
+    }
+
+    /// Runs, cancels or skips node `i`; returns whether it ended failed (so
+    /// its consumers must be cancelled).
+    fn complete_node(&self, i: u32) -> bool {
+        let node = &*self.nodes[i as usize];
+        match self.prior[i as usize] {
+            IDLE => {}
+            FAILED => return true,
+            // Complete before this compute: nothing to run.
+            _ => return false,
+        }
+        if self.flags[i as usize].load(Ordering::Relaxed) == CANCELLED {
+            let cause = node
+                .head()
+                .deps
+                .iter()
+                // SAFETY: every input completed before this node became
+                // ready; we hold the claim of the whole graph.
+                .find_map(|d| unsafe { d.failure() })
+                .unwrap_or_else(|| busy(node.head().key()).failure().clone());
+            // SAFETY: this plan holds the claim; the node is ready.
+            unsafe { node.fail(cause) };
+            self.cancelled.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        if self.abort.load(Ordering::Relaxed) {
+            // Left as it is, to run in a later compute.
+            return false;
+        }
+        // SAFETY: this plan holds the claim, the prior state was `IDLE`,
+        // every input completed without failure (else we were cancelled
+        // above), and only this thread runs node `i`.
+        match unsafe { node.run() } {
+            Ok(()) => false,
+            Err(failure) => {
+                let _ = self.first.set(failure);
+                self.abort.store(true, Ordering::Relaxed);
+                true
+            }
+        }
+    }
+
+    /// The first failure, if any, as the error of the compute.
+    pub(crate) fn error(&self) -> Option<DelayedError> {
+        let failure = self.first.get().cloned().or_else(|| {
+            // A failure that happened before this compute.
+            self.order.iter().find_map(|&i| {
+                (self.prior[i as usize] == FAILED)
+                    // SAFETY: the node was complete when claimed.
+                    .then(|| unsafe { self.nodes[i as usize].failure() })
+                    .flatten()
+            })
+        })?;
+        Some(DelayedError::new(
+            failure,
+            self.cancelled.load(Ordering::Relaxed) + self.count_skipped(),
+        ))
+    }
+
+    fn count_skipped(&self) -> usize {
+        if !self.abort.load(Ordering::Relaxed) {
+            return 0;
+        }
+        self.nodes
+            .iter()
+            .zip(&self.prior)
+            .filter(|(n, &p)| {
+                // SAFETY: the run is over; we hold the claim.
+                p == IDLE && unsafe { n.settle() } == IDLE
+            })
+            .count()
+    }
+
+    /// Gives every node back, in the state the compute left it in.
+    pub(crate) fn release(&self) {
+        for node in &self.nodes {
+            // SAFETY: the run is over and the roots were read.
+            let state = unsafe { node.settle() };
+            node.head().state.store(state, Ordering::Release);
+        }
+    }
+}
+
+fn busy(key: TaskKey) -> DelayedError {
+    DelayedError::new(
+        Arc::new(Failure {
+            key,
+            kind: FailureKind::Busy,
+            message: "another `compute` is running this task at the same moment; compute both \
+                      results in one call (`compute((a, b))`) instead"
+                .to_owned(),
+            error: Mutex::new(None),
+        }),
+        0,
+    )
+}
