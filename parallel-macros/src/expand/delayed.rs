@@ -77,11 +77,11 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 p.ty.span(),
                 format_args!(
                     "#[delayed] parameters must own their values, because the task runs later, \
-                     after `{name}(…)` has returned: take `{owned}` instead of a borrow, \
-                     e.g. `String` for `&str`, `Vec<T>` for `&[T]`; to share one large input \
-                     between tasks, pass an `Arc<T>`",
+                     after `{name}(…)` has returned: take `{owned}` instead of `{orig}` (to share \
+                     one large input between tasks without copying it, take an `Arc<…>`)",
                     name = m.name(),
                     owned = owned_hint(&p.ty),
+                    orig = tokens(&p.ty),
                 ),
             );
         }
@@ -129,11 +129,22 @@ fn owned_hint(ty: &syn::Type) -> String {
         syn::Type::Reference(r) => match &*r.elem {
             syn::Type::Path(p) if p.path.is_ident("str") => "String".into(),
             syn::Type::Slice(s) => format!("Vec<{}>", tokens(&s.elem)),
-            syn::Type::Path(p) if p.path.is_ident("Path") => "PathBuf".into(),
+            syn::Type::Path(p) => owned_path(p),
             other => tokens(other),
         },
         other => tokens(other),
     }
+}
+
+/// `std::path::PathBuf` for `std::path::Path`, else the type itself.
+fn owned_path(p: &syn::TypePath) -> String {
+    let mut p = p.clone();
+    if let Some(last) = p.path.segments.last_mut() {
+        if last.ident == "Path" {
+            last.ident = syn::Ident::new("PathBuf", last.ident.span());
+        }
+    }
+    tokens(&p)
 }
 
 fn tokens(t: &impl quote::ToTokens) -> String {
@@ -143,6 +154,26 @@ fn tokens(t: &impl quote::ToTokens) -> String {
         .replace("< ", "<")
         .replace(" ,", ",")
         .replace("& ", "&")
+        .replace(" :: ", "::")
+        .replace(":: ", "::")
+}
+
+/// `tokens` with every span set to `span` (so that an error about the call
+/// points at the user's code, not at the attribute).
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut t| {
+            if let proc_macro2::TokenTree::Group(g) = &t {
+                let mut ng = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                ng.set_span(span);
+                t = proc_macro2::TokenTree::Group(ng);
+            } else {
+                t.set_span(span);
+            }
+            t
+        })
+        .collect()
 }
 
 fn is_lint_attr(a: &syn::Attribute) -> bool {
@@ -222,6 +253,17 @@ fn expansion(m: &FnModel, o: &Options) -> TokenStream {
     checks.push(quote_spanned!(out_span=> #p::assert_send::<#out_ty>();));
     checks.extend(err_check);
 
+    // Spanned at the return type: a result that cannot cross threads is
+    // reported there.
+    let resolve: Vec<TokenStream> = resolve.collect();
+    let task_fn = respan(quote!(#p::delayed_task), out_span);
+    let task_call = quote_spanned! {out_span=>
+        #task_fn(&__SITE, __deps, move |__inputs| {
+            let _ = __inputs;
+            #(#resolve)*
+            #outcome(#name::call(#(#idents),*))
+        })
+    };
     let sig = &m.item.sig;
     let inputs = &sig.inputs;
     let output = &sig.output;
@@ -254,11 +296,7 @@ fn expansion(m: &FnModel, o: &Options) -> TokenStream {
             #[allow(unused_mut)]
             let mut __deps = #p::DepList::new();
             #(#to_inputs)*
-            #p::delayed_task(&__SITE, __deps, move |__inputs| {
-                let _ = __inputs;
-                #(#resolve)*
-                #outcome(#name::call(#(#idents),*))
-            })
+            #task_call
         }
 
         #[doc = #enum_doc]

@@ -1,0 +1,6 @@
+use parallel_runtime::prelude::*;
+
+#[delayed]
+struct Task;
+
+fn main() {}
