@@ -86,8 +86,84 @@ pub fn parallel_map(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::parallel_map::expand(attr.into(), item.into()).into()
 }
 
-/// Makes calls of a function build nodes of a lazy task graph
-/// (`Delayed<T>`), computed in parallel by `compute()`, as `dask.delayed` does.
+/// Makes calls of a function build tasks of a lazy graph, computed in
+/// parallel later, as `dask.delayed` does in Python.
+///
+/// Calling the annotated function runs nothing: it records a task and
+/// returns a [`Delayed<R>`](../parallel_runtime/graph/struct.Delayed.html)
+/// at once. Every argument takes a plain value or the `Delayed` of one
+/// (`&Delayed` to share it; a `Vec<T>` parameter also takes a
+/// `Vec<Delayed<T>>`), so the graph is built by ordinary calls and a graph
+/// mistake is a type error. `.compute()` runs the graph on the shared
+/// thread pool (`compute((a, b))` for several results at once); a task
+/// shared by several consumers runs once, results are freed as soon as
+/// their last consumer has run, and `PARALLEL_BACKEND=serial` runs
+/// everything on the calling thread in a fixed order.
+///
+/// | written | what it is |
+/// |---|---|
+/// | `f(args…)` | a new task: `Delayed<R>` (for `-> Result<R, E>`: `Err` fails the task) |
+/// | `f::call(args…)` | the plain function, as written: runs now |
+///
+/// A panic, or an `Err` from a function returning `Result`, fails its
+/// task: the tasks that depend on it are cancelled and `compute` returns a
+/// `DelayedError` naming the task (`load-3`: the function's name and the
+/// number of the call) and the message.
+///
+/// Parameters must own their values (`String`, not `&str`), and parameters
+/// and results must be `Send + 'static`: the task runs later, on another
+/// thread. Methods, `async fn`, generic functions and borrowed parameters
+/// are compile errors that say what to write instead.
+///
+/// # Options
+///
+/// | option | values | default | what it is for |
+/// |---|---|---|---|
+/// | `name` | `"string"` | the function's name | the name in task keys and pictures (`name = "load"` gives `load-0`, `load-1`, …) |
+/// | `result` | `"fail"`, `"value"` | `"fail"` | for a function returning `Result`: `fail` makes `Err` fail the task and gives `Delayed<T>`; `value` keeps the whole `Result` as the value, `Delayed<Result<T, E>>` |
+/// | `crate` | `"path"` | `"::parallel_runtime"` | where the runtime is, if you renamed the dependency |
+///
+/// # Examples
+///
+/// ```
+/// use parallel_runtime::prelude::*;
+///
+/// #[delayed]
+/// fn load(i: u32) -> Vec<f64> { (0..100).map(|k| f64::from(i * k)).collect() }
+/// #[delayed]
+/// fn clean(xs: Vec<f64>) -> Vec<f64> { xs.into_iter().filter(|x| *x > 0.0).collect() }
+/// #[delayed]
+/// fn count(parts: Vec<Vec<f64>>) -> usize { parts.iter().map(Vec::len).sum() }
+///
+/// let parts: Vec<Delayed<Vec<f64>>> = (0..4).map(|i| clean(load(i))).collect();
+/// let n: Delayed<usize> = count(parts);    // nothing has run yet
+/// assert_eq!(n.graph().len(), 9);
+/// let dot = n.to_dot();                    // a picture: also `n.write_svg(path)`
+/// assert_eq!(n.compute().unwrap(), 3 * 99);
+/// assert_eq!(load::call(2)[1], 2.0);       // the plain function
+/// # let _ = dot;
+/// ```
+///
+/// # Equivalent code without the macro
+///
+/// For a graph whose shape is known when you write the code, the
+/// hand-written equivalent is nested `rayon::join`s:
+///
+/// ```
+/// # fn load(i: u32) -> Vec<f64> { vec![f64::from(i)] }
+/// # fn clean(xs: Vec<f64>) -> Vec<f64> { xs }
+/// # fn count(parts: Vec<Vec<f64>>) -> usize { parts.len() }
+/// let (a, b) = rayon::join(|| clean(load(0)), || clean(load(1)));
+/// let n = count(vec![a, b]);
+/// # assert_eq!(n, 2);
+/// ```
+///
+/// `#[delayed]` builds the graph at run time instead, so its shape can
+/// depend on data (how many files, which steps), and adds what `join` does
+/// not: a task shared by several consumers runs once, results are freed
+/// after their last consumer, tasks start as soon as their own inputs are
+/// ready (not when a whole `join` level is done), failures name the task,
+/// and the graph can be inspected and drawn before it runs.
 #[proc_macro_attribute]
 pub fn delayed(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::delayed::expand(attr.into(), item.into()).into()
