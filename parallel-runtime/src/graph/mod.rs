@@ -460,6 +460,8 @@ pub fn compute<C: Compute>(c: C) -> Result<C::Output, DelayedError> {
 /// # Errors
 /// The first task that failed; see [`DelayedError`].
 pub fn compute_with<C: Compute>(backend: Backend, c: C) -> Result<C::Output, DelayedError> {
+    // Starts the pool, and tracing if `PARALLEL_TRACE` asks for it.
+    crate::pool::ensure();
     let mut roots = Roots::default();
     c.roots(&mut roots);
     let plan = Plan::discover(roots.0)?;
@@ -470,6 +472,8 @@ pub fn compute_with<C: Compute>(backend: Backend, c: C) -> Result<C::Output, Del
         None => unsafe { c.finish() },
     };
     plan.release();
+    drop(plan);
+    crate::trace::flush_if_top_level();
     out
 }
 

@@ -16,7 +16,7 @@
 //! A failure (panic or `Err`) marks its consumers cancelled and stops every
 //! task that has not started; the compute then returns the first failure.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::error::{DelayedError, Failure, FailureKind, TaskKey};
@@ -40,6 +40,8 @@ pub(crate) struct Plan {
     abort: AtomicBool,
     first: OnceLock<Arc<Failure>>,
     cancelled: AtomicUsize,
+    /// With tracing on: when each node finished (µs, as `f64` bits).
+    ends: Option<Vec<AtomicU64>>,
 }
 
 impl Plan {
@@ -56,6 +58,7 @@ impl Plan {
             abort: AtomicBool::new(false),
             first: OnceLock::new(),
             cancelled: AtomicUsize::new(0),
+            ends: None,
         };
         // Reads of each node's result: one per consuming edge, one per root.
         let mut reads: Vec<u32> = Vec::new();
@@ -110,6 +113,9 @@ impl Plan {
         drop(edges);
         plan.succ_off = off;
         plan.succ = succ;
+        if crate::trace::enabled() {
+            plan.ends = Some((0..n).map(|_| AtomicU64::new(0)).collect());
+        }
         // A node whose `Arc` is held by more than this plan, its consuming
         // edges and the roots has a handle outside: keep its result for it.
         for (node, &r) in plan.nodes.iter().zip(&reads) {
@@ -174,7 +180,6 @@ impl Plan {
                 }
             }
             _ => {
-                crate::pool::ensure();
                 let ready: Vec<u32> = self
                     .order
                     .iter()
@@ -262,10 +267,15 @@ impl Plan {
             // Left as it is, to run in a later compute.
             return false;
         }
+        let start = self.ends.as_ref().map(|_| crate::trace::now_us());
         // SAFETY: this plan holds the claim, the prior state was `IDLE`,
         // every input completed without failure (else we were cancelled
         // above), and only this thread runs node `i`.
-        match unsafe { node.run() } {
+        let result = unsafe { node.run() };
+        if let (Some(ends), Some(start)) = (&self.ends, start) {
+            self.trace(ends, i, start);
+        }
+        match result {
             Ok(()) => false,
             Err(failure) => {
                 let _ = self.first.set(failure);
@@ -273,6 +283,34 @@ impl Plan {
                 true
             }
         }
+    }
+
+    /// Records node `i`, which ran from `start`, in the trace: its key, its
+    /// inputs' keys, and the input that finished last (the one it waited
+    /// for).
+    #[cold]
+    fn trace(&self, ends: &[AtomicU64], i: u32, start: f64) {
+        let end = crate::trace::now_us();
+        ends[i as usize].store(end.to_bits(), Ordering::Relaxed);
+        let h = self.nodes[i as usize].head();
+        let ended = |d: &Arc<dyn AnyNode>| {
+            let j = d.head().index.load(Ordering::Relaxed) as usize;
+            f64::from_bits(ends[j].load(Ordering::Relaxed))
+        };
+        let waited_on = h
+            .deps
+            .iter()
+            .max_by(|a, b| ended(a).total_cmp(&ended(b)))
+            .map(|d| d.head().key().to_string());
+        let deps = h.deps.iter().map(|d| d.head().key().to_string()).collect();
+        crate::trace::task_event(
+            h.site.name,
+            h.key().to_string(),
+            deps,
+            waited_on,
+            start,
+            end,
+        );
     }
 
     /// The first failure, if any, as the error of the compute.
