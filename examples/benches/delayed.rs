@@ -204,6 +204,21 @@ fn main() {
         &[1_000, 100_000, 1_000_000]
     };
 
+    // `BENCH_ONLY=cost|memory|speedup` runs one section.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let want = |s: &str| only.is_empty() || only == s;
+    if want("cost") {
+        per_task_cost(quick, threads, sizes);
+    }
+    if want("memory") {
+        peak_memory(quick);
+    }
+    if want("speedup") {
+        speedup(quick, threads);
+    }
+}
+
+fn per_task_cost(quick: bool, threads: usize, sizes: &[usize]) {
     println!("## Per-task cost, trivial tasks ({threads} threads)\n");
     println!(
         "| shape | tasks | build / task | compute / task | **end to end / task** | end to end / task, \
@@ -262,7 +277,9 @@ fn main() {
             );
         }
     }
+}
 
+fn peak_memory(quick: bool) {
     println!("\n## Peak memory per node, 10^6 tasks\n");
     println!("| shape | peak resident memory added / node |");
     println!("|---|---:|");
@@ -273,7 +290,9 @@ fn main() {
             None => println!("| {} | not measured |", shape.name()),
         }
     }
+}
 
+fn speedup(quick: bool, threads: usize) {
     println!("\n## Speedup for 10 ms tasks (threads vs serial backend)\n");
     // Calibrate about 10 ms of work.
     let mut iters = 100_000u32;
@@ -285,32 +304,51 @@ fn main() {
     }
     let tasks = if quick { 8 } else { 40 };
     let graph = || sum_f((0..tasks).map(|i| ten_ms(i, iters)).collect::<Vec<_>>());
-    let (mut ser, mut par) = (vec![], vec![]);
     let rounds = if quick { 1 } else { 9 };
+    // Three sides, interleaved round by round: the serial backend, the
+    // threads backend, and rayon's `par_iter` over the same work (what the
+    // machine gives two threads at that moment).
+    let mut t = [vec![], vec![], vec![]];
+    let side = |k: usize| {
+        let start = Instant::now();
+        match k {
+            0 => {
+                black_box(compute_with(Backend::Serial, graph()).expect("no failure"));
+            }
+            1 => {
+                black_box(compute_with(Backend::Threads, graph()).expect("no failure"));
+            }
+            _ => {
+                use rayon::prelude::*;
+                let v: Vec<f64> = (0..tasks)
+                    .into_par_iter()
+                    .map(|i| busy_work(i, iters))
+                    .collect();
+                black_box(v.iter().sum::<f64>());
+            }
+        }
+        start.elapsed().as_secs_f64()
+    };
     for r in 0..rounds {
-        let time = |b: Backend, out: &mut Vec<f64>| {
-            let t = Instant::now();
-            black_box(compute_with(b, graph()).expect("no failure"));
-            out.push(t.elapsed().as_secs_f64());
-        };
-        if r % 2 == 0 {
-            time(Backend::Serial, &mut ser);
-            time(Backend::Threads, &mut par);
-        } else {
-            time(Backend::Threads, &mut par);
-            time(Backend::Serial, &mut ser);
+        for k in 0..3 {
+            let k = (k + r) % 3;
+            t[k].push(side(k));
         }
     }
     let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
-    let (sb, pb) = (best(&ser), best(&par));
-    let (s, p) = (median(&mut ser), median(&mut par));
-    println!("| tasks | threads | serial backend | threads backend | speedup (medians) | speedup (best of {rounds}) |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    let b: Vec<f64> = t.iter().map(|v| best(v)).collect();
+    let m: Vec<f64> = t.iter_mut().map(|v| median(v)).collect();
     println!(
-        "| {tasks} × 10 ms + 1 sum | {threads} | {:.0} ms | {:.0} ms | {:.2}× | {:.2}× |",
-        s * 1e3,
-        p * 1e3,
-        s / p,
-        sb / pb
+        "| tasks | threads | serial backend | threads backend | speedup (medians) | \
+         speedup (best of {rounds}) | rayon `par_iter`, same work: speedup (medians) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {tasks} × 10 ms + 1 sum | {threads} | {:.0} ms | {:.0} ms | **{:.2}×** | {:.2}× | {:.2}× |",
+        m[0] * 1e3,
+        m[1] * 1e3,
+        m[0] / m[1],
+        b[0] / b[1],
+        m[0] / m[2],
     );
 }
