@@ -174,3 +174,13 @@ pub fn delayed(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn mpi_main(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::mpi_main::expand(attr.into(), item.into()).into()
 }
+
+/// Stand-in for rsmpi's `#[derive(Equivalence)]` when `parallel-runtime` is
+/// built without the `mpi` feature: marks a struct of plain data as an
+/// element type of the buffer path, and accepts rsmpi's
+/// `#[mpi(crate = "…")]` line so the same code builds both ways. Use it as
+/// `parallel_runtime::mpi::Equivalence`.
+#[proc_macro_derive(Equivalence, attributes(mpi))]
+pub fn derive_equivalence(item: TokenStream) -> TokenStream {
+    expand::equivalence::expand(item.into()).into()
+}

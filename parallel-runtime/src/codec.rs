@@ -24,7 +24,6 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
 /// How to send a `Vec<R>` of map results between ranks: present when `R`
 /// implements serde's traits.
 #[doc(hidden)]
-#[allow(dead_code)] // read by the MPI backend
 pub struct ResultCodec<R> {
     pub(crate) encode: fn(&[R]) -> Result<Vec<u8>, CodecError>,
     pub(crate) decode: fn(&[u8]) -> Result<Vec<R>, CodecError>,

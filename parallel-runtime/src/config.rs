@@ -304,7 +304,7 @@ pub fn set_num_threads(n: usize) -> Result<(), ConfigError> {
 /// A default pool size chosen by the runtime itself (the hybrid MPI + threads
 /// share of a node); the user's `PARALLEL_NUM_THREADS` or
 /// [`set_num_threads`] still win.
-#[allow(dead_code)]
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
 pub(crate) fn set_threads_hint(n: usize) {
     THREADS_HINT.store(n.max(1), Ordering::Relaxed);
 }

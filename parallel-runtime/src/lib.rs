@@ -3,7 +3,7 @@
 //! | annotation | Python equivalent | what it does |
 //! |---|---|---|
 //! | [`#[parallel_map]`](parallel_map) | `multiprocessing.Pool.map` | maps a per-item function over many items on all cores |
-//! | `#[mpi_main]` | `mpi4py` | turns `main` into an SPMD program on MPI |
+//! | [`#[mpi_main]`](mpi_main) | `mpi4py` | turns `main` into an SPMD program on MPI, with an mpi4py-like [`Comm`](mpi::Comm) |
 //! | [`#[delayed]`](delayed) | `dask.delayed` | builds a lazy task graph and computes it in parallel |
 //!
 //! ```
@@ -43,6 +43,8 @@ pub use pool::num_threads;
 #[doc(inline)]
 pub use parallel_macros::delayed;
 #[doc(inline)]
+pub use parallel_macros::mpi_main;
+#[doc(inline)]
 pub use parallel_macros::parallel_map;
 
 /// What most programs need, in one `use`.
@@ -50,8 +52,9 @@ pub mod prelude {
     pub use crate::config::{Backend, Schedule};
     pub use crate::items::{items, IntoItems};
     pub use crate::map::{ItemError, MapOptions};
-    pub use crate::parallel_map;
+    pub use crate::mpi::{Comm, Equivalence, Op, Source, ANY_SOURCE, ANY_TAG};
     pub use crate::{compute, delayed, Delayed, DelayedError};
+    pub use crate::{mpi_main, parallel_map};
 }
 
 /// Support for the code the macros write. **Not a stable API**: nothing here
@@ -69,6 +72,12 @@ pub mod __private {
     pub use crate::items::IntoItems;
     pub use crate::map::{map, reduce, try_map, MapOptions, MapSite};
     pub use core;
+
+    /// What `#[mpi_main]` expands to.
+    pub mod mpi {
+        pub use crate::mpi::start::{start, MainResult, Session, Threading};
+        pub use crate::mpi::Comm;
+    }
     pub use rayon;
     pub use serde;
     pub use std;

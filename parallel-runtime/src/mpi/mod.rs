@@ -1,6 +1,148 @@
-//! Message passing: the communicator behind `#[mpi_main]`.
+//! Message passing: the communicator behind `#[mpi_main]`, for readers who
+//! know mpi4py.
 //!
-//! (Being built: see the `#[mpi_main]` issue. Until then a program is a
-//! world of one rank.)
+//! A [`Comm`] is a group of ranks that exchange messages. Like mpi4py it has
+//! two paths (the chapter `docs/mpi.md` puts each call beside mpi4py's):
+//!
+//! - **objects** (mpi4py's lowercase methods: `comm.send(obj, dest)`,
+//!   `comm.bcast(obj, root)`…): any `serde` type, encoded with
+//!   [`crate::codec`]: [`Comm::send`], [`Comm::recv`], [`Comm::sendrecv`],
+//!   [`Comm::isend`]/[`Comm::irecv`], [`Comm::bcast`], [`Comm::scatter`],
+//!   [`Comm::gather`], [`Comm::allgather`], [`Comm::reduce`],
+//!   [`Comm::all_reduce`] (with an [`Op`] on numbers) and
+//!   [`Comm::reduce_with`]/[`Comm::all_reduce_with`] (with a closure on any
+//!   type);
+//! - **buffers** (mpi4py's uppercase methods: `comm.Send(array, dest)`…):
+//!   slices of numbers and of `#[derive(Equivalence)]` structs, passed to
+//!   the MPI library without a copy: [`Comm::send_buf`],
+//!   [`Comm::recv_buf`], [`Comm::bcast_buf`], [`Comm::scatter_buf`],
+//!   [`Comm::gather_buf`], [`Comm::all_gather_buf`], [`Comm::reduce_buf`],
+//!   [`Comm::all_reduce_buf`].
+//!
+//! Where the ranks come from:
+//!
+//! | how the program runs | the world is |
+//! |---|---|
+//! | `mpirun -n 4 prog`, built with the `mpi` feature | 4 MPI processes (OpenMPI, MPICH…) |
+//! | `prog` alone, with or without the `mpi` feature | one rank, as an mpi4py script run with `python` |
+//! | [`local::run(4, …)`](local::run) in a test | 4 threads of this process: a test harness, not a replacement for MPI |
+//!
+//! Every rank runs the same code (SPMD); `world.rank()` tells them apart.
 
+mod comm;
 pub(crate) mod dist;
+mod error;
+pub mod local;
+mod op;
+#[cfg(feature = "mpi")]
+mod real;
+mod request;
+pub(crate) mod start;
+
+pub use comm::{Comm, Source, Status, TagMatch, ANY_SOURCE, ANY_TAG};
+pub use error::Error;
+pub use op::{Op, Operand, Scalar};
+pub use request::Request;
+
+/// A message tag, as in MPI: a non-negative integer chosen by the program.
+pub type Tag = i32;
+
+/// The element types of the buffer path: numbers, `bool`, and structs that
+/// derive it.
+///
+/// With the `mpi` feature this is rsmpi's `Equivalence`, which maps the type
+/// to an MPI datatype; derive it on your own `#[repr(C)]`-like structs of
+/// numbers with the crate path set to our re-export, so that your
+/// `Cargo.toml` names only `parallel-runtime`:
+///
+/// ```
+/// use parallel_runtime::mpi::Equivalence;
+///
+/// #[derive(Equivalence, Clone, Copy, Debug, PartialEq)]
+/// #[mpi(crate = "::parallel_runtime::mpi::rsmpi")]
+/// struct Particle {
+///     position: [f64; 3],
+///     charge: f64,
+///     id: u64,
+/// }
+/// ```
+///
+/// Without the feature, the derive implements this crate's own marker trait
+/// and accepts (ignores) the `#[mpi(crate = …)]` line, so the same code
+/// builds both ways.
+#[cfg(feature = "mpi")]
+pub use rsmpi::traits::Equivalence;
+
+/// The element types of the buffer path (without the `mpi` feature: a
+/// marker for plain-old-data types; with it, rsmpi's `Equivalence`).
+///
+/// Derive it with `#[derive(Equivalence)]` and
+/// `#[mpi(crate = "::parallel_runtime::mpi::rsmpi")]`, as shown in the
+/// documentation built with the `mpi` feature.
+///
+/// # Safety
+///
+/// Implementors must be plain data: every field a number, `bool`, array or
+/// struct of those, so that a copy of the bytes is a valid value.
+#[cfg(not(feature = "mpi"))]
+pub unsafe trait Equivalence {}
+
+#[cfg(not(feature = "mpi"))]
+macro_rules! plain_data {
+    ($($t:ty),*) => { $(
+        // SAFETY: primitive numbers and bool are plain data.
+        unsafe impl Equivalence for $t {}
+    )* };
+}
+#[cfg(not(feature = "mpi"))]
+plain_data!(bool, f32, f64, i8, i16, i32, i64, u8, u16, u32, u64, usize, isize);
+
+#[cfg(not(feature = "mpi"))]
+// SAFETY: an array of plain data is plain data.
+unsafe impl<T: Equivalence, const N: usize> Equivalence for [T; N] {}
+
+/// The derive for [`Equivalence`]: rsmpi's with the `mpi` feature (re-exported
+/// with the trait above), a stand-in that implements the marker trait
+/// without it.
+#[cfg(not(feature = "mpi"))]
+#[doc(inline)]
+pub use parallel_macros::Equivalence;
+
+/// The MPI bindings this crate uses (rsmpi, the `mpi` crate), for anything
+/// [`Comm`] does not wrap: see [`Comm::raw`]. Only with the `mpi` feature.
+#[cfg(feature = "mpi")]
+pub use rsmpi;
+
+/// Seconds since an arbitrary point in the past, as `MPI.Wtime()`: for
+/// timing parts of a program. With MPI it is `MPI_Wtime`.
+pub fn wtime() -> f64 {
+    #[cfg(feature = "mpi")]
+    if rsmpi::environment::is_initialized() && !rsmpi::environment::is_finalized() {
+        return rsmpi::time();
+    }
+    use std::sync::OnceLock;
+    static T0: OnceLock<std::time::Instant> = OnceLock::new();
+    T0.get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+}
+
+/// The name of the machine this rank runs on, as
+/// `MPI.Get_processor_name()`.
+pub fn processor_name() -> String {
+    #[cfg(feature = "mpi")]
+    if rsmpi::environment::is_initialized() && !rsmpi::environment::is_finalized() {
+        if let Ok(name) = rsmpi::environment::processor_name() {
+            return name;
+        }
+    }
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
+}

@@ -1,0 +1,46 @@
+"""The mpi4py side of the MPMD interoperability job (rank 0; the Rust
+program tests/bin/interop_rank.rs is rank 1):
+
+    mpirun -n 1 python3 interop/peer.py : -n 1 target/release/interop_rank
+
+Sends float64 arrays to the Rust rank and checks what comes back, with
+mpi4py's buffer (uppercase) methods on NumPy arrays.
+"""
+import sys
+
+import numpy as np
+from mpi4py import MPI
+
+N = 1000
+
+
+def main() -> int:
+    comm = MPI.COMM_WORLD
+    assert comm.Get_size() == 2 and comm.Get_rank() == 0, "run as rank 0 of 2"
+
+    a = 0.5 * np.arange(N, dtype="d")
+    comm.Send([a, MPI.DOUBLE], dest=1, tag=1)
+
+    b = np.empty(N, dtype="d")
+    status = MPI.Status()
+    comm.Recv([b, MPI.DOUBLE], source=1, tag=2, status=status)
+    assert status.Get_count(MPI.DOUBLE) == N
+    np.testing.assert_array_equal(b, 2.0 * a + 1.0)
+
+    c = np.empty(N, dtype="d")
+    comm.Recv([c, MPI.DOUBLE], source=1, tag=3)
+    np.testing.assert_array_equal(c, np.sqrt(np.arange(N, dtype="d")))
+
+    total = np.zeros(1, dtype="d")
+    comm.Allreduce([np.array([1.5]), MPI.DOUBLE], [total, MPI.DOUBLE], op=MPI.SUM)
+    assert total[0] == 4.0, total  # the Rust rank passes 2.5
+
+    table = -np.arange(16, dtype="d")
+    comm.Bcast([table, MPI.DOUBLE], root=0)
+
+    print(f"peer.py: ok (sent {N} float64 to Rust, checked {2 * N} coming back)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

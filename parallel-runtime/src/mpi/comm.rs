@@ -1,0 +1,907 @@
+//! [`Comm`], the communicator: the object path (any serde type) and the
+//! buffer path (slices of plain data) over one of two backends, real MPI
+//! (rsmpi) or a local world of threads.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::error::Error;
+use super::local::{Ctx, LocalComm};
+use super::op::{Op, Operand, Scalar};
+use super::request::Request;
+use super::Tag;
+use crate::codec;
+
+/// Where a receive takes its message from (mpi4py's `source=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Any rank (`MPI.ANY_SOURCE`).
+    Any,
+    /// This rank.
+    Rank(usize),
+}
+
+impl From<usize> for Source {
+    fn from(rank: usize) -> Self {
+        Source::Rank(rank)
+    }
+}
+
+/// Which tags a receive accepts (mpi4py's `tag=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TagMatch {
+    /// Any tag (`MPI.ANY_TAG`).
+    Any,
+    /// This tag.
+    Tag(Tag),
+}
+
+impl From<Tag> for TagMatch {
+    fn from(tag: Tag) -> Self {
+        TagMatch::Tag(tag)
+    }
+}
+
+/// Receive from any rank (`MPI.ANY_SOURCE`).
+pub const ANY_SOURCE: Source = Source::Any;
+/// Receive with any tag (`MPI.ANY_TAG`).
+pub const ANY_TAG: TagMatch = TagMatch::Any;
+
+/// What a receive got: who sent it, with which tag, and how much (mpi4py's
+/// `MPI.Status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub(crate) source: usize,
+    pub(crate) tag: Tag,
+    pub(crate) count: usize,
+}
+
+impl Status {
+    /// The rank that sent the message (`status.Get_source()`).
+    pub fn source(&self) -> usize {
+        self.source
+    }
+    /// Its tag (`status.Get_tag()`).
+    pub fn tag(&self) -> Tag {
+        self.tag
+    }
+    /// Elements received on the buffer path; bytes of the encoded value on
+    /// the object path (`status.Get_count()`).
+    pub fn count(&self) -> usize {
+        self.count
+    }
+}
+
+pub(crate) enum Inner {
+    Local(LocalComm),
+    #[cfg(feature = "mpi")]
+    Mpi(super::real::MpiComm),
+}
+
+/// A communicator: a group of ranks that exchange messages, as mpi4py's
+/// `MPI.Comm`. `#[mpi_main]` hands `main` the world; [`Comm::split`] makes
+/// sub-communicators.
+///
+/// Every method that communicates returns `Result<_, `[`Error`]`>`: misuse
+/// that can be detected (a rank out of range, a root without a value, a
+/// value that does not decode) is an error naming the rank, never a hang.
+/// Collectives must be called by every rank of the communicator in the same
+/// order, as in MPI.
+pub struct Comm {
+    pub(crate) inner: Inner,
+}
+
+impl std::fmt::Debug for Comm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.inner {
+            Inner::Local(_) => "local",
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(_) => "mpi",
+        };
+        f.debug_struct("Comm")
+            .field("rank", &self.rank())
+            .field("size", &self.size())
+            .field("backend", &kind)
+            .finish()
+    }
+}
+
+macro_rules! backend {
+    ($self:ident, $c:ident => $e:expr) => {
+        match &$self.inner {
+            Inner::Local($c) => $e,
+            #[cfg(feature = "mpi")]
+            Inner::Mpi($c) => $e,
+        }
+    };
+}
+
+impl Comm {
+    pub(crate) fn from_local(c: LocalComm) -> Comm {
+        Comm {
+            inner: Inner::Local(c),
+        }
+    }
+
+    /// Another handle on the same world communicator (no MPI call): for
+    /// the map engine's lazily made duplicate.
+    pub(crate) fn handle(&self) -> Comm {
+        match &self.inner {
+            Inner::Local(c) => Comm::from_local(c.handle()),
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(_) => Comm {
+                inner: Inner::Mpi(super::real::MpiComm {
+                    comm: rsmpi::topology::SimpleCommunicator::world(),
+                }),
+            },
+        }
+    }
+
+    /// A world of one rank, for a program started without `mpirun` (or
+    /// built without the `mpi` feature).
+    pub fn single() -> Comm {
+        Comm::from_local(LocalComm::single())
+    }
+
+    /// This rank's number, `0..size()` (`comm.Get_rank()`).
+    pub fn rank(&self) -> usize {
+        backend!(self, c => c.rank())
+    }
+
+    /// The number of ranks (`comm.Get_size()`).
+    pub fn size(&self) -> usize {
+        backend!(self, c => c.size())
+    }
+
+    /// Whether this communicator runs on a real MPI library (as opposed to
+    /// a world of one rank or a [`local`](super::local) world of threads).
+    pub fn is_mpi(&self) -> bool {
+        !matches!(self.inner, Inner::Local(_))
+    }
+
+    /// The underlying rsmpi communicator, for anything this type does not
+    /// wrap (`None` for a world of one rank or a local world). Only with the
+    /// `mpi` feature.
+    #[cfg(feature = "mpi")]
+    pub fn raw(&self) -> Option<&rsmpi::topology::SimpleCommunicator> {
+        match &self.inner {
+            Inner::Mpi(c) => Some(&c.comm),
+            Inner::Local(_) => None,
+        }
+    }
+
+    fn check_rank(&self, op: &'static str, target: usize) -> Result<(), Error> {
+        if target < self.size() {
+            Ok(())
+        } else {
+            Err(Error::NoSuchRank {
+                rank: self.rank(),
+                op,
+                target,
+                size: self.size(),
+            })
+        }
+    }
+
+    fn check_source(&self, op: &'static str, source: Source) -> Result<(), Error> {
+        match source {
+            Source::Any => Ok(()),
+            Source::Rank(r) => self.check_rank(op, r),
+        }
+    }
+
+    fn encode<T: Serialize + ?Sized>(&self, op: &'static str, v: &T) -> Result<Vec<u8>, Error> {
+        codec::encode(v).map_err(Error::codec(self.rank(), op))
+    }
+
+    fn decode<T: DeserializeOwned>(&self, op: &'static str, b: &[u8]) -> Result<T, Error> {
+        codec::decode(b).map_err(Error::codec(self.rank(), op))
+    }
+
+    // ----- the object path: bytes on the wire ---------------------------
+
+    pub(crate) fn send_bytes(&self, dest: usize, tag: Tag, bytes: Vec<u8>) {
+        match &self.inner {
+            Inner::Local(c) => c.post(dest, Ctx::User, tag, Box::new(bytes)),
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => c.send_bytes(dest, tag, &bytes),
+        }
+    }
+
+    /// A matching message's bytes; with `wait` false, `None` when none has
+    /// arrived yet.
+    pub(crate) fn recv_bytes(
+        &self,
+        source: Source,
+        tag: TagMatch,
+        wait: bool,
+        op: &'static str,
+    ) -> Result<Option<(Vec<u8>, Status)>, Error> {
+        match &self.inner {
+            Inner::Local(c) => match c.take(source, tag, Ctx::User, wait)? {
+                None => Ok(None),
+                Some(env) => {
+                    let (src, tag) = (env.src, env.tag);
+                    let bytes: Vec<u8> = c.open(env, op)?;
+                    let count = bytes.len();
+                    Ok(Some((
+                        bytes,
+                        Status {
+                            source: src,
+                            tag,
+                            count,
+                        },
+                    )))
+                }
+            },
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => Ok(c.recv_bytes(source, tag, wait)),
+        }
+    }
+
+    fn bcast_bytes(&self, root: usize, bytes: Option<Vec<u8>>) -> Result<Vec<u8>, Error> {
+        match &self.inner {
+            Inner::Local(c) => c.bcast(root, bytes, "bcast"),
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => c.bcast_bytes(root, bytes).ok_or(Error::RootValueMissing {
+                rank: c.rank(),
+                op: "bcast",
+                root,
+            }),
+        }
+    }
+
+    fn gather_bytes(
+        &self,
+        root: usize,
+        bytes: Vec<u8>,
+        op: &'static str,
+    ) -> Result<Option<Vec<Vec<u8>>>, Error> {
+        match &self.inner {
+            Inner::Local(c) => c.gather(root, bytes, op),
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => Ok(c.gather_bytes(root, &bytes)),
+        }
+    }
+
+    pub(crate) fn allgather_bytes(
+        &self,
+        bytes: Vec<u8>,
+        op: &'static str,
+    ) -> Result<Vec<Vec<u8>>, Error> {
+        match &self.inner {
+            Inner::Local(c) => c.allgather(bytes, op),
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => Ok(c.allgather_bytes(&bytes)),
+        }
+    }
+
+    // ----- the object path ----------------------------------------------
+
+    /// Sends `value` to rank `dest` with `tag` (`comm.send(obj, dest, tag)`).
+    ///
+    /// Small messages return at once; a large one may wait until the
+    /// receiver posts its receive, as in MPI (use [`Comm::isend`] or
+    /// [`Comm::sendrecv`] for exchanges).
+    pub fn send<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        dest: usize,
+        tag: Tag,
+    ) -> Result<(), Error> {
+        self.check_rank("send", dest)?;
+        let bytes = self.encode("send", value)?;
+        self.send_bytes(dest, tag, bytes);
+        Ok(())
+    }
+
+    /// Receives a value from `source` (a rank or [`ANY_SOURCE`]) with `tag`
+    /// (a tag or [`ANY_TAG`]) (`comm.recv(source=…, tag=…)`).
+    pub fn recv<T: DeserializeOwned>(
+        &self,
+        source: impl Into<Source>,
+        tag: impl Into<TagMatch>,
+    ) -> Result<T, Error> {
+        self.recv_status(source, tag).map(|(v, _)| v)
+    }
+
+    /// [`Comm::recv`], with the [`Status`]: who sent it, with which tag
+    /// (`comm.recv(…, status=st)`).
+    pub fn recv_status<T: DeserializeOwned>(
+        &self,
+        source: impl Into<Source>,
+        tag: impl Into<TagMatch>,
+    ) -> Result<(T, Status), Error> {
+        let source = source.into();
+        self.check_source("recv", source)?;
+        let (bytes, status) = self
+            .recv_bytes(source, tag.into(), true, "recv")?
+            .unwrap_or_else(|| unreachable!("a blocking receive returns a message"));
+        Ok((self.decode("recv", &bytes)?, status))
+    }
+
+    /// Sends `value` to `dest` and receives from `source` at the same time,
+    /// without deadlock when two ranks exchange (`comm.sendrecv(obj, dest,
+    /// sendtag, None, source, recvtag)`).
+    pub fn sendrecv<S: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        value: &S,
+        dest: usize,
+        send_tag: Tag,
+        source: impl Into<Source>,
+        recv_tag: impl Into<TagMatch>,
+    ) -> Result<R, Error> {
+        let req = self.isend(value, dest, send_tag)?;
+        let got = self.recv(source, recv_tag)?;
+        req.wait()?;
+        Ok(got)
+    }
+
+    /// Starts sending `value`; the returned request completes when the send
+    /// has (`comm.isend(obj, dest, tag)`). The value is encoded now, so it
+    /// may be changed or dropped at once.
+    pub fn isend<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        dest: usize,
+        tag: Tag,
+    ) -> Result<Request<'_, ()>, Error> {
+        self.check_rank("isend", dest)?;
+        let bytes = self.encode("isend", value)?;
+        match &self.inner {
+            Inner::Local(c) => {
+                c.post(dest, Ctx::User, tag, Box::new(bytes));
+                Ok(Request::done())
+            }
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => Ok(Request::sending(c.isend_bytes(dest, tag, bytes))),
+        }
+    }
+
+    /// Starts receiving a value; [`Request::wait`] returns it
+    /// (`comm.irecv(source=…, tag=…)`).
+    pub fn irecv<T: DeserializeOwned>(
+        &self,
+        source: impl Into<Source>,
+        tag: impl Into<TagMatch>,
+    ) -> Result<Request<'_, T>, Error> {
+        let source = source.into();
+        self.check_source("irecv", source)?;
+        Ok(Request::receiving(self, source, tag.into()))
+    }
+
+    /// `root`'s value on every rank (`comm.bcast(obj, root)`): the root
+    /// passes `Some(value)`, the others `None`.
+    ///
+    /// ```no_run
+    /// # let world = parallel_runtime::mpi::Comm::single();
+    /// let data = (world.rank() == 0).then(|| vec![1.0, 2.0]);
+    /// let data: Vec<f64> = world.bcast(0, data)?;
+    /// # Ok::<(), parallel_runtime::mpi::Error>(())
+    /// ```
+    pub fn bcast<T: Serialize + DeserializeOwned>(
+        &self,
+        root: usize,
+        value: Option<T>,
+    ) -> Result<T, Error> {
+        self.check_rank("bcast", root)?;
+        if self.rank() == root {
+            let Some(value) = value else {
+                return Err(Error::RootValueMissing {
+                    rank: self.rank(),
+                    op: "bcast",
+                    root,
+                });
+            };
+            let bytes = self.encode("bcast", &value)?;
+            self.bcast_bytes(root, Some(bytes))?;
+            Ok(value)
+        } else {
+            let bytes = self.bcast_bytes(root, None)?;
+            self.decode("bcast", &bytes)
+        }
+    }
+
+    /// `values[r]` of the root to rank `r` (`comm.scatter(list, root)`):
+    /// the root passes `Some` list of `size()` values, the others `None`.
+    pub fn scatter<T: Serialize + DeserializeOwned>(
+        &self,
+        root: usize,
+        values: Option<Vec<T>>,
+    ) -> Result<T, Error> {
+        self.check_rank("scatter", root)?;
+        let mut parts = None;
+        if self.rank() == root {
+            let values = values.ok_or(Error::RootValueMissing {
+                rank: self.rank(),
+                op: "scatter",
+                root,
+            })?;
+            if values.len() != self.size() {
+                return Err(Error::Length {
+                    rank: self.rank(),
+                    op: "scatter",
+                    what: "the root's list",
+                    got: values.len(),
+                    expected: self.size(),
+                });
+            }
+            parts = Some(
+                values
+                    .iter()
+                    .map(|v| self.encode("scatter", v))
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
+        }
+        let mine = match &self.inner {
+            Inner::Local(c) => c.scatter(root, parts, "scatter")?,
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => c.scatter_bytes(root, parts),
+        };
+        self.decode("scatter", &mine)
+    }
+
+    /// Every rank's value at `root`, in rank order: `Some` there, `None`
+    /// elsewhere (`comm.gather(obj, root)`).
+    pub fn gather<T: Serialize + DeserializeOwned>(
+        &self,
+        root: usize,
+        value: &T,
+    ) -> Result<Option<Vec<T>>, Error> {
+        self.check_rank("gather", root)?;
+        let bytes = self.encode("gather", value)?;
+        match self.gather_bytes(root, bytes, "gather")? {
+            None => Ok(None),
+            Some(all) => all
+                .iter()
+                .map(|b| self.decode("gather", b))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+        }
+    }
+
+    /// Every rank's value on every rank, in rank order
+    /// (`comm.allgather(obj)`).
+    pub fn allgather<T: Serialize + DeserializeOwned>(&self, value: &T) -> Result<Vec<T>, Error> {
+        let bytes = self.encode("allgather", value)?;
+        self.allgather_bytes(bytes, "allgather")?
+            .iter()
+            .map(|b| self.decode("allgather", b))
+            .collect()
+    }
+
+    /// Combines every rank's number with `op`; the result at `root`
+    /// (`comm.reduce(x, op=MPI.SUM, root=0)`). Numbers go through the
+    /// buffer path, at the speed of the C library.
+    pub fn reduce<T: Operand>(&self, root: usize, value: T, op: Op) -> Result<Option<T>, Error> {
+        let mut out = [value];
+        let is_root = self.rank() == root;
+        self.reduce_buf(root, &[value], is_root.then_some(&mut out[..]), op)?;
+        Ok(is_root.then_some(out[0]))
+    }
+
+    /// Combines every rank's number with `op`, result on every rank
+    /// (`comm.allreduce(x, op=MPI.SUM)`).
+    pub fn all_reduce<T: Operand>(&self, value: T, op: Op) -> Result<T, Error> {
+        let mut out = [value];
+        self.all_reduce_buf(&[value], &mut out, op)?;
+        Ok(out[0])
+    }
+
+    /// Folds every rank's value with `f` in rank order,
+    /// `f(f(v0, v1), v2)…`; the result at `root` (`comm.reduce(obj,
+    /// op=my_function)`). Any serde type; `f` need not commute.
+    pub fn reduce_with<T, F>(&self, root: usize, value: T, f: F) -> Result<Option<T>, Error>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnMut(T, T) -> T,
+    {
+        Ok(self
+            .gather(root, &value)?
+            .and_then(|all| all.into_iter().reduce(f)))
+    }
+
+    /// [`Comm::reduce_with`] with the result on every rank
+    /// (`comm.allreduce(obj, op=my_function)`).
+    pub fn all_reduce_with<T, F>(&self, value: T, f: F) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnMut(T, T) -> T,
+    {
+        let folded = self.reduce_with(0, value, f)?;
+        self.bcast(0, folded)
+    }
+
+    /// Waits until every rank has reached it (`comm.barrier()`).
+    pub fn barrier(&self) -> Result<(), Error> {
+        match &self.inner {
+            Inner::Local(c) => c.barrier(),
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => {
+                c.barrier();
+                Ok(())
+            }
+        }
+    }
+
+    /// Splits into sub-communicators: ranks that pass the same `color` form
+    /// one, ordered by `key` then by rank; `None` for a rank that joins
+    /// none (`comm.Split(color, key)`; `None` is `MPI.UNDEFINED`).
+    pub fn split(&self, color: Option<u32>, key: i32) -> Result<Option<Comm>, Error> {
+        Ok(match &self.inner {
+            Inner::Local(c) => c.split(color, key)?.map(Comm::from_local),
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => c.split(color, key).map(|c| Comm {
+                inner: Inner::Mpi(c),
+            }),
+        })
+    }
+
+    /// A communicator with the same ranks whose messages never mix with
+    /// this one's (`comm.Dup()`): for a library that communicates on its own.
+    pub fn dup(&self) -> Result<Comm, Error> {
+        self.split(Some(0), self.rank() as i32)
+            .map(|c| c.unwrap_or_else(|| unreachable!("every rank passed a color")))
+    }
+
+    // ----- the buffer path ----------------------------------------------
+
+    /// Sends a slice without a copy (`comm.Send(buf, dest, tag)`).
+    pub fn send_buf<T: Scalar>(&self, buf: &[T], dest: usize, tag: Tag) -> Result<(), Error> {
+        self.check_rank("send_buf", dest)?;
+        match &self.inner {
+            Inner::Local(c) => c.post(dest, Ctx::User, tag, Box::new(buf.to_vec())),
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => c.send_buf(buf, dest, tag),
+        }
+        Ok(())
+    }
+
+    /// Receives into a slice (`comm.Recv(buf, source, tag)`); the message
+    /// may be shorter than the slice: [`Status::count`] says how long.
+    pub fn recv_buf<T: Scalar>(
+        &self,
+        buf: &mut [T],
+        source: impl Into<Source>,
+        tag: impl Into<TagMatch>,
+    ) -> Result<Status, Error> {
+        let source = source.into();
+        self.check_source("recv_buf", source)?;
+        match &self.inner {
+            Inner::Local(c) => {
+                let env = c
+                    .take(source, tag.into(), Ctx::User, true)?
+                    .unwrap_or_else(|| unreachable!("a blocking take returns a message"));
+                let (src, tag) = (env.src, env.tag);
+                let got: Vec<T> = c.open(env, "recv_buf")?;
+                if got.len() > buf.len() {
+                    return Err(Error::Mismatch {
+                        rank: c.rank(),
+                        op: "recv_buf",
+                        from: src,
+                        detail: format!("{} elements sent, room for {}", got.len(), buf.len()),
+                    });
+                }
+                buf[..got.len()].copy_from_slice(&got);
+                Ok(Status {
+                    source: src,
+                    tag,
+                    count: got.len(),
+                })
+            }
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => Ok(c.recv_buf(buf, source, tag.into())),
+        }
+    }
+
+    /// Sends `send` to `dest` and receives into `recv` from `source` at the
+    /// same time (`comm.Sendrecv(…)`).
+    pub fn sendrecv_buf<T: Scalar>(
+        &self,
+        send: &[T],
+        dest: usize,
+        send_tag: Tag,
+        recv: &mut [T],
+        source: impl Into<Source>,
+        recv_tag: impl Into<TagMatch>,
+    ) -> Result<Status, Error> {
+        let source = source.into();
+        self.check_rank("sendrecv_buf", dest)?;
+        self.check_source("sendrecv_buf", source)?;
+        match &self.inner {
+            Inner::Local(_) => {
+                self.send_buf(send, dest, send_tag)?;
+                self.recv_buf(recv, source, recv_tag)
+            }
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => {
+                Ok(c.sendrecv_buf(send, dest, send_tag, recv, source, recv_tag.into()))
+            }
+        }
+    }
+
+    /// The root's slice into every rank's `buf` (`comm.Bcast(buf, root)`);
+    /// every rank passes a slice of the same length.
+    pub fn bcast_buf<T: Scalar>(&self, root: usize, buf: &mut [T]) -> Result<(), Error> {
+        self.check_rank("bcast_buf", root)?;
+        match &self.inner {
+            Inner::Local(c) => {
+                let got = c.bcast(root, (c.rank() == root).then(|| buf.to_vec()), "bcast_buf")?;
+                self.copy_in("bcast_buf", "the root's buffer", buf, &got)
+            }
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => {
+                c.bcast_buf(root, buf);
+                Ok(())
+            }
+        }
+    }
+
+    fn copy_in<T: Copy>(
+        &self,
+        op: &'static str,
+        what: &'static str,
+        dst: &mut [T],
+        src: &[T],
+    ) -> Result<(), Error> {
+        if dst.len() != src.len() {
+            return Err(Error::Length {
+                rank: self.rank(),
+                op,
+                what,
+                got: src.len(),
+                expected: dst.len(),
+            });
+        }
+        dst.copy_from_slice(src);
+        Ok(())
+    }
+
+    /// Consecutive blocks of `recv.len()` elements of the root's `send` to
+    /// each rank in turn (`comm.Scatter(sendbuf, recvbuf, root)`); `send`
+    /// is `Some` (of `size() * recv.len()` elements) on the root only.
+    pub fn scatter_buf<T: Scalar>(
+        &self,
+        root: usize,
+        send: Option<&[T]>,
+        recv: &mut [T],
+    ) -> Result<(), Error> {
+        self.check_rank("scatter_buf", root)?;
+        let n = recv.len();
+        let is_root = self.rank() == root;
+        if is_root {
+            let len = send.map_or(0, <[T]>::len);
+            if send.is_none() {
+                return Err(Error::RootValueMissing {
+                    rank: root,
+                    op: "scatter_buf",
+                    root,
+                });
+            }
+            if len != n * self.size() {
+                return Err(Error::Length {
+                    rank: root,
+                    op: "scatter_buf",
+                    what: "the root's send buffer",
+                    got: len,
+                    expected: n * self.size(),
+                });
+            }
+        }
+        match &self.inner {
+            Inner::Local(c) => {
+                let parts = send
+                    .filter(|_| is_root)
+                    .map(|s| s.chunks(n.max(1)).map(<[T]>::to_vec).collect::<Vec<_>>());
+                let parts = parts.map(|mut p| {
+                    p.resize_with(self.size(), Vec::new);
+                    p
+                });
+                let got = c.scatter(root, parts, "scatter_buf")?;
+                self.copy_in("scatter_buf", "the block sent", recv, &got)
+            }
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => {
+                c.scatter_buf(root, send.filter(|_| is_root), recv);
+                Ok(())
+            }
+        }
+    }
+
+    /// Every rank's `send` into the root's `recv`, in rank order
+    /// (`comm.Gather(sendbuf, recvbuf, root)`); `recv` is `Some` (of
+    /// `size() * send.len()` elements) on the root only.
+    pub fn gather_buf<T: Scalar>(
+        &self,
+        root: usize,
+        send: &[T],
+        recv: Option<&mut [T]>,
+    ) -> Result<(), Error> {
+        self.check_rank("gather_buf", root)?;
+        let is_root = self.rank() == root;
+        let recv = if is_root {
+            let Some(recv) = recv else {
+                return Err(Error::RootValueMissing {
+                    rank: root,
+                    op: "gather_buf",
+                    root,
+                });
+            };
+            if recv.len() != send.len() * self.size() {
+                return Err(Error::Length {
+                    rank: root,
+                    op: "gather_buf",
+                    what: "the root's receive buffer",
+                    got: recv.len(),
+                    expected: send.len() * self.size(),
+                });
+            }
+            Some(recv)
+        } else {
+            None
+        };
+        match &self.inner {
+            Inner::Local(c) => {
+                if let (Some(all), Some(recv)) =
+                    (c.gather(root, send.to_vec(), "gather_buf")?, recv)
+                {
+                    let flat: Vec<T> = all.concat();
+                    self.copy_in("gather_buf", "the blocks gathered", recv, &flat)?;
+                }
+                Ok(())
+            }
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => {
+                c.gather_buf(root, send, recv);
+                Ok(())
+            }
+        }
+    }
+
+    /// Every rank's `send` into every rank's `recv`, in rank order
+    /// (`comm.Allgather(sendbuf, recvbuf)`); `recv` holds `size() *
+    /// send.len()` elements.
+    pub fn all_gather_buf<T: Scalar>(&self, send: &[T], recv: &mut [T]) -> Result<(), Error> {
+        if recv.len() != send.len() * self.size() {
+            return Err(Error::Length {
+                rank: self.rank(),
+                op: "all_gather_buf",
+                what: "the receive buffer",
+                got: recv.len(),
+                expected: send.len() * self.size(),
+            });
+        }
+        match &self.inner {
+            Inner::Local(c) => {
+                let all = c.allgather(send.to_vec(), "all_gather_buf")?;
+                self.copy_in("all_gather_buf", "the blocks gathered", recv, &all.concat())
+            }
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => {
+                c.all_gather_buf(send, recv);
+                Ok(())
+            }
+        }
+    }
+
+    /// Element-wise `op` of every rank's `send` into the root's `recv`
+    /// (`comm.Reduce(sendbuf, recvbuf, op, root)`); `recv` is `Some` on the
+    /// root only.
+    pub fn reduce_buf<T: Operand>(
+        &self,
+        root: usize,
+        send: &[T],
+        recv: Option<&mut [T]>,
+        op: Op,
+    ) -> Result<(), Error> {
+        self.check_rank("reduce_buf", root)?;
+        let is_root = self.rank() == root;
+        let recv = match recv {
+            Some(r) if is_root => {
+                if r.len() != send.len() {
+                    return Err(Error::Length {
+                        rank: root,
+                        op: "reduce_buf",
+                        what: "the receive buffer",
+                        got: r.len(),
+                        expected: send.len(),
+                    });
+                }
+                Some(r)
+            }
+            None if is_root => {
+                return Err(Error::RootValueMissing {
+                    rank: root,
+                    op: "reduce_buf",
+                    root,
+                })
+            }
+            _ => None,
+        };
+        match &self.inner {
+            Inner::Local(c) => {
+                if let (Some(all), Some(recv)) =
+                    (c.gather(root, send.to_vec(), "reduce_buf")?, recv)
+                {
+                    fold_into(self, "reduce_buf", recv, &all, op)?;
+                }
+                Ok(())
+            }
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => {
+                c.reduce_buf(root, send, recv, op);
+                Ok(())
+            }
+        }
+    }
+
+    /// Element-wise `op` of every rank's `send` into every rank's `recv`
+    /// (`comm.Allreduce(sendbuf, recvbuf, op)`).
+    pub fn all_reduce_buf<T: Operand>(
+        &self,
+        send: &[T],
+        recv: &mut [T],
+        op: Op,
+    ) -> Result<(), Error> {
+        if recv.len() != send.len() {
+            return Err(Error::Length {
+                rank: self.rank(),
+                op: "all_reduce_buf",
+                what: "the receive buffer",
+                got: recv.len(),
+                expected: send.len(),
+            });
+        }
+        match &self.inner {
+            Inner::Local(c) => {
+                let all = c.allgather(send.to_vec(), "all_reduce_buf")?;
+                fold_into(self, "all_reduce_buf", recv, &all, op)
+            }
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => {
+                c.all_reduce_buf(send, recv, op);
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the whole job at once with `code` (`comm.Abort(code)`): every
+    /// rank stops, and `mpirun` exits non-zero. In a world of one rank or a
+    /// local world, exits this process.
+    pub fn abort(&self, code: i32) -> ! {
+        match &self.inner {
+            Inner::Local(_) => std::process::exit(code),
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => c.abort(code),
+        }
+    }
+}
+
+/// `recv[i] = op(all[0][i], all[1][i], …)`, in rank order.
+fn fold_into<T: Operand>(
+    comm: &Comm,
+    what: &'static str,
+    recv: &mut [T],
+    all: &[Vec<T>],
+    op: Op,
+) -> Result<(), Error> {
+    for (r, part) in all.iter().enumerate() {
+        if part.len() != recv.len() {
+            return Err(Error::Length {
+                rank: comm.rank(),
+                op: what,
+                what: "a rank's send buffer",
+                got: part.len(),
+                expected: recv.len(),
+            });
+        }
+        if r == 0 {
+            recv.copy_from_slice(part);
+        } else {
+            for (a, b) in recv.iter_mut().zip(part) {
+                *a = T::apply(op, *a, *b);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! What can go wrong in a communication, naming the rank.
+
+use crate::codec::CodecError;
+
+/// A communication that could not be done. Every message starts with the
+/// rank that saw the problem.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value could not be encoded or decoded on the object path: the ranks
+    /// disagree on its type, or its `Serialize` impl failed.
+    #[error("rank {rank}: `{op}`: {source} (do all ranks use the same type here?)")]
+    Codec {
+        /// The rank that saw it.
+        rank: usize,
+        /// The operation.
+        op: &'static str,
+        /// What the codec said.
+        #[source]
+        source: CodecError,
+    },
+    /// A rank number outside the communicator.
+    #[error("rank {rank}: `{op}` names rank {target}, but the communicator has ranks 0..{size}")]
+    NoSuchRank {
+        /// The rank that saw it.
+        rank: usize,
+        /// The operation.
+        op: &'static str,
+        /// The rank named.
+        target: usize,
+        /// The communicator's size.
+        size: usize,
+    },
+    /// The root of a rooted operation passed `None`, or another rank passed
+    /// `Some` where it must not.
+    #[error("rank {rank}: `{op}`: the root (rank {root}) must pass `Some(value)`")]
+    RootValueMissing {
+        /// The rank that saw it.
+        rank: usize,
+        /// The operation.
+        op: &'static str,
+        /// The root.
+        root: usize,
+    },
+    /// A buffer or a list of the wrong length.
+    #[error("rank {rank}: `{op}`: {what} has {got} elements; expected {expected}")]
+    Length {
+        /// The rank that saw it.
+        rank: usize,
+        /// The operation.
+        op: &'static str,
+        /// Which argument.
+        what: &'static str,
+        /// Its length.
+        got: usize,
+        /// The length needed.
+        expected: usize,
+    },
+    /// A message arrived with another element type or count than the
+    /// receive buffer (local world only; MPI reports this itself).
+    #[error(
+        "rank {rank}: `{op}`: the message from rank {from} does not fit the receive buffer \
+         ({detail})"
+    )]
+    Mismatch {
+        /// The rank that saw it.
+        rank: usize,
+        /// The operation.
+        op: &'static str,
+        /// The sender.
+        from: usize,
+        /// What differs.
+        detail: String,
+    },
+    /// Another rank of a [`local`](super::local) world failed, so this one
+    /// stops instead of waiting forever.
+    #[error("rank {rank}: stopped because rank {failed} failed")]
+    PeerFailed {
+        /// The rank that saw it.
+        rank: usize,
+        /// The rank that failed.
+        failed: usize,
+    },
+}
+
+impl Error {
+    pub(crate) fn codec(rank: usize, op: &'static str) -> impl FnOnce(CodecError) -> Error {
+        move |source| Error::Codec { rank, op, source }
+    }
+}

@@ -1,0 +1,402 @@
+//! The real MPI backend: rsmpi's safe traits on a `SimpleCommunicator`.
+
+use rsmpi::datatype::{Partition, PartitionMut};
+use rsmpi::point_to_point::{MatchedReceiveVec, Message};
+use rsmpi::request::StaticScope;
+use rsmpi::topology::{Color, SimpleCommunicator};
+use rsmpi::traits::{Communicator, CommunicatorCollectives, Destination, Root};
+use rsmpi::Count;
+
+use super::comm::{Source, Status, TagMatch};
+use super::op::{system_op, Op, Operand, Scalar};
+use super::Tag;
+
+pub(crate) struct MpiComm {
+    pub(crate) comm: SimpleCommunicator,
+}
+
+fn status(s: rsmpi::point_to_point::Status, count: usize) -> Status {
+    Status {
+        source: s.source_rank() as usize,
+        tag: s.tag(),
+        count,
+    }
+}
+
+fn count(n: usize) -> Count {
+    Count::try_from(n).unwrap_or_else(|_| {
+        panic!("a message of {n} elements is larger than MPI's count type can describe")
+    })
+}
+
+/// Displacements of consecutive blocks of `counts` elements.
+fn displs(counts: &[Count]) -> Vec<Count> {
+    counts
+        .iter()
+        .scan(0, |at, &c| {
+            let d = *at;
+            *at += c;
+            Some(d)
+        })
+        .collect()
+}
+
+/// Cuts `flat` into blocks of `counts` bytes.
+fn cut(flat: &[u8], counts: &[Count]) -> Vec<Vec<u8>> {
+    let mut at = 0;
+    counts
+        .iter()
+        .map(|&c| {
+            let c = c as usize;
+            let part = flat[at..at + c].to_vec();
+            at += c;
+            part
+        })
+        .collect()
+}
+
+/// Bytes of a broadcast carried inside its first message: values that
+/// encode to this or less take one `MPI_Bcast`, larger ones two.
+const INLINE: usize = 56;
+
+impl MpiComm {
+    pub(crate) fn rank(&self) -> usize {
+        self.comm.rank() as usize
+    }
+
+    pub(crate) fn size(&self) -> usize {
+        self.comm.size() as usize
+    }
+
+    fn probe(
+        &self,
+        source: Source,
+        tag: TagMatch,
+        wait: bool,
+    ) -> Option<(Message, rsmpi::point_to_point::Status)> {
+        use rsmpi::traits::Source as _;
+        match (source, tag, wait) {
+            (Source::Any, TagMatch::Any, true) => Some(self.comm.any_process().matched_probe()),
+            (Source::Any, TagMatch::Tag(t), true) => {
+                Some(self.comm.any_process().matched_probe_with_tag(t))
+            }
+            (Source::Rank(r), TagMatch::Any, true) => {
+                Some(self.comm.process_at_rank(r as i32).matched_probe())
+            }
+            (Source::Rank(r), TagMatch::Tag(t), true) => Some(
+                self.comm
+                    .process_at_rank(r as i32)
+                    .matched_probe_with_tag(t),
+            ),
+            (Source::Any, TagMatch::Any, false) => {
+                self.comm.any_process().immediate_matched_probe()
+            }
+            (Source::Any, TagMatch::Tag(t), false) => {
+                self.comm.any_process().immediate_matched_probe_with_tag(t)
+            }
+            (Source::Rank(r), TagMatch::Any, false) => self
+                .comm
+                .process_at_rank(r as i32)
+                .immediate_matched_probe(),
+            (Source::Rank(r), TagMatch::Tag(t), false) => self
+                .comm
+                .process_at_rank(r as i32)
+                .immediate_matched_probe_with_tag(t),
+        }
+    }
+
+    pub(crate) fn send_bytes(&self, dest: usize, tag: Tag, bytes: &[u8]) {
+        self.comm
+            .process_at_rank(dest as i32)
+            .send_with_tag(bytes, tag);
+    }
+
+    pub(crate) fn recv_bytes(
+        &self,
+        source: Source,
+        tag: TagMatch,
+        wait: bool,
+    ) -> Option<(Vec<u8>, Status)> {
+        let probed = self.probe(source, tag, wait)?;
+        let (bytes, st): (Vec<u8>, _) = probed.matched_receive_vec();
+        let n = bytes.len();
+        Some((bytes, status(st, n)))
+    }
+
+    pub(crate) fn isend_bytes(&self, dest: usize, tag: Tag, bytes: Vec<u8>) -> SendRequest {
+        let buf: *mut [u8] = Box::into_raw(bytes.into_boxed_slice());
+        // SAFETY: `buf` comes from `Box::into_raw`, so it is valid and not
+        // aliased mutably; the `SendRequest` keeps it and frees it only
+        // after the send completed (in `wait`/`test`/`drop`), so the
+        // `'static` borrow MPI reads from outlives every use.
+        let shared: &'static [u8] = unsafe { &*buf };
+        let req = self
+            .comm
+            .process_at_rank(dest as i32)
+            .immediate_send_with_tag(StaticScope, shared, tag);
+        SendRequest {
+            req: Some(req),
+            buf: Some(buf),
+        }
+    }
+
+    pub(crate) fn bcast_bytes(&self, root: usize, bytes: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        let is_root = self.rank() == root;
+        let root_proc = self.comm.process_at_rank(root as i32);
+        let mut head = [0u8; 8 + INLINE];
+        if is_root {
+            let b = bytes.as_ref()?;
+            head[..8].copy_from_slice(&(b.len() as u64).to_le_bytes());
+            if b.len() <= INLINE {
+                head[8..8 + b.len()].copy_from_slice(b);
+            }
+        }
+        root_proc.broadcast_into(&mut head[..]);
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&head[..8]);
+        let len = u64::from_le_bytes(len) as usize;
+        if len <= INLINE {
+            return Some(head[8..8 + len].to_vec());
+        }
+        let mut buf = match bytes {
+            Some(b) if is_root => b,
+            _ => vec![0u8; len],
+        };
+        root_proc.broadcast_into(&mut buf[..]);
+        Some(buf)
+    }
+
+    pub(crate) fn gather_bytes(&self, root: usize, bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+        let root_proc = self.comm.process_at_rank(root as i32);
+        let len = count(bytes.len());
+        if self.rank() == root {
+            let mut counts = vec![0 as Count; self.size()];
+            root_proc.gather_into_root(&len, &mut counts[..]);
+            let total = counts.iter().map(|&c| c as usize).sum();
+            let mut flat = vec![0u8; total];
+            let d = displs(&counts);
+            {
+                let mut part = PartitionMut::new(&mut flat[..], &counts[..], &d[..]);
+                root_proc.gather_varcount_into_root(bytes, &mut part);
+            }
+            Some(cut(&flat, &counts))
+        } else {
+            root_proc.gather_into(&len);
+            root_proc.gather_varcount_into(bytes);
+            None
+        }
+    }
+
+    pub(crate) fn allgather_bytes(&self, bytes: &[u8]) -> Vec<Vec<u8>> {
+        let len = count(bytes.len());
+        let mut counts = vec![0 as Count; self.size()];
+        self.comm.all_gather_into(&len, &mut counts[..]);
+        let total = counts.iter().map(|&c| c as usize).sum();
+        let mut flat = vec![0u8; total];
+        let d = displs(&counts);
+        {
+            let mut part = PartitionMut::new(&mut flat[..], &counts[..], &d[..]);
+            self.comm.all_gather_varcount_into(bytes, &mut part);
+        }
+        cut(&flat, &counts)
+    }
+
+    pub(crate) fn scatter_bytes(&self, root: usize, parts: Option<Vec<Vec<u8>>>) -> Vec<u8> {
+        let root_proc = self.comm.process_at_rank(root as i32);
+        let mut len: Count = 0;
+        match parts {
+            Some(parts) if self.rank() == root => {
+                let counts: Vec<Count> = parts.iter().map(|p| count(p.len())).collect();
+                root_proc.scatter_into_root(&counts[..], &mut len);
+                let flat = parts.concat();
+                let d = displs(&counts);
+                let mut mine = vec![0u8; len as usize];
+                let part = Partition::new(&flat[..], &counts[..], &d[..]);
+                root_proc.scatter_varcount_into_root(&part, &mut mine[..]);
+                mine
+            }
+            _ => {
+                root_proc.scatter_into(&mut len);
+                let mut mine = vec![0u8; len as usize];
+                root_proc.scatter_varcount_into(&mut mine[..]);
+                mine
+            }
+        }
+    }
+
+    pub(crate) fn barrier(&self) {
+        self.comm.barrier();
+    }
+
+    pub(crate) fn split(&self, color: Option<u32>, key: i32) -> Option<MpiComm> {
+        let color = match color {
+            Some(c) => Color::with_value(c as i32),
+            None => Color::undefined(),
+        };
+        self.comm
+            .split_by_color_with_key(color, key)
+            .map(|comm| MpiComm { comm })
+    }
+
+    pub(crate) fn abort(&self, code: i32) -> ! {
+        self.comm.abort(code)
+    }
+
+    // ----- buffers ------------------------------------------------------
+
+    pub(crate) fn send_buf<T: Scalar>(&self, buf: &[T], dest: usize, tag: Tag) {
+        self.comm
+            .process_at_rank(dest as i32)
+            .send_with_tag(buf, tag);
+    }
+
+    pub(crate) fn recv_buf<T: Scalar>(
+        &self,
+        buf: &mut [T],
+        source: Source,
+        tag: TagMatch,
+    ) -> Status {
+        use rsmpi::traits::Source as _;
+        let st = match (source, tag) {
+            (Source::Any, TagMatch::Any) => self.comm.any_process().receive_into(buf),
+            (Source::Any, TagMatch::Tag(t)) => {
+                self.comm.any_process().receive_into_with_tag(buf, t)
+            }
+            (Source::Rank(r), TagMatch::Any) => {
+                self.comm.process_at_rank(r as i32).receive_into(buf)
+            }
+            (Source::Rank(r), TagMatch::Tag(t)) => self
+                .comm
+                .process_at_rank(r as i32)
+                .receive_into_with_tag(buf, t),
+        };
+        let n = st.count(T::equivalent_datatype()) as usize;
+        status(st, n)
+    }
+
+    pub(crate) fn sendrecv_buf<T: Scalar>(
+        &self,
+        send: &[T],
+        dest: usize,
+        send_tag: Tag,
+        recv: &mut [T],
+        source: Source,
+        recv_tag: TagMatch,
+    ) -> Status {
+        let d = self.comm.process_at_rank(dest as i32);
+        let recv_tag = match recv_tag {
+            // SAFETY: a constant of the C library that mpi-sys exposes as a
+            // static; it is only read (rsmpi reads it the same way).
+            TagMatch::Any => unsafe { rsmpi::ffi::RSMPI_ANY_TAG },
+            TagMatch::Tag(t) => t,
+        };
+        let st = match source {
+            Source::Any => rsmpi::point_to_point::send_receive_into_with_tags(
+                send,
+                &d,
+                send_tag,
+                recv,
+                &self.comm.any_process(),
+                recv_tag,
+            ),
+            Source::Rank(r) => rsmpi::point_to_point::send_receive_into_with_tags(
+                send,
+                &d,
+                send_tag,
+                recv,
+                &self.comm.process_at_rank(r as i32),
+                recv_tag,
+            ),
+        };
+        let n = st.count(T::equivalent_datatype()) as usize;
+        status(st, n)
+    }
+
+    pub(crate) fn bcast_buf<T: Scalar>(&self, root: usize, buf: &mut [T]) {
+        self.comm.process_at_rank(root as i32).broadcast_into(buf);
+    }
+
+    pub(crate) fn scatter_buf<T: Scalar>(&self, root: usize, send: Option<&[T]>, recv: &mut [T]) {
+        let root_proc = self.comm.process_at_rank(root as i32);
+        match send {
+            Some(send) => root_proc.scatter_into_root(send, recv),
+            None => root_proc.scatter_into(recv),
+        }
+    }
+
+    pub(crate) fn gather_buf<T: Scalar>(&self, root: usize, send: &[T], recv: Option<&mut [T]>) {
+        let root_proc = self.comm.process_at_rank(root as i32);
+        match recv {
+            Some(recv) => root_proc.gather_into_root(send, recv),
+            None => root_proc.gather_into(send),
+        }
+    }
+
+    pub(crate) fn all_gather_buf<T: Scalar>(&self, send: &[T], recv: &mut [T]) {
+        self.comm.all_gather_into(send, recv);
+    }
+
+    pub(crate) fn reduce_buf<T: Operand>(
+        &self,
+        root: usize,
+        send: &[T],
+        recv: Option<&mut [T]>,
+        op: Op,
+    ) {
+        let root_proc = self.comm.process_at_rank(root as i32);
+        match recv {
+            Some(recv) => root_proc.reduce_into_root(send, recv, system_op(op)),
+            None => root_proc.reduce_into(send, system_op(op)),
+        }
+    }
+
+    pub(crate) fn all_reduce_buf<T: Operand>(&self, send: &[T], recv: &mut [T], op: Op) {
+        self.comm.all_reduce_into(send, recv, system_op(op));
+    }
+}
+
+/// An `MPI_Isend` of an owned, encoded value.
+pub(crate) struct SendRequest {
+    req: Option<rsmpi::request::Request<'static, [u8], StaticScope>>,
+    buf: Option<*mut [u8]>,
+}
+
+impl SendRequest {
+    /// Whether the send has completed (then the buffer is freed).
+    pub(crate) fn test(&mut self) -> bool {
+        match self.req.take() {
+            None => true,
+            Some(req) => match req.test() {
+                Ok(_) => {
+                    self.free();
+                    true
+                }
+                Err(req) => {
+                    self.req = Some(req);
+                    false
+                }
+            },
+        }
+    }
+
+    pub(crate) fn wait(&mut self) {
+        if let Some(req) = self.req.take() {
+            req.wait_without_status();
+            self.free();
+        }
+    }
+
+    fn free(&mut self) {
+        if let Some(buf) = self.buf.take() {
+            // SAFETY: `buf` came from `Box::into_raw` in `isend_bytes`, the
+            // request that read it has completed, and `take` frees it once.
+            drop(unsafe { Box::from_raw(buf) });
+        }
+    }
+}
+
+impl Drop for SendRequest {
+    fn drop(&mut self) {
+        self.wait();
+    }
+}

@@ -1,0 +1,48 @@
+//! The Rust side of the MPMD interoperability job with mpi4py
+//! (`interop/peer.py` is rank 0, this program rank 1):
+//!
+//! ```text
+//! mpirun -n 1 python3 interop/peer.py : -n 1 target/release/interop_rank
+//! ```
+//!
+//! Both sides exchange float64 arrays through the buffer path, in both
+//! directions, and check the values they get.
+
+use parallel_runtime::prelude::*;
+
+const N: usize = 1000;
+
+#[mpi_main]
+fn main(world: Comm) -> Result<(), Box<dyn std::error::Error>> {
+    if world.size() != 2 || world.rank() != 1 {
+        return Err(format!(
+            "run as rank 1 of 2 beside interop/peer.py (this is rank {} of {})",
+            world.rank(),
+            world.size()
+        )
+        .into());
+    }
+    // Python -> Rust: a = 0.5 * i.
+    let mut a = vec![0.0f64; N];
+    let status = world.recv_buf(&mut a, 0, 1)?;
+    assert_eq!(status.count(), N);
+    for (i, x) in a.iter().enumerate() {
+        assert_eq!(*x, 0.5 * i as f64, "a[{i}] from Python");
+    }
+    // Rust -> Python: 2a + 1, then sqrt(i).
+    let b: Vec<f64> = a.iter().map(|x| 2.0 * x + 1.0).collect();
+    world.send_buf(&b, 0, 2)?;
+    let c: Vec<f64> = (0..N).map(|i| (i as f64).sqrt()).collect();
+    world.send_buf(&c, 0, 3)?;
+    // Collectives across the two languages.
+    let total = world.all_reduce(2.5f64, Op::Sum)?;
+    assert_eq!(total, 4.0);
+    let mut table = vec![0.0f64; 16];
+    world.bcast_buf(0, &mut table)?;
+    assert!(table.iter().enumerate().all(|(i, &x)| x == -(i as f64)));
+    println!(
+        "interop_rank: ok (received {N} float64 from mpi4py, sent {} back)",
+        2 * N
+    );
+    Ok(())
+}

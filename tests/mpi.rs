@@ -1,0 +1,309 @@
+//! The communicator's behaviour, on a local world of threads (no MPI
+//! needed): both paths, point to point and collectives, split, nonblocking,
+//! errors that name the rank, and `#[parallel_map]` across ranks.
+
+use std::collections::HashMap;
+
+use parallel_runtime::mpi::{local, Error, Request, Source, ANY_SOURCE, ANY_TAG};
+use parallel_runtime::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+struct Particle {
+    name: String,
+    position: [f64; 3],
+    tags: HashMap<String, u32>,
+}
+
+#[derive(Equivalence, Clone, Copy, Debug, PartialEq, Default)]
+#[mpi(crate = "::parallel_runtime::mpi::rsmpi")]
+struct Point {
+    xyz: [f64; 3],
+    id: u64,
+}
+
+#[test]
+fn objects_point_to_point_with_tags_and_status() {
+    local::run(3, |w| {
+        let r = w.rank();
+        if r == 0 {
+            let p = Particle {
+                name: "electron".into(),
+                position: [1.0, 2.0, 3.0],
+                tags: HashMap::from([("charge".into(), 1)]),
+            };
+            w.send(&p, 1, 5).unwrap();
+            w.send(&"late", 1, 6).unwrap();
+            // From anyone, any tag: both other ranks report.
+            let mut from = vec![];
+            for _ in 0..2 {
+                let (v, st): (usize, _) = w.recv_status(ANY_SOURCE, ANY_TAG).unwrap();
+                assert_eq!(v, st.source() * 100);
+                assert_eq!(st.tag(), 9);
+                from.push(st.source());
+            }
+            from.sort();
+            assert_eq!(from, vec![1, 2]);
+        } else {
+            if r == 1 {
+                // Receive by tag, out of the order sent.
+                let late: String = w.recv(0, 6).unwrap();
+                let p: Particle = w.recv(Source::Rank(0), 5).unwrap();
+                assert_eq!(late, "late");
+                assert_eq!(p.position, [1.0, 2.0, 3.0]);
+                assert_eq!(p.tags["charge"], 1);
+            }
+            w.send(&(r * 100), 0, 9).unwrap();
+        }
+    });
+}
+
+#[test]
+fn sendrecv_and_nonblocking_exchange_around_a_ring() {
+    let out = local::run(4, |w| {
+        let (r, n) = (w.rank(), w.size());
+        let (right, left) = ((r + 1) % n, (r + n - 1) % n);
+        let got: Vec<usize> = w.sendrecv(&vec![r; 3], right, 1, left, 1).unwrap();
+        assert_eq!(got, vec![left; 3]);
+
+        let recv = w.irecv::<String>(left, 2).unwrap();
+        let send = w.isend(&format!("hi from {r}"), right, 2).unwrap();
+        let mut reqs = vec![recv];
+        let (i, text) = Request::wait_any(&mut reqs).unwrap().unwrap();
+        assert_eq!(text, format!("hi from {left}"));
+        assert_eq!(i, 0);
+        assert!(reqs.is_empty());
+        send.wait().unwrap();
+
+        let many: Vec<_> = (0..3)
+            .map(|k| w.irecv::<u32>(left, 10 + k).unwrap())
+            .collect();
+        for k in (0..3).rev() {
+            w.isend(&(k as u32), right, 10 + k).unwrap().wait().unwrap();
+        }
+        let vals = Request::wait_all(many).unwrap();
+        assert_eq!(vals, vec![0, 1, 2]);
+
+        let mut pending = w.irecv::<u8>(left, 99).unwrap();
+        assert!(
+            pending.test().unwrap().is_none(),
+            "nothing sent with tag 99 yet"
+        );
+        w.barrier().unwrap();
+        w.send(&7u8, right, 99).unwrap();
+        pending.wait().unwrap()
+    });
+    assert_eq!(out, vec![7; 4]);
+}
+
+#[test]
+fn object_collectives() {
+    local::run(4, |w| {
+        let r = w.rank();
+        let cfg: HashMap<String, f64> = w
+            .bcast(2, (r == 2).then(|| HashMap::from([("dt".into(), 0.1)])))
+            .unwrap();
+        assert_eq!(cfg["dt"], 0.1);
+        let mine: String = w
+            .scatter(
+                0,
+                (r == 0).then(|| (0..4).map(|i| "ab".repeat(i)).collect()),
+            )
+            .unwrap();
+        assert_eq!(mine.len(), 2 * r);
+        let g = w.gather(3, &mine).unwrap();
+        assert_eq!(g.is_some(), r == 3);
+        let all: Vec<String> = w.allgather(&mine).unwrap();
+        assert_eq!(all[3], "ababab");
+        assert_eq!(
+            w.reduce(1, r as f64, Op::Sum).unwrap(),
+            (r == 1).then_some(6.0)
+        );
+        assert_eq!(w.all_reduce(r as i32 - 2, Op::Min).unwrap(), -2);
+        assert_eq!(w.all_reduce(r as u8 + 1, Op::Prod).unwrap(), 24);
+        // A closure need not commute: it is applied in rank order.
+        let s = w.all_reduce_with(vec![r], |mut a, b| {
+            a.extend(b);
+            a
+        });
+        assert_eq!(s.unwrap(), vec![0, 1, 2, 3]);
+        assert_eq!(
+            w.reduce_with(0, r, |a, b| a * 10 + b).unwrap(),
+            (r == 0).then_some(123)
+        );
+    });
+}
+
+#[test]
+fn buffer_collectives_on_numbers_and_derived_structs() {
+    local::run(3, |w| {
+        let r = w.rank();
+        let mut buf = [0u64; 4];
+        if r == 0 {
+            buf = [1, 2, 3, 4];
+        }
+        w.bcast_buf(0, &mut buf).unwrap();
+        assert_eq!(buf, [1, 2, 3, 4]);
+
+        let pts: Vec<Point> = (0..6)
+            .map(|i| Point {
+                xyz: [i as f64; 3],
+                id: i,
+            })
+            .collect();
+        let mut two = [Point::default(); 2];
+        w.scatter_buf(1, (r == 1).then_some(&pts[..]), &mut two)
+            .unwrap();
+        assert_eq!(two[0].id, 2 * r as u64);
+        let mut back = vec![Point::default(); if r == 1 { 6 } else { 0 }];
+        w.gather_buf(1, &two, (r == 1).then_some(&mut back[..]))
+            .unwrap();
+        if r == 1 {
+            assert_eq!(back, pts);
+        }
+        let mut everyone = [0i32; 3];
+        w.all_gather_buf(&[r as i32 * 2], &mut everyone).unwrap();
+        assert_eq!(everyone, [0, 2, 4]);
+
+        let mut sum = [0.0f64; 2];
+        w.all_reduce_buf(&[r as f64, 1.0], &mut sum, Op::Sum)
+            .unwrap();
+        assert_eq!(sum, [3.0, 3.0]);
+        let mut max = [0.0f32; 1];
+        w.reduce_buf(2, &[r as f32], (r == 2).then_some(&mut max[..]), Op::Max)
+            .unwrap();
+        if r == 2 {
+            assert_eq!(max, [2.0]);
+        }
+
+        let mut got = [0.0f64; 8];
+        let (right, left) = ((r + 1) % 3, (r + 2) % 3);
+        let st = w
+            .sendrecv_buf(&[r as f64; 5], right, 4, &mut got, left, 4)
+            .unwrap();
+        assert_eq!((st.count(), st.source()), (5, left));
+        assert_eq!(got[..5], [left as f64; 5]);
+    });
+}
+
+#[test]
+fn split_into_sub_communicators() {
+    local::run(5, |w| {
+        let r = w.rank();
+        let color = if r == 4 { None } else { Some((r % 2) as u32) };
+        // Reverse order inside each color through the key.
+        let sub = w.split(color, -(r as i32)).unwrap();
+        match sub {
+            None => assert_eq!(r, 4),
+            Some(sub) => {
+                assert_eq!(sub.size(), 2);
+                let expected_rank = if r < 2 { 1 } else { 0 };
+                assert_eq!(sub.rank(), expected_rank);
+                let members: Vec<usize> = sub.allgather(&r).unwrap();
+                assert!(members.iter().all(|m| m % 2 == r % 2));
+                // The world still works beside it.
+                assert_eq!(sub.all_reduce(1, Op::Sum).unwrap(), 2);
+            }
+        }
+        let dup = w.dup().unwrap();
+        assert_eq!(dup.all_reduce(1usize, Op::Sum).unwrap(), 5);
+    });
+}
+
+#[test]
+fn misuse_is_an_error_naming_the_rank() {
+    local::run(2, |w| {
+        let r = w.rank();
+        let e = w.send(&1, 7, 0).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::NoSuchRank {
+                    target: 7,
+                    size: 2,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with(&format!("rank {r}: ")), "{e}");
+        if r == 0 {
+            let e = w.bcast::<u8>(0, None).unwrap_err();
+            assert!(e.to_string().contains("must pass `Some(value)`"), "{e}");
+            // A value of another type than the one sent does not decode.
+            w.send(&(), 1, 3).unwrap();
+        } else {
+            let e = w.recv::<Vec<u64>>(0, 3).unwrap_err();
+            assert!(e.to_string().starts_with("rank 1: `recv`"), "{e}");
+        }
+        let mut small = [0u8; 2];
+        let e = w
+            .all_reduce_buf(&[1u8, 2, 3], &mut small, Op::Sum)
+            .unwrap_err();
+        assert!(matches!(e, Error::Length { .. }), "{e}");
+    });
+}
+
+#[test]
+fn a_rank_waiting_on_a_failed_rank_gets_an_error() {
+    let seen = std::sync::Mutex::new(Vec::new());
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        local::run(3, |w| {
+            if w.rank() == 2 {
+                panic!("rank 2 gives up");
+            }
+            let e = w.recv::<u8>(2, 0).unwrap_err();
+            seen.lock().unwrap().push(e.to_string());
+        })
+    }));
+    let p = r.unwrap_err();
+    assert_eq!(p.downcast_ref::<&str>(), Some(&"rank 2 gives up"));
+    let mut seen = seen.into_inner().unwrap();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            "rank 0: stopped because rank 2 failed",
+            "rank 1: stopped because rank 2 failed"
+        ]
+    );
+}
+
+#[parallel_map(backend = "mpi")]
+fn cube(x: u64) -> u64 {
+    x * x * x
+}
+
+#[test]
+fn parallel_map_splits_items_across_ranks() {
+    let out = local::run(3, |w| {
+        let all = cube::map(0..10u64);
+        let many = cube::map(0..1000u64);
+        (w.rank(), all, many)
+    });
+    for (r, all, many) in out {
+        assert_eq!(
+            all,
+            (0..10u64).map(|x| x * x * x).collect::<Vec<_>>(),
+            "rank {r}"
+        );
+        assert_eq!(many.len(), 1000);
+        assert_eq!(many[999], 999 * 999 * 999);
+    }
+}
+
+#[test]
+fn a_world_of_one_rank_does_everything_locally() {
+    let w = Comm::single();
+    assert_eq!((w.rank(), w.size(), w.is_mpi()), (0, 1, false));
+    assert_eq!(w.bcast(0, Some(3u8)).unwrap(), 3);
+    assert_eq!(w.all_reduce(2.5f64, Op::Sum).unwrap(), 2.5);
+    assert_eq!(
+        w.gather(0, &"x".to_string()).unwrap(),
+        Some(vec!["x".to_string()])
+    );
+    w.send(&vec![1, 2], 0, 0).unwrap();
+    assert_eq!(w.recv::<Vec<i32>>(0, 0).unwrap(), vec![1, 2]);
+    assert!(parallel_runtime::mpi::wtime() >= 0.0);
+    assert!(!parallel_runtime::mpi::processor_name().is_empty());
+}

@@ -1,0 +1,4 @@
+use parallel_runtime::prelude::*;
+
+#[mpi_main]
+fn main() {}
