@@ -60,10 +60,12 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             "--max-threads" => a.max_threads = value("--max-threads")?.parse()?,
             "--items" => a.items = value("--items")?.parse()?,
             "--quick" => a.quick = true,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "unknown argument {other:?}; expected --out-dir, --max-threads, --items or --quick"
             )
-            .into()),
+                .into())
+            }
         }
     }
     if a.max_threads == 0 || a.items == 0 {
