@@ -35,6 +35,46 @@ impl FnModel {
     }
 }
 
+/// The pipeline every function attribute shares: parse the options
+/// (collecting their errors), parse the function and run the common checks
+/// and the attribute's own `check`; then either `expand`, or, on a problem
+/// with the function, emit it unchanged beside every error so the rest of
+/// the crate still type-checks. Option errors alone do not stop the
+/// expansion (it uses the defaults for the bad options), so call sites keep
+/// working and the user sees only the real mistakes.
+pub(crate) fn expand_fn_attribute<O>(
+    attr_name: &str,
+    attr: TokenStream,
+    item: TokenStream,
+    parse_options: impl FnOnce(TokenStream, &mut Ctxt) -> O,
+    check: impl FnOnce(&FnModel, &mut Ctxt),
+    expand: impl FnOnce(&FnModel, &O) -> TokenStream,
+) -> TokenStream {
+    let mut option_errors = Ctxt::default();
+    let options = parse_options(attr, &mut option_errors);
+    let func = match parse_fn(item.clone(), attr_name) {
+        Ok(f) => f,
+        Err(e) => {
+            let e = e.into_compile_error();
+            return quote::quote!(#e #item);
+        }
+    };
+    let mut sig_errors = Ctxt::default();
+    check_plain_fn(&func, attr_name, &mut sig_errors);
+    let m = model(func);
+    check(&m, &mut sig_errors);
+    let option_errors = option_errors.finish().err();
+    if let Err(mut e) = sig_errors.finish() {
+        e.extend(option_errors);
+        let e = e.into_compile_error();
+        let item_fn = &m.item;
+        return quote::quote!(#e #item_fn);
+    }
+    let expansion = expand(&m, &options);
+    let errors = option_errors.map(syn::Error::into_compile_error);
+    quote::quote!(#errors #expansion)
+}
+
 /// Parses the item under the attribute as a function.
 pub(crate) fn parse_fn(item: TokenStream, attr: &str) -> syn::Result<syn::ItemFn> {
     syn::parse2::<syn::ItemFn>(item.clone()).map_err(|e| {

@@ -58,22 +58,14 @@ impl Options {
 }
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let mut option_errors = Ctxt::default();
-    let options = Options::parse(attr, &mut option_errors);
+    model::expand_fn_attribute(ATTR, attr, item, Options::parse, check, expansion)
+}
 
-    let func = match model::parse_fn(item.clone(), ATTR) {
-        Ok(f) => f,
-        Err(e) => {
-            let e = e.into_compile_error();
-            return quote!(#e #item);
-        }
-    };
-    let mut sig_errors = Ctxt::default();
-    model::check_plain_fn(&func, ATTR, &mut sig_errors);
-    let m = model::model(func);
+/// What `#[delayed]` needs beyond a plain function: owned inputs and output.
+fn check(m: &FnModel, cx: &mut Ctxt) {
     for p in &m.params {
         if model::has_lifetimes(&p.ty) {
-            sig_errors.error(
+            cx.error(
                 p.ty.span(),
                 format_args!(
                     "#[delayed] parameters must own their values, because the task runs later, \
@@ -88,38 +80,18 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
     if let Some(out) = &m.output {
         if let syn::Type::ImplTrait(t) = out {
-            sig_errors.error(
+            cx.error(
                 t.span(),
                 "#[delayed] needs a concrete return type, because it becomes `Delayed<T>`: \
                  name the type instead of `impl Trait` (box it if needed)",
             );
         } else if model::has_lifetimes(out) {
-            sig_errors.error(
+            cx.error(
                 out.span(),
                 "#[delayed] results must own their data (`T: 'static`), because they outlive \
                  the call that made them: return an owned type such as `String` or `Vec<T>`",
             );
         }
-    }
-
-    if let Err(e) = sig_errors.finish() {
-        // Keep the user's function so the rest of the crate type-checks.
-        let mut e = e;
-        if let Err(o) = option_errors.finish() {
-            e.combine(o);
-        }
-        let e = e.into_compile_error();
-        let item_fn = &m.item;
-        return quote!(#e #item_fn);
-    }
-    let expansion = expansion(&m, &options);
-    let errors = option_errors
-        .finish()
-        .err()
-        .map(syn::Error::into_compile_error);
-    quote! {
-        #errors
-        #expansion
     }
 }
 

@@ -76,21 +76,17 @@ fn capitalize(s: &str) -> String {
 }
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let mut option_errors = Ctxt::default();
-    let options = Options::parse(attr, &mut option_errors);
+    model::expand_fn_attribute(ATTR, attr, item, Options::parse, check, |m, o| {
+        let item_fn = &m.item;
+        let entry_points = entry_points(m, o);
+        quote!(#item_fn #entry_points)
+    })
+}
 
-    let func = match model::parse_fn(item.clone(), ATTR) {
-        Ok(f) => f,
-        Err(e) => {
-            let e = e.into_compile_error();
-            return quote!(#e #item);
-        }
-    };
-    let mut sig_errors = Ctxt::default();
-    model::check_plain_fn(&func, ATTR, &mut sig_errors);
-    let m = model::model(func);
+/// What `#[parallel_map]` needs beyond a plain function.
+fn check(m: &FnModel, cx: &mut Ctxt) {
     if m.params.is_empty() {
-        sig_errors.error(
+        cx.error(
             model::params_span(&m.item),
             format_args!(
                 "#[parallel_map] needs at least one parameter: the first is the per-item \
@@ -102,7 +98,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
     for p in m.params.iter().skip(1) {
         if model::is_mut_ref(&p.ty) {
-            sig_errors.error(
+            cx.error(
                 p.ty.span(),
                 format_args!(
                     "shared parameter `{}` is a mutable borrow, which parallel calls cannot share: \
@@ -112,27 +108,6 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 ),
             );
         }
-    }
-
-    let item_fn = &m.item;
-    if let Err(e) = sig_errors.finish() {
-        // Keep the user's function so the rest of the crate type-checks.
-        let mut e = e;
-        if let Err(o) = option_errors.finish() {
-            e.combine(o);
-        }
-        let e = e.into_compile_error();
-        return quote!(#e #item_fn);
-    }
-    let expansion = entry_points(&m, &options);
-    let errors = option_errors
-        .finish()
-        .err()
-        .map(syn::Error::into_compile_error);
-    quote! {
-        #errors
-        #item_fn
-        #expansion
     }
 }
 
