@@ -3,7 +3,9 @@
 timeline drew: the DOM (after layout and scripts) must hold every event
 rectangle with a non-zero size, and a screenshot must not be blank.
 
-usage: check_report.py REPORT.html SCREENSHOT.png [MIN_TRACKS]
+usage: check_report.py REPORT.html SCREENSHOT.png [MIN_TRACKS] [graph]
+
+With `graph`, the report must also show a task graph and its critical path.
 """
 import os
 import re
@@ -76,6 +78,9 @@ def main():
     tracks = len(set(re.findall(r'<text x="4" y="[0-9.]+">([^<]+)</text>', html)))
     assert expected > 0, "the report holds no events"
     assert tracks >= min_tracks, f"{tracks} tracks in the timeline, expected at least {min_tracks}"
+    if "graph" in sys.argv[4:]:
+        assert 'id="critical"' in html and 'id="graph"' in html, "no critical path or task graph in the report"
+        assert html.count('class="node') > 1, "the task graph has no nodes"
 
     dom = chromium("--dump-dom", f"file://{report}")
     m = re.search(r'data-drawn="(\d+)"', dom.stdout)

@@ -253,8 +253,9 @@ pub fn render_html(title: &str, events: &[Event]) -> String {
         if summary.critical_path.len() > 50 {
             let _ = write!(html, "<li>… {} more</li>", summary.critical_path.len() - 50);
         }
-        html.push_str("</ol>\n<h2>Task graph</h2>\n");
+        html.push_str("</ol>\n<h2>Task graph</h2>\n<div style=\"overflow:auto\">");
         html.push_str(&graph_svg(&spans, &summary.critical_path));
+        html.push_str("</div>\n");
     }
     html.push_str(
         "<script>\n// Counts what was drawn with a size, for automated checks.\n\
@@ -360,17 +361,34 @@ fn graph_svg(spans: &[&Event], critical: &[String]) -> String {
         }
     }
     let mut layers: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    let mut deps_of: HashMap<&str, Vec<&str>> = HashMap::new();
     for e in &order {
         if let Some(k) = task_key(e) {
             layers.entry(depth[k]).or_default().push(k);
+            deps_of.insert(k, task_deps(e));
         }
     }
     let (bw, bh, gx, gy) = (120.0, 26.0, 30.0, 50.0);
     let widest = layers.values().map(Vec::len).max().unwrap_or(1) as f64;
     let width = (widest * (bw + gx) + gx).max(300.0);
     let height = layers.len() as f64 * (bh + gy) + gy;
+    // Layer by layer, order nodes by the mean position of their inputs (the
+    // barycentre heuristic), so edges mostly run straight down.
     let mut pos: HashMap<&str, (f64, f64)> = HashMap::new();
-    for (d, keys) in &layers {
+    for (d, keys) in layers.iter_mut() {
+        let centre = |k: &&str| {
+            let xs: Vec<f64> = deps_of[*k]
+                .iter()
+                .filter_map(|d| pos.get(d))
+                .map(|p| p.0)
+                .collect();
+            if xs.is_empty() {
+                f64::INFINITY
+            } else {
+                xs.iter().sum::<f64>() / xs.len() as f64
+            }
+        };
+        keys.sort_by(|a, b| centre(a).total_cmp(&centre(b)));
         let row_w = keys.len() as f64 * (bw + gx) - gx;
         for (i, k) in keys.iter().enumerate() {
             let x = (width - row_w) / 2.0 + i as f64 * (bw + gx);
