@@ -169,7 +169,89 @@ pub fn delayed(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::delayed::expand(attr.into(), item.into()).into()
 }
 
-/// Turns `main` into an SPMD program on MPI, with an mpi4py-like communicator.
+/// Turns `main` into an SPMD program on MPI, with an mpi4py-like
+/// communicator: every rank runs `main`, which receives the world as a
+/// [`Comm`](../parallel_runtime/mpi/struct.Comm.html).
+///
+/// The attribute writes the real `fn main()`. It initializes MPI once with
+/// a thread level checked against what the library provides, sets the
+/// thread pool of each rank to its share of the node's cores (so
+/// `#[parallel_map]` inside is hybrid MPI + threads without
+/// oversubscription; `PARALLEL_NUM_THREADS` still wins), runs your body,
+/// and finalizes. **When a rank fails** (a panic, or `main` returning
+/// `Err`), it prints `rank R: …` with the message and location and aborts
+/// the whole job (`MPI_Abort`), so `mpirun` exits non-zero at once instead
+/// of leaving the other ranks blocked (what `python -m mpi4py` does).
+///
+/// Built without the `mpi` feature of `parallel-runtime`, or started
+/// without `mpirun`, the same program runs as a world of one rank, as an
+/// mpi4py script run with plain `python` does.
+///
+/// `main` takes one parameter of type `Comm` and returns `()` or
+/// `Result<(), E>` with `E: Display` (e.g. `Box<dyn Error>`).
+///
+/// # Options
+///
+/// | option | values | default | what it is for |
+/// |---|---|---|---|
+/// | `threading` | `"single"`, `"funneled"`, `"serialized"`, `"multiple"` | `"funneled"` | the thread level asked of `MPI_Init_thread`; `funneled` lets thread pools run inside ranks whose main thread makes the MPI calls; `single` is the fastest (MPI skips its locks) when no other thread exists |
+/// | `crate` | `"path"` | `"::parallel_runtime"` | where the runtime is, if you renamed the dependency |
+///
+/// # Examples
+///
+/// ```no_run
+/// use parallel_runtime::prelude::*;
+///
+/// #[mpi_main]
+/// fn main(world: Comm) -> Result<(), Box<dyn std::error::Error>> {
+///     let (rank, size) = (world.rank(), world.size());
+///     let data = if rank == 0 { Some(vec![1.0f64; 1000]) } else { None };
+///     let data: Vec<f64> = world.bcast(0, data)?;          // object path (serde)
+///     let local: f64 = data.iter().skip(rank).step_by(size).sum();
+///     let total = world.all_reduce(local, Op::Sum)?;       // every rank gets the sum
+///     assert_eq!(total, 1000.0);
+///     if rank == 0 {
+///         println!("total = {total}");
+///     }
+///     world.barrier()?;
+///     Ok(())
+/// }
+/// ```
+///
+/// Build with `cargo build --release --features parallel-runtime/mpi` and
+/// run with `mpirun -n 4 target/release/your_program`. Runnable examples:
+/// `examples/mpi_*.rs`; the mpi4py chapter: `docs/mpi.md`.
+///
+/// # Equivalent code without the macro
+///
+/// With rsmpi (the `mpi` crate) directly, the example above stands for
+///
+/// ```ignore
+/// fn main() {
+///     let (universe, provided) =
+///         mpi::initialize_with_threading(mpi::Threading::Funneled).expect("MPI initialized twice");
+///     assert!(provided >= mpi::Threading::Funneled, "MPI lacks thread support");
+///     let world = universe.world();
+///     // the pool's size: cores / ranks on this node
+///     let local: usize = std::env::var("OMPI_COMM_WORLD_LOCAL_SIZE").ok()
+///         .and_then(|v| v.parse().ok()).unwrap_or(1);
+///     let cores = std::thread::available_parallelism().map_or(1, usize::from);
+///     rayon::ThreadPoolBuilder::new().num_threads((cores / local).max(1)).build_global().ok();
+///     let rank = world.rank();
+///     std::panic::set_hook(Box::new(move |info| eprintln!("rank {rank}: {info}")));
+///     let outcome = std::panic::catch_unwind(|| -> Result<(), Box<dyn std::error::Error>> {
+///         // the body, with `world.process_at_rank(0).broadcast_into(…)` for `bcast`
+///         // (after encoding with serde and broadcasting the length first) and
+///         // `world.all_reduce_into(&local, &mut total, SystemOperation::sum())`
+///         Ok(())
+///     });
+///     match outcome {
+///         Ok(Ok(())) => {}                     // `universe` drops: MPI_Finalize
+///         Ok(Err(e)) => { eprintln!("rank {rank}: error: {e}"); world.abort(1) }
+///         Err(_) => world.abort(101),          // the hook printed the panic
+///     }
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn mpi_main(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::mpi_main::expand(attr.into(), item.into()).into()

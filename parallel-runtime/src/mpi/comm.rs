@@ -130,9 +130,9 @@ impl Comm {
             Inner::Local(c) => Comm::from_local(c.handle()),
             #[cfg(feature = "mpi")]
             Inner::Mpi(_) => Comm {
-                inner: Inner::Mpi(super::real::MpiComm {
-                    comm: rsmpi::topology::SimpleCommunicator::world(),
-                }),
+                inner: Inner::Mpi(super::real::MpiComm::new(
+                    rsmpi::topology::SimpleCommunicator::world(),
+                )),
             },
         }
     }

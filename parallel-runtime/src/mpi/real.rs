@@ -13,6 +13,9 @@ use super::Tag;
 
 pub(crate) struct MpiComm {
     pub(crate) comm: SimpleCommunicator,
+    /// Asked once: every operation checks ranks against them.
+    rank: usize,
+    size: usize,
 }
 
 fn status(s: rsmpi::point_to_point::Status, count: usize) -> Status {
@@ -60,12 +63,17 @@ fn cut(flat: &[u8], counts: &[Count]) -> Vec<Vec<u8>> {
 const INLINE: usize = 56;
 
 impl MpiComm {
+    pub(crate) fn new(comm: SimpleCommunicator) -> MpiComm {
+        let (rank, size) = (comm.rank() as usize, comm.size() as usize);
+        MpiComm { comm, rank, size }
+    }
+
     pub(crate) fn rank(&self) -> usize {
-        self.comm.rank() as usize
+        self.rank
     }
 
     pub(crate) fn size(&self) -> usize {
-        self.comm.size() as usize
+        self.size
     }
 
     fn probe(
@@ -235,7 +243,7 @@ impl MpiComm {
         };
         self.comm
             .split_by_color_with_key(color, key)
-            .map(|comm| MpiComm { comm })
+            .map(MpiComm::new)
     }
 
     pub(crate) fn abort(&self, code: i32) -> ! {

@@ -98,7 +98,7 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
             }
             hybrid_threads_hint();
             let comm = Comm {
-                inner: super::comm::Inner::Mpi(super::real::MpiComm { comm: world }),
+                inner: super::comm::Inner::Mpi(super::real::MpiComm::new(world)),
             };
             let session = Session {
                 rank,

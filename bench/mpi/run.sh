@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The MPI benchmark of docs/performance.md: C (mpicc), Rust (parallel-runtime)
+# and mpi4py, alternated ROUNDS times in the same job set-up, medians printed.
+#   bash bench/mpi/run.sh [ROUNDS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROUNDS=${1:-5}
+TARGET=${CARGO_TARGET_DIR:-target}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+cargo build -q --release --features parallel-runtime/mpi -p parallel-examples --example mpi_pingpong --example mpi_pingpong_single
+mkdir -p "$TARGET"
+mpicc -O2 -o "$TARGET/pingpong_c" bench/mpi/pingpong.c
+out=$(mktemp)
+for _ in $(seq "$ROUNDS"); do
+  mpirun -n 2 --bind-to core "$TARGET/pingpong_c" >>"$out"
+  mpirun -n 2 --bind-to core "$TARGET/release/examples/mpi_pingpong_single" >>"$out"
+  mpirun -n 2 --bind-to core "$TARGET/pingpong_c" funneled >>"$out"
+  mpirun -n 2 --bind-to core "$TARGET/release/examples/mpi_pingpong" >>"$out"
+  mpirun -n 2 --bind-to core python3 bench/mpi/pingpong.py >>"$out"
+  for prog in "pingpong_c" "pingpong_c funneled" "release/examples/mpi_pingpong_single" "release/examples/mpi_pingpong"; do
+    # shellcheck disable=SC2086
+    mpirun -n 4 --oversubscribe $TARGET/$prog | grep allreduce >>"$out"
+  done
+done
+python3 - "$out" <<'PY'
+import collections, statistics, sys
+vals = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    who, ranks, kv = line.split()
+    key, v = kv.split("=")
+    vals[(key, ranks, who)].append(float(v))
+for (key, ranks, who), v in sorted(vals.items()):
+    print(f"{key:22} {ranks:8} {who:15} med={statistics.median(v):8.3f}  min={min(v):8.3f}  max={max(v):8.3f}  n={len(v)}")
+PY
