@@ -150,6 +150,31 @@ fn try_map_returns_ok_values_or_names_the_failing_item() {
 }
 
 #[test]
+fn try_map_reports_the_lowest_failing_index_it_saw() {
+    // Item 600 fails first (about 100 ms in), item 1 later (200 ms in, but
+    // it started at once, so it is not skipped): the lower index is reported,
+    // not the first failure in time.
+    #[parallel_map(schedule = "static")]
+    fn two_fail(x: u32) -> Result<u32, u32> {
+        let ms = |n| std::thread::sleep(std::time::Duration::from_millis(n));
+        match x {
+            1 => {
+                ms(200);
+                Err(1)
+            }
+            600 => Err(600),
+            500..600 => {
+                ms(1);
+                Ok(x)
+            }
+            _ => Ok(x),
+        }
+    }
+    let e = two_fail::try_map(0..1000u32).unwrap_err();
+    assert_eq!((e.index(), *e.error()), (1, 1));
+}
+
+#[test]
 fn try_map_stops_handing_out_work_after_a_failure() {
     static STARTED: AtomicUsize = AtomicUsize::new(0);
     #[parallel_map(schedule = "dynamic")]
@@ -174,14 +199,14 @@ fn try_map_stops_handing_out_work_after_a_failure() {
 fn try_map_works_through_result_aliases() {
     #[parallel_map]
     fn read(x: u8) -> std::io::Result<u8> {
-        if x < 3 {
+        if x != 3 {
             Ok(x)
         } else {
             Err(std::io::Error::other("too big"))
         }
     }
     assert_eq!(read::try_map(0..3u8).unwrap(), vec![0, 1, 2]);
-    let e = read::try_map(0..5u8).unwrap_err();
+    let e = read::try_map(0..50u8).unwrap_err();
     assert_eq!(e.index(), 3);
     assert!(std::error::Error::source(&e).is_some());
 }

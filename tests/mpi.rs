@@ -307,3 +307,36 @@ fn a_world_of_one_rank_does_everything_locally() {
     assert!(parallel_runtime::mpi::wtime() >= 0.0);
     assert!(!parallel_runtime::mpi::processor_name().is_empty());
 }
+
+static NOISY_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[parallel_map(backend = "mpi")]
+fn noisy_mpi(x: u32) -> f64 {
+    NOISY_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let x = f64::from(x) * 0.37;
+    x.sin() * 1e10_f64.powf(x.cos())
+}
+
+#[test]
+fn reduce_across_ranks_splits_the_work_and_keeps_the_bits() {
+    use parallel_runtime::prelude::{Backend, MapOptions};
+    let n = 50_000u32;
+    let serial = noisy_mpi::reduce_with(
+        &MapOptions::new().backend(Backend::Serial),
+        0..n,
+        0.0,
+        |a, b| a + b,
+    );
+    NOISY_CALLS.store(0, std::sync::atomic::Ordering::SeqCst);
+    let out = local::run(3, |w| {
+        (w.rank(), noisy_mpi::reduce(0..n, 0.0, |a, b| a + b))
+    });
+    // Every item ran once in the whole job, not once per rank.
+    assert_eq!(
+        NOISY_CALLS.load(std::sync::atomic::Ordering::SeqCst),
+        n as usize
+    );
+    for (r, total) in out {
+        assert_eq!(total.to_bits(), serial.to_bits(), "rank {r}");
+    }
+}

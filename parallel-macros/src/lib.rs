@@ -224,9 +224,10 @@ pub fn delayed(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Equivalent code without the macro
 ///
-/// With rsmpi (the `mpi` crate) directly, the example above stands for
+/// With rsmpi (the `mpi` crate) directly, the example above stands for the
+/// following (not compiled here: this crate does not depend on rsmpi)
 ///
-/// ```ignore
+/// ```text
 /// fn main() {
 ///     let (universe, provided) =
 ///         mpi::initialize_with_threading(mpi::Threading::Funneled).expect("MPI initialized twice");

@@ -56,6 +56,9 @@ impl<R> Default for Probe<R> {
 #[doc(hidden)]
 pub trait ViaSerde<R> {
     fn result_codec(&self) -> Option<ResultCodec<R>>;
+    /// The codec for `reduce`'s value type `V`, which is `R` itself but
+    /// generic where the probe runs (see `__private::ReduceValue`).
+    fn reduce_codec<V: crate::__private::ReduceValue<R>>(&self) -> Option<ResultCodec<V>>;
 }
 
 impl<R: Serialize + DeserializeOwned> ViaSerde<R> for &Probe<R> {
@@ -65,15 +68,30 @@ impl<R: Serialize + DeserializeOwned> ViaSerde<R> for &Probe<R> {
             decode: |b| decode(b),
         })
     }
+    fn reduce_codec<V: crate::__private::ReduceValue<R>>(&self) -> Option<ResultCodec<V>> {
+        Some(ResultCodec {
+            encode: |v| encode(&v.iter().cloned().map(V::into_result).collect::<Vec<R>>()),
+            decode: |b| {
+                Ok(decode::<Vec<R>>(b)?
+                    .into_iter()
+                    .map(V::from_result)
+                    .collect())
+            },
+        })
+    }
 }
 
 #[doc(hidden)]
 pub trait WithoutSerde<R> {
     fn result_codec(&self) -> Option<ResultCodec<R>>;
+    fn reduce_codec<V: crate::__private::ReduceValue<R>>(&self) -> Option<ResultCodec<V>>;
 }
 
 impl<R> WithoutSerde<R> for Probe<R> {
     fn result_codec(&self) -> Option<ResultCodec<R>> {
+        None
+    }
+    fn reduce_codec<V: crate::__private::ReduceValue<R>>(&self) -> Option<ResultCodec<V>> {
         None
     }
 }

@@ -104,11 +104,16 @@ pub mod __private {
     /// `reduce` is called, not where the function is defined.
     pub trait ReduceValue<R>: Clone + Send + Sync {
         fn from_result(r: R) -> Self;
+        fn into_result(self) -> R;
     }
     impl<R: Clone + Send + Sync> ReduceValue<R> for R {
         #[inline(always)]
         fn from_result(r: R) -> R {
             r
+        }
+        #[inline(always)]
+        fn into_result(self) -> R {
+            self
         }
     }
 

@@ -444,13 +444,27 @@ where
         Backend::Threads | Backend::Mpi => {
             let par = items.into_par();
             let progress = Progress::start(site, plan.progress, par.len());
-            let out: Result<Vec<T>, (usize, E)> = collect_scheduled(site, par, &plan, |(i, x)| {
-                let r = panics.call(i, &f, x).map_err(|e| (i, e));
+            // rayon stops handing out items at the first `Err`; of the
+            // failures seen by then, the lowest index is reported.
+            let lowest: Mutex<Option<(usize, E)>> = Mutex::new(None);
+            let out: Result<Vec<T>, ()> = collect_scheduled(site, par, &plan, |(i, x)| {
+                let r = panics.call(i, &f, x).map_err(|e| {
+                    let mut slot = lowest.lock().unwrap_or_else(|p| p.into_inner());
+                    if slot.as_ref().is_none_or(|(j, _)| i < *j) {
+                        *slot = Some((i, e));
+                    }
+                });
                 progress.inc();
                 r
             });
             progress.finish();
-            out.map_err(wrap)
+            out.map_err(|()| {
+                let first = lowest.into_inner().unwrap_or_else(|p| p.into_inner());
+                match first {
+                    Some(failure) => wrap(failure),
+                    None => unreachable!("an item failed without recording its error"),
+                }
+            })
         }
     })
 }

@@ -74,7 +74,15 @@ pub fn summarize(events: &[Event]) -> Summary {
         }
         s.busy_us.insert(track, busy);
     }
-    let working: Vec<f64> = s.busy_us.values().copied().filter(|b| *b > 0.0).collect();
+    // Imbalance among the pool's workers when there are any (the calling
+    // threads mostly wait for them), else among all tracks.
+    let has_workers = s.busy_us.keys().any(|(_, tid)| *tid > 0);
+    let working: Vec<f64> = s
+        .busy_us
+        .iter()
+        .filter(|((_, tid), b)| (*tid > 0 || !has_workers) && **b > 0.0)
+        .map(|(_, b)| *b)
+        .collect();
     if !working.is_empty() {
         let mean = working.iter().sum::<f64>() / working.len() as f64;
         let max = working.iter().copied().fold(0.0, f64::max);
@@ -194,7 +202,7 @@ pub fn render_html(title: &str, events: &[Event]) -> String {
     let ranks: std::collections::BTreeSet<u32> = spans.iter().map(|e| e.pid).collect();
     let _ = writeln!(
         html,
-        "<p>{} events on {} tracks ({} rank{}), wall time {}; load imbalance {:.2} (largest busy time over the mean; 1.00 is perfect).</p>",
+        "<p>{} events on {} tracks ({} rank{}), wall time {}; load imbalance {:.2} (the busiest worker's busy time over the workers' mean; 1.00 is perfect).</p>",
         spans.len(),
         summary.busy_us.len(),
         ranks.len(),

@@ -29,6 +29,11 @@ use std::time::Instant;
 pub const ENV_TRACE: &str = "PARALLEL_TRACE";
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
+static ENV_CONSUMED: AtomicBool = AtomicBool::new(false);
+/// Under MPI: the file every rank's part is merged into (by rank 0).
+static MERGED_PATH: Mutex<Option<PathBuf>> = Mutex::new(None);
+/// Under MPI: this rank's clock when all ranks left the start-up barrier.
+static SYNC_US: Mutex<f64> = Mutex::new(0.0);
 static RANK: AtomicU32 = AtomicU32::new(0);
 static STATE: Mutex<Option<Sink>> = Mutex::new(None);
 static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -109,6 +114,9 @@ pub fn start(path: impl AsRef<Path>) -> std::io::Result<TraceGuard> {
 /// Starts tracing if `PARALLEL_TRACE` names a file (called at the first
 /// parallel call). The trace then lasts for the whole run.
 pub(crate) fn start_from_env() {
+    if ENV_CONSUMED.swap(true, Ordering::AcqRel) {
+        return;
+    }
     if let Some(path) = std::env::var_os(ENV_TRACE).filter(|p| !p.is_empty()) {
         match start(&path) {
             Ok(guard) => std::mem::forget(guard),
@@ -118,6 +126,103 @@ pub(crate) fn start_from_env() {
             ),
         }
     }
+}
+
+/// Under `#[mpi_main]`: records events as rank `rank`, and when
+/// `PARALLEL_TRACE` is set in a job of several ranks, writes this rank's
+/// events to `<trace>.rank<R>.part` for [`merge_parts`] to join. Returns
+/// whether the ranks' parts will need merging.
+pub(crate) fn start_for_rank(rank: u32, size: u32) -> bool {
+    set_rank(rank);
+    if size < 2 {
+        start_from_env();
+        return false;
+    }
+    if ENV_CONSUMED.swap(true, Ordering::AcqRel) {
+        return false;
+    }
+    let Some(path) = std::env::var_os(ENV_TRACE).filter(|p| !p.is_empty()) else {
+        return false;
+    };
+    let path = PathBuf::from(path);
+    let part = part_path(&path, rank);
+    match start(&part) {
+        Ok(guard) => {
+            std::mem::forget(guard);
+            *MERGED_PATH.lock().unwrap_or_else(|p| p.into_inner()) = Some(path);
+            true
+        }
+        Err(e) => {
+            eprintln!(
+                "rank {rank}: cannot write the trace part {}: {e}",
+                part.display()
+            );
+            false
+        }
+    }
+}
+
+fn part_path(path: &Path, rank: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".rank{rank}.part"));
+    PathBuf::from(name)
+}
+
+/// Whether this rank's trace part is to be merged at the end.
+pub(crate) fn merging() -> bool {
+    MERGED_PATH
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .is_some()
+}
+
+/// Notes this rank's clock as all ranks leave a barrier, to align clocks.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) fn mark_sync() {
+    *SYNC_US.lock().unwrap_or_else(|p| p.into_inner()) = now_us();
+}
+
+/// At the end of an `#[mpi_main]` program: every rank sends its events to
+/// rank 0, which writes them into the one trace file, one track group per
+/// rank, each rank's clock shifted so the start-up barrier lines up.
+pub(crate) fn merge_parts(world: &crate::mpi::Comm) -> std::io::Result<()> {
+    let Some(merged) = MERGED_PATH.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+        return Ok(());
+    };
+    let part = stop()?;
+    let events = match &part {
+        Some(p) => read(p)?,
+        None => Vec::new(),
+    };
+    let sync = *SYNC_US.lock().unwrap_or_else(|p| p.into_inner());
+    // As JSON text: the arguments are free-form JSON values, which compact
+    // binary codecs do not carry.
+    let events = serde_json::to_string(&events).map_err(std::io::Error::other)?;
+    let all = world
+        .gather(0, &(sync, events))
+        .map_err(std::io::Error::other)?;
+    if let Some(p) = &part {
+        let _ = std::fs::remove_file(p);
+    }
+    let Some(all) = all else { return Ok(()) };
+    let base = all.first().map_or(0.0, |(s, _)| *s);
+    let mut text = Vec::from(&b"[\n"[..]);
+    let mut first = true;
+    for (sync, events) in all {
+        let events: Vec<Event> = serde_json::from_str(&events).map_err(std::io::Error::other)?;
+        for mut e in events {
+            if e.ph == "X" {
+                e.ts += base - sync;
+            }
+            if !first {
+                text.extend_from_slice(b",\n");
+            }
+            first = false;
+            serde_json::to_writer(&mut text, &e).map_err(std::io::Error::other)?;
+        }
+    }
+    text.extend_from_slice(b"\n]\n");
+    std::fs::write(&merged, text)
 }
 
 /// Writes the events recorded so far and stops recording.
@@ -270,23 +375,21 @@ pub(crate) fn task_event(
     record(name, "task", start_us, end_us, args);
 }
 
-/// Records one message-passing operation.
-#[allow(dead_code)] // called by the communicator
-pub(crate) fn mpi_event(
-    op: &'static str,
-    bytes: Option<usize>,
-    peer: Option<i32>,
-    start_us: f64,
-    end_us: f64,
-) {
-    let mut args = serde_json::Map::new();
-    if let Some(b) = bytes {
-        args.insert("bytes".into(), b.into());
+/// A message-passing operation being traced: recorded when dropped.
+pub(crate) struct OpSpan(Option<(&'static str, f64)>);
+
+/// Starts the span of one communicator operation (one branch when off).
+#[inline]
+pub(crate) fn op_span(op: &'static str) -> OpSpan {
+    OpSpan(enabled().then(|| (op, now_us())))
+}
+
+impl Drop for OpSpan {
+    fn drop(&mut self) {
+        if let Some((op, start)) = self.0 {
+            record(op, "mpi", start, now_us(), serde_json::Map::new());
+        }
     }
-    if let Some(p) = peer {
-        args.insert("peer".into(), p.into());
-    }
-    record(op, "mpi", start_us, end_us, args);
 }
 
 /// A chunk of a map being traced: created when a piece of work starts,

@@ -164,7 +164,7 @@ fn entry_points(m: &FnModel, o: &Options) -> TokenStream {
         quote! {{
             #[allow(unused_imports)]
             use #p::{ViaSerde as _, WithoutSerde as _};
-            (&&#p::Probe::<__R>::new()).result_codec()
+            (&&#p::Probe::<#out_ty>::new()).reduce_codec::<__R>()
         }}
     };
 
@@ -230,8 +230,8 @@ fn entry_points(m: &FnModel, o: &Options) -> TokenStream {
         let call = quote!(|__item| #p::IsResult::into_result(#name(__item, #(#shared_pass),*)));
         let doc = format!(
             "Like [`map`](Self::map) for {link}, which returns a `Result`: all the `Ok` values in \
-             input order, or the first failure, naming the failing item's index. No new item \
-             starts after a failure is seen."
+             input order, or the failure with the lowest index among the items that ran, naming \
+             that index. No new item starts after a failure is seen."
         );
         quote! {
             #[doc = #doc]

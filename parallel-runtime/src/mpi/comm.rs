@@ -289,6 +289,7 @@ impl Comm {
         dest: usize,
         tag: Tag,
     ) -> Result<(), Error> {
+        let _span = crate::trace::op_span("send");
         self.check_rank("send", dest)?;
         let bytes = self.encode("send", value)?;
         self.send_bytes(dest, tag, bytes);
@@ -302,6 +303,7 @@ impl Comm {
         source: impl Into<Source>,
         tag: impl Into<TagMatch>,
     ) -> Result<T, Error> {
+        let _span = crate::trace::op_span("recv");
         self.recv_status(source, tag).map(|(v, _)| v)
     }
 
@@ -312,6 +314,7 @@ impl Comm {
         source: impl Into<Source>,
         tag: impl Into<TagMatch>,
     ) -> Result<(T, Status), Error> {
+        let _span = crate::trace::op_span("recv_status");
         let source = source.into();
         self.check_source("recv", source)?;
         let (bytes, status) = self
@@ -331,6 +334,7 @@ impl Comm {
         source: impl Into<Source>,
         recv_tag: impl Into<TagMatch>,
     ) -> Result<R, Error> {
+        let _span = crate::trace::op_span("sendrecv");
         let req = self.isend(value, dest, send_tag)?;
         let got = self.recv(source, recv_tag)?;
         req.wait()?;
@@ -346,6 +350,7 @@ impl Comm {
         dest: usize,
         tag: Tag,
     ) -> Result<Request<'_, ()>, Error> {
+        let _span = crate::trace::op_span("isend");
         self.check_rank("isend", dest)?;
         let bytes = self.encode("isend", value)?;
         match &self.inner {
@@ -365,6 +370,7 @@ impl Comm {
         source: impl Into<Source>,
         tag: impl Into<TagMatch>,
     ) -> Result<Request<'_, T>, Error> {
+        let _span = crate::trace::op_span("irecv");
         let source = source.into();
         self.check_source("irecv", source)?;
         Ok(Request::receiving(self, source, tag.into()))
@@ -384,6 +390,7 @@ impl Comm {
         root: usize,
         value: Option<T>,
     ) -> Result<T, Error> {
+        let _span = crate::trace::op_span("bcast");
         self.check_rank("bcast", root)?;
         if self.rank() == root {
             let Some(value) = value else {
@@ -409,6 +416,7 @@ impl Comm {
         root: usize,
         values: Option<Vec<T>>,
     ) -> Result<T, Error> {
+        let _span = crate::trace::op_span("scatter");
         self.check_rank("scatter", root)?;
         let mut parts = None;
         if self.rank() == root {
@@ -448,6 +456,7 @@ impl Comm {
         root: usize,
         value: &T,
     ) -> Result<Option<Vec<T>>, Error> {
+        let _span = crate::trace::op_span("gather");
         self.check_rank("gather", root)?;
         let bytes = self.encode("gather", value)?;
         match self.gather_bytes(root, bytes, "gather")? {
@@ -463,6 +472,7 @@ impl Comm {
     /// Every rank's value on every rank, in rank order
     /// (`comm.allgather(obj)`).
     pub fn allgather<T: Serialize + DeserializeOwned>(&self, value: &T) -> Result<Vec<T>, Error> {
+        let _span = crate::trace::op_span("allgather");
         let bytes = self.encode("allgather", value)?;
         self.allgather_bytes(bytes, "allgather")?
             .iter()
@@ -474,6 +484,7 @@ impl Comm {
     /// (`comm.reduce(x, op=MPI.SUM, root=0)`). Numbers go through the
     /// buffer path, at the speed of the C library.
     pub fn reduce<T: Operand>(&self, root: usize, value: T, op: Op) -> Result<Option<T>, Error> {
+        let _span = crate::trace::op_span("reduce");
         let mut out = [value];
         let is_root = self.rank() == root;
         self.reduce_buf(root, &[value], is_root.then_some(&mut out[..]), op)?;
@@ -483,6 +494,7 @@ impl Comm {
     /// Combines every rank's number with `op`, result on every rank
     /// (`comm.allreduce(x, op=MPI.SUM)`).
     pub fn all_reduce<T: Operand>(&self, value: T, op: Op) -> Result<T, Error> {
+        let _span = crate::trace::op_span("all_reduce");
         let mut out = [value];
         self.all_reduce_buf(&[value], &mut out, op)?;
         Ok(out[0])
@@ -496,6 +508,7 @@ impl Comm {
         T: Serialize + DeserializeOwned,
         F: FnMut(T, T) -> T,
     {
+        let _span = crate::trace::op_span("reduce_with");
         Ok(self
             .gather(root, &value)?
             .and_then(|all| all.into_iter().reduce(f)))
@@ -508,12 +521,14 @@ impl Comm {
         T: Serialize + DeserializeOwned,
         F: FnMut(T, T) -> T,
     {
+        let _span = crate::trace::op_span("all_reduce_with");
         let folded = self.reduce_with(0, value, f)?;
         self.bcast(0, folded)
     }
 
     /// Waits until every rank has reached it (`comm.barrier()`).
     pub fn barrier(&self) -> Result<(), Error> {
+        let _span = crate::trace::op_span("barrier");
         match &self.inner {
             Inner::Local(c) => c.barrier(),
             #[cfg(feature = "mpi")]
@@ -528,6 +543,7 @@ impl Comm {
     /// one, ordered by `key` then by rank; `None` for a rank that joins
     /// none (`comm.Split(color, key)`; `None` is `MPI.UNDEFINED`).
     pub fn split(&self, color: Option<u32>, key: i32) -> Result<Option<Comm>, Error> {
+        let _span = crate::trace::op_span("split");
         Ok(match &self.inner {
             Inner::Local(c) => c.split(color, key)?.map(Comm::from_local),
             #[cfg(feature = "mpi")]
@@ -548,6 +564,7 @@ impl Comm {
 
     /// Sends a slice without a copy (`comm.Send(buf, dest, tag)`).
     pub fn send_buf<T: Scalar>(&self, buf: &[T], dest: usize, tag: Tag) -> Result<(), Error> {
+        let _span = crate::trace::op_span("send_buf");
         self.check_rank("send_buf", dest)?;
         match &self.inner {
             Inner::Local(c) => c.post(dest, Ctx::User, tag, Box::new(buf.to_vec())),
@@ -565,6 +582,7 @@ impl Comm {
         source: impl Into<Source>,
         tag: impl Into<TagMatch>,
     ) -> Result<Status, Error> {
+        let _span = crate::trace::op_span("recv_buf");
         let source = source.into();
         self.check_source("recv_buf", source)?;
         match &self.inner {
@@ -605,6 +623,7 @@ impl Comm {
         source: impl Into<Source>,
         recv_tag: impl Into<TagMatch>,
     ) -> Result<Status, Error> {
+        let _span = crate::trace::op_span("sendrecv_buf");
         let source = source.into();
         self.check_rank("sendrecv_buf", dest)?;
         self.check_source("sendrecv_buf", source)?;
@@ -623,6 +642,7 @@ impl Comm {
     /// The root's slice into every rank's `buf` (`comm.Bcast(buf, root)`);
     /// every rank passes a slice of the same length.
     pub fn bcast_buf<T: Scalar>(&self, root: usize, buf: &mut [T]) -> Result<(), Error> {
+        let _span = crate::trace::op_span("bcast_buf");
         self.check_rank("bcast_buf", root)?;
         match &self.inner {
             Inner::Local(c) => {
@@ -666,6 +686,7 @@ impl Comm {
         send: Option<&[T]>,
         recv: &mut [T],
     ) -> Result<(), Error> {
+        let _span = crate::trace::op_span("scatter_buf");
         self.check_rank("scatter_buf", root)?;
         let n = recv.len();
         let is_root = self.rank() == root;
@@ -717,6 +738,7 @@ impl Comm {
         send: &[T],
         recv: Option<&mut [T]>,
     ) -> Result<(), Error> {
+        let _span = crate::trace::op_span("gather_buf");
         self.check_rank("gather_buf", root)?;
         let is_root = self.rank() == root;
         let recv = if is_root {
@@ -762,6 +784,7 @@ impl Comm {
     /// (`comm.Allgather(sendbuf, recvbuf)`); `recv` holds `size() *
     /// send.len()` elements.
     pub fn all_gather_buf<T: Scalar>(&self, send: &[T], recv: &mut [T]) -> Result<(), Error> {
+        let _span = crate::trace::op_span("all_gather_buf");
         if recv.len() != send.len() * self.size() {
             return Err(Error::Length {
                 rank: self.rank(),
@@ -794,6 +817,7 @@ impl Comm {
         recv: Option<&mut [T]>,
         op: Op,
     ) -> Result<(), Error> {
+        let _span = crate::trace::op_span("reduce_buf");
         self.check_rank("reduce_buf", root)?;
         let is_root = self.rank() == root;
         let recv = match recv {
@@ -843,6 +867,7 @@ impl Comm {
         recv: &mut [T],
         op: Op,
     ) -> Result<(), Error> {
+        let _span = crate::trace::op_span("all_reduce_buf");
         if recv.len() != send.len() {
             return Err(Error::Length {
                 rank: self.rank(),

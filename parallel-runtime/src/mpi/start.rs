@@ -97,6 +97,12 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
                 world.abort(1);
             }
             hybrid_threads_hint();
+            if crate::trace::start_for_rank(rank as u32, size as u32) {
+                // Align the ranks' clocks for the merged trace.
+                use rsmpi::collective::CommunicatorCollectives;
+                world.barrier();
+                crate::trace::mark_sync();
+            }
             let comm = Comm {
                 inner: super::comm::Inner::Mpi(super::real::MpiComm::new(world)),
             };
@@ -115,6 +121,7 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
         );
     }
     let _ = threading;
+    crate::trace::start_for_rank(0, 1);
     let session = Session {
         rank: 0,
         size: 1,
@@ -180,6 +187,7 @@ impl Session {
     /// and ends the whole job (`MPI_Abort`) so that no rank waits forever.
     pub fn run<R: MainResult>(self, world: Comm, body: impl FnOnce(Comm) -> R) {
         let _dist = super::dist::install(&world);
+        let trace_world = crate::trace::merging().then(|| world.handle());
         let outcome = catch_unwind(AssertUnwindSafe(|| body(world)));
         let code = match outcome {
             Ok(r) => match r.failure() {
@@ -196,7 +204,13 @@ impl Session {
             Err(_) => 101,
         };
         if code != 0 {
+            let _ = crate::trace::flush();
             self.abort(code);
+        }
+        if let Some(world) = trace_world {
+            if let Err(e) = crate::trace::merge_parts(&world) {
+                eprintln!("rank {}: cannot merge the trace: {e}", self.rank);
+            }
         }
         drop(_dist);
         #[cfg(feature = "mpi")]
