@@ -135,7 +135,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 
     let level = syn::Ident::new(
-        &capitalize(options.threading.as_deref().unwrap_or("funneled")),
+        &args::capitalize(options.threading.as_deref().unwrap_or("funneled")),
         Span::call_site(),
     );
     let name_span = sig.ident.span();
@@ -156,13 +156,5 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             let (__session, __world) = #p::start(#p::Threading::#level, #location);
             #run
         }
-    }
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }

@@ -49,7 +49,7 @@ impl Options {
     fn defaults(&self, p: &TokenStream) -> TokenStream {
         let mut calls = TokenStream::new();
         if let Some(s) = &self.schedule {
-            let v = syn::Ident::new(&capitalize(s), Span::call_site());
+            let v = syn::Ident::new(&args::capitalize(s), Span::call_site());
             calls.extend(quote!(.schedule(#p::Schedule::#v)));
         }
         if let Some(n) = self.chunk_size {
@@ -57,21 +57,13 @@ impl Options {
             calls.extend(quote!(.chunk_size(#n)));
         }
         if let Some((b, _)) = &self.backend {
-            let v = syn::Ident::new(&capitalize(b), Span::call_site());
+            let v = syn::Ident::new(&args::capitalize(b), Span::call_site());
             calls.extend(quote!(.backend(#p::Backend::#v)));
         }
         if let Some(on) = self.progress {
             calls.extend(quote!(.progress(#on)));
         }
         quote!(#p::MapOptions::new() #calls)
-    }
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }
 
