@@ -91,7 +91,11 @@ fn sendrecv_and_nonblocking_exchange_around_a_ring() {
         );
         w.barrier().unwrap();
         w.send(&7u8, right, 99).unwrap();
-        pending.wait().unwrap()
+        let got = pending.wait_status().unwrap().0;
+        // A receive completes once: asking again is a clear error.
+        let again = pending.test().unwrap_err().to_string();
+        assert!(again.contains("already delivered its value"), "{again}");
+        got
     });
     assert_eq!(out, vec![7; 4]);
 }

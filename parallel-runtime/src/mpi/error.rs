@@ -72,6 +72,15 @@ pub enum Error {
         /// What differs.
         detail: String,
     },
+    /// A receive request that already delivered its value was tested or
+    /// waited on again.
+    #[error(
+        "rank {rank}: `irecv`: this request already delivered its value; a request completes once"
+    )]
+    RequestSpent {
+        /// The rank that saw it.
+        rank: usize,
+    },
     /// Another rank of a [`local`](super::local) world failed, so this one
     /// stops instead of waiting forever.
     #[error("rank {rank}: stopped because rank {failed} failed")]

@@ -8,8 +8,10 @@ use super::comm::{Comm, Source, Status, TagMatch};
 use super::error::Error;
 
 enum State<'c> {
-    /// Completed (a send in the local world, or a request already waited).
+    /// A send that completed (at once in the local world, or waited).
     Done,
+    /// A receive that delivered its value to the rank given.
+    Spent(usize),
     #[cfg(feature = "mpi")]
     Sending(super::real::SendRequest),
     Receiving {
@@ -35,6 +37,7 @@ impl<T> std::fmt::Debug for Request<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.state {
             State::Done => "done",
+            State::Spent(_) => "spent",
             #[cfg(feature = "mpi")]
             State::Sending(_) => "sending",
             State::Receiving { .. } => "receiving",
@@ -72,6 +75,7 @@ impl<T: DeserializeOwned> Request<'_, T> {
     fn poll(&mut self, wait: bool) -> Result<Option<(T, Option<Status>)>, Error> {
         let done: Option<(Vec<u8>, Option<Status>)> = match &mut self.state {
             State::Done => Some((Vec::new(), None)),
+            State::Spent(rank) => return Err(Error::RequestSpent { rank: *rank }),
             #[cfg(feature = "mpi")]
             State::Sending(req) => {
                 if wait {
@@ -89,15 +93,16 @@ impl<T: DeserializeOwned> Request<'_, T> {
             None => Ok(None),
             Some((bytes, status)) => {
                 // Sends complete with `()`, which decodes from no bytes.
+                let receiver = match &self.state {
+                    State::Receiving { comm, .. } => Some(comm.rank()),
+                    _ => None,
+                };
                 let value = crate::codec::decode(&bytes).map_err(|source| Error::Codec {
-                    rank: match &self.state {
-                        State::Receiving { comm, .. } => comm.rank(),
-                        _ => 0,
-                    },
+                    rank: receiver.unwrap_or(0),
                     op: "irecv",
                     source,
                 })?;
-                self.state = State::Done;
+                self.state = receiver.map_or(State::Done, State::Spent);
                 Ok(Some((value, status)))
             }
         }
@@ -116,7 +121,8 @@ impl<T: DeserializeOwned> Request<'_, T> {
     }
 
     /// The value if it has completed, `None` if not yet (`req.test()`).
-    /// Once it returned `Some`, the request is spent.
+    /// Once a receive returned `Some`, the request is spent: testing it
+    /// again is an [`Error::RequestSpent`].
     pub fn test(&mut self) -> Result<Option<T>, Error> {
         self.poll(false).map(|v| v.map(|(v, _)| v))
     }
