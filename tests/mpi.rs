@@ -344,3 +344,19 @@ fn reduce_across_ranks_splits_the_work_and_keeps_the_bits() {
         assert_eq!(total.to_bits(), serial.to_bits(), "rank {r}");
     }
 }
+
+#[test]
+fn waiting_for_a_rank_that_returned_is_an_error_not_a_hang() {
+    let out = local::run(3, |w| match w.rank() {
+        0 => w.recv::<u8>(1, 5).map_err(|e| e.to_string()),
+        1 => Ok(0), // returns without sending
+        _ => w
+            .recv::<u8>(parallel_runtime::mpi::ANY_SOURCE, 5)
+            .map_err(|e| e.to_string()),
+    });
+    assert_eq!(
+        out[0],
+        Err("rank 0: waits for a message from rank 1, which returned without sending it".into())
+    );
+    assert!(out[2].is_err(), "{:?}", out[2]);
+}

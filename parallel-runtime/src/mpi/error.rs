@@ -81,6 +81,19 @@ pub enum Error {
         /// The rank that saw it.
         rank: usize,
     },
+    /// In a [`local`](super::local) world: this rank waits for a message
+    /// that can never come, because the rank(s) that could send it have
+    /// returned (real MPI would hang here).
+    #[error(
+        "rank {rank}: waits for a message from {}, which returned without sending it",
+        match from { Some(s) => format!("rank {s}"), None => "any rank, but every other rank".into() }
+    )]
+    PeerFinished {
+        /// The rank that saw it.
+        rank: usize,
+        /// The rank it waited for (`None`: any rank).
+        from: Option<usize>,
+    },
     /// Another rank of a [`local`](super::local) world failed, so this one
     /// stops instead of waiting forever.
     #[error("rank {rank}: stopped because rank {failed} failed")]

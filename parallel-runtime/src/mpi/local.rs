@@ -70,6 +70,7 @@ where
                         if out.is_err() {
                             world.fail(rank);
                         }
+                        world.finish(rank);
                         out
                     })
                     .unwrap_or_else(|e| panic!("cannot start the thread of local rank {rank}: {e}"))
@@ -114,6 +115,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct World {
     /// The first rank (of the world) that failed.
     failed: Mutex<Option<usize>>,
+    /// The ranks (of the world) whose function has returned.
+    finished: Mutex<std::collections::BTreeSet<usize>>,
 }
 
 impl World {
@@ -125,6 +128,12 @@ impl World {
     }
     fn failed(&self) -> Option<usize> {
         *lock(&self.failed)
+    }
+    fn finish(&self, rank: usize) {
+        lock(&self.finished).insert(rank);
+    }
+    fn has_finished(&self, rank: usize) -> bool {
+        lock(&self.finished).contains(&rank)
     }
 }
 
@@ -248,6 +257,26 @@ impl LocalComm {
                 return Err(Error::PeerFailed {
                     rank: self.world_rank,
                     failed,
+                });
+            }
+            // A sender posts before it finishes, and we hold our mailbox's
+            // lock: a finished sender's messages are all in the queue, so if
+            // none matched, none will come.
+            let world = &self.group.world;
+            let gone = |r: usize| world.has_finished(self.group.world_ranks[r]);
+            let hopeless = match source {
+                Source::Rank(r) => r != self.rank && gone(r),
+                Source::Any => {
+                    self.size() > 1 && (0..self.size()).filter(|&r| r != self.rank).all(gone)
+                }
+            };
+            if hopeless {
+                return Err(Error::PeerFinished {
+                    rank: self.world_rank,
+                    from: match source {
+                        Source::Rank(r) => Some(self.group.world_ranks[r]),
+                        Source::Any => None,
+                    },
                 });
             }
             queue = mailbox
