@@ -4,8 +4,8 @@
 //! write reaches the runtime only through `::parallel_runtime::__private`
 //! (or the path given with `crate = "…"`).
 //!
-//! The crate is organised by pipeline stage: [`args`] parses attribute
-//! options, [`model`] reads and checks the annotated function, and
+//! The crate is organised by pipeline stage: `args` parses attribute
+//! options, `model` reads and checks the annotated function, and
 //! `expand/` holds one expansion per attribute.
 
 use proc_macro::TokenStream;

@@ -18,7 +18,7 @@
 //! replacement for MPI.
 //!
 //! When a rank panics, the ranks waiting on it get
-//! [`Error::PeerFailed`](super::Error::PeerFailed) instead of waiting
+//! [`Error::PeerFailed`] instead of waiting
 //! forever, and [`run`] re-raises the first panic, naming its rank.
 
 use std::any::Any;
