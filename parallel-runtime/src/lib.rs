@@ -123,5 +123,36 @@ pub mod __private {
     #[inline(always)]
     pub const fn assert_sync<T: ?Sized + Sync>() {}
     #[inline(always)]
-    pub const fn assert_serde<T: serde::Serialize + serde::de::DeserializeOwned>() {}
+    pub const fn assert_serde<T: MpiResult>() {}
+    #[inline(always)]
+    pub const fn assert_item_send<T: ?Sized + PerItem>() {}
+    #[inline(always)]
+    pub const fn assert_shared_sync<T: ?Sized + SharedArg>() {}
+
+    /// What `#[parallel_map]` needs of its per-item parameter.
+    #[diagnostic::on_unimplemented(
+        message = "the per-item parameter of a #[parallel_map] function must be `Send`: each item moves to a worker thread, and `{Self}` cannot",
+        label = "not `Send`",
+        note = "use a thread-safe type (`Arc` for `Rc`, `Mutex` or atomics for `Cell`/`RefCell`)"
+    )]
+    pub trait PerItem: Send {}
+    impl<T: ?Sized + Send> PerItem for T {}
+
+    /// What `#[parallel_map]` needs of a shared parameter.
+    #[diagnostic::on_unimplemented(
+        message = "a shared parameter of a #[parallel_map] function must be `Sync`: every worker thread reads it at once, and `{Self}` cannot be shared",
+        label = "not `Sync`",
+        note = "use a thread-safe type (`Arc` for `Rc`, `Mutex` or atomics for `Cell`/`RefCell`)"
+    )]
+    pub trait SharedArg: Sync {}
+    impl<T: ?Sized + Sync> SharedArg for T {}
+
+    /// What `backend = "mpi"` needs of a result type.
+    #[diagnostic::on_unimplemented(
+        message = "`backend = \"mpi\"` sends every result between ranks, so `{Self}` must implement serde's `Serialize` and `Deserialize`",
+        label = "this result type cannot cross ranks",
+        note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to the type, or use the `threads` backend"
+    )]
+    pub trait MpiResult: serde::Serialize + serde::de::DeserializeOwned {}
+    impl<T: serde::Serialize + serde::de::DeserializeOwned> MpiResult for T {}
 }

@@ -163,10 +163,10 @@ fn entry_points(m: &FnModel, o: &Options) -> TokenStream {
     // Compile-time checks at the user's spans.
     let item_span = m.params[0].ty.span();
     let orig_item_ty = &m.params[0].ty;
-    let mut checks = vec![quote_spanned!(item_span=> #p::assert_send::<#orig_item_ty>();)];
+    let mut checks = vec![quote_spanned!(item_span=> #p::assert_item_send::<#orig_item_ty>();)];
     for s in shared {
         let t = &s.ty;
-        checks.push(quote_spanned!(t.span()=> #p::assert_sync::<#t>();));
+        checks.push(quote_spanned!(t.span()=> #p::assert_shared_sync::<#t>();));
     }
     if let Some((_, span)) = &o.backend.as_ref().filter(|(b, _)| b == "mpi") {
         let t = m.output_ty();
