@@ -11,7 +11,13 @@
 //! tiny chunks pay scheduling cost on every item; a serial part caps the
 //! speed-up at 1 / (1 − p) whatever the thread count (Amdahl).
 //!
+//! Under `mpirun -n N` (built with `--features parallel-runtime/mpi`) it
+//! studies ranks instead: the same items split over the first 1, 2, … N
+//! ranks (one thread each), results gathered on rank 0, which writes the
+//! files; there communication joins the serial step in the cost.
+//!
 //! Run: `cargo run --release --example scaling -- [--out-dir DIR] [--max-threads N] [--items N] [--quick]`
+//! or `mpirun -n 4 target/release/examples/scaling --quick`
 
 use std::error::Error;
 use std::path::PathBuf;
@@ -75,7 +81,9 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
 }
 
 struct Row {
+    /// Threads, or ranks in a rank study.
     threads: usize,
+    /// Chunk size; 0 in a rank study (each rank runs its block serially).
     chunk: usize,
     seconds: f64,
     speedup: f64,
@@ -109,9 +117,52 @@ fn fit_amdahl(points: &[(f64, f64)]) -> f64 {
     (lo + hi) / 2.0
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+/// The rank study: the items split over the first `k` ranks, for each `k`;
+/// every rank takes part, and rank 0 gets the rows.
+fn rank_study(
+    world: &Comm,
+    seeds: &[u64],
+    iters: u32,
+    repeats: usize,
+) -> Result<Option<Vec<Row>>, Box<dyn Error>> {
+    let (rank, size) = (world.rank(), world.size());
+    let mut rows = Vec::new();
+    for k in 1..=size {
+        let member = rank < k;
+        let sub = world.split(Some(u32::from(member)), rank as i32)?;
+        let mut best = f64::INFINITY;
+        for _ in 0..repeats {
+            world.barrier()?;
+            let t = parallel_runtime::mpi::wtime();
+            if let (true, Some(sub)) = (member, &sub) {
+                let (lo, hi) = (seeds.len() * rank / k, seeds.len() * (rank + 1) / k);
+                let mine: Vec<f64> = seeds[lo..hi].iter().map(|s| work(*s, iters)).collect();
+                if let Some(parts) = sub.gather(0, &mine)? {
+                    let all: Vec<f64> = parts.concat();
+                    assert_eq!(all.len(), seeds.len(), "every item gathered once");
+                    std::hint::black_box(serial_part(&all, iters));
+                }
+            }
+            world.barrier()?;
+            best = best.min(parallel_runtime::mpi::wtime() - t);
+        }
+        rows.push(Row {
+            threads: k,
+            chunk: 0,
+            seconds: best,
+            speedup: 0.0,
+        });
+    }
+    let base = rows[0].seconds;
+    for r in &mut rows {
+        r.speedup = base / r.seconds;
+    }
+    Ok((rank == 0).then_some(rows))
+}
+
+#[mpi_main]
+fn main(world: Comm) -> Result<(), Box<dyn Error>> {
     let args = parse_args()?;
-    std::fs::create_dir_all(&args.out_dir)?;
     let iters = if args.quick { 100 } else { 400 };
     let items = if args.quick {
         args.items.min(4_000)
@@ -119,9 +170,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         args.items
     };
     let repeats = if args.quick { 2 } else { 5 };
-    let chunks = [1usize, 64, 1024];
     let seeds: Vec<u64> = (0..items as u64).collect();
 
+    if world.size() > 1 {
+        let Some(rows) = rank_study(&world, &seeds, iters, repeats)? else {
+            return Ok(());
+        };
+        // Ranks on this one machine share its cores.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        return report(&args, &rows, &[0], world.size(), cores, "ranks");
+    }
+
+    let chunks = [1usize, 64, 1024];
     let mut rows: Vec<Row> = Vec::new();
     for &chunk in &chunks {
         let opts = MapOptions::new()
@@ -156,20 +216,32 @@ fn main() -> Result<(), Box<dyn Error>> {
             r.speedup = base / r.seconds;
         }
     }
-    // Fit Amdahl to the best chunk size, on the thread counts the machine
-    // really has (oversubscribed points measure time-sharing, not the law).
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    report(&args, &rows, &chunks, args.max_threads, cores, "threads")
+}
+
+/// Fits Amdahl's law, writes the CSV and the SVG, prints the table and
+/// checks what was written. `unit` is `threads` or `ranks`.
+fn report(
+    args: &Args,
+    rows: &[Row],
+    chunks: &[usize],
+    max: usize,
+    cores: usize,
+    unit: &str,
+) -> Result<(), Box<dyn Error>> {
+    std::fs::create_dir_all(&args.out_dir)?;
+    // Fit Amdahl to the best series, on the counts the machine really has
+    // (oversubscribed points measure time-sharing, not the law).
+    let series_time = |c: usize| {
+        rows.iter()
+            .filter(|r| r.chunk == c)
+            .map(|r| r.seconds)
+            .sum::<f64>()
+    };
     let best_chunk = *chunks
         .iter()
-        .min_by(|a, b| {
-            let t = |c: usize| {
-                rows.iter()
-                    .filter(|r| r.chunk == c)
-                    .map(|r| r.seconds)
-                    .sum::<f64>()
-            };
-            t(**a).total_cmp(&t(**b))
-        })
+        .min_by(|a, b| series_time(**a).total_cmp(&series_time(**b)))
         .unwrap_or(&chunks[0]);
     let points: Vec<(f64, f64)> = rows
         .iter()
@@ -179,8 +251,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let f = fit_amdahl(&points);
 
     let csv_path = args.out_dir.join("scaling.csv");
-    let mut csv = String::from("threads,chunk_size,seconds,speedup,efficiency\n");
-    for r in &rows {
+    let mut csv = format!("{unit},chunk_size,seconds,speedup,efficiency\n");
+    for r in rows {
         csv.push_str(&format!(
             "{},{},{:.6},{:.4},{:.4}\n",
             r.threads,
@@ -193,18 +265,19 @@ fn main() -> Result<(), Box<dyn Error>> {
     std::fs::write(&csv_path, &csv)?;
 
     let svg_path = args.out_dir.join("scaling.svg");
-    plot(&svg_path, &rows, &chunks, f, args.max_threads, cores)?;
+    plot(&svg_path, rows, chunks, f, max, cores, unit)?;
 
+    let label = |c: usize| format!("speed-up, {}", series_label(c, unit));
     println!(
-        "| threads | {} |",
+        "| {unit} | {} |",
         chunks
             .iter()
-            .map(|c| format!("speed-up, chunk {c}"))
+            .map(|c| label(*c))
             .collect::<Vec<_>>()
             .join(" | ")
     );
     println!("|---:|{}", "---:|".repeat(chunks.len()));
-    for t in 1..=args.max_threads {
+    for t in 1..=max {
         let cells: Vec<String> = chunks
             .iter()
             .map(|c| {
@@ -216,8 +289,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!("| {t} | {} |", cells.join(" | "));
     }
     println!(
-        "Amdahl fit (chunk {best_chunk}, 1..={} threads): parallel fraction {:.3}, so at most {:.1}× on any number of threads",
-        cores.min(args.max_threads),
+        "Amdahl fit ({}1..={} {unit}): parallel fraction {:.3}, so at most {:.1}× on any number of {unit}",
+        if best_chunk == 0 { String::new() } else { format!("chunk {best_chunk}, ") },
+        cores.min(max),
         f,
         1.0 / (1.0 - f).max(1e-9)
     );
@@ -227,7 +301,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let written = std::fs::read_to_string(&csv_path)?;
     assert_eq!(
         written.lines().count(),
-        1 + chunks.len() * args.max_threads,
+        1 + chunks.len() * max,
         "one CSV row per run"
     );
     assert!(rows
@@ -235,7 +309,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         .all(|r| r.seconds > 0.0 && r.speedup.is_finite()));
     let svg = std::fs::read_to_string(&svg_path)?;
     assert!(
-        svg.contains("Amdahl") && svg.contains("chunk 1") && svg.contains("efficiency"),
+        svg.contains("Amdahl")
+            && svg.contains(&series_label(chunks[0], unit))
+            && svg.contains("efficiency"),
         "plot labels missing"
     );
     assert!(
@@ -251,6 +327,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// The legend of one measured series.
+fn series_label(chunk: usize, unit: &str) -> String {
+    if chunk == 0 {
+        format!("{unit}, one thread each")
+    } else {
+        format!("chunk {chunk}")
+    }
+}
+
 fn plot(
     path: &std::path::Path,
     rows: &[Row],
@@ -258,6 +343,7 @@ fn plot(
     f: f64,
     max_threads: usize,
     cores: usize,
+    unit: &str,
 ) -> Result<(), Box<dyn Error>> {
     let root = SVGBackend::new(path, (1000, 440)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -275,14 +361,17 @@ fn plot(
     ) * 1.15;
 
     let mut chart = ChartBuilder::on(&left)
-        .caption("speed-up against 1 thread", ("sans-serif", 18))
+        .caption(
+            format!("speed-up against 1 {}", unit.trim_end_matches('s')),
+            ("sans-serif", 18),
+        )
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(44)
         .build_cartesian_2d(0.8f64..xmax, 0f64..ymax)?;
     chart
         .configure_mesh()
-        .x_desc("threads")
+        .x_desc(unit)
         .y_desc("speed-up")
         .draw()?;
     chart
@@ -312,7 +401,7 @@ fn plot(
             .collect();
         chart
             .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))?
-            .label(format!("chunk {c}"))
+            .label(series_label(*c, unit))
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
             });
@@ -339,7 +428,7 @@ fn plot(
 
     let mut chart = ChartBuilder::on(&right)
         .caption(
-            "parallel efficiency (speed-up / threads)",
+            format!("parallel efficiency (speed-up / {unit})"),
             ("sans-serif", 18),
         )
         .margin(12)
@@ -348,7 +437,7 @@ fn plot(
         .build_cartesian_2d(0.8f64..xmax, 0f64..1.2f64)?;
     chart
         .configure_mesh()
-        .x_desc("threads")
+        .x_desc(unit)
         .y_desc("efficiency")
         .draw()?;
     chart
@@ -370,7 +459,7 @@ fn plot(
                     .map(|r| (r.threads as f64, r.speedup / r.threads as f64)),
                 colour.stroke_width(2),
             ))?
-            .label(format!("chunk {c}"))
+            .label(series_label(*c, unit))
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
             });
