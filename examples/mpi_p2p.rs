@@ -6,6 +6,7 @@
 //! token = comm.recv(source=rank - 1, tag=11)
 //! comm.Send(array, dest=right); comm.Recv(buffer, source=left)
 //! req = comm.isend(obj, dest=right); obj = comm.irecv(source=left).wait()
+//! r = comm.Irecv(buffer, source=left); s = comm.Isend(array, dest=right); MPI.Request.Waitall([r, s])
 //! ```
 //!
 //! Run: `mpirun -n 4 target/release/examples/mpi_p2p` (also runs as one rank).
@@ -53,6 +54,24 @@ fn main(world: Comm) -> Result<(), mpi::Error> {
     let (_, text) = Request::wait_any(&mut requests)?.expect("one request");
     outgoing.wait()?;
     assert_eq!(text, format!("from {left}"));
+
+    // Nonblocking on the buffer path: the requests own the vectors while MPI
+    // uses them (no copy) and give them back.
+    let recv = world.irecv_buf(vec![0u64; 512], left, 4)?;
+    let send = world.isend_buf((0..500u64).map(|i| i * rank as u64).collect(), right, 4)?;
+    let (filled, status) = recv.wait()?;
+    let (sent_back, _) = send.wait()?;
+    let status = status.expect("a receive reports its status");
+    assert_eq!((status.source(), status.count()), (left, 500));
+    assert_eq!(filled[499], 499 * left as u64);
+    assert_eq!(
+        filled[500..],
+        [0u64; 12],
+        "the rest of the vector is untouched"
+    );
+    assert_eq!(sent_back.len(), 500, "the send gives its vector back");
+    // A receive that no message will match is cancelled when dropped.
+    drop(world.irecv_buf(vec![0u8; 4], left, 999)?);
 
     world.barrier()?;
     if rank == 0 {

@@ -360,3 +360,34 @@ fn waiting_for_a_rank_that_returned_is_an_error_not_a_hang() {
     );
     assert!(out[2].is_err(), "{:?}", out[2]);
 }
+
+#[test]
+fn nonblocking_buffer_path_gives_the_vectors_back() {
+    let out = local::run(3, |w| {
+        let (r, n) = (w.rank(), w.size());
+        let (right, left) = ((r + 1) % n, (r + n - 1) % n);
+        let mut recv = w.irecv_buf(vec![0.0f64; 8], left, 1).unwrap();
+        assert!(recv.test().unwrap().is_none(), "nothing sent yet");
+        w.barrier().unwrap();
+        let send = w.isend_buf(vec![r as f64; 5], right, 1).unwrap();
+        let (back, no_status) = send.wait().unwrap();
+        assert_eq!((back, no_status), (vec![r as f64; 5], None));
+        let (filled, status) = recv.wait().unwrap();
+        let status = status.unwrap();
+        assert_eq!((status.source(), status.count()), (left, 5));
+        // A message longer than the vector is an error naming both ranks.
+        let too_small = w.irecv_buf(vec![0u8; 2], left, 2).unwrap();
+        w.isend_buf(vec![1u8; 3], right, 2).unwrap().wait().unwrap();
+        let err = too_small.wait().unwrap_err().to_string();
+        (filled, err)
+    });
+    for (r, (filled, err)) in out.into_iter().enumerate() {
+        let left = (r + 2) % 3;
+        assert_eq!(&filled[..5], &[left as f64; 5]);
+        assert_eq!(&filled[5..], &[0.0; 3]);
+        assert!(
+            err.contains(&format!("rank {r}")) && err.contains("3 elements sent, room for 2"),
+            "{err}"
+        );
+    }
+}

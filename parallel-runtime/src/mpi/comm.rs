@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::error::Error;
 use super::local::{Ctx, LocalComm};
 use super::op::{Op, Operand, Scalar};
-use super::request::Request;
+use super::request::{BufRequest, Request};
 use super::Tag;
 use crate::codec;
 
@@ -586,29 +586,98 @@ impl Comm {
         let source = source.into();
         self.check_source("recv_buf", source)?;
         match &self.inner {
-            Inner::Local(c) => {
-                let env = c
-                    .take(source, tag.into(), Ctx::User, true)?
-                    .unwrap_or_else(|| unreachable!("a blocking take returns a message"));
-                let (src, tag) = (env.src, env.tag);
-                let got: Vec<T> = c.open(env, "recv_buf")?;
-                if got.len() > buf.len() {
-                    return Err(Error::Mismatch {
-                        rank: c.rank(),
-                        op: "recv_buf",
-                        from: src,
-                        detail: format!("{} elements sent, room for {}", got.len(), buf.len()),
-                    });
-                }
-                buf[..got.len()].copy_from_slice(&got);
-                Ok(Status {
-                    source: src,
-                    tag,
-                    count: got.len(),
-                })
-            }
+            Inner::Local(_) => self
+                .recv_buf_local(buf, source, tag.into(), true, "recv_buf")
+                .map(|st| {
+                    st.unwrap_or_else(|| unreachable!("a blocking receive returns a message"))
+                }),
             #[cfg(feature = "mpi")]
             Inner::Mpi(c) => Ok(c.recv_buf(buf, source, tag.into())),
+        }
+    }
+
+    /// The local world's receive into a slice; with `wait` false, `None`
+    /// when no message has arrived.
+    pub(crate) fn recv_buf_local<T: Scalar>(
+        &self,
+        buf: &mut [T],
+        source: Source,
+        tag: TagMatch,
+        wait: bool,
+        op: &'static str,
+    ) -> Result<Option<Status>, Error> {
+        // Without the `mpi` feature there is no other kind of communicator.
+        #[allow(irrefutable_let_patterns)]
+        let Inner::Local(c) = &self.inner
+        else {
+            unreachable!("recv_buf_local on an MPI communicator")
+        };
+        let Some(env) = c.take(source, tag, Ctx::User, wait)? else {
+            return Ok(None);
+        };
+        let (src, tag) = (env.src, env.tag);
+        let got: Vec<T> = c.open(env, op)?;
+        if got.len() > buf.len() {
+            return Err(Error::Mismatch {
+                rank: c.rank(),
+                op,
+                from: src,
+                detail: format!("{} elements sent, room for {}", got.len(), buf.len()),
+            });
+        }
+        buf[..got.len()].copy_from_slice(&got);
+        Ok(Some(Status {
+            source: src,
+            tag,
+            count: got.len(),
+        }))
+    }
+
+    /// Starts sending a vector without a copy (`comm.Isend(buf, dest, tag)`):
+    /// the request owns it while MPI reads it and gives it back from
+    /// [`BufRequest::wait`], to be reused.
+    pub fn isend_buf<T: Scalar>(
+        &self,
+        buf: Vec<T>,
+        dest: usize,
+        tag: Tag,
+    ) -> Result<BufRequest<'_, T>, Error> {
+        let _span = crate::trace::op_span("isend_buf");
+        self.check_rank("isend_buf", dest)?;
+        match &self.inner {
+            Inner::Local(c) => {
+                c.post(dest, Ctx::User, tag, Box::new(buf.clone()));
+                Ok(BufRequest::ready(buf, c.rank()))
+            }
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => Ok(BufRequest::mpi(
+                c.isend_buf(buf, dest, tag),
+                c.rank(),
+                false,
+            )),
+        }
+    }
+
+    /// Starts receiving into a vector (`comm.Irecv(buf, source, tag)`):
+    /// [`BufRequest::wait`] gives it back filled, with the status (how many
+    /// elements arrived; the message may be shorter than the vector).
+    pub fn irecv_buf<T: Scalar>(
+        &self,
+        buf: Vec<T>,
+        source: impl Into<Source>,
+        tag: impl Into<TagMatch>,
+    ) -> Result<BufRequest<'_, T>, Error> {
+        let _span = crate::trace::op_span("irecv_buf");
+        let (source, tag) = (source.into(), tag.into());
+        self.check_source("irecv_buf", source)?;
+        match &self.inner {
+            Inner::Local(_) => Ok(BufRequest::local_recv(self, buf, source, tag)),
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => Ok(BufRequest::mpi(
+                c.irecv_buf(buf, source, tag),
+                c.rank(),
+                true,
+            )),
         }
     }
 

@@ -42,7 +42,7 @@ pub(crate) mod start;
 pub use comm::{Comm, Source, Status, TagMatch, ANY_SOURCE, ANY_TAG};
 pub use error::Error;
 pub use op::{Op, Operand, Scalar};
-pub use request::Request;
+pub use request::{BufDone, BufRequest, Request};
 
 /// A message tag, as in MPI: a non-negative integer chosen by the program.
 pub type Tag = i32;

@@ -408,3 +408,123 @@ impl Drop for SendRequest {
         self.wait();
     }
 }
+
+/// An `MPI_Isend` or `MPI_Irecv` on a vector the request owns until the
+/// operation completes, then gives back.
+pub(crate) struct BufRequest<T: Scalar> {
+    req: Option<rsmpi::request::Request<'static, [T], StaticScope>>,
+    /// The vector's parts while MPI uses its memory.
+    buf: Option<(*mut T, usize, usize)>,
+    /// A receive, which is cancelled (not waited for) when dropped in flight.
+    recv: bool,
+}
+
+impl MpiComm {
+    pub(crate) fn isend_buf<T: Scalar>(&self, buf: Vec<T>, dest: usize, tag: Tag) -> BufRequest<T> {
+        let mut buf = std::mem::ManuallyDrop::new(buf);
+        let (ptr, len, cap) = (buf.as_mut_ptr(), buf.len(), buf.capacity());
+        // SAFETY: the parts come from a live vector that nothing else owns
+        // (it is in `ManuallyDrop` and only `BufRequest` can rebuild it, after
+        // the send completed), so the memory outlives MPI's use of it.
+        let shared: &'static [T] = unsafe { std::slice::from_raw_parts(ptr, len) };
+        let req = self
+            .comm
+            .process_at_rank(dest as i32)
+            .immediate_send_with_tag(StaticScope, shared, tag);
+        BufRequest {
+            req: Some(req),
+            buf: Some((ptr, len, cap)),
+            recv: false,
+        }
+    }
+
+    pub(crate) fn irecv_buf<T: Scalar>(
+        &self,
+        buf: Vec<T>,
+        source: Source,
+        tag: TagMatch,
+    ) -> BufRequest<T> {
+        use rsmpi::traits::Source as _;
+        let mut buf = std::mem::ManuallyDrop::new(buf);
+        let (ptr, len, cap) = (buf.as_mut_ptr(), buf.len(), buf.capacity());
+        // SAFETY: as in `isend_buf`; here MPI writes the memory, and no other
+        // reference to it exists until the request gives the vector back.
+        let slice: &'static mut [T] = unsafe { std::slice::from_raw_parts_mut(ptr, len) };
+        let req = match (source, tag) {
+            (Source::Any, TagMatch::Any) => self
+                .comm
+                .any_process()
+                .immediate_receive_into(StaticScope, slice),
+            (Source::Any, TagMatch::Tag(t)) => self
+                .comm
+                .any_process()
+                .immediate_receive_into_with_tag(StaticScope, slice, t),
+            (Source::Rank(r), TagMatch::Any) => self
+                .comm
+                .process_at_rank(r as i32)
+                .immediate_receive_into(StaticScope, slice),
+            (Source::Rank(r), TagMatch::Tag(t)) => self
+                .comm
+                .process_at_rank(r as i32)
+                .immediate_receive_into_with_tag(StaticScope, slice, t),
+        };
+        BufRequest {
+            req: Some(req),
+            buf: Some((ptr, len, cap)),
+            recv: true,
+        }
+    }
+}
+
+impl<T: Scalar> BufRequest<T> {
+    /// The vector back, once the operation completed.
+    fn take_buf(&mut self) -> Vec<T> {
+        match self.buf.take() {
+            // SAFETY: the parts came from a vector in `isend_buf`/`irecv_buf`,
+            // the operation that used the memory has completed, and `take`
+            // rebuilds the vector once.
+            Some((ptr, len, cap)) => unsafe { Vec::from_raw_parts(ptr, len, cap) },
+            None => Vec::new(),
+        }
+    }
+
+    /// The vector and the status, if it has completed.
+    pub(crate) fn test(&mut self) -> Option<(Vec<T>, Status)> {
+        let req = self.req.take()?;
+        match req.test() {
+            Ok(st) => {
+                let n = st.count(T::equivalent_datatype()).max(0) as usize;
+                Some((self.take_buf(), status(st, n)))
+            }
+            Err(req) => {
+                self.req = Some(req);
+                None
+            }
+        }
+    }
+
+    /// Waits until it completes: the vector and the status.
+    pub(crate) fn wait(&mut self) -> (Vec<T>, Status) {
+        let st = match self.req.take() {
+            Some(req) => req.wait(),
+            None => unreachable!("a buffer request is waited on once"),
+        };
+        let n = st.count(T::equivalent_datatype()).max(0) as usize;
+        (self.take_buf(), status(st, n))
+    }
+}
+
+impl<T: Scalar> Drop for BufRequest<T> {
+    fn drop(&mut self) {
+        // A request dropped in flight completes first, as MPI still uses
+        // the memory: a send is waited for; a receive, which might never be
+        // matched, is cancelled (MPI_Cancel), then waited for.
+        if let Some(req) = self.req.take() {
+            if self.recv {
+                req.cancel();
+            }
+            req.wait_without_status();
+        }
+        drop(self.take_buf());
+    }
+}

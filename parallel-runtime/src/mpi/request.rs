@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 
 use super::comm::{Comm, Source, Status, TagMatch};
 use super::error::Error;
+use super::op::Scalar;
 
 enum State<'c> {
     /// A send that completed (at once in the local world, or waited).
@@ -148,5 +149,122 @@ impl<T: DeserializeOwned> Request<'_, T> {
             }
             std::thread::yield_now();
         }
+    }
+}
+
+/// What a completed [`BufRequest`] gives back: the vector, and for a
+/// receive its status (`None` for a send).
+pub type BufDone<T> = (Vec<T>, Option<Status>);
+
+/// A nonblocking send or receive of the buffer path (mpi4py's `Isend` and
+/// `Irecv`), from [`Comm::isend_buf`] and [`Comm::irecv_buf`]. The request
+/// owns the vector while MPI uses it (no copy) and gives it back when it
+/// completes: after a send, to be reused; after a receive, filled.
+///
+/// A send dropped before it completed waits for it; a receive dropped
+/// before a message arrived is cancelled.
+#[must_use = "a request does nothing unless waited on or tested"]
+pub struct BufRequest<'c, T: Scalar> {
+    state: BufState<'c, T>,
+}
+
+enum BufState<'c, T: Scalar> {
+    /// A send in the local world: done at once, holding the vector to give
+    /// back; the rank is the sender's.
+    Ready(Vec<T>, usize),
+    /// Gave its vector back (the rank is the owner's).
+    Spent(usize),
+    /// A receive in the local world, done when a message is there.
+    LocalRecv {
+        comm: &'c Comm,
+        buf: Vec<T>,
+        source: Source,
+        tag: TagMatch,
+    },
+    #[cfg(feature = "mpi")]
+    Mpi {
+        req: super::real::BufRequest<T>,
+        rank: usize,
+        recv: bool,
+    },
+}
+
+impl<T: Scalar> std::fmt::Debug for BufRequest<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            BufState::Ready(..) => "done",
+            BufState::Spent(_) => "spent",
+            BufState::LocalRecv { .. } => "receiving",
+            #[cfg(feature = "mpi")]
+            BufState::Mpi { .. } => "in flight",
+        };
+        f.debug_struct("BufRequest").field("state", &state).finish()
+    }
+}
+
+impl<'c, T: Scalar> BufRequest<'c, T> {
+    pub(crate) fn ready(buf: Vec<T>, rank: usize) -> Self {
+        BufRequest {
+            state: BufState::Ready(buf, rank),
+        }
+    }
+
+    pub(crate) fn local_recv(comm: &'c Comm, buf: Vec<T>, source: Source, tag: TagMatch) -> Self {
+        BufRequest {
+            state: BufState::LocalRecv {
+                comm,
+                buf,
+                source,
+                tag,
+            },
+        }
+    }
+
+    #[cfg(feature = "mpi")]
+    pub(crate) fn mpi(req: super::real::BufRequest<T>, rank: usize, recv: bool) -> Self {
+        BufRequest {
+            state: BufState::Mpi { req, rank, recv },
+        }
+    }
+
+    fn poll(&mut self, wait: bool) -> Result<Option<BufDone<T>>, Error> {
+        let (done, rank) = match &mut self.state {
+            BufState::Spent(rank) => return Err(Error::RequestSpent { rank: *rank }),
+            BufState::Ready(buf, rank) => (Some((std::mem::take(buf), None)), *rank),
+            BufState::LocalRecv {
+                comm,
+                buf,
+                source,
+                tag,
+            } => {
+                let got = comm.recv_buf_local(buf, *source, *tag, wait, "irecv_buf")?;
+                (got.map(|st| (std::mem::take(buf), Some(st))), comm.rank())
+            }
+            #[cfg(feature = "mpi")]
+            BufState::Mpi { req, rank, recv } => {
+                let got = if wait { Some(req.wait()) } else { req.test() };
+                // A send's status says nothing: only receives report one.
+                let recv = *recv;
+                (got.map(|(v, st)| (v, recv.then_some(st))), *rank)
+            }
+        };
+        if done.is_some() {
+            self.state = BufState::Spent(rank);
+        }
+        Ok(done)
+    }
+
+    /// Waits until it completes: the vector back (filled, for a receive) and,
+    /// for a receive, the status with the number of elements that arrived.
+    pub fn wait(mut self) -> Result<BufDone<T>, Error> {
+        self.poll(true)
+            .map(|v| v.unwrap_or_else(|| unreachable!("a blocking wait completes")))
+    }
+
+    /// The vector and status if it has completed, `None` if not yet
+    /// (`req.Test()`). Once it returned `Some`, the request is spent:
+    /// testing it again is an [`Error::RequestSpent`].
+    pub fn test(&mut self) -> Result<Option<BufDone<T>>, Error> {
+        self.poll(false)
     }
 }
