@@ -359,7 +359,7 @@ impl Comm {
                 Ok(Request::done())
             }
             #[cfg(feature = "mpi")]
-            Inner::Mpi(c) => Ok(Request::sending(c.isend_bytes(dest, tag, bytes))),
+            Inner::Mpi(c) => Ok(Request::sending(c.isend_buf(bytes, dest, tag))),
         }
     }
 

@@ -131,23 +131,6 @@ impl MpiComm {
         Some((bytes, status(st, n)))
     }
 
-    pub(crate) fn isend_bytes(&self, dest: usize, tag: Tag, bytes: Vec<u8>) -> SendRequest {
-        let buf: *mut [u8] = Box::into_raw(bytes.into_boxed_slice());
-        // SAFETY: `buf` comes from `Box::into_raw`, so it is valid and not
-        // aliased mutably; the `SendRequest` keeps it and frees it only
-        // after the send completed (in `wait`/`test`/`drop`), so the
-        // `'static` borrow MPI reads from outlives every use.
-        let shared: &'static [u8] = unsafe { &*buf };
-        let req = self
-            .comm
-            .process_at_rank(dest as i32)
-            .immediate_send_with_tag(StaticScope, shared, tag);
-        SendRequest {
-            req: Some(req),
-            buf: Some(buf),
-        }
-    }
-
     pub(crate) fn bcast_bytes(&self, root: usize, bytes: Option<Vec<u8>>) -> Option<Vec<u8>> {
         let is_root = self.rank() == root;
         let root_proc = self.comm.process_at_rank(root as i32);
@@ -360,52 +343,6 @@ impl MpiComm {
 
     pub(crate) fn all_reduce_buf<T: Operand>(&self, send: &[T], recv: &mut [T], op: Op) {
         self.comm.all_reduce_into(send, recv, system_op(op));
-    }
-}
-
-/// An `MPI_Isend` of an owned, encoded value.
-pub(crate) struct SendRequest {
-    req: Option<rsmpi::request::Request<'static, [u8], StaticScope>>,
-    buf: Option<*mut [u8]>,
-}
-
-impl SendRequest {
-    /// Whether the send has completed (then the buffer is freed).
-    pub(crate) fn test(&mut self) -> bool {
-        match self.req.take() {
-            None => true,
-            Some(req) => match req.test() {
-                Ok(_) => {
-                    self.free();
-                    true
-                }
-                Err(req) => {
-                    self.req = Some(req);
-                    false
-                }
-            },
-        }
-    }
-
-    pub(crate) fn wait(&mut self) {
-        if let Some(req) = self.req.take() {
-            req.wait_without_status();
-            self.free();
-        }
-    }
-
-    fn free(&mut self) {
-        if let Some(buf) = self.buf.take() {
-            // SAFETY: `buf` came from `Box::into_raw` in `isend_bytes`, the
-            // request that read it has completed, and `take` frees it once.
-            drop(unsafe { Box::from_raw(buf) });
-        }
-    }
-}
-
-impl Drop for SendRequest {
-    fn drop(&mut self) {
-        self.wait();
     }
 }
 

@@ -14,7 +14,7 @@ enum State<'c> {
     /// A receive that delivered its value to the rank given.
     Spent(usize),
     #[cfg(feature = "mpi")]
-    Sending(super::real::SendRequest),
+    Sending(super::real::BufRequest<u8>),
     Receiving {
         comm: &'c Comm,
         source: Source,
@@ -56,7 +56,7 @@ impl<'c, T> Request<'c, T> {
     }
 
     #[cfg(feature = "mpi")]
-    pub(crate) fn sending(req: super::real::SendRequest) -> Self {
+    pub(crate) fn sending(req: super::real::BufRequest<u8>) -> Self {
         Request {
             state: State::Sending(req),
             _value: PhantomData,
@@ -79,12 +79,8 @@ impl<T: DeserializeOwned> Request<'_, T> {
             State::Spent(rank) => return Err(Error::RequestSpent { rank: *rank }),
             #[cfg(feature = "mpi")]
             State::Sending(req) => {
-                if wait {
-                    req.wait();
-                    Some((Vec::new(), None))
-                } else {
-                    req.test().then(|| (Vec::new(), None))
-                }
+                let sent = if wait { Some(req.wait()) } else { req.test() };
+                sent.map(|_| (Vec::new(), None))
             }
             State::Receiving { comm, source, tag } => comm
                 .recv_bytes(*source, *tag, wait, "irecv")?
