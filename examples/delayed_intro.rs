@@ -65,7 +65,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let y = inc(2);
     let z = add(x, y);
     let built = t.elapsed();
-    assert_eq!(CALLS.load(Ordering::SeqCst), 0, "building a graph runs nothing");
+    assert_eq!(
+        CALLS.load(Ordering::SeqCst),
+        0,
+        "building a graph runs nothing"
+    );
     println!("z = {z:?}: {} tasks, built in {built:?}", z.graph().len());
     println!("dependencies of {}: {:?}", z.key(), z.dependencies());
 
