@@ -1,5 +1,5 @@
 //! The run-wide switches (`PARALLEL_BACKEND`, `PARALLEL_NUM_THREADS`,
-//! `PARALLEL_PROGRESS`), each checked in a fresh process.
+//! `PARALLEL_PROGRESS`, `PARALLEL_TRACE`), each checked in a fresh process.
 
 use std::process::{Command, Output};
 
@@ -9,6 +9,8 @@ fn probe(vars: &[(&str, &str)]) -> Output {
         "PARALLEL_BACKEND",
         "PARALLEL_NUM_THREADS",
         "PARALLEL_PROGRESS",
+        "PARALLEL_TRACE",
+        "PARALLEL_HANG_TIMEOUT",
         "RAYON_NUM_THREADS",
     ] {
         cmd.env_remove(v);
@@ -147,4 +149,51 @@ fn trace_records_every_item_in_chunks_on_each_worker() {
     assert!(s.imbalance >= 1.0 && s.imbalance < 2.0, "{}", s.imbalance);
     let html = parallel_runtime::report::render_html("run.json", &events);
     assert_eq!(html.matches("<rect class=\"ev").count(), chunks.len());
+}
+
+#[test]
+fn absurd_thread_counts_are_refused_naming_the_limit_and_the_cores() {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let limit = (64 * cores).min(4096);
+    let out = probe(&[("PARALLEL_NUM_THREADS", "99999")]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("invalid value \"99999\" in environment variable PARALLEL_NUM_THREADS")
+            && err.contains(&format!("at most {limit} threads"))
+            && err.contains(&format!("has {cores} available")),
+        "{err}"
+    );
+    // The limit itself is accepted (and the pool really has that many).
+    let n = limit.min(256).to_string();
+    let out = probe(&[("PARALLEL_NUM_THREADS", &n)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with(&format!("threads={n} ")));
+}
+
+#[test]
+fn a_trace_streams_into_a_pipe_as_valid_json() {
+    // stdout is a pipe here: no seeking back, the `]` comes at exit.
+    let out = probe(&[
+        ("PARALLEL_TRACE", "/dev/stdout"),
+        ("PARALLEL_NUM_THREADS", "2"),
+    ]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("trace"), "no trace error: {err}");
+    // The probe's own line shares the pipe with the trace.
+    let stdout = text(&out.stdout);
+    let json: String = stdout
+        .lines()
+        .filter(|l| !l.starts_with("threads="))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let events = parallel_runtime::trace::parse(&json)
+        .unwrap_or_else(|e| panic!("the piped trace is valid JSON ({e}):\n{stdout}"));
+    let items: u64 = events
+        .iter()
+        .filter(|e| e.ph == "X" && e.name == "square")
+        .map(|e| e.args["items"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(items, 100, "every item is in the trace:\n{stdout}");
 }

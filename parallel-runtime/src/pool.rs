@@ -49,3 +49,90 @@ pub(crate) fn ensure() -> usize {
 pub fn num_threads() -> usize {
     ensure()
 }
+
+/// The pool size of one rank of a hybrid (MPI + threads) job, from what the
+/// node tells it: `bound_cpus` in its CPU affinity mask, `online_cpus` on the
+/// node, `ranks_on_node` ranks of the job on this node.
+///
+/// - A rank whose mask is smaller than the node (the launcher bound it:
+///   `mpirun --map-by slot:PE=4`, `srun --cpu-bind`) owns those cores: its
+///   share is the mask, which must not be divided again by the ranks on the
+///   node. Where masks overlap (`--bind-to socket` with several ranks per
+///   socket) the even share of the node is smaller, and is taken instead, so
+///   the ranks of one socket do not oversubscribe it.
+/// - An unbound rank gets the node's cores divided by the ranks on the node.
+///
+/// Never less than 1.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) fn rank_threads(bound_cpus: usize, online_cpus: usize, ranks_on_node: usize) -> usize {
+    let online = online_cpus.max(1);
+    let even_share = online / ranks_on_node.max(1);
+    let share = if bound_cpus < online {
+        bound_cpus.min(even_share.max(1))
+    } else {
+        even_share
+    };
+    share.max(1)
+}
+
+/// The CPUs this process may run on (its affinity mask) and the CPUs online
+/// on the machine, for [`rank_threads`]; both from the standard library's
+/// `available_parallelism` where the system cannot tell them apart.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) fn cpu_counts() -> (usize, usize) {
+    let available = std::thread::available_parallelism().map_or(1, usize::from);
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `cpu_set_t` is a plain bit array, for which all zeroes is
+        // the valid empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: pid 0 is the calling thread (at start-up, the process's
+        // mask); the size and pointer describe `set`, which outlives the call.
+        let rc =
+            unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+        let bound = if rc == 0 {
+            // SAFETY: `set` is initialised (zeroed, then filled by the kernel).
+            usize::try_from(unsafe { libc::CPU_COUNT(&set) }).unwrap_or(0)
+        } else {
+            0 // more CPUs than a `cpu_set_t` holds: fall back below
+        };
+        // SAFETY: sysconf reads a system value and has no preconditions.
+        let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        let online = usize::try_from(online).unwrap_or(0);
+        if bound > 0 && online > 0 {
+            return (bound, online.max(bound));
+        }
+    }
+    (available, available)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rank_threads;
+
+    #[test]
+    fn a_bound_rank_owns_its_cores_and_an_unbound_one_shares_the_node() {
+        // mpirun -n 4 --map-by slot:PE=4 on 16 cores: each rank bound to 4.
+        assert_eq!(rank_threads(4, 16, 4), 4);
+        // mpirun -n 4 --bind-to none on 16 cores.
+        assert_eq!(rank_threads(16, 16, 4), 4);
+        // bound to one core (mpirun -n 2 --bind-to core on 2 cores).
+        assert_eq!(rank_threads(1, 16, 4), 1);
+        assert_eq!(rank_threads(1, 2, 2), 1);
+        // unbound, more ranks than cores (--oversubscribe).
+        assert_eq!(rank_threads(2, 2, 4), 1);
+        // --bind-to socket, two 8-core sockets, two ranks per socket: the
+        // masks overlap, each rank gets half a socket.
+        assert_eq!(rank_threads(8, 16, 4), 4);
+        // one rank per node, bound to a 12-core subset.
+        assert_eq!(rank_threads(12, 16, 1), 12);
+        // nonsense from the environment never gives 0.
+        assert_eq!(rank_threads(0, 0, 0), 1);
+    }
+
+    #[test]
+    fn cpu_counts_are_consistent() {
+        let (bound, online) = super::cpu_counts();
+        assert!(bound >= 1 && online >= bound, "{bound} of {online}");
+    }
+}

@@ -12,16 +12,25 @@
 //! nothing is lost if the program stops later. With tracing off the whole
 //! cost is one relaxed atomic load per map call, chunk of a reduction or task.
 //!
+//! The trace may also go to a pipe or a terminal (`PARALLEL_TRACE=/dev/stdout`,
+//! `PARALLEL_TRACE=/dev/stderr`), which cannot be rewritten in place: there
+//! the events are streamed as they are flushed and the closing `]` is
+//! written when tracing stops (when the guard of [`start`] is dropped, or,
+//! for `PARALLEL_TRACE`, when the program exits), so the stream is valid JSON
+//! once the program has ended. (The Chrome trace-event format accepts a
+//! stream cut short before its `]`, as after a crash; `serde_json` does not.)
+//!
 //! ```no_run
 //! let _trace = parallel_runtime::trace::start("run.json")?;
 //! // … maps, graphs …
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
@@ -76,6 +85,9 @@ pub struct Event {
 struct Sink {
     path: PathBuf,
     file: File,
+    /// A regular file, rewritten in place to stay valid JSON; otherwise a
+    /// pipe or device, streamed and closed at the end.
+    seekable: bool,
     events: Vec<Event>,
     written: usize,
     named_threads: std::collections::BTreeSet<(u32, u32)>,
@@ -92,23 +104,49 @@ impl Drop for TraceGuard {
     }
 }
 
-/// Starts recording into `path` (created or truncated). Tracing stops, and
-/// the file is complete, when the returned guard is dropped.
+/// Starts recording into `path` (created or truncated; a pipe or device
+/// such as `/dev/stdout` is streamed to). Tracing stops, and the file is
+/// complete, when the returned guard is dropped.
 pub fn start(path: impl AsRef<Path>) -> std::io::Result<TraceGuard> {
     let path = path.as_ref().to_path_buf();
     let mut file = File::create(&path)?;
-    file.write_all(b"[\n]\n")?;
+    let seekable = file.metadata()?.is_file();
+    // A regular file is closed at once and reopened at each flush; a
+    // stream gets its `]` when tracing stops.
+    file.write_all(if seekable { b"[\n]\n" } else { b"[\n" })?;
+    file.flush()?;
     EPOCH.get_or_init(Instant::now);
     let mut state = lock();
     *state = Some(Sink {
         path,
         file,
+        seekable,
         events: Vec::new(),
         written: 0,
         named_threads: Default::default(),
     });
     ENABLED.store(true, Ordering::Release);
     Ok(TraceGuard(()))
+}
+
+/// For a trace that lasts for the whole run (`PARALLEL_TRACE`): writes
+/// what is left, and a stream's closing `]`, when the process exits.
+fn stop_at_exit() {
+    #[cfg(unix)]
+    {
+        static REGISTERED: AtomicBool = AtomicBool::new(false);
+        extern "C" fn at_exit() {
+            // Nothing may unwind out of an `extern "C"` function.
+            let _ = std::panic::catch_unwind(stop);
+        }
+        if !REGISTERED.swap(true, Ordering::AcqRel) {
+            // SAFETY: `at_exit` is a plain function that lives as long as the
+            // program; registering it has no other precondition.
+            unsafe {
+                libc::atexit(at_exit);
+            }
+        }
+    }
 }
 
 /// Starts tracing if `PARALLEL_TRACE` names a file (called at the first
@@ -119,7 +157,10 @@ pub(crate) fn start_from_env() {
     }
     if let Some(path) = std::env::var_os(ENV_TRACE).filter(|p| !p.is_empty()) {
         match start(&path) {
-            Ok(guard) => std::mem::forget(guard),
+            Ok(guard) => {
+                std::mem::forget(guard);
+                stop_at_exit();
+            }
             Err(e) => eprintln!(
                 "parallel-runtime: cannot write the trace file {} named by {ENV_TRACE}: {e}",
                 Path::new(&path).display()
@@ -128,21 +169,37 @@ pub(crate) fn start_from_env() {
     }
 }
 
+/// What [`start_for_rank`] did with this rank's part of a merged trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RankPart {
+    /// No `PARALLEL_TRACE` (or a job of one rank, traced as a plain run).
+    NotRequested,
+    /// The part is open and recording.
+    Opened,
+    /// The part could not be opened: the error, naming the file.
+    Failed(String),
+}
+
 /// Under `#[mpi_main]`: records events as rank `rank`, and when
 /// `PARALLEL_TRACE` is set in a job of several ranks, writes this rank's
-/// events to `<trace>.rank<R>.part` for [`merge_parts`] to join. Returns
-/// whether the ranks' parts will need merging.
-pub(crate) fn start_for_rank(rank: u32, size: u32) -> bool {
+/// events to `<trace>.rank<R>.part` (in the temporary directory when the
+/// trace goes to a pipe or device) for [`merge_parts`] to join.
+///
+/// The ranks must then agree, with one collective call, that every part is
+/// open: a rank that failed alone would otherwise skip the start-up barrier
+/// and the final merge that the others make ([`abandon_part`] turns a
+/// rank's part off when any rank failed).
+pub(crate) fn start_for_rank(rank: u32, size: u32) -> RankPart {
     set_rank(rank);
     if size < 2 {
         start_from_env();
-        return false;
+        return RankPart::NotRequested;
     }
     if ENV_CONSUMED.swap(true, Ordering::AcqRel) {
-        return false;
+        return RankPart::NotRequested;
     }
     let Some(path) = std::env::var_os(ENV_TRACE).filter(|p| !p.is_empty()) else {
-        return false;
+        return RankPart::NotRequested;
     };
     let path = PathBuf::from(path);
     let part = part_path(&path, rank);
@@ -150,20 +207,38 @@ pub(crate) fn start_for_rank(rank: u32, size: u32) -> bool {
         Ok(guard) => {
             std::mem::forget(guard);
             *MERGED_PATH.lock().unwrap_or_else(|p| p.into_inner()) = Some(path);
-            true
+            RankPart::Opened
         }
-        Err(e) => {
-            eprintln!(
-                "rank {rank}: cannot write the trace part {}: {e}",
-                part.display()
-            );
-            false
-        }
+        Err(e) => RankPart::Failed(format!(
+            "cannot write the trace part {}: {e}",
+            part.display()
+        )),
     }
 }
 
+/// Stops this rank's part of a merged trace and removes it: another rank
+/// could not open its own, so nothing will be merged.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) fn abandon_part() {
+    MERGED_PATH.lock().unwrap_or_else(|p| p.into_inner()).take();
+    ENABLED.store(false, Ordering::Release);
+    if let Some(sink) = lock().take() {
+        let _ = std::fs::remove_file(sink.path);
+    }
+}
+
+/// Where rank `rank` keeps its part of the trace `path`: beside it, or in
+/// the temporary directory when `path` is a pipe or device (`/dev/stdout`),
+/// beside which nothing can be created.
 fn part_path(path: &Path, rank: u32) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
+    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    let mut name = if special {
+        std::env::temp_dir()
+            .join(format!("parallel-trace-{}", std::process::id()))
+            .into_os_string()
+    } else {
+        path.as_os_str().to_owned()
+    };
     name.push(format!(".rank{rank}.part"));
     PathBuf::from(name)
 }
@@ -229,7 +304,14 @@ pub(crate) fn merge_parts(world: &crate::mpi::Comm) -> std::io::Result<()> {
 pub fn stop() -> std::io::Result<Option<PathBuf>> {
     ENABLED.store(false, Ordering::Release);
     flush()?;
-    Ok(lock().take().map(|s| s.path))
+    let Some(mut sink) = lock().take() else {
+        return Ok(None);
+    };
+    if !sink.seekable {
+        sink.file.write_all(b"]\n")?;
+        sink.file.flush()?;
+    }
+    Ok(Some(sink.path))
 }
 
 /// The file being written, if tracing is on.
@@ -308,16 +390,27 @@ pub fn flush() -> std::io::Result<()> {
     }
     let mut text = Vec::new();
     for e in sink.events.drain(..) {
-        if sink.written > 0 {
-            text.extend_from_slice(b",\n");
+        // A stream puts the comma before each later event and ends every
+        // line: what else the program writes there lands on its own lines.
+        match (sink.written > 0, sink.seekable) {
+            (true, true) => text.extend_from_slice(b",\n"),
+            (true, false) => text.push(b','),
+            (false, _) => {}
         }
         serde_json::to_writer(&mut text, &e).map_err(std::io::Error::other)?;
+        if !sink.seekable {
+            text.push(b'\n');
+        }
         sink.written += 1;
     }
-    // Overwrite the closing "]\n" with the new events and close again.
-    sink.file.seek(SeekFrom::End(-2))?;
-    sink.file.write_all(&text)?;
-    sink.file.write_all(b"\n]\n")?;
+    if sink.seekable {
+        // Overwrite the closing "]\n" with the new events and close again.
+        sink.file.seek(SeekFrom::End(-2))?;
+        sink.file.write_all(&text)?;
+        sink.file.write_all(b"\n]\n")?;
+    } else {
+        sink.file.write_all(&text)?;
+    }
     sink.file.flush()?;
     Ok(())
 }
@@ -375,20 +468,133 @@ pub(crate) fn task_event(
     record(name, "task", start_us, end_us, args);
 }
 
-/// A message-passing operation being traced: recorded when dropped.
-pub(crate) struct OpSpan(Option<(&'static str, f64)>);
+/// A message-passing operation in progress: recorded in the trace when
+/// dropped (if tracing), and published to the hang watchdog while it lasts
+/// (if one watches).
+pub(crate) struct OpSpan {
+    trace: Option<(&'static str, f64)>,
+    watched: bool,
+}
 
-/// Starts the span of one communicator operation (one branch when off).
+/// Starts the span of one communicator operation: one relaxed load and
+/// branch each for tracing and for the watchdog when they are off.
 #[inline]
 pub(crate) fn op_span(op: &'static str) -> OpSpan {
-    OpSpan(enabled().then(|| (op, now_us())))
+    let watched = WATCHED.load(Ordering::Relaxed);
+    if watched {
+        activity_enter(op);
+    }
+    OpSpan {
+        trace: enabled().then(|| (op, now_us())),
+        watched,
+    }
 }
 
 impl Drop for OpSpan {
+    #[inline]
     fn drop(&mut self) {
-        if let Some((op, start)) = self.0 {
+        if let Some((op, start)) = self.trace {
             record(op, "mpi", start, now_us(), serde_json::Map::new());
         }
+        if self.watched {
+            activity_exit();
+        }
+    }
+}
+
+// ----- what this rank waits in, for the hang watchdog ---------------------
+//
+// A few atomics, written on entry to and exit from the outermost
+// communicator operation of each thread (`recv` calls `recv_status`: the
+// user's `recv` is what is published) and read every few tens of
+// milliseconds by the watchdog thread (`crate::mpi::watchdog`). No clock is
+// read on the hot path: the watchdog times an operation from the first poll
+// that sees its sequence number in flight. Several threads of one rank
+// share them: the rank counts as waiting while any thread is inside an
+// operation, and any new operation counts as progress.
+
+/// Whether a watchdog reads the activity (set once, at start-up).
+static WATCHED: AtomicBool = AtomicBool::new(false);
+/// Operations in flight on this process (outermost per thread).
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Incremented at each outermost operation's entry.
+static OP_SEQ: AtomicU64 = AtomicU64::new(0);
+/// The name of the last operation entered, up to 16 bytes.
+static OP_NAME: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+thread_local! {
+    static NESTING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Publishes communicator operations from now on (the watchdog is running).
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) fn watch_activity() {
+    WATCHED.store(true, Ordering::Release);
+}
+
+#[inline]
+fn activity_enter(op: &'static str) {
+    let depth = NESTING.with(|n| {
+        let d = n.get();
+        n.set(d + 1);
+        d
+    });
+    if depth == 0 {
+        let mut name = [0u8; 16];
+        let n = op.len().min(16);
+        name[..n].copy_from_slice(&op.as_bytes()[..n]);
+        let (a, b) = name.split_at(8);
+        OP_NAME[0].store(
+            u64::from_ne_bytes(a.try_into().unwrap_or_default()),
+            Ordering::Relaxed,
+        );
+        OP_NAME[1].store(
+            u64::from_ne_bytes(b.try_into().unwrap_or_default()),
+            Ordering::Relaxed,
+        );
+        OP_SEQ.fetch_add(1, Ordering::Release);
+        IN_FLIGHT.fetch_add(1, Ordering::Release);
+    }
+}
+
+#[inline]
+fn activity_exit() {
+    let depth = NESTING.with(|n| {
+        let d = n.get().saturating_sub(1);
+        n.set(d);
+        d
+    });
+    if depth == 0 {
+        IN_FLIGHT.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// This process's communicator operation, as the watchdog sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Activity {
+    /// Whether some thread is inside a communicator operation.
+    pub(crate) in_flight: bool,
+    /// The sequence number of the last operation entered: a change is progress.
+    pub(crate) seq: u64,
+    /// Its name (`recv`, `barrier`…).
+    pub(crate) op: String,
+}
+
+/// Reads the published activity. The name may be a moment stale when
+/// another operation starts during the read; the sequence number is what
+/// tells progress apart from waiting.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) fn activity() -> Activity {
+    let seq = OP_SEQ.load(Ordering::Acquire);
+    let in_flight = IN_FLIGHT.load(Ordering::Acquire) > 0;
+    let mut name = [0u8; 16];
+    name[..8].copy_from_slice(&OP_NAME[0].load(Ordering::Relaxed).to_ne_bytes());
+    name[8..].copy_from_slice(&OP_NAME[1].load(Ordering::Relaxed).to_ne_bytes());
+    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    Activity {
+        in_flight,
+        seq,
+        op: String::from_utf8_lossy(&name[..end]).into_owned(),
     }
 }
 
@@ -439,6 +645,58 @@ impl Drop for ChunkSpan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The activity is process-wide: its tests take turns.
+    static ACTIVITY_TESTS: Mutex<()> = Mutex::new(());
+
+    #[test]
+    fn activity_publishes_the_outermost_operation_while_it_lasts() {
+        let _turn = ACTIVITY_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+        watch_activity();
+        let before = activity().seq;
+        {
+            let _outer = op_span("recv");
+            {
+                let _inner = op_span("recv_status");
+                let a = activity();
+                assert!(a.in_flight);
+                assert_eq!(a.op, "recv");
+            }
+            let a = activity();
+            assert!(
+                a.in_flight && a.op == "recv" && a.seq == before + 1,
+                "{a:?}"
+            );
+        }
+        assert!(!activity().in_flight);
+        {
+            let _long = op_span("all_reduce_with_a_long_name");
+            assert_eq!(activity().op, "all_reduce_with_");
+        }
+        assert_eq!(activity().seq, before + 2);
+    }
+
+    /// The cost of publishing an operation, printed for the record
+    /// (`cargo test -p parallel-runtime --release --lib -- op_span_cost --nocapture`).
+    #[test]
+    fn op_span_cost() {
+        let _turn = ACTIVITY_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+        let n = 2_000_000u32;
+        let time = |watched: bool| {
+            WATCHED.store(watched, Ordering::Relaxed);
+            let t = Instant::now();
+            for _ in 0..n {
+                let s = op_span(std::hint::black_box("send"));
+                std::hint::black_box(&s);
+            }
+            t.elapsed().as_nanos() as f64 / f64::from(n)
+        };
+        let (off, on) = (time(false), time(true));
+        WATCHED.store(true, Ordering::Relaxed);
+        println!("op_span: {off:.1} ns with the watchdog off, {on:.1} ns with it on");
+        // Generous: a debug build on a loaded machine.
+        assert!(on < 2_000.0, "{on} ns");
+    }
 
     #[test]
     fn file_is_valid_json_after_every_flush() {

@@ -38,6 +38,7 @@ mod op;
 mod real;
 mod request;
 pub(crate) mod start;
+mod watchdog;
 
 pub use comm::{Comm, Source, Status, TagMatch, ANY_SOURCE, ANY_TAG};
 pub use error::Error;

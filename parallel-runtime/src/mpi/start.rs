@@ -1,6 +1,7 @@
 //! What `#[mpi_main]` runs around the user's `main`: MPI start-up with a
-//! checked thread level, the hybrid pool size, the panic report, and the
-//! abort of the whole job when one rank fails.
+//! checked thread level, the hybrid pool size, the ranks' agreement on
+//! tracing, the hang watchdog, the panic report, and the abort of the whole
+//! job when one rank fails.
 
 use std::fmt::Display;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -75,6 +76,9 @@ pub struct Session {
     location: &'static str,
     #[cfg(feature = "mpi")]
     universe: Option<rsmpi::environment::Universe>,
+    /// The hang watchdog (`PARALLEL_HANG_TIMEOUT`), where it runs.
+    #[cfg(feature = "mpi")]
+    watchdog: Option<super::watchdog::Watchdog>,
 }
 
 /// Starts MPI (with the `mpi` feature) or a world of one rank, and returns
@@ -82,7 +86,20 @@ pub struct Session {
 pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
     #[cfg(feature = "mpi")]
     {
-        if let Some((universe, provided)) = rsmpi::initialize_with_threading(threading.to_rsmpi()) {
+        let env = |v: &str| std::env::var(v).ok();
+        let job = super::watchdog::job_kind(env);
+        let hang = crate::config::hang_timeout();
+        let grace = match &hang {
+            Ok(h) => h.after.filter(|_| job == JobKind::Spmd || h.explicit),
+            Err(_) => None,
+        };
+        // The watchdog calls MPI on its own thread while `main` does.
+        let asked = if grace.is_some() {
+            threading.max(Threading::Multiple)
+        } else {
+            threading
+        };
+        if let Some((universe, provided)) = rsmpi::initialize_with_threading(asked.to_rsmpi()) {
             use rsmpi::traits::Communicator;
             let world = universe.world();
             let rank = world.rank() as usize;
@@ -96,13 +113,37 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
                 );
                 world.abort(1);
             }
+            if let Err(e) = &hang {
+                eprintln!("rank {rank}: {e}");
+                world.abort(2);
+            }
             hybrid_threads_hint();
-            if crate::trace::start_for_rank(rank as u32, size as u32) {
+            let part = crate::trace::start_for_rank(rank as u32, size as u32);
+            // Every rank of an SPMD job takes part, whatever its own
+            // environment says; elsewhere only ranks asked to trace can.
+            let agree = size > 1 && (job == JobKind::Spmd || part != RankPart::NotRequested);
+            if agree && agree_on_trace(&world, rank, part) {
                 // Align the ranks' clocks for the merged trace.
                 use rsmpi::collective::CommunicatorCollectives;
                 world.barrier();
                 crate::trace::mark_sync();
             }
+            let watchdog = match grace {
+                Some(grace) if size > 1 && provided >= Threading::Multiple => {
+                    Some(super::watchdog::Watchdog::start(&world, grace))
+                }
+                Some(_) if size > 1 => {
+                    if rank == 0 && hang.as_ref().is_ok_and(|h| h.explicit) {
+                        eprintln!(
+                            "rank 0: note: hang detection ({}) is off: it needs thread level \
+                             Multiple, and the MPI library provides {provided:?}",
+                            crate::config::ENV_HANG_TIMEOUT
+                        );
+                    }
+                    None
+                }
+                _ => None,
+            };
             let comm = Comm {
                 inner: super::comm::Inner::Mpi(super::real::MpiComm::new(world)),
             };
@@ -111,6 +152,7 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
                 size,
                 location,
                 universe: Some(universe),
+                watchdog,
             };
             session.install();
             return (session, comm);
@@ -121,6 +163,12 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
         );
     }
     let _ = threading;
+    if let Err(e) = check_launcher() {
+        if e.rank.is_none_or(|r| r == 0) {
+            eprintln!("{e}");
+        }
+        std::process::exit(2);
+    }
     crate::trace::start_for_rank(0, 1);
     let session = Session {
         rank: 0,
@@ -128,17 +176,169 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
         location,
         #[cfg(feature = "mpi")]
         universe: None,
+        #[cfg(feature = "mpi")]
+        watchdog: None,
     };
     session.install();
     (session, Comm::single())
 }
 
-/// The pool of each rank gets the node's cores divided by the ranks on the
-/// node, so the threads of the ranks of one node do not fight over its
-/// cores. The launcher tells the ranks per node (Open MPI's
-/// `OMPI_COMM_WORLD_LOCAL_SIZE`, MPICH/Hydra's `MPI_LOCALNRANKS`, Slurm's
-/// `SLURM_NTASKS_PER_NODE`): reading it needs no collective call, which a
-/// peer of another language (an mpi4py rank in an MPMD job) would not make.
+#[cfg(feature = "mpi")]
+use super::watchdog::JobKind;
+#[cfg(feature = "mpi")]
+use crate::trace::RankPart;
+
+/// The ranks agree on tracing: each says whether it was asked to trace and
+/// could open its part of the trace, in one `MPI_Allgather`. The trace is
+/// merged only if every rank opened its part; otherwise every rank turns
+/// tracing off (a rank left out would skip the start-up barrier and the
+/// final merge of the others, and hang the job), and rank 0 says why.
+#[cfg(feature = "mpi")]
+fn agree_on_trace(
+    world: &rsmpi::topology::SimpleCommunicator,
+    rank: usize,
+    part: RankPart,
+) -> bool {
+    use rsmpi::collective::CommunicatorCollectives;
+    use rsmpi::traits::Communicator;
+    /// Bytes per rank: a status byte, then the start of its error.
+    const RECORD: usize = 240;
+    let mut mine = [0u8; RECORD];
+    match &part {
+        RankPart::NotRequested => mine[0] = 0,
+        RankPart::Opened => mine[0] = 1,
+        RankPart::Failed(e) => {
+            mine[0] = 2;
+            let mut n = e.len().min(RECORD - 1);
+            while !e.is_char_boundary(n) {
+                n -= 1;
+            }
+            mine[1..=n].copy_from_slice(&e.as_bytes()[..n]);
+        }
+    }
+    let size = world.size() as usize;
+    let mut all = vec![0u8; RECORD * size];
+    world.all_gather_into(&mine[..], &mut all[..]);
+    let records: Vec<&[u8]> = all.chunks(RECORD).collect();
+    if records.iter().all(|r| r[0] == 1) {
+        return true;
+    }
+    if part == RankPart::Opened {
+        crate::trace::abandon_part();
+    }
+    if rank == 0 && records.iter().any(|r| r[0] != 0) {
+        let mut why = String::new();
+        let failed: Vec<(usize, &[u8])> = (0..size)
+            .filter(|&r| records[r][0] == 2)
+            .map(|r| (r, records[r]))
+            .collect();
+        for (r, rec) in failed.iter().take(8) {
+            let end = rec[1..]
+                .iter()
+                .position(|&b| b == 0)
+                .map_or(RECORD, |e| e + 1);
+            why.push_str(&format!(
+                "\n  rank {r}: {}",
+                String::from_utf8_lossy(&rec[1..end])
+            ));
+        }
+        if failed.len() > 8 {
+            why.push_str(&format!("\n  … and {} more ranks", failed.len() - 8));
+        }
+        let unset: Vec<usize> = (0..size).filter(|&r| records[r][0] == 0).collect();
+        if !unset.is_empty() {
+            why.push_str(&format!(
+                "\n  {} not set on {} of the {size} ranks (rank {}…): pass it to every rank \
+                 (`mpirun -x {}`)",
+                crate::trace::ENV_TRACE,
+                unset.len(),
+                unset[0],
+                crate::trace::ENV_TRACE
+            ));
+        }
+        let ranks: Vec<String> = failed.iter().map(|(r, _)| r.to_string()).collect();
+        let cannot = if ranks.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " rank(s) {} cannot write their part of it;",
+                ranks.join(", ")
+            )
+        };
+        eprintln!(
+            "rank 0: warning: tracing is off for the whole job ({}):{cannot} every rank writes \
+             its part beside the trace file and rank 0 merges them, so the directory must exist \
+             and be writable on every node (an absolute path on a shared file system){why}",
+            crate::trace::ENV_TRACE
+        );
+    }
+    false
+}
+
+/// A job of several ranks started by an MPI launcher, seen by a program
+/// built without the `mpi` feature: each process would run alone as a world
+/// of one rank.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "parallel-runtime: this program was started as {size} ranks by an MPI launcher ({var}={size}), \
+     but it was built without the `mpi` feature of parallel-runtime, so every rank would run \
+     alone as a world of one rank. Build it with the feature: `cargo build --features \
+     parallel-runtime/mpi`, or `parallel-runtime = {{ version = \"…\", features = [\"mpi\"] }}` in \
+     Cargo.toml (it needs an MPI library: see the README)"
+)]
+pub(crate) struct LaunchedWithoutMpi {
+    /// The launcher's variable that gave the size.
+    pub(crate) var: &'static str,
+    /// The job's size.
+    pub(crate) size: usize,
+    /// This process's rank in the job, if the launcher says.
+    pub(crate) rank: Option<usize>,
+}
+
+/// The launchers' variables: (size, rank) of Open MPI, MPICH/Hydra and
+/// MVAPICH. Not Slurm's `SLURM_NTASKS`, which a batch script sees without
+/// any launcher.
+const LAUNCHER_VARS: [(&str, &str); 3] = [
+    ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"),
+    ("PMI_SIZE", "PMI_RANK"),
+    ("MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK"),
+];
+
+fn launcher_world(get: impl Fn(&str) -> Option<String>) -> Option<LaunchedWithoutMpi> {
+    LAUNCHER_VARS.iter().find_map(|&(size_var, rank_var)| {
+        let size = get(size_var)?.trim().parse::<usize>().ok()?;
+        (size > 1).then(|| LaunchedWithoutMpi {
+            var: size_var,
+            size,
+            rank: get(rank_var).and_then(|r| r.trim().parse().ok()),
+        })
+    })
+}
+
+/// Refuses to run a program built without the `mpi` feature as one rank
+/// of several that an MPI launcher started (`mpirun -n 2 prog`): without
+/// MPI each would run alone, silently. Always `Ok` with the feature.
+///
+/// `#[mpi_main]` calls it at start-up; a map with `backend = "mpi"` outside
+/// `#[mpi_main]` may call it too.
+pub(crate) fn check_launcher() -> Result<(), LaunchedWithoutMpi> {
+    if cfg!(feature = "mpi") {
+        return Ok(());
+    }
+    match launcher_world(|v| std::env::var(v).ok()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The pool of each rank gets its share of the node's cores, so the
+/// threads of the ranks of one node do not fight over them: the cores the
+/// launcher bound it to, or else the node's cores divided by the ranks on
+/// the node ([`crate::pool::rank_threads`]). The launcher tells the ranks
+/// per node (Open MPI's `OMPI_COMM_WORLD_LOCAL_SIZE`, MPICH/Hydra's
+/// `MPI_LOCALNRANKS`, Slurm's `SLURM_NTASKS_PER_NODE`): reading it needs no
+/// collective call, which a peer of another language (an mpi4py rank in an
+/// MPMD job) would not make.
 #[cfg(feature = "mpi")]
 fn hybrid_threads_hint() {
     let on_node = [
@@ -150,8 +350,8 @@ fn hybrid_threads_hint() {
     .find_map(|v| std::env::var(v).ok()?.trim().parse::<usize>().ok())
     .unwrap_or(1)
     .max(1);
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    crate::config::set_threads_hint((cores / on_node).max(1));
+    let (bound, online) = crate::pool::cpu_counts();
+    crate::config::set_threads_hint(crate::pool::rank_threads(bound, online, on_node));
 }
 
 impl Session {
@@ -207,12 +407,24 @@ impl Session {
             let _ = crate::trace::flush();
             self.abort(code);
         }
+        // The other ranks learn now that this one is done (before the trace
+        // merge, a collective call that a hung rank would never join).
+        #[cfg(feature = "mpi")]
+        if let Some(w) = &self.watchdog {
+            w.main_returned();
+        }
         if let Some(world) = trace_world {
             if let Err(e) = crate::trace::merge_parts(&world) {
                 eprintln!("rank {}: cannot merge the trace: {e}", self.rank);
             }
         }
         drop(_dist);
+        // MPI_Finalize only once every rank is done with the watchdog's
+        // communicator (or the watchdog has aborted a hung job).
+        #[cfg(feature = "mpi")]
+        if let Some(w) = self.watchdog {
+            w.wait_all();
+        }
         #[cfg(feature = "mpi")]
         drop(self.universe);
     }
@@ -224,5 +436,45 @@ impl Session {
             rsmpi::topology::SimpleCommunicator::world().abort(code);
         }
         std::process::exit(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::launcher_world;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_launchers_variables_tell_a_job_of_several_ranks() {
+        let e = launcher_world(env(&[
+            ("OMPI_COMM_WORLD_SIZE", "4"),
+            ("OMPI_COMM_WORLD_RANK", "3"),
+        ]));
+        let e = e.expect("Open MPI's size");
+        assert_eq!(
+            (e.var, e.size, e.rank),
+            ("OMPI_COMM_WORLD_SIZE", 4, Some(3))
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("`mpi` feature")
+                && msg.contains("--features parallel-runtime/mpi")
+                && msg.contains(r#"features = ["mpi"]"#),
+            "{msg}"
+        );
+        let e = launcher_world(env(&[("PMI_SIZE", "2")])).expect("Hydra's size");
+        assert_eq!((e.var, e.rank), ("PMI_SIZE", None));
+        assert!(launcher_world(env(&[("MV2_COMM_WORLD_SIZE", "8")])).is_some());
+        // Not a job of several ranks: one rank, Slurm alone, nonsense.
+        assert!(launcher_world(env(&[("OMPI_COMM_WORLD_SIZE", "1")])).is_none());
+        assert!(launcher_world(env(&[("SLURM_NTASKS", "16")])).is_none());
+        assert!(launcher_world(env(&[("PMI_SIZE", "many")])).is_none());
     }
 }
