@@ -298,3 +298,47 @@ fn a_program_without_the_mpi_feature_refuses_to_run_under_a_launcher() {
     let (code, err, _) = run_with_deadline(cmd);
     assert_eq!(code, Some(0), "stderr:\n{err}");
 }
+
+/// An MPMD job beside mpi4py (`interop/peer.py`) with hang detection asked
+/// for: the watchdog stays off (the Python rank would never join its
+/// start-up `MPI_Comm_dup`), says so, and the job works.
+#[test]
+fn an_mpmd_job_beside_mpi4py_keeps_working_with_hang_detection_asked_for() {
+    if mpirun().is_none() {
+        eprintln!("skipped the MPMD watchdog test: needs real MPI (`--features mpi`, `mpirun`)");
+        return;
+    }
+    let mpi4py = Command::new("python3")
+        .args(["-c", "import mpi4py, numpy"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mpi4py {
+        eprintln!("skipped the MPMD watchdog test: needs python3 with mpi4py and numpy");
+        return;
+    }
+    let peer = concat!(env!("CARGO_MANIFEST_DIR"), "/../interop/peer.py");
+    let mut cmd = Command::new("mpirun");
+    cmd.args([
+        "--oversubscribe",
+        "-n",
+        "1",
+        "python3",
+        peer,
+        ":",
+        "-n",
+        "1",
+    ])
+    .arg(env!("CARGO_BIN_EXE_interop_rank"))
+    .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+    .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    clean_env(&mut cmd);
+    cmd.env("PARALLEL_HANG_TIMEOUT", "5");
+    let (code, err, took) = run_with_deadline(cmd);
+    assert_eq!(code, Some(0), "stderr:\n{err}");
+    assert!(took < DEADLINE, "the job took {took:?}; stderr:\n{err}");
+    assert!(
+        err.contains("rank 1: note: hang detection (PARALLEL_HANG_TIMEOUT) is off"),
+        "stderr:\n{err}"
+    );
+}

@@ -30,7 +30,7 @@ use std::cell::Cell;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
@@ -515,10 +515,12 @@ impl Drop for OpSpan {
 
 /// Whether a watchdog reads the activity (set once, at start-up).
 static WATCHED: AtomicBool = AtomicBool::new(false);
-/// Operations in flight on this process (outermost per thread).
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-/// Incremented at each outermost operation's entry.
-static OP_SEQ: AtomicU64 = AtomicU64::new(0);
+/// In one word, so that entering costs one atomic add and leaving one
+/// subtraction: the number of outermost operations entered so far (a
+/// change is progress) above [`SEQ_SHIFT`], and the operations in flight
+/// (one per thread at most) below it.
+static OP_STATE: AtomicU64 = AtomicU64::new(0);
+const SEQ_SHIFT: u32 = 20;
 /// The name of the last operation entered, up to 16 bytes.
 static OP_NAME: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 
@@ -552,8 +554,7 @@ fn activity_enter(op: &'static str) {
             u64::from_ne_bytes(b.try_into().unwrap_or_default()),
             Ordering::Relaxed,
         );
-        OP_SEQ.fetch_add(1, Ordering::Release);
-        IN_FLIGHT.fetch_add(1, Ordering::Release);
+        OP_STATE.fetch_add((1 << SEQ_SHIFT) + 1, Ordering::Release);
     }
 }
 
@@ -565,7 +566,7 @@ fn activity_exit() {
         d
     });
     if depth == 0 {
-        IN_FLIGHT.fetch_sub(1, Ordering::Release);
+        OP_STATE.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -585,8 +586,9 @@ pub(crate) struct Activity {
 /// tells progress apart from waiting.
 #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
 pub(crate) fn activity() -> Activity {
-    let seq = OP_SEQ.load(Ordering::Acquire);
-    let in_flight = IN_FLIGHT.load(Ordering::Acquire) > 0;
+    let state = OP_STATE.load(Ordering::Acquire);
+    let seq = state >> SEQ_SHIFT;
+    let in_flight = state & ((1 << SEQ_SHIFT) - 1) > 0;
     let mut name = [0u8; 16];
     name[..8].copy_from_slice(&OP_NAME[0].load(Ordering::Relaxed).to_ne_bytes());
     name[8..].copy_from_slice(&OP_NAME[1].load(Ordering::Relaxed).to_ne_bytes());
@@ -646,12 +648,13 @@ impl Drop for ChunkSpan {
 mod tests {
     use super::*;
 
-    /// The activity is process-wide: its tests take turns.
-    static ACTIVITY_TESTS: Mutex<()> = Mutex::new(());
+    /// Tracing and the activity are process-wide: these tests take turns
+    /// (a span of one would land in the trace of another).
+    static TURN: Mutex<()> = Mutex::new(());
 
     #[test]
     fn activity_publishes_the_outermost_operation_while_it_lasts() {
-        let _turn = ACTIVITY_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+        let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
         watch_activity();
         let before = activity().seq;
         {
@@ -680,7 +683,7 @@ mod tests {
     /// (`cargo test -p parallel-runtime --release --lib -- op_span_cost --nocapture`).
     #[test]
     fn op_span_cost() {
-        let _turn = ACTIVITY_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+        let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
         let n = 2_000_000u32;
         let time = |watched: bool| {
             WATCHED.store(watched, Ordering::Relaxed);
@@ -700,6 +703,7 @@ mod tests {
 
     #[test]
     fn file_is_valid_json_after_every_flush() {
+        let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
         let dir = std::env::temp_dir().join(format!("trace-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.json");

@@ -89,9 +89,12 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
         let env = |v: &str| std::env::var(v).ok();
         let job = super::watchdog::job_kind(env);
         let hang = crate::config::hang_timeout();
-        let grace = match &hang {
-            Ok(h) => h.after.filter(|_| job == JobKind::Spmd || h.explicit),
-            Err(_) => None,
+        // Never in an MPMD job: its other programs (mpi4py, C) would not
+        // join the watchdog's start-up `MPI_Comm_dup`, and the job would hang.
+        let grace = match (&hang, job) {
+            (Ok(h), JobKind::Spmd) => h.after,
+            (Ok(h), JobKind::Unknown) if h.explicit => h.after,
+            _ => None,
         };
         // The watchdog calls MPI on its own thread while `main` does.
         let asked = if grace.is_some() {
@@ -142,7 +145,19 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
                     }
                     None
                 }
-                _ => None,
+                _ => {
+                    let explicit = hang.as_ref().is_ok_and(|h| h.explicit && h.after.is_some());
+                    let first = super::watchdog::first_rank_of_app(env);
+                    if job == JobKind::Mpmd && explicit && first == Some(rank) {
+                        eprintln!(
+                            "rank {rank}: note: hang detection ({}) is off in a job of several \
+                             programs (`mpirun … : …`), whose other programs would not join its \
+                             start-up call",
+                            crate::config::ENV_HANG_TIMEOUT
+                        );
+                    }
+                    None
+                }
             };
             let comm = Comm {
                 inner: super::comm::Inner::Mpi(super::real::MpiComm::new(world)),

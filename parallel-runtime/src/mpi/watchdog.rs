@@ -343,6 +343,18 @@ pub(crate) fn job_kind(get: impl Fn(&str) -> Option<String>) -> JobKind {
     }
 }
 
+/// In an Open MPI job, the first rank of this program's app context (the
+/// one to print a note for all of them).
+pub(crate) fn first_rank_of_app(get: impl Fn(&str) -> Option<String>) -> Option<usize> {
+    let app: usize = get("OMPI_MCA_orte_app_num")?.trim().parse().ok()?;
+    let counts = get("OMPI_APP_CTX_NUM_PROCS")?;
+    counts
+        .split_whitespace()
+        .take(app)
+        .map(|c| c.parse::<usize>().ok())
+        .sum()
+}
+
 #[cfg(feature = "mpi")]
 pub(crate) use real::Watchdog;
 
@@ -652,5 +664,15 @@ mod tests {
         assert_eq!(job_kind(env("4")), JobKind::Spmd);
         assert_eq!(job_kind(env("1 1")), JobKind::Mpmd);
         assert_eq!(job_kind(|_: &str| None), JobKind::Unknown);
+        let mpmd = |app: &'static str| {
+            move |v: &str| match v {
+                "OMPI_MCA_orte_app_num" => Some(app.to_owned()),
+                "OMPI_APP_CTX_NUM_PROCS" => Some("1 2 4".to_owned()),
+                _ => None,
+            }
+        };
+        assert_eq!(first_rank_of_app(mpmd("0")), Some(0));
+        assert_eq!(first_rank_of_app(mpmd("2")), Some(3));
+        assert_eq!(first_rank_of_app(|_: &str| None), None);
     }
 }
