@@ -258,11 +258,17 @@ pub fn mpi_main(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::mpi_main::expand(attr.into(), item.into()).into()
 }
 
-/// Stand-in for rsmpi's `#[derive(Equivalence)]` when `parallel-runtime` is
-/// built without the `mpi` feature: marks a struct of plain data as an
-/// element type of the buffer path, and accepts rsmpi's
-/// `#[mpi(crate = "…")]` line so the same code builds both ways. Use it as
-/// `parallel_runtime::mpi::Equivalence`.
+/// `#[derive(Equivalence)]`: a struct of plain data as an element type of
+/// the buffer path. Use it as `parallel_runtime::mpi::Equivalence`.
+///
+/// One derive for both builds of the runtime: with its `mpi` feature it
+/// implements rsmpi's `Equivalence` (the struct's MPI datatype, as rsmpi's
+/// own derive builds it, at the path of `#[mpi(crate = "…")]`, by default
+/// the runtime's re-export); without it, the runtime's stand-in marker.
+/// In both, when every field accepts any bit pattern (numbers, arrays of
+/// them, such structs), it also implements `AnyBitPattern`, which
+/// receiving into the type needs: a struct holding a `bool` can be sent,
+/// not received into.
 #[proc_macro_derive(Equivalence, attributes(mpi))]
 pub fn derive_equivalence(item: TokenStream) -> TokenStream {
     expand::equivalence::expand(item.into()).into()

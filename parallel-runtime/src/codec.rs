@@ -1,24 +1,126 @@
 //! The serde codec for values that cross ranks (the object path of MPI and
 //! the `mpi` backend of `#[parallel_map]`).
+//!
+//! An encoded value is a small header, then the value in
+//! [postcard](https://docs.rs/postcard):
+//!
+//! | bytes | what |
+//! |---|---|
+//! | 1 | `0xB7`, the mark of this format |
+//! | 8 | fingerprint of the type's serde shape (little-endian) |
+//! | 2 | length of the type's name (little-endian) |
+//! | n | the type's name, UTF-8 |
+//! | … | the value |
+//!
+//! [`decode`] refuses a value of another type, naming both (a value sent
+//! as `(usize, String)` is not decoded as a `String`), and refuses bytes
+//! left over after the value. Types that serde writes the same way match:
+//! `&str`/`String`, `[T]`/`&[T]`/`Vec<T>`, `&T`/`Box<T>`/`T` (see the
+//! normalisation in `codec/typename.rs`). Like pickle's class names, the
+//! header lets the receiver check what it gets, not trust it.
 
 use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+mod typename;
+
+/// The first byte of every encoded value.
+const MARK: u8 = 0xB7;
+/// Bytes before the type's name: mark, fingerprint, name length.
+const FIXED: usize = 1 + 8 + 2;
+
 /// A value could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]
-#[error("serialization failed: {0}")]
-pub struct CodecError(#[from] postcard::Error);
+#[error(transparent)]
+pub struct CodecError(Kind);
 
-/// Encodes `value` into bytes.
-pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
-    Ok(postcard::to_stdvec(value)?)
+/// What went wrong, inside [`CodecError`].
+#[derive(Debug, thiserror::Error)]
+enum Kind {
+    #[error("serialization failed: {0}")]
+    Postcard(#[from] postcard::Error),
+    #[error("the message holds a `{sent}`, but is received as `{expected}`")]
+    WrongType { sent: String, expected: String },
+    #[error(
+        "{extra} bytes are left after the `{expected}` the message holds; \
+         the sender wrote more than one value or another format"
+    )]
+    Trailing { extra: usize, expected: String },
+    #[error(
+        "the message ({len} bytes) is not a value encoded by parallel-runtime's object path \
+         (a buffer-path message, or another program's bytes?)"
+    )]
+    NotAnObject { len: usize },
 }
 
-/// Decodes a value from bytes written by [`encode`].
+impl From<postcard::Error> for CodecError {
+    fn from(e: postcard::Error) -> Self {
+        CodecError(Kind::Postcard(e))
+    }
+}
+
+impl CodecError {
+    /// For a value of another type than the receiver's: the type that was
+    /// sent and the type it was received as, e.g. `("(usize, String)",
+    /// "String")`.
+    pub fn wrong_type(&self) -> Option<(&str, &str)> {
+        match &self.0 {
+            Kind::WrongType { sent, expected } => Some((sent, expected)),
+            _ => None,
+        }
+    }
+}
+
+/// Encodes `value` into bytes: the header naming its type, then the value.
+pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
+    let tag = typename::tag_of::<T>();
+    let name = truncated(&tag.name);
+    let mut out = Vec::with_capacity(FIXED + name.len() + 16);
+    out.push(MARK);
+    out.extend_from_slice(&tag.fingerprint.to_le_bytes());
+    out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    out.extend_from_slice(name.as_bytes());
+    Ok(postcard::to_extend(value, out)?)
+}
+
+/// At most `u16::MAX` bytes of `name`, cut at a character boundary.
+fn truncated(name: &str) -> &str {
+    let mut n = name.len().min(usize::from(u16::MAX));
+    while !name.is_char_boundary(n) {
+        n -= 1;
+    }
+    &name[..n]
+}
+
+/// Decodes a value from bytes written by [`encode`]: an error, never a
+/// wrong value, when they hold another type or more than one value.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    Ok(postcard::from_bytes(bytes)?)
+    let tag = typename::tag_of::<T>();
+    let not_ours = || CodecError(Kind::NotAnObject { len: bytes.len() });
+    if bytes.len() < FIXED || bytes[0] != MARK {
+        return Err(not_ours());
+    }
+    let mut fp = [0u8; 8];
+    fp.copy_from_slice(&bytes[1..9]);
+    let name_len = usize::from(u16::from_le_bytes([bytes[9], bytes[10]]));
+    let body = bytes.get(FIXED + name_len..).ok_or_else(not_ours)?;
+    if u64::from_le_bytes(fp) != tag.fingerprint {
+        let sent = String::from_utf8_lossy(&bytes[FIXED..FIXED + name_len]).into_owned();
+        return Err(CodecError(Kind::WrongType {
+            sent,
+            expected: tag.name.to_string(),
+        }));
+    }
+    let (value, rest) = postcard::take_from_bytes(body)?;
+    if !rest.is_empty() {
+        return Err(CodecError(Kind::Trailing {
+            extra: rest.len(),
+            expected: tag.name.to_string(),
+        }));
+    }
+    Ok(value)
 }
 
 /// How to send a `Vec<R>` of map results between ranks: present when `R`
@@ -113,5 +215,40 @@ mod tests {
             .map(|c| c.encode);
         let bytes = c.map(|e| e(&[(7, "x".to_string())]));
         assert!(matches!(bytes, Some(Ok(ref b)) if !b.is_empty()));
+    }
+
+    #[test]
+    fn a_value_of_another_type_is_refused_naming_both() {
+        let e = decode::<String>(&encode(&(2usize, "r3".to_string())).unwrap()).unwrap_err();
+        assert_eq!(e.wrong_type(), Some(("(usize, String)", "String")));
+        assert_eq!(
+            e.to_string(),
+            "the message holds a `(usize, String)`, but is received as `String`"
+        );
+        assert!(decode::<u8>(&encode(&vec![3u64]).unwrap()).is_err());
+        assert!(decode::<u64>(&encode(&0.5f64).unwrap()).is_err());
+    }
+
+    #[test]
+    fn serde_compatible_pairs_decode() {
+        assert_eq!(decode::<String>(&encode("hi").unwrap()).unwrap(), "hi");
+        assert_eq!(decode::<String>(&encode(&&"hi").unwrap()).unwrap(), "hi");
+        let v: Vec<u16> = decode(&encode(&[1u16, 2][..]).unwrap()).unwrap();
+        assert_eq!(v, [1, 2]);
+        let b: Box<u8> = decode(&encode(&&7u8).unwrap()).unwrap();
+        assert_eq!(*b, 7);
+        let r: Vec<(u8, String)> = decode(&encode(&vec![(1u8, "a")]).unwrap()).unwrap();
+        assert_eq!(r, [(1, "a".to_string())]);
+    }
+
+    #[test]
+    fn trailing_bytes_and_foreign_bytes_are_refused() {
+        let mut b = encode(&5u32).unwrap();
+        b.push(0);
+        let e = decode::<u32>(&b).unwrap_err().to_string();
+        assert!(e.contains("1 bytes are left after the `u32`"), "{e}");
+        let e = decode::<u32>(&[5]).unwrap_err().to_string();
+        assert!(e.contains("not a value encoded by parallel-runtime"), "{e}");
+        assert!(decode::<u32>(&b[..5]).is_err());
     }
 }

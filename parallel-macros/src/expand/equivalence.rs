@@ -1,33 +1,115 @@
-//! `#[derive(Equivalence)]` without MPI: `unsafe impl Equivalence` for a
-//! struct whose fields all implement it (checked field by field, at each
-//! field's span).
+//! `#[derive(Equivalence)]`: an element type of the buffer path.
+//!
+//! One derive for both builds of the runtime. It emits:
+//!
+//! - with the runtime's `mpi` feature, rsmpi's `Equivalence` impl (the MPI
+//!   datatype of the struct, built once, as rsmpi's own derive does), at
+//!   the path given by `#[mpi(crate = "…::mpi::rsmpi")]`;
+//! - without it, the runtime's stand-in marker (`unsafe impl Equivalence`);
+//! - in both, `AnyBitPattern` ("every bit pattern is a valid value", what
+//!   a receive needs) when every field has it: a struct holding a `bool`
+//!   can be sent but not received into;
+//! - a check of each field, at its span.
+//!
+//! The macro cannot see the runtime's features, so the first two go
+//! through two `macro_rules!` of the runtime (`__mpi_feature_on!`,
+//! `__mpi_feature_off!`), one of which drops its input.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-/// The runtime's path from `#[mpi(crate = "…::mpi::rsmpi")]`, else
-/// `::parallel_runtime`.
-fn runtime_path(input: &syn::DeriveInput) -> syn::Result<syn::Path> {
-    let mut path: syn::Path = syn::parse_quote!(::parallel_runtime);
+/// The paths from `#[mpi(crate = "…")]`: the runtime (`…` without
+/// `::mpi::rsmpi`, else `::parallel_runtime`) and rsmpi (as written, else
+/// the runtime's re-export).
+fn paths(input: &syn::DeriveInput) -> syn::Result<(syn::Path, syn::Path)> {
+    let mut runtime: syn::Path = syn::parse_quote!(::parallel_runtime);
+    let mut rsmpi: Option<syn::Path> = None;
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("mpi")) {
         attr.parse_nested_meta(|meta| {
             if !meta.path.is_ident("crate") {
-                return Err(meta.error("expected `crate = \"::parallel_runtime::mpi::rsmpi\"`"));
+                return Err(meta.error(
+                    "unknown option; expected `crate = \"::parallel_runtime::mpi::rsmpi\"`",
+                ));
             }
             let s: syn::LitStr = meta.value()?.parse()?;
             let p: syn::Path = s.parse()?;
             let names: Vec<String> = p.segments.iter().map(|s| s.ident.to_string()).collect();
             if names.len() > 2 && names.ends_with(&["mpi".to_owned(), "rsmpi".to_owned()]) {
-                path = syn::Path {
+                runtime = syn::Path {
                     leading_colon: p.leading_colon,
                     segments: p.segments.iter().take(names.len() - 2).cloned().collect(),
                 };
             }
+            rsmpi = Some(p);
             Ok(())
         })?;
     }
-    Ok(path)
+    let rsmpi = rsmpi.unwrap_or_else(|| syn::parse_quote!(#runtime::mpi::rsmpi));
+    Ok((runtime, rsmpi))
+}
+
+/// The MPI datatype of a field's type, as rsmpi's derive writes it: a
+/// named type has its own, an array is contiguous copies of its element, a
+/// tuple a structure (the last two as references, which
+/// `UncommittedDatatypeRef::from` takes like the first).
+fn datatype(rsmpi: &syn::Path, ty: &syn::Type) -> syn::Result<TokenStream> {
+    Ok(match ty {
+        syn::Type::Path(p) => quote!(
+            <#p as #rsmpi::datatype::Equivalence>::equivalent_datatype()
+        ),
+        syn::Type::Array(a) => {
+            let elem = datatype(rsmpi, &a.elem)?;
+            let len = &a.len;
+            quote!(
+                &#rsmpi::datatype::UncommittedUserDatatype::contiguous(
+                    __count({ let n: usize = #len; n }),
+                    &#elem,
+                )
+            )
+        }
+        syn::Type::Tuple(t) => {
+            let parts = t
+                .elems
+                .iter()
+                .map(|e| datatype(rsmpi, e))
+                .collect::<syn::Result<Vec<_>>>()?;
+            let ones = t.elems.iter().map(|_| quote!(1 as #rsmpi::Count));
+            let idx = (0..t.elems.len()).map(syn::Index::from);
+            quote!(
+                &#rsmpi::datatype::UncommittedUserDatatype::structured(
+                    &[#(#ones),*],
+                    &[#(::core::mem::offset_of!(#t, #idx) as #rsmpi::Address),*],
+                    &[#(#rsmpi::datatype::UncommittedDatatypeRef::from(#parts)),*],
+                )
+            )
+        }
+        other => return Err(unsupported(other)),
+    })
+}
+
+fn unsupported(ty: &syn::Type) -> syn::Error {
+    syn::Error::new(
+        ty.span(),
+        "#[derive(Equivalence)] supports fields that are named types, arrays or tuples of \
+         plain data (numbers, `bool`, other `Equivalence` structs)",
+    )
+}
+
+/// Compile-time checks that `ty`'s elements implement `bound` (arrays and
+/// tuples looked into, as MPI builds their datatype from their elements).
+fn checks(ty: &syn::Type, out: &mut Vec<TokenStream>) -> syn::Result<()> {
+    match ty {
+        syn::Type::Path(_) => out.push(quote_spanned!(ty.span()=> __equivalent::<#ty>();)),
+        syn::Type::Array(a) => checks(&a.elem, out)?,
+        syn::Type::Tuple(t) => {
+            for e in &t.elems {
+                checks(e, out)?;
+            }
+        }
+        other => out.push(unsupported(other).into_compile_error()),
+    }
+    Ok(())
 }
 
 pub(crate) fn expand(item: TokenStream) -> TokenStream {
@@ -43,25 +125,104 @@ pub(crate) fn expand(item: TokenStream) -> TokenStream {
         )
         .into_compile_error();
     };
-    let krate = match runtime_path(&input) {
-        Ok(p) => p,
-        Err(e) => return e.into_compile_error(),
+    let mut errors: Option<syn::Error> = None;
+    let mut add = |e: syn::Error| match &mut errors {
+        Some(all) => all.combine(e),
+        None => errors = Some(e),
     };
+    if !input.generics.params.is_empty() {
+        add(syn::Error::new(
+            input.generics.span(),
+            "#[derive(Equivalence)] works on structs without generic parameters: MPI builds one \
+             datatype per type, once",
+        ));
+    }
+    let (runtime, rsmpi) = match paths(&input) {
+        Ok(p) => p,
+        Err(e) => {
+            add(e);
+            (
+                syn::parse_quote!(::parallel_runtime),
+                syn::parse_quote!(::parallel_runtime::mpi::rsmpi),
+            )
+        }
+    };
+    let mut field_checks = Vec::new();
+    let mut types = Vec::new();
+    for f in &data.fields {
+        if let Err(e) = checks(&f.ty, &mut field_checks) {
+            add(e);
+        }
+        match datatype(&rsmpi, &f.ty) {
+            Ok(t) => types.push(t),
+            Err(e) => add(e),
+        }
+    }
+    if let Some(e) = errors {
+        return e.into_compile_error();
+    }
+
     let ident = &input.ident;
-    let (impl_g, ty_g, where_g) = input.generics.split_for_impl();
-    let checks = data.fields.iter().map(|f| {
-        let ty = &f.ty;
-        quote_spanned!(ty.span()=> __equivalent::<#ty>();)
-    });
+    let name = ident.to_string();
+    let members: Vec<syn::Member> = data
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match &f.ident {
+            Some(id) => syn::Member::Named(id.clone()),
+            None => syn::Member::Unnamed(syn::Index::from(i)),
+        })
+        .collect();
+    let ones = members.iter().map(|_| quote!(1 as #rsmpi::Count));
+    let field_tys = data.fields.iter().map(|f| &f.ty);
     quote! {
-        // SAFETY: every field implements `Equivalence` (checked below), so
-        // the struct is plain data.
-        unsafe impl #impl_g #krate::mpi::Equivalence for #ident #ty_g #where_g {}
+        #runtime::__mpi_feature_on! {
+            // SAFETY: the datatype describes every field at its offset with
+            // the field's own datatype, as rsmpi's derive builds it.
+            unsafe impl #rsmpi::datatype::Equivalence for #ident {
+                type Out = #rsmpi::datatype::DatatypeRef<'static>;
+                fn equivalent_datatype() -> Self::Out {
+                    fn __count(n: usize) -> #rsmpi::Count {
+                        <#rsmpi::Count as ::core::convert::TryFrom<usize>>::try_from(n)
+                            .unwrap_or_else(|_| ::core::panic!(
+                                "#[derive(Equivalence)]: an array of {} elements is longer than \
+                                 an MPI datatype can describe", n))
+                    }
+                    static DATATYPE: #rsmpi::internal::once_cell::sync::Lazy<
+                        #rsmpi::datatype::UserDatatype,
+                    > = #rsmpi::internal::once_cell::sync::Lazy::new(|| {
+                        #rsmpi::datatype::internal::check_derive_equivalence_universe_state(#name);
+                        #rsmpi::datatype::UserDatatype::structured::<
+                            #rsmpi::datatype::UncommittedDatatypeRef,
+                        >(
+                            &[#(#ones),*],
+                            &[#(::core::mem::offset_of!(#ident, #members) as #rsmpi::Address),*],
+                            &[#(#rsmpi::datatype::UncommittedDatatypeRef::from(#types)),*],
+                        )
+                    });
+                    DATATYPE.as_ref()
+                }
+            }
+        }
+        #runtime::__mpi_feature_off! {
+            // SAFETY: every field implements `Equivalence` (checked below),
+            // so the struct is plain data.
+            unsafe impl #runtime::mpi::Equivalence for #ident {}
+        }
+        // SAFETY: the bounds hold only when every field accepts any bit
+        // pattern; then so does the struct (its padding holds no value).
+        // (`for<'__a>` keeps the bounds from being checked where the impl
+        // is written: a struct with a `bool` is still an `Equivalence`,
+        // it just cannot be received into.)
+        unsafe impl #runtime::mpi::AnyBitPattern for #ident
+        where
+            #(for<'__a> #field_tys: #runtime::mpi::AnyBitPattern,)*
+        {}
         const _: () = {
             #[allow(dead_code)]
-            fn __check #impl_g () #where_g {
-                fn __equivalent<T: #krate::mpi::Equivalence>() {}
-                #(#checks)*
+            fn __check() {
+                fn __equivalent<T: #runtime::mpi::Equivalence>() {}
+                #(#field_checks)*
             }
         };
     }

@@ -6,9 +6,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::error::Error;
-use super::local::{Ctx, LocalComm};
-use super::op::{Op, Operand, Scalar};
+use super::local::LocalComm;
+use super::matching::Sink;
+use super::op::{AnyBitPattern, Op, Operand, Scalar};
 use super::request::{BufRequest, Request};
+use super::wire::max_count;
 use super::Tag;
 use crate::codec;
 
@@ -190,54 +192,90 @@ impl Comm {
         }
     }
 
+    /// The largest tag a message may have (`MPI_TAG_UB`; tags are
+    /// `0..=tag_ub()`). On real MPI, the library's value (at least 32767;
+    /// OpenMPI's is `i32::MAX`); in a world of one rank or a local world,
+    /// `i32::MAX`, OpenMPI's. Any other tag is an [`Error::Tag`], on every
+    /// backend.
+    pub fn tag_ub(&self) -> Tag {
+        match &self.inner {
+            Inner::Local(_) => Tag::MAX,
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => c.tag_ub(),
+        }
+    }
+
+    fn check_tag(&self, op: &'static str, tag: Tag) -> Result<(), Error> {
+        let tag_ub = self.tag_ub();
+        if (0..=tag_ub).contains(&tag) {
+            Ok(())
+        } else {
+            Err(Error::Tag {
+                rank: self.rank(),
+                op,
+                tag,
+                tag_ub,
+            })
+        }
+    }
+
+    fn check_tag_match(&self, op: &'static str, tag: TagMatch) -> Result<(), Error> {
+        match tag {
+            TagMatch::Any => Ok(()),
+            TagMatch::Tag(t) => self.check_tag(op, t),
+        }
+    }
+
+    /// The checks of a receive's source and tag.
+    fn check_recv(&self, op: &'static str, source: Source, tag: TagMatch) -> Result<(), Error> {
+        self.check_source(op, source)?;
+        self.check_tag_match(op, tag)
+    }
+
     fn encode<T: Serialize + ?Sized>(&self, op: &'static str, v: &T) -> Result<Vec<u8>, Error> {
         codec::encode(v).map_err(Error::codec(self.rank(), op))
     }
 
-    fn decode<T: DeserializeOwned>(&self, op: &'static str, b: &[u8]) -> Result<T, Error> {
-        codec::decode(b).map_err(Error::codec(self.rank(), op))
+    /// Decodes a value that rank `from` sent.
+    pub(crate) fn decode<T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        from: usize,
+        b: &[u8],
+    ) -> Result<T, Error> {
+        codec::decode(b).map_err(|e| Error::decoding(self.rank(), op, from, e))
+    }
+
+    /// An error when a count or displacement of a collective (`lens`, one
+    /// per rank, of elements) is beyond one MPI call.
+    fn check_varcount(&self, op: &'static str, lens: &[u64]) -> Result<(), Error> {
+        match beyond_counts(lens) {
+            None => Ok(()),
+            Some(got) => Err(self.too_large(op, "a count or displacement", got)),
+        }
+    }
+
+    fn too_large(&self, op: &'static str, what: &'static str, got: u64) -> Error {
+        Error::TooLarge {
+            rank: self.rank(),
+            op,
+            what,
+            got,
+            max: max_count(),
+        }
+    }
+
+    /// An error when a collective of `n` elements per rank (so `n *
+    /// size()` in all) is beyond one MPI call.
+    fn check_blocks(&self, op: &'static str, n: usize) -> Result<(), Error> {
+        let all = (n as u64).saturating_mul(self.size() as u64);
+        if all > max_count() as u64 {
+            return Err(self.too_large(op, "the blocks of all ranks", all));
+        }
+        Ok(())
     }
 
     // ----- the object path: bytes on the wire ---------------------------
-
-    pub(crate) fn send_bytes(&self, dest: usize, tag: Tag, bytes: Vec<u8>) {
-        match &self.inner {
-            Inner::Local(c) => c.post(dest, Ctx::User, tag, Box::new(bytes)),
-            #[cfg(feature = "mpi")]
-            Inner::Mpi(c) => c.send_bytes(dest, tag, &bytes),
-        }
-    }
-
-    /// A matching message's bytes; with `wait` false, `None` when none has
-    /// arrived yet.
-    pub(crate) fn recv_bytes(
-        &self,
-        source: Source,
-        tag: TagMatch,
-        wait: bool,
-        op: &'static str,
-    ) -> Result<Option<(Vec<u8>, Status)>, Error> {
-        match &self.inner {
-            Inner::Local(c) => match c.take(source, tag, Ctx::User, wait)? {
-                None => Ok(None),
-                Some(env) => {
-                    let (src, tag) = (env.src, env.tag);
-                    let bytes: Vec<u8> = c.open(env, op)?;
-                    let count = bytes.len();
-                    Ok(Some((
-                        bytes,
-                        Status {
-                            source: src,
-                            tag,
-                            count,
-                        },
-                    )))
-                }
-            },
-            #[cfg(feature = "mpi")]
-            Inner::Mpi(c) => Ok(c.recv_bytes(source, tag, wait)),
-        }
-    }
 
     fn bcast_bytes(&self, root: usize, bytes: Option<Vec<u8>>) -> Result<Vec<u8>, Error> {
         match &self.inner {
@@ -251,16 +289,28 @@ impl Comm {
         }
     }
 
+    /// Every rank's `n`, on every rank.
+    fn all_lens(&self, n: usize, op: &'static str) -> Result<Vec<u64>, Error> {
+        match &self.inner {
+            Inner::Local(c) => c.allgather(n as u64, op),
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => Ok(c.all_lens(n)),
+        }
+    }
+
     fn gather_bytes(
         &self,
         root: usize,
         bytes: Vec<u8>,
         op: &'static str,
     ) -> Result<Option<Vec<Vec<u8>>>, Error> {
+        // Every rank learns every length, so that all refuse together.
+        let lens = self.all_lens(bytes.len(), op)?;
+        self.check_varcount(op, &lens)?;
         match &self.inner {
             Inner::Local(c) => c.gather(root, bytes, op),
             #[cfg(feature = "mpi")]
-            Inner::Mpi(c) => Ok(c.gather_bytes(root, &bytes)),
+            Inner::Mpi(c) => Ok(c.gather_bytes(root, &bytes, &lens)),
         }
     }
 
@@ -269,10 +319,12 @@ impl Comm {
         bytes: Vec<u8>,
         op: &'static str,
     ) -> Result<Vec<Vec<u8>>, Error> {
+        let lens = self.all_lens(bytes.len(), op)?;
+        self.check_varcount(op, &lens)?;
         match &self.inner {
             Inner::Local(c) => c.allgather(bytes, op),
             #[cfg(feature = "mpi")]
-            Inner::Mpi(c) => Ok(c.allgather_bytes(&bytes)),
+            Inner::Mpi(c) => Ok(c.allgather_bytes(&bytes, &lens)),
         }
     }
 
@@ -282,7 +334,9 @@ impl Comm {
     ///
     /// Small messages return at once; a large one may wait until the
     /// receiver posts its receive, as in MPI (use [`Comm::isend`] or
-    /// [`Comm::sendrecv`] for exchanges).
+    /// [`Comm::sendrecv`] for exchanges). Values of any size go (over
+    /// 2 GiB, in pieces, as mpi4py's `pkl5`). The message names the type of
+    /// `value`: a receive of another type is an [`Error::WrongType`].
     pub fn send<T: Serialize + ?Sized>(
         &self,
         value: &T,
@@ -291,13 +345,20 @@ impl Comm {
     ) -> Result<(), Error> {
         let _span = crate::trace::op_span("send");
         self.check_rank("send", dest)?;
+        self.check_tag("send", tag)?;
         let bytes = self.encode("send", value)?;
-        self.send_bytes(dest, tag, bytes);
+        self.send_vec(bytes, dest, tag);
         Ok(())
     }
 
     /// Receives a value from `source` (a rank or [`ANY_SOURCE`]) with `tag`
     /// (a tag or [`ANY_TAG`]) (`comm.recv(source=…, tag=…)`).
+    ///
+    /// A message of another type than `T` is an [`Error::WrongType`] naming
+    /// both (serde-compatible types match: `&str` sent, `String` received;
+    /// `&[T]` or `Vec<T>`; `&T`, `Box<T>` or `T`); the message is consumed.
+    /// Receives match messages in the order they were posted, as in MPI:
+    /// an earlier [`Comm::irecv`] that fits takes its message first.
     pub fn recv<T: DeserializeOwned>(
         &self,
         source: impl Into<Source>,
@@ -315,12 +376,10 @@ impl Comm {
         tag: impl Into<TagMatch>,
     ) -> Result<(T, Status), Error> {
         let _span = crate::trace::op_span("recv_status");
-        let source = source.into();
-        self.check_source("recv", source)?;
-        let (bytes, status) = self
-            .recv_bytes(source, tag.into(), true, "recv")?
-            .unwrap_or_else(|| unreachable!("a blocking receive returns a message"));
-        Ok((self.decode("recv", &bytes)?, status))
+        let (source, tag) = (source.into(), tag.into());
+        self.check_recv("recv", source, tag)?;
+        let (bytes, status) = self.recv_bytes_ordered(source, tag, "recv")?;
+        Ok((self.decode("recv", status.source, &bytes)?, status))
     }
 
     /// Sends `value` to `dest` and receives from `source` at the same time,
@@ -335,6 +394,8 @@ impl Comm {
         recv_tag: impl Into<TagMatch>,
     ) -> Result<R, Error> {
         let _span = crate::trace::op_span("sendrecv");
+        let (source, recv_tag) = (source.into(), recv_tag.into());
+        self.check_recv("sendrecv", source, recv_tag)?;
         let req = self.isend(value, dest, send_tag)?;
         let got = self.recv(source, recv_tag)?;
         req.wait()?;
@@ -352,10 +413,11 @@ impl Comm {
     ) -> Result<Request<'_, ()>, Error> {
         let _span = crate::trace::op_span("isend");
         self.check_rank("isend", dest)?;
+        self.check_tag("isend", tag)?;
         let bytes = self.encode("isend", value)?;
         match &self.inner {
-            Inner::Local(c) => {
-                c.post(dest, Ctx::User, tag, Box::new(bytes));
+            Inner::Local(_) => {
+                self.send_vec(bytes, dest, tag);
                 Ok(Request::done())
             }
             #[cfg(feature = "mpi")]
@@ -365,19 +427,26 @@ impl Comm {
 
     /// Starts receiving a value; [`Request::wait`] returns it
     /// (`comm.irecv(source=…, tag=…)`).
+    ///
+    /// As in MPI, receives match messages in the order they were posted:
+    /// two `irecv`s that fit the same messages get them in the order sent,
+    /// whichever is waited on first, and a later [`Comm::recv`] gets the
+    /// message after the one this request takes.
     pub fn irecv<T: DeserializeOwned>(
         &self,
         source: impl Into<Source>,
         tag: impl Into<TagMatch>,
     ) -> Result<Request<'_, T>, Error> {
         let _span = crate::trace::op_span("irecv");
-        let source = source.into();
-        self.check_source("irecv", source)?;
-        Ok(Request::receiving(self, source, tag.into()))
+        let (source, tag) = (source.into(), tag.into());
+        self.check_recv("irecv", source, tag)?;
+        let id = self.post_recv(source, tag, Sink::Bytes(Vec::new()), "irecv");
+        Ok(Request::receiving(self, id))
     }
 
     /// `root`'s value on every rank (`comm.bcast(obj, root)`): the root
-    /// passes `Some(value)`, the others `None`.
+    /// passes `Some(value)`, the others `None`. Values of any size go (over
+    /// 2 GiB, in pieces).
     ///
     /// ```no_run
     /// # let world = parallel_runtime::mpi::Comm::single();
@@ -405,12 +474,15 @@ impl Comm {
             Ok(value)
         } else {
             let bytes = self.bcast_bytes(root, None)?;
-            self.decode("bcast", &bytes)
+            self.decode("bcast", root, &bytes)
         }
     }
 
     /// `values[r]` of the root to rank `r` (`comm.scatter(list, root)`):
     /// the root passes `Some` list of `size()` values, the others `None`.
+    /// An encoded value, or all of them together, may not exceed
+    /// `i32::MAX` bytes (MPI's counts): else an [`Error::TooLarge`] on
+    /// every rank.
     pub fn scatter<T: Serialize + DeserializeOwned>(
         &self,
         root: usize,
@@ -434,23 +506,37 @@ impl Comm {
                     expected: self.size(),
                 });
             }
-            parts = Some(
-                values
-                    .iter()
-                    .map(|v| self.encode("scatter", v))
-                    .collect::<Result<Vec<_>, _>>()?,
-            );
+            let encoded = values
+                .iter()
+                .map(|v| self.encode("scatter", v))
+                .collect::<Result<Vec<_>, _>>()?;
+            let lens: Vec<u64> = encoded.iter().map(|p| p.len() as u64).collect();
+            parts = Some(match beyond_counts(&lens) {
+                None => Ok(encoded),
+                Some(n) => Err(n),
+            });
         }
         let mine = match &self.inner {
-            Inner::Local(c) => c.scatter(root, parts, "scatter")?,
+            Inner::Local(c) => {
+                let parts = parts.map(|p| match p {
+                    Ok(parts) => parts.into_iter().map(Ok).collect(),
+                    Err(n) => vec![Err(n); self.size()],
+                });
+                c.scatter(root, parts, "scatter")?
+            }
             #[cfg(feature = "mpi")]
             Inner::Mpi(c) => c.scatter_bytes(root, parts),
         };
-        self.decode("scatter", &mine)
+        match mine {
+            Ok(bytes) => self.decode("scatter", root, &bytes),
+            Err(n) => Err(self.too_large("scatter", "a count or displacement", n)),
+        }
     }
 
     /// Every rank's value at `root`, in rank order: `Some` there, `None`
-    /// elsewhere (`comm.gather(obj, root)`).
+    /// elsewhere (`comm.gather(obj, root)`). An encoded value, or all of
+    /// them together, may not exceed `i32::MAX` bytes (MPI's counts): else
+    /// an [`Error::TooLarge`] on every rank.
     pub fn gather<T: Serialize + DeserializeOwned>(
         &self,
         root: usize,
@@ -463,20 +549,22 @@ impl Comm {
             None => Ok(None),
             Some(all) => all
                 .iter()
-                .map(|b| self.decode("gather", b))
+                .enumerate()
+                .map(|(r, b)| self.decode("gather", r, b))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
         }
     }
 
     /// Every rank's value on every rank, in rank order
-    /// (`comm.allgather(obj)`).
+    /// (`comm.allgather(obj)`); sizes as for [`Comm::gather`].
     pub fn allgather<T: Serialize + DeserializeOwned>(&self, value: &T) -> Result<Vec<T>, Error> {
         let _span = crate::trace::op_span("allgather");
         let bytes = self.encode("allgather", value)?;
         self.allgather_bytes(bytes, "allgather")?
             .iter()
-            .map(|b| self.decode("allgather", b))
+            .enumerate()
+            .map(|(r, b)| self.decode("allgather", r, b))
             .collect()
     }
 
@@ -562,75 +650,34 @@ impl Comm {
 
     // ----- the buffer path ----------------------------------------------
 
-    /// Sends a slice without a copy (`comm.Send(buf, dest, tag)`).
+    /// Sends a slice without a copy (`comm.Send(buf, dest, tag)`), of any
+    /// length (over `i32::MAX` elements, in pieces).
     pub fn send_buf<T: Scalar>(&self, buf: &[T], dest: usize, tag: Tag) -> Result<(), Error> {
         let _span = crate::trace::op_span("send_buf");
         self.check_rank("send_buf", dest)?;
-        match &self.inner {
-            Inner::Local(c) => c.post(dest, Ctx::User, tag, Box::new(buf.to_vec())),
-            #[cfg(feature = "mpi")]
-            Inner::Mpi(c) => c.send_buf(buf, dest, tag),
-        }
+        self.check_tag("send_buf", tag)?;
+        self.send_slice(buf, dest, tag);
         Ok(())
     }
 
     /// Receives into a slice (`comm.Recv(buf, source, tag)`); the message
     /// may be shorter than the slice: [`Status::count`] says how long.
-    pub fn recv_buf<T: Scalar>(
+    ///
+    /// A message longer than the slice, or that holds no whole number of
+    /// `T`, is an [`Error::Mismatch`] naming both ranks (the message is
+    /// consumed), on every backend. `T` must accept any bit pattern
+    /// ([`AnyBitPattern`](super::AnyBitPattern)): a `bool` buffer could
+    /// otherwise receive invalid values.
+    pub fn recv_buf<T: Scalar + AnyBitPattern>(
         &self,
         buf: &mut [T],
         source: impl Into<Source>,
         tag: impl Into<TagMatch>,
     ) -> Result<Status, Error> {
         let _span = crate::trace::op_span("recv_buf");
-        let source = source.into();
-        self.check_source("recv_buf", source)?;
-        match &self.inner {
-            Inner::Local(_) => self
-                .recv_buf_local(buf, source, tag.into(), true, "recv_buf")
-                .map(|st| {
-                    st.unwrap_or_else(|| unreachable!("a blocking receive returns a message"))
-                }),
-            #[cfg(feature = "mpi")]
-            Inner::Mpi(c) => Ok(c.recv_buf(buf, source, tag.into())),
-        }
-    }
-
-    /// The local world's receive into a slice; with `wait` false, `None`
-    /// when no message has arrived.
-    pub(crate) fn recv_buf_local<T: Scalar>(
-        &self,
-        buf: &mut [T],
-        source: Source,
-        tag: TagMatch,
-        wait: bool,
-        op: &'static str,
-    ) -> Result<Option<Status>, Error> {
-        // Without the `mpi` feature there is no other kind of communicator.
-        #[allow(irrefutable_let_patterns)]
-        let Inner::Local(c) = &self.inner
-        else {
-            unreachable!("recv_buf_local on an MPI communicator")
-        };
-        let Some(env) = c.take(source, tag, Ctx::User, wait)? else {
-            return Ok(None);
-        };
-        let (src, tag) = (env.src, env.tag);
-        let got: Vec<T> = c.open(env, op)?;
-        if got.len() > buf.len() {
-            return Err(Error::Mismatch {
-                rank: c.rank(),
-                op,
-                from: src,
-                detail: format!("{} elements sent, room for {}", got.len(), buf.len()),
-            });
-        }
-        buf[..got.len()].copy_from_slice(&got);
-        Ok(Some(Status {
-            source: src,
-            tag,
-            count: got.len(),
-        }))
+        let (source, tag) = (source.into(), tag.into());
+        self.check_recv("recv_buf", source, tag)?;
+        self.recv_ordered(source, tag, buf, "recv_buf")
     }
 
     /// Starts sending a vector without a copy (`comm.Isend(buf, dest, tag)`):
@@ -644,24 +691,22 @@ impl Comm {
     ) -> Result<BufRequest<'_, T>, Error> {
         let _span = crate::trace::op_span("isend_buf");
         self.check_rank("isend_buf", dest)?;
+        self.check_tag("isend_buf", tag)?;
         match &self.inner {
-            Inner::Local(c) => {
-                c.post(dest, Ctx::User, tag, Box::new(buf.clone()));
-                Ok(BufRequest::ready(buf, c.rank()))
+            Inner::Local(_) => {
+                self.send_slice(&buf, dest, tag);
+                Ok(BufRequest::ready(buf, self.rank()))
             }
             #[cfg(feature = "mpi")]
-            Inner::Mpi(c) => Ok(BufRequest::mpi(
-                c.isend_buf(buf, dest, tag),
-                c.rank(),
-                false,
-            )),
+            Inner::Mpi(c) => Ok(BufRequest::mpi(c.isend_buf(buf, dest, tag), c.rank())),
         }
     }
 
     /// Starts receiving into a vector (`comm.Irecv(buf, source, tag)`):
     /// [`BufRequest::wait`] gives it back filled, with the status (how many
     /// elements arrived; the message may be shorter than the vector).
-    pub fn irecv_buf<T: Scalar>(
+    /// Receives match messages in the order they were posted, as in MPI.
+    pub fn irecv_buf<T: Scalar + AnyBitPattern>(
         &self,
         buf: Vec<T>,
         source: impl Into<Source>,
@@ -669,21 +714,13 @@ impl Comm {
     ) -> Result<BufRequest<'_, T>, Error> {
         let _span = crate::trace::op_span("irecv_buf");
         let (source, tag) = (source.into(), tag.into());
-        self.check_source("irecv_buf", source)?;
-        match &self.inner {
-            Inner::Local(_) => Ok(BufRequest::local_recv(self, buf, source, tag)),
-            #[cfg(feature = "mpi")]
-            Inner::Mpi(c) => Ok(BufRequest::mpi(
-                c.irecv_buf(buf, source, tag),
-                c.rank(),
-                true,
-            )),
-        }
+        self.check_recv("irecv_buf", source, tag)?;
+        Ok(BufRequest::receiving(self, buf, source, tag))
     }
 
     /// Sends `send` to `dest` and receives into `recv` from `source` at the
     /// same time (`comm.Sendrecv(…)`).
-    pub fn sendrecv_buf<T: Scalar>(
+    pub fn sendrecv_buf<T: Scalar + AnyBitPattern>(
         &self,
         send: &[T],
         dest: usize,
@@ -693,24 +730,35 @@ impl Comm {
         recv_tag: impl Into<TagMatch>,
     ) -> Result<Status, Error> {
         let _span = crate::trace::op_span("sendrecv_buf");
-        let source = source.into();
+        let (source, recv_tag) = (source.into(), recv_tag.into());
         self.check_rank("sendrecv_buf", dest)?;
-        self.check_source("sendrecv_buf", source)?;
+        self.check_tag("sendrecv_buf", send_tag)?;
+        self.check_recv("sendrecv_buf", source, recv_tag)?;
         match &self.inner {
             Inner::Local(_) => {
-                self.send_buf(send, dest, send_tag)?;
-                self.recv_buf(recv, source, recv_tag)
+                self.send_slice(send, dest, send_tag);
+                self.recv_ordered(source, recv_tag, recv, "sendrecv_buf")
             }
             #[cfg(feature = "mpi")]
-            Inner::Mpi(c) => {
-                Ok(c.sendrecv_buf(send, dest, send_tag, recv, source, recv_tag.into()))
+            Inner::Mpi(_) => {
+                // Started, then the receive (checked against `recv`, in
+                // post order), then the send completes.
+                let req = self.isend_buf(send.to_vec(), dest, send_tag)?;
+                let st = self.recv_ordered(source, recv_tag, recv, "sendrecv_buf")?;
+                req.wait()?;
+                Ok(st)
             }
         }
     }
 
     /// The root's slice into every rank's `buf` (`comm.Bcast(buf, root)`);
-    /// every rank passes a slice of the same length.
-    pub fn bcast_buf<T: Scalar>(&self, root: usize, buf: &mut [T]) -> Result<(), Error> {
+    /// every rank passes a slice of the same length, of any length (over
+    /// `i32::MAX` elements, in pieces).
+    pub fn bcast_buf<T: Scalar + AnyBitPattern>(
+        &self,
+        root: usize,
+        buf: &mut [T],
+    ) -> Result<(), Error> {
         let _span = crate::trace::op_span("bcast_buf");
         self.check_rank("bcast_buf", root)?;
         match &self.inner {
@@ -720,7 +768,9 @@ impl Comm {
             }
             #[cfg(feature = "mpi")]
             Inner::Mpi(c) => {
-                c.bcast_buf(root, buf);
+                for piece in buf.chunks_mut(max_count()) {
+                    c.bcast_buf(root, piece);
+                }
                 Ok(())
             }
         }
@@ -749,7 +799,9 @@ impl Comm {
     /// Consecutive blocks of `recv.len()` elements of the root's `send` to
     /// each rank in turn (`comm.Scatter(sendbuf, recvbuf, root)`); `send`
     /// is `Some` (of `size() * recv.len()` elements) on the root only.
-    pub fn scatter_buf<T: Scalar>(
+    /// `size() * recv.len()` may not exceed `i32::MAX` (MPI's counts):
+    /// else an [`Error::TooLarge`] on every rank.
+    pub fn scatter_buf<T: Scalar + AnyBitPattern>(
         &self,
         root: usize,
         send: Option<&[T]>,
@@ -758,6 +810,7 @@ impl Comm {
         let _span = crate::trace::op_span("scatter_buf");
         self.check_rank("scatter_buf", root)?;
         let n = recv.len();
+        self.check_blocks("scatter_buf", n)?;
         let is_root = self.rank() == root;
         if is_root {
             let len = send.map_or(0, <[T]>::len);
@@ -800,8 +853,9 @@ impl Comm {
 
     /// Every rank's `send` into the root's `recv`, in rank order
     /// (`comm.Gather(sendbuf, recvbuf, root)`); `recv` is `Some` (of
-    /// `size() * send.len()` elements) on the root only.
-    pub fn gather_buf<T: Scalar>(
+    /// `size() * send.len()` elements) on the root only. Sizes as for
+    /// [`Comm::scatter_buf`].
+    pub fn gather_buf<T: Scalar + AnyBitPattern>(
         &self,
         root: usize,
         send: &[T],
@@ -809,6 +863,7 @@ impl Comm {
     ) -> Result<(), Error> {
         let _span = crate::trace::op_span("gather_buf");
         self.check_rank("gather_buf", root)?;
+        self.check_blocks("gather_buf", send.len())?;
         let is_root = self.rank() == root;
         let recv = if is_root {
             let Some(recv) = recv else {
@@ -851,9 +906,14 @@ impl Comm {
 
     /// Every rank's `send` into every rank's `recv`, in rank order
     /// (`comm.Allgather(sendbuf, recvbuf)`); `recv` holds `size() *
-    /// send.len()` elements.
-    pub fn all_gather_buf<T: Scalar>(&self, send: &[T], recv: &mut [T]) -> Result<(), Error> {
+    /// send.len()` elements. Sizes as for [`Comm::scatter_buf`].
+    pub fn all_gather_buf<T: Scalar + AnyBitPattern>(
+        &self,
+        send: &[T],
+        recv: &mut [T],
+    ) -> Result<(), Error> {
         let _span = crate::trace::op_span("all_gather_buf");
+        self.check_blocks("all_gather_buf", send.len())?;
         if recv.len() != send.len() * self.size() {
             return Err(Error::Length {
                 rank: self.rank(),
@@ -878,7 +938,7 @@ impl Comm {
 
     /// Element-wise `op` of every rank's `send` into the root's `recv`
     /// (`comm.Reduce(sendbuf, recvbuf, op, root)`); `recv` is `Some` on the
-    /// root only.
+    /// root only. Of any length (over `i32::MAX` elements, in pieces).
     pub fn reduce_buf<T: Operand>(
         &self,
         root: usize,
@@ -922,14 +982,27 @@ impl Comm {
             }
             #[cfg(feature = "mpi")]
             Inner::Mpi(c) => {
-                c.reduce_buf(root, send, recv, op);
+                let p = max_count();
+                match recv {
+                    Some(recv) => {
+                        for (s, r) in send.chunks(p).zip(recv.chunks_mut(p)) {
+                            c.reduce_buf(root, s, Some(r), op);
+                        }
+                    }
+                    None => {
+                        for s in send.chunks(p) {
+                            c.reduce_buf(root, s, None, op);
+                        }
+                    }
+                }
                 Ok(())
             }
         }
     }
 
     /// Element-wise `op` of every rank's `send` into every rank's `recv`
-    /// (`comm.Allreduce(sendbuf, recvbuf, op)`).
+    /// (`comm.Allreduce(sendbuf, recvbuf, op)`), of any length (over
+    /// `i32::MAX` elements, in pieces).
     pub fn all_reduce_buf<T: Operand>(
         &self,
         send: &[T],
@@ -953,7 +1026,10 @@ impl Comm {
             }
             #[cfg(feature = "mpi")]
             Inner::Mpi(c) => {
-                c.all_reduce_buf(send, recv, op);
+                let p = max_count();
+                for (s, r) in send.chunks(p).zip(recv.chunks_mut(p)) {
+                    c.all_reduce_buf(s, r, op);
+                }
                 Ok(())
             }
         }
@@ -969,6 +1045,23 @@ impl Comm {
             Inner::Mpi(c) => c.abort(code),
         }
     }
+}
+
+/// The first count or displacement of consecutive blocks of `lens`
+/// elements that one MPI call cannot describe.
+fn beyond_counts(lens: &[u64]) -> Option<u64> {
+    let max = max_count() as u64;
+    let mut at = 0u64;
+    for &n in lens {
+        if n > max {
+            return Some(n);
+        }
+        if at > max {
+            return Some(at);
+        }
+        at = at.saturating_add(n);
+    }
+    None
 }
 
 /// `recv[i] = op(all[0][i], all[1][i], …)`, in rank order.

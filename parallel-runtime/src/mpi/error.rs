@@ -19,6 +19,58 @@ pub enum Error {
         #[source]
         source: CodecError,
     },
+    /// A value of another type than the one received (object path): the
+    /// ranks disagree on the type of a message.
+    #[error(
+        "rank {rank}: `{op}`: the message from rank {from} holds a `{sent}`, but this rank \
+         receives a `{expected}`; send and receive the same type (or serde-compatible ones, \
+         such as `&str` and `String`)"
+    )]
+    WrongType {
+        /// The rank that saw it.
+        rank: usize,
+        /// The operation.
+        op: &'static str,
+        /// The sender.
+        from: usize,
+        /// The type sent, as named by the sender.
+        sent: String,
+        /// The type this rank receives.
+        expected: String,
+    },
+    /// A tag outside `0..=tag_ub` (MPI's `MPI_TAG_UB`, see
+    /// [`Comm::tag_ub`](super::Comm::tag_ub)).
+    #[error("rank {rank}: `{op}`: tag {tag} is outside 0..={tag_ub}, the tags MPI accepts")]
+    Tag {
+        /// The rank that saw it.
+        rank: usize,
+        /// The operation.
+        op: &'static str,
+        /// The tag given.
+        tag: i32,
+        /// The largest tag (`MPI_TAG_UB`).
+        tag_ub: i32,
+    },
+    /// A collective whose counts or displacements do not fit MPI's `int`
+    /// (more than `i32::MAX` elements for one rank, or in all). Point to
+    /// point messages and broadcasts of any size work (they go in pieces).
+    #[error(
+        "rank {rank}: `{op}`: {what} reaches {got} elements, more than one MPI call can \
+         describe ({max}); split the data into several calls, or send it point to point or by \
+         `bcast`, which go in pieces"
+    )]
+    TooLarge {
+        /// The rank that saw it.
+        rank: usize,
+        /// The operation.
+        op: &'static str,
+        /// What is too large.
+        what: &'static str,
+        /// Its count or displacement.
+        got: u64,
+        /// The largest MPI accepts.
+        max: usize,
+    },
     /// A rank number outside the communicator.
     #[error("rank {rank}: `{op}` names rank {target}, but the communicator has ranks 0..{size}")]
     NoSuchRank {
@@ -56,8 +108,8 @@ pub enum Error {
         /// The length needed.
         expected: usize,
     },
-    /// A message arrived with another element type or count than the
-    /// receive buffer (local world only; MPI reports this itself).
+    /// A message arrived with another element type or more elements than
+    /// the receive buffer holds (buffer path). The message is consumed.
     #[error(
         "rank {rank}: `{op}`: the message from rank {from} does not fit the receive buffer \
          ({detail})"
@@ -108,5 +160,24 @@ pub enum Error {
 impl Error {
     pub(crate) fn codec(rank: usize, op: &'static str) -> impl FnOnce(CodecError) -> Error {
         move |source| Error::Codec { rank, op, source }
+    }
+
+    /// A decode error of a message from `from`: [`Error::WrongType`] when
+    /// the types differ, else [`Error::Codec`].
+    pub(crate) fn decoding(rank: usize, op: &'static str, from: usize, e: CodecError) -> Error {
+        match e.wrong_type() {
+            Some((sent, expected)) => Error::WrongType {
+                rank,
+                op,
+                from,
+                sent: sent.to_owned(),
+                expected: expected.to_owned(),
+            },
+            None => Error::Codec {
+                rank,
+                op,
+                source: e,
+            },
+        }
     }
 }

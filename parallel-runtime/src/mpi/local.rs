@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use super::comm::{Comm, Source, TagMatch};
 use super::error::Error;
+use super::matching::Queue;
 
 /// Runs `f` on `n` ranks, each a thread of this process with its own
 /// communicator of `n` ranks, and returns their results in rank order.
@@ -58,6 +59,7 @@ where
                     rank,
                     world_rank: rank,
                     group: Arc::clone(&group),
+                    pending: Arc::default(),
                 };
                 let f = &f;
                 let world = &world;
@@ -104,7 +106,22 @@ where
     out
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// The first envelope in `queue` that matches.
+fn find(queue: &VecDeque<Envelope>, source: Source, tag: TagMatch, ctx: Ctx) -> Option<usize> {
+    queue.iter().position(|e| {
+        e.ctx == ctx
+            && match source {
+                Source::Any => true,
+                Source::Rank(r) => e.src == r,
+            }
+            && match tag {
+                TagMatch::Any => true,
+                TagMatch::Tag(t) => e.tag == t,
+            }
+    })
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves the data consistent
     // (every critical section is a push, a scan or a store).
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -150,6 +167,45 @@ pub(crate) struct Envelope {
     pub(crate) tag: i32,
     ctx: Ctx,
     payload: Box<dyn Any + Send>,
+    /// For a vector of elements: their type's name and size, and how many.
+    pub(crate) elems: Option<Elems>,
+}
+
+/// What a message of the buffer path holds, for the errors of a receive
+/// into another element type.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Elems {
+    pub(crate) name: &'static str,
+    pub(crate) size: usize,
+    pub(crate) len: usize,
+}
+
+impl Envelope {
+    /// Whether the payload is a `P`.
+    pub(crate) fn holds<P: 'static>(&self) -> bool {
+        self.payload.is::<P>()
+    }
+
+    /// The elements, when the payload is a `Vec<T>`.
+    pub(crate) fn into_vec<T: 'static>(self) -> Result<Vec<T>, Envelope> {
+        let Envelope {
+            src,
+            tag,
+            ctx,
+            payload,
+            elems,
+        } = self;
+        payload
+            .downcast::<Vec<T>>()
+            .map(|b| *b)
+            .map_err(|payload| Envelope {
+                src,
+                tag,
+                ctx,
+                payload,
+                elems,
+            })
+    }
 }
 
 #[derive(Default)]
@@ -181,6 +237,9 @@ pub(crate) struct LocalComm {
     rank: usize,
     world_rank: usize,
     group: Arc<Group>,
+    /// Receives posted and not yet completed, in the order posted (shared
+    /// by the handles on this rank's end).
+    pub(crate) pending: Arc<Mutex<Queue>>,
 }
 
 impl LocalComm {
@@ -191,6 +250,7 @@ impl LocalComm {
             rank: 0,
             world_rank: 0,
             group: Group::new(1, &world),
+            pending: Arc::default(),
         }
     }
 
@@ -200,6 +260,7 @@ impl LocalComm {
             rank: self.rank,
             world_rank: self.world_rank,
             group: Arc::clone(&self.group),
+            pending: Arc::clone(&self.pending),
         }
     }
 
@@ -214,12 +275,35 @@ impl LocalComm {
     /// Posts a message (the local world's sends are buffered, so they never
     /// block).
     pub(crate) fn post(&self, dest: usize, ctx: Ctx, tag: i32, payload: Box<dyn Any + Send>) {
+        self.post_envelope(dest, ctx, tag, payload, None);
+    }
+
+    /// Posts a vector of elements (the buffer path, and the object path's
+    /// bytes), remembering their type for the errors of a receive.
+    pub(crate) fn post_vec<T: Send + 'static>(&self, dest: usize, tag: i32, v: Vec<T>) {
+        let elems = Elems {
+            name: std::any::type_name::<T>(),
+            size: std::mem::size_of::<T>(),
+            len: v.len(),
+        };
+        self.post_envelope(dest, Ctx::User, tag, Box::new(v), Some(elems));
+    }
+
+    fn post_envelope(
+        &self,
+        dest: usize,
+        ctx: Ctx,
+        tag: i32,
+        payload: Box<dyn Any + Send>,
+        elems: Option<Elems>,
+    ) {
         let mailbox = &self.group.boxes[dest];
         lock(&mailbox.queue).push_back(Envelope {
             src: self.rank,
             tag,
             ctx,
             payload,
+            elems,
         });
         mailbox.ready.notify_all();
     }
@@ -236,55 +320,70 @@ impl LocalComm {
         let mailbox = &self.group.boxes[self.rank];
         let mut queue = lock(&mailbox.queue);
         loop {
-            let found = queue.iter().position(|e| {
-                e.ctx == ctx
-                    && match source {
-                        Source::Any => true,
-                        Source::Rank(r) => e.src == r,
-                    }
-                    && match tag {
-                        TagMatch::Any => true,
-                        TagMatch::Tag(t) => e.tag == t,
-                    }
-            });
-            if let Some(i) = found {
+            if let Some(i) = find(&queue, source, tag, ctx) {
                 return Ok(queue.remove(i));
             }
             if !wait {
                 return Ok(None);
             }
-            if let Some(failed) = self.group.world.failed() {
-                return Err(Error::PeerFailed {
-                    rank: self.world_rank,
-                    failed,
-                });
-            }
-            // A sender posts before it finishes, and we hold our mailbox's
-            // lock: a finished sender's messages are all in the queue, so if
-            // none matched, none will come.
-            let world = &self.group.world;
-            let gone = |r: usize| world.has_finished(self.group.world_ranks[r]);
-            let hopeless = match source {
-                Source::Rank(r) => r != self.rank && gone(r),
-                Source::Any => {
-                    self.size() > 1 && (0..self.size()).filter(|&r| r != self.rank).all(gone)
-                }
-            };
-            if hopeless {
-                return Err(Error::PeerFinished {
-                    rank: self.world_rank,
-                    from: match source {
-                        Source::Rank(r) => Some(self.group.world_ranks[r]),
-                        Source::Any => None,
-                    },
-                });
-            }
+            self.check_hope(source)?;
             queue = mailbox
                 .ready
                 .wait_timeout(queue, Duration::from_millis(20))
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
+    }
+
+    /// Waits a little for a message that matches (returns at once if one is
+    /// there): for a receive that must let earlier receives go first. An
+    /// error where none can come.
+    pub(crate) fn idle(&self, source: Source, tag: TagMatch) -> Result<(), Error> {
+        let mailbox = &self.group.boxes[self.rank];
+        let queue = lock(&mailbox.queue);
+        if find(&queue, source, tag, Ctx::User).is_some() {
+            return Ok(());
+        }
+        self.check_hope(source)?;
+        drop(
+            mailbox
+                .ready
+                .wait_timeout(queue, Duration::from_millis(20))
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        Ok(())
+    }
+
+    /// An error when no message from `source` can come any more. Called
+    /// with this rank's mailbox locked, after no message matched.
+    fn check_hope(&self, source: Source) -> Result<(), Error> {
+        if let Some(failed) = self.group.world.failed() {
+            return Err(Error::PeerFailed {
+                rank: self.world_rank,
+                failed,
+            });
+        }
+        // A sender posts before it finishes, and we hold our mailbox's
+        // lock: a finished sender's messages are all in the queue, so if
+        // none matched, none will come.
+        let world = &self.group.world;
+        let gone = |r: usize| world.has_finished(self.group.world_ranks[r]);
+        let hopeless = match source {
+            Source::Rank(r) => r != self.rank && gone(r),
+            Source::Any => {
+                self.size() > 1 && (0..self.size()).filter(|&r| r != self.rank).all(gone)
+            }
+        };
+        if hopeless {
+            return Err(Error::PeerFinished {
+                rank: self.world_rank,
+                from: match source {
+                    Source::Rank(r) => Some(self.group.world_ranks[r]),
+                    Source::Any => None,
+                },
+            });
+        }
+        Ok(())
     }
 
     /// The payload of `env` as a `P`.
@@ -451,6 +550,7 @@ impl LocalComm {
             rank: new_rank,
             world_rank: self.world_rank,
             group,
+            pending: Arc::default(),
         }))
     }
 }

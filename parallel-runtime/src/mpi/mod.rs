@@ -33,19 +33,22 @@ mod comm;
 pub(crate) mod dist;
 mod error;
 pub mod local;
+mod matching;
 mod op;
 #[cfg(feature = "mpi")]
 mod real;
 mod request;
 pub(crate) mod start;
+mod wire;
 mod watchdog;
 
 pub use comm::{Comm, Source, Status, TagMatch, ANY_SOURCE, ANY_TAG};
 pub use error::Error;
-pub use op::{Op, Operand, Scalar};
+pub use op::{AnyBitPattern, Op, Operand, Scalar};
 pub use request::{BufDone, BufRequest, Request};
 
-/// A message tag, as in MPI: a non-negative integer chosen by the program.
+/// A message tag, as in MPI: an integer in `0..=`[`Comm::tag_ub`] chosen by
+/// the program. Other tags are an [`Error::Tag`] on every backend.
 pub type Tag = i32;
 
 /// The element types of the buffer path: numbers, `bool`, and structs that
@@ -53,8 +56,10 @@ pub type Tag = i32;
 ///
 /// With the `mpi` feature this is rsmpi's `Equivalence`, which maps the type
 /// to an MPI datatype; derive it on your own `#[repr(C)]`-like structs of
-/// numbers with the crate path set to our re-export, so that your
-/// `Cargo.toml` names only `parallel-runtime`:
+/// numbers (the derive is this crate's: it writes rsmpi's impl, and
+/// [`AnyBitPattern`] when every field has it, so that the struct can be
+/// received into); the crate path, optional, names our re-export, so that
+/// your `Cargo.toml` names only `parallel-runtime`:
 ///
 /// ```
 /// use parallel_runtime::mpi::Equivalence;
@@ -72,7 +77,7 @@ pub type Tag = i32;
 /// and accepts (ignores) the `#[mpi(crate = …)]` line, so the same code
 /// builds both ways.
 #[cfg(feature = "mpi")]
-pub use rsmpi::traits::Equivalence;
+pub use rsmpi::datatype::Equivalence;
 
 /// The element types of the buffer path (without the `mpi` feature: a
 /// marker for plain-old-data types; with it, rsmpi's `Equivalence`).
@@ -102,12 +107,44 @@ plain_data!(bool, f32, f64, i8, i16, i32, i64, u8, u16, u32, u64, usize, isize);
 // SAFETY: an array of plain data is plain data.
 unsafe impl<T: Equivalence, const N: usize> Equivalence for [T; N] {}
 
-/// The derive for [`Equivalence`]: rsmpi's with the `mpi` feature (re-exported
-/// with the trait above), a stand-in that implements the marker trait
-/// without it.
-#[cfg(not(feature = "mpi"))]
+/// The derive for [`Equivalence`], with or without the `mpi` feature: it
+/// implements the trait (rsmpi's, or the stand-in marker) and
+/// [`AnyBitPattern`] when every field has it.
 #[doc(inline)]
 pub use parallel_macros::Equivalence;
+
+/// Support for `#[derive(Equivalence)]`: passes its input through with the
+/// `mpi` feature, drops it without. Not a stable API.
+#[cfg(feature = "mpi")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mpi_feature_on {
+    ($($t:tt)*) => { $($t)* };
+}
+/// Support for `#[derive(Equivalence)]`: passes its input through with the
+/// `mpi` feature, drops it without. Not a stable API.
+#[cfg(not(feature = "mpi"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mpi_feature_on {
+    ($($t:tt)*) => {};
+}
+/// Support for `#[derive(Equivalence)]`: passes its input through without
+/// the `mpi` feature, drops it with. Not a stable API.
+#[cfg(not(feature = "mpi"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mpi_feature_off {
+    ($($t:tt)*) => { $($t)* };
+}
+/// Support for `#[derive(Equivalence)]`: passes its input through without
+/// the `mpi` feature, drops it with. Not a stable API.
+#[cfg(feature = "mpi")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mpi_feature_off {
+    ($($t:tt)*) => {};
+}
 
 /// The MPI bindings this crate uses (rsmpi, the `mpi` crate), for anything
 /// [`Comm`] does not wrap: see [`Comm::raw`]. Only with the `mpi` feature.

@@ -19,12 +19,65 @@ pub enum Op {
 }
 
 /// An element of the buffer path: a plain-data type MPI can send without a
-/// copy (numbers, `bool`, `#[derive(Equivalence)]` structs).
+/// copy (numbers, `bool`, `#[derive(Equivalence)]` structs). Receiving
+/// into it needs [`AnyBitPattern`] too.
 pub trait Scalar: Equivalence + Copy + Send + 'static {}
 impl<T: Equivalence + Copy + Send + 'static> Scalar for T {}
 
+/// Element types that can be *received into* on the buffer path: every bit
+/// pattern of their size is a valid value (bytemuck's `AnyBitPattern`).
+///
+/// MPI writes the sender's bytes into the receive buffer as they are, so a
+/// `bool` (only 0 and 1 are valid), a `char`, an enum or a struct holding
+/// one could hold an invalid value after a receive: undefined behaviour in
+/// safe code. Numbers and arrays of them implement this trait;
+/// `#[derive(Equivalence)]` implements it for a struct whose fields all do.
+/// Such types can still be *sent* ([`Comm::send_buf`](super::Comm::send_buf)).
+///
+/// To receive flags, send `u8` (`x as u8`) and compare (`x != 0`), or use
+/// the object path ([`Comm::recv`](super::Comm::recv)), which checks every
+/// value it decodes.
+///
+/// ```compile_fail
+/// # let world = parallel_runtime::mpi::Comm::single();
+/// let mut flags = [false; 3];
+/// world.recv_buf(&mut flags, 0, 0)?; // error: `bool` cannot be received into
+/// # Ok::<(), parallel_runtime::mpi::Error>(())
+/// ```
+///
+/// # Safety
+///
+/// Every bit pattern of `size_of::<Self>()` bytes (padding aside) must be
+/// a valid value of `Self`. Implement it by hand only for a type built with
+/// rsmpi's own derive whose fields are all such types.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be received into on the buffer path: not every bit pattern is a valid `{Self}`",
+    label = "a receive buffer of `{Self}`",
+    note = "MPI writes the sender's bytes as they are, so a `bool`, `char`, enum or a struct holding one could get an invalid value",
+    note = "receive integers and convert them (e.g. `u8`, then `x != 0` for a `bool`), or use the object path (`recv`, `bcast`…), which checks every value"
+)]
+pub unsafe trait AnyBitPattern {}
+
+macro_rules! any_bit_pattern {
+    ($($t:ty),*) => { $(
+        // SAFETY: every bit pattern of an integer or a float is a value.
+        unsafe impl AnyBitPattern for $t {}
+    )* };
+}
+any_bit_pattern!(f32, f64, i8, i16, i32, i64, u8, u16, u32, u64, usize, isize);
+
+// SAFETY: an array of such elements has no other bytes than theirs.
+unsafe impl<T: AnyBitPattern, const N: usize> AnyBitPattern for [T; N] {}
+
+/// A zeroed element, to fill a receive buffer whose length only the
+/// message tells.
+pub(crate) fn zeroed<T: AnyBitPattern>() -> T {
+    // SAFETY: all-zero bytes are one of the bit patterns `T` accepts.
+    unsafe { std::mem::zeroed() }
+}
+
 /// A number that the predefined [`Op`]s apply to.
-pub trait Operand: Scalar {
+pub trait Operand: Scalar + AnyBitPattern {
     /// `op` applied to `a` and `b`.
     fn apply(op: Op, a: Self, b: Self) -> Self;
 }

@@ -1,14 +1,19 @@
 //! The real MPI backend: rsmpi's safe traits on a `SimpleCommunicator`.
 
+use std::sync::Mutex;
+
+use rsmpi::attribute::{AttributeKey, CommAttribute};
 use rsmpi::datatype::{Partition, PartitionMut};
-use rsmpi::point_to_point::{MatchedReceiveVec, Message};
+use rsmpi::point_to_point::Message;
 use rsmpi::request::StaticScope;
 use rsmpi::topology::{Color, SimpleCommunicator};
-use rsmpi::traits::{Communicator, CommunicatorCollectives, Destination, Root};
+use rsmpi::traits::{AnyCommunicator, Communicator, CommunicatorCollectives, Destination, Root};
 use rsmpi::Count;
 
-use super::comm::{Source, Status, TagMatch};
+use super::comm::{Source, TagMatch};
+use super::matching::Queue;
 use super::op::{system_op, Op, Operand, Scalar};
+use super::wire::pieces;
 use super::Tag;
 
 pub(crate) struct MpiComm {
@@ -16,20 +21,27 @@ pub(crate) struct MpiComm {
     /// Asked once: every operation checks ranks against them.
     rank: usize,
     size: usize,
+    /// `MPI_TAG_UB`, asked once.
+    tag_ub: Tag,
+    /// Receives posted and not yet matched (`matching.rs`).
+    pub(crate) pending: Mutex<Queue>,
 }
 
-fn status(s: rsmpi::point_to_point::Status, count: usize) -> Status {
-    Status {
-        source: s.source_rank() as usize,
-        tag: s.tag(),
-        count,
+/// The `MPI_TAG_UB` attribute: the largest tag (at least 32767).
+#[repr(C)]
+#[derive(Clone)]
+struct TagUb(std::os::raw::c_int);
+
+impl CommAttribute for TagUb {
+    fn get_key() -> AttributeKey {
+        // SAFETY: `MPI_TAG_UB` is a predefined keyval of every MPI library.
+        unsafe { AttributeKey::new_unchecked(rsmpi::ffi::MPI_TAG_UB as i32) }
     }
 }
 
+/// Counts that the caller checked against `max_count` (so they fit).
 fn count(n: usize) -> Count {
-    Count::try_from(n).unwrap_or_else(|_| {
-        panic!("a message of {n} elements is larger than MPI's count type can describe")
-    })
+    Count::try_from(n).unwrap_or_else(|_| unreachable!("counts are checked before MPI calls"))
 }
 
 /// Displacements of consecutive blocks of `counts` elements.
@@ -46,6 +58,7 @@ fn displs(counts: &[Count]) -> Vec<Count> {
 
 /// Cuts `flat` into blocks of `counts` bytes.
 fn cut(flat: &[u8], counts: &[Count]) -> Vec<Vec<u8>> {
+    // `at + c` stays within `flat`, whose length is the sum of `counts`.
     let mut at = 0;
     counts
         .iter()
@@ -65,7 +78,24 @@ const INLINE: usize = 56;
 impl MpiComm {
     pub(crate) fn new(comm: SimpleCommunicator) -> MpiComm {
         let (rank, size) = (comm.rank() as usize, comm.size() as usize);
-        MpiComm { comm, rank, size }
+        // Set on the world; a library need not copy it to the
+        // communicators made from it, whose tags have the same bound.
+        let tag_ub = comm
+            .get_attr::<TagUb>()
+            .map(|t| t.0)
+            .or_else(|| SimpleCommunicator::world().get_attr::<TagUb>().map(|t| t.0))
+            .unwrap_or(32767);
+        MpiComm {
+            comm,
+            rank,
+            size,
+            tag_ub,
+            pending: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn tag_ub(&self) -> Tag {
+        self.tag_ub
     }
 
     pub(crate) fn rank(&self) -> usize {
@@ -76,7 +106,7 @@ impl MpiComm {
         self.size
     }
 
-    fn probe(
+    pub(crate) fn probe(
         &self,
         source: Source,
         tag: TagMatch,
@@ -113,24 +143,6 @@ impl MpiComm {
         }
     }
 
-    pub(crate) fn send_bytes(&self, dest: usize, tag: Tag, bytes: &[u8]) {
-        self.comm
-            .process_at_rank(dest as i32)
-            .send_with_tag(bytes, tag);
-    }
-
-    pub(crate) fn recv_bytes(
-        &self,
-        source: Source,
-        tag: TagMatch,
-        wait: bool,
-    ) -> Option<(Vec<u8>, Status)> {
-        let probed = self.probe(source, tag, wait)?;
-        let (bytes, st): (Vec<u8>, _) = probed.matched_receive_vec();
-        let n = bytes.len();
-        Some((bytes, status(st, n)))
-    }
-
     pub(crate) fn bcast_bytes(&self, root: usize, bytes: Option<Vec<u8>>) -> Option<Vec<u8>> {
         let is_root = self.rank() == root;
         let root_proc = self.comm.process_at_rank(root as i32);
@@ -153,16 +165,31 @@ impl MpiComm {
             Some(b) if is_root => b,
             _ => vec![0u8; len],
         };
-        root_proc.broadcast_into(&mut buf[..]);
+        // In pieces MPI's `int` count can describe; every rank knows `len`.
+        for piece in buf.chunks_mut(super::wire::max_count()) {
+            root_proc.broadcast_into(piece);
+        }
         Some(buf)
     }
 
-    pub(crate) fn gather_bytes(&self, root: usize, bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+    /// Every rank's `n`, on every rank.
+    pub(crate) fn all_lens(&self, n: usize) -> Vec<u64> {
+        let mut all = vec![0u64; self.size()];
+        self.comm.all_gather_into(&(n as u64), &mut all[..]);
+        all
+    }
+
+    /// The blocks of every rank at the root; `lens` (from
+    /// [`MpiComm::all_lens`]) were checked to fit MPI's counts.
+    pub(crate) fn gather_bytes(
+        &self,
+        root: usize,
+        bytes: &[u8],
+        lens: &[u64],
+    ) -> Option<Vec<Vec<u8>>> {
         let root_proc = self.comm.process_at_rank(root as i32);
-        let len = count(bytes.len());
         if self.rank() == root {
-            let mut counts = vec![0 as Count; self.size()];
-            root_proc.gather_into_root(&len, &mut counts[..]);
+            let counts: Vec<Count> = lens.iter().map(|&c| count(c as usize)).collect();
             let total = counts.iter().map(|&c| c as usize).sum();
             let mut flat = vec![0u8; total];
             let d = displs(&counts);
@@ -172,16 +199,14 @@ impl MpiComm {
             }
             Some(cut(&flat, &counts))
         } else {
-            root_proc.gather_into(&len);
             root_proc.gather_varcount_into(bytes);
             None
         }
     }
 
-    pub(crate) fn allgather_bytes(&self, bytes: &[u8]) -> Vec<Vec<u8>> {
-        let len = count(bytes.len());
-        let mut counts = vec![0 as Count; self.size()];
-        self.comm.all_gather_into(&len, &mut counts[..]);
+    /// Every rank's block on every rank; `lens` as for `gather_bytes`.
+    pub(crate) fn allgather_bytes(&self, bytes: &[u8], lens: &[u64]) -> Vec<Vec<u8>> {
+        let counts: Vec<Count> = lens.iter().map(|&c| count(c as usize)).collect();
         let total = counts.iter().map(|&c| c as usize).sum();
         let mut flat = vec![0u8; total];
         let d = displs(&counts);
@@ -192,25 +217,44 @@ impl MpiComm {
         cut(&flat, &counts)
     }
 
-    pub(crate) fn scatter_bytes(&self, root: usize, parts: Option<Vec<Vec<u8>>>) -> Vec<u8> {
+    /// The root's `parts[r]` to rank `r`. The root passes `Err(n)` instead
+    /// when a count or displacement `n` is beyond MPI's counts; then every
+    /// rank gets `Err(n)`.
+    pub(crate) fn scatter_bytes(
+        &self,
+        root: usize,
+        parts: Option<Result<Vec<Vec<u8>>, u64>>,
+    ) -> Result<Vec<u8>, u64> {
         let root_proc = self.comm.process_at_rank(root as i32);
-        let mut len: Count = 0;
+        let mut len: i64 = 0;
         match parts {
             Some(parts) if self.rank() == root => {
+                let parts = match parts {
+                    Ok(parts) => parts,
+                    Err(n) => {
+                        let refuse = vec![-(n as i64); self.size()];
+                        root_proc.scatter_into_root(&refuse[..], &mut len);
+                        return Err(n);
+                    }
+                };
+                let lens: Vec<i64> = parts.iter().map(|p| p.len() as i64).collect();
+                root_proc.scatter_into_root(&lens[..], &mut len);
                 let counts: Vec<Count> = parts.iter().map(|p| count(p.len())).collect();
-                root_proc.scatter_into_root(&counts[..], &mut len);
                 let flat = parts.concat();
                 let d = displs(&counts);
                 let mut mine = vec![0u8; len as usize];
                 let part = Partition::new(&flat[..], &counts[..], &d[..]);
                 root_proc.scatter_varcount_into_root(&part, &mut mine[..]);
-                mine
+                Ok(mine)
             }
             _ => {
                 root_proc.scatter_into(&mut len);
+                if len < 0 {
+                    return Err(len.unsigned_abs());
+                }
                 let mut mine = vec![0u8; len as usize];
                 root_proc.scatter_varcount_into(&mut mine[..]);
-                mine
+                Ok(mine)
             }
         }
     }
@@ -239,68 +283,6 @@ impl MpiComm {
         self.comm
             .process_at_rank(dest as i32)
             .send_with_tag(buf, tag);
-    }
-
-    pub(crate) fn recv_buf<T: Scalar>(
-        &self,
-        buf: &mut [T],
-        source: Source,
-        tag: TagMatch,
-    ) -> Status {
-        use rsmpi::traits::Source as _;
-        let st = match (source, tag) {
-            (Source::Any, TagMatch::Any) => self.comm.any_process().receive_into(buf),
-            (Source::Any, TagMatch::Tag(t)) => {
-                self.comm.any_process().receive_into_with_tag(buf, t)
-            }
-            (Source::Rank(r), TagMatch::Any) => {
-                self.comm.process_at_rank(r as i32).receive_into(buf)
-            }
-            (Source::Rank(r), TagMatch::Tag(t)) => self
-                .comm
-                .process_at_rank(r as i32)
-                .receive_into_with_tag(buf, t),
-        };
-        let n = st.count(T::equivalent_datatype()) as usize;
-        status(st, n)
-    }
-
-    pub(crate) fn sendrecv_buf<T: Scalar>(
-        &self,
-        send: &[T],
-        dest: usize,
-        send_tag: Tag,
-        recv: &mut [T],
-        source: Source,
-        recv_tag: TagMatch,
-    ) -> Status {
-        let d = self.comm.process_at_rank(dest as i32);
-        let recv_tag = match recv_tag {
-            // SAFETY: a constant of the C library that mpi-sys exposes as a
-            // static; it is only read (rsmpi reads it the same way).
-            TagMatch::Any => unsafe { rsmpi::ffi::RSMPI_ANY_TAG },
-            TagMatch::Tag(t) => t,
-        };
-        let st = match source {
-            Source::Any => rsmpi::point_to_point::send_receive_into_with_tags(
-                send,
-                &d,
-                send_tag,
-                recv,
-                &self.comm.any_process(),
-                recv_tag,
-            ),
-            Source::Rank(r) => rsmpi::point_to_point::send_receive_into_with_tags(
-                send,
-                &d,
-                send_tag,
-                recv,
-                &self.comm.process_at_rank(r as i32),
-                recv_tag,
-            ),
-        };
-        let n = st.count(T::equivalent_datatype()) as usize;
-        status(st, n)
     }
 
     pub(crate) fn bcast_buf<T: Scalar>(&self, root: usize, buf: &mut [T]) {
@@ -346,120 +328,76 @@ impl MpiComm {
     }
 }
 
-/// An `MPI_Isend` or `MPI_Irecv` on a vector the request owns until the
-/// operation completes, then gives back.
-pub(crate) struct BufRequest<T: Scalar> {
-    req: Option<rsmpi::request::Request<'static, [T], StaticScope>>,
-    /// The vector's parts while MPI uses its memory.
+/// The `MPI_Isend`s of a vector (one per piece) that the request owns
+/// until they complete, then gives back.
+pub(crate) struct SendRequest<T: Scalar> {
+    reqs: Vec<rsmpi::request::Request<'static, [T], StaticScope>>,
+    /// The vector's parts while MPI reads its memory.
     buf: Option<(*mut T, usize, usize)>,
-    /// A receive, which is cancelled (not waited for) when dropped in flight.
-    recv: bool,
 }
 
 impl MpiComm {
-    pub(crate) fn isend_buf<T: Scalar>(&self, buf: Vec<T>, dest: usize, tag: Tag) -> BufRequest<T> {
+    pub(crate) fn isend_buf<T: Scalar>(
+        &self,
+        buf: Vec<T>,
+        dest: usize,
+        tag: Tag,
+    ) -> SendRequest<T> {
         let mut buf = std::mem::ManuallyDrop::new(buf);
         let (ptr, len, cap) = (buf.as_mut_ptr(), buf.len(), buf.capacity());
         // SAFETY: the parts come from a live vector that nothing else owns
-        // (it is in `ManuallyDrop` and only `BufRequest` can rebuild it, after
-        // the send completed), so the memory outlives MPI's use of it.
+        // (it is in `ManuallyDrop` and only `SendRequest` can rebuild it,
+        // after every send completed), so the memory outlives MPI's use.
         let shared: &'static [T] = unsafe { std::slice::from_raw_parts(ptr, len) };
-        let req = self
-            .comm
-            .process_at_rank(dest as i32)
-            .immediate_send_with_tag(StaticScope, shared, tag);
-        BufRequest {
-            req: Some(req),
+        let dest = self.comm.process_at_rank(dest as i32);
+        let reqs = pieces(shared)
+            .map(|piece| dest.immediate_send_with_tag(StaticScope, piece, tag))
+            .collect();
+        SendRequest {
+            reqs,
             buf: Some((ptr, len, cap)),
-            recv: false,
-        }
-    }
-
-    pub(crate) fn irecv_buf<T: Scalar>(
-        &self,
-        buf: Vec<T>,
-        source: Source,
-        tag: TagMatch,
-    ) -> BufRequest<T> {
-        use rsmpi::traits::Source as _;
-        let mut buf = std::mem::ManuallyDrop::new(buf);
-        let (ptr, len, cap) = (buf.as_mut_ptr(), buf.len(), buf.capacity());
-        // SAFETY: as in `isend_buf`; here MPI writes the memory, and no other
-        // reference to it exists until the request gives the vector back.
-        let slice: &'static mut [T] = unsafe { std::slice::from_raw_parts_mut(ptr, len) };
-        let req = match (source, tag) {
-            (Source::Any, TagMatch::Any) => self
-                .comm
-                .any_process()
-                .immediate_receive_into(StaticScope, slice),
-            (Source::Any, TagMatch::Tag(t)) => self
-                .comm
-                .any_process()
-                .immediate_receive_into_with_tag(StaticScope, slice, t),
-            (Source::Rank(r), TagMatch::Any) => self
-                .comm
-                .process_at_rank(r as i32)
-                .immediate_receive_into(StaticScope, slice),
-            (Source::Rank(r), TagMatch::Tag(t)) => self
-                .comm
-                .process_at_rank(r as i32)
-                .immediate_receive_into_with_tag(StaticScope, slice, t),
-        };
-        BufRequest {
-            req: Some(req),
-            buf: Some((ptr, len, cap)),
-            recv: true,
         }
     }
 }
 
-impl<T: Scalar> BufRequest<T> {
-    /// The vector back, once the operation completed.
+impl<T: Scalar> SendRequest<T> {
+    /// The vector back, once every send completed.
     fn take_buf(&mut self) -> Vec<T> {
         match self.buf.take() {
-            // SAFETY: the parts came from a vector in `isend_buf`/`irecv_buf`,
-            // the operation that used the memory has completed, and `take`
-            // rebuilds the vector once.
+            // SAFETY: the parts came from a vector in `isend_buf`, the sends
+            // that read the memory have completed, and `take` rebuilds the
+            // vector once.
             Some((ptr, len, cap)) => unsafe { Vec::from_raw_parts(ptr, len, cap) },
             None => Vec::new(),
         }
     }
 
-    /// The vector and the status, if it has completed.
-    pub(crate) fn test(&mut self) -> Option<(Vec<T>, Status)> {
-        let req = self.req.take()?;
-        match req.test() {
-            Ok(st) => {
-                let n = st.count(T::equivalent_datatype()).max(0) as usize;
-                Some((self.take_buf(), status(st, n)))
-            }
-            Err(req) => {
-                self.req = Some(req);
-                None
+    /// The vector, if every send has completed.
+    pub(crate) fn test(&mut self) -> Option<Vec<T>> {
+        let mut left = Vec::new();
+        for req in self.reqs.drain(..) {
+            if let Err(req) = req.test() {
+                left.push(req);
             }
         }
+        self.reqs = left;
+        self.reqs.is_empty().then(|| self.take_buf())
     }
 
-    /// Waits until it completes: the vector and the status.
-    pub(crate) fn wait(&mut self) -> (Vec<T>, Status) {
-        let st = match self.req.take() {
-            Some(req) => req.wait(),
-            None => unreachable!("a buffer request is waited on once"),
-        };
-        let n = st.count(T::equivalent_datatype()).max(0) as usize;
-        (self.take_buf(), status(st, n))
+    /// Waits until every send completed: the vector back.
+    pub(crate) fn wait(&mut self) -> Vec<T> {
+        for req in self.reqs.drain(..) {
+            req.wait_without_status();
+        }
+        self.take_buf()
     }
 }
 
-impl<T: Scalar> Drop for BufRequest<T> {
+impl<T: Scalar> Drop for SendRequest<T> {
     fn drop(&mut self) {
-        // A request dropped in flight completes first, as MPI still uses
-        // the memory: a send is waited for; a receive, which might never be
-        // matched, is cancelled (MPI_Cancel), then waited for.
-        if let Some(req) = self.req.take() {
-            if self.recv {
-                req.cancel();
-            }
+        // A request dropped in flight completes first, as MPI still reads
+        // the memory.
+        for req in self.reqs.drain(..) {
             req.wait_without_status();
         }
         drop(self.take_buf());

@@ -1,4 +1,9 @@
-//! Nonblocking operations of the object path: [`Request`].
+//! Nonblocking operations: [`Request`] (object path) and [`BufRequest`]
+//! (buffer path).
+//!
+//! A receive is posted on its communicator when it starts and matches
+//! messages in post order, as in MPI (see `matching.rs`): it takes its
+//! message during any later receive, test or wait on that communicator.
 
 use std::marker::PhantomData;
 
@@ -6,7 +11,8 @@ use serde::de::DeserializeOwned;
 
 use super::comm::{Comm, Source, Status, TagMatch};
 use super::error::Error;
-use super::op::Scalar;
+use super::matching::{RawSlice, Sink};
+use super::op::{AnyBitPattern, Scalar};
 
 enum State<'c> {
     /// A send that completed (at once in the local world, or waited).
@@ -14,20 +20,18 @@ enum State<'c> {
     /// A receive that delivered its value to the rank given.
     Spent(usize),
     #[cfg(feature = "mpi")]
-    Sending(super::real::BufRequest<u8>),
-    Receiving {
-        comm: &'c Comm,
-        source: Source,
-        tag: TagMatch,
-    },
+    Sending(super::real::SendRequest<u8>),
+    /// A receive posted on `comm` as `id`.
+    Receiving { comm: &'c Comm, id: u64 },
 }
 
 /// A nonblocking send or receive in flight (mpi4py's `MPI.Request`, from
 /// [`Comm::isend`] and [`Comm::irecv`]). `T` is `()` for a send and the
 /// received type for a receive.
 ///
-/// A request dropped before it completed waits for it: a send's buffer
-/// outlives the send.
+/// A send dropped before it completed waits for it: a send's buffer
+/// outlives the send. A receive dropped before it completed is withdrawn
+/// (a message it had already taken is lost).
 #[must_use = "a request does nothing unless waited on or tested"]
 pub struct Request<'c, T> {
     state: State<'c>,
@@ -56,17 +60,25 @@ impl<'c, T> Request<'c, T> {
     }
 
     #[cfg(feature = "mpi")]
-    pub(crate) fn sending(req: super::real::BufRequest<u8>) -> Self {
+    pub(crate) fn sending(req: super::real::SendRequest<u8>) -> Self {
         Request {
             state: State::Sending(req),
             _value: PhantomData,
         }
     }
 
-    pub(crate) fn receiving(comm: &'c Comm, source: Source, tag: TagMatch) -> Self {
+    pub(crate) fn receiving(comm: &'c Comm, id: u64) -> Self {
         Request {
-            state: State::Receiving { comm, source, tag },
+            state: State::Receiving { comm, id },
             _value: PhantomData,
+        }
+    }
+}
+
+impl<T> Drop for Request<'_, T> {
+    fn drop(&mut self) {
+        if let State::Receiving { comm, id } = self.state {
+            comm.cancel_recv(id);
         }
     }
 }
@@ -74,33 +86,37 @@ impl<'c, T> Request<'c, T> {
 impl<T: DeserializeOwned> Request<'_, T> {
     /// One step: the value and status if it completed, else `None`.
     fn poll(&mut self, wait: bool) -> Result<Option<(T, Option<Status>)>, Error> {
-        let done: Option<(Vec<u8>, Option<Status>)> = match &mut self.state {
-            State::Done => Some((Vec::new(), None)),
-            State::Spent(rank) => return Err(Error::RequestSpent { rank: *rank }),
+        match &mut self.state {
+            State::Done => unit().map(|v| Some((v, None))),
+            State::Spent(rank) => Err(Error::RequestSpent { rank: *rank }),
             #[cfg(feature = "mpi")]
             State::Sending(req) => {
                 let sent = if wait { Some(req.wait()) } else { req.test() };
-                sent.map(|_| (Vec::new(), None))
+                match sent {
+                    None => Ok(None),
+                    Some(_) => {
+                        self.state = State::Done;
+                        unit().map(|v| Some((v, None)))
+                    }
+                }
             }
-            State::Receiving { comm, source, tag } => comm
-                .recv_bytes(*source, *tag, wait, "irecv")?
-                .map(|(b, s)| (b, Some(s))),
-        };
-        match done {
-            None => Ok(None),
-            Some((bytes, status)) => {
-                // Sends complete with `()`, which decodes from no bytes.
-                let receiver = match &self.state {
-                    State::Receiving { comm, .. } => Some(comm.rank()),
-                    _ => None,
+            State::Receiving { comm, id } => {
+                let (comm, id) = (*comm, *id);
+                let got = comm.poll_recv(id, wait);
+                let done = match got {
+                    Ok(None) => return Ok(None),
+                    Ok(Some(done)) => Ok(done),
+                    Err(e) => Err(e),
                 };
-                let value = crate::codec::decode(&bytes).map_err(|source| Error::Codec {
-                    rank: receiver.unwrap_or(0),
-                    op: "irecv",
-                    source,
-                })?;
-                self.state = receiver.map_or(State::Done, State::Spent);
-                Ok(Some((value, status)))
+                // Completed, well or not: the receive left the queue.
+                self.state = State::Spent(comm.rank());
+                match done? {
+                    (status, Sink::Bytes(bytes)) => {
+                        let v = comm.decode("irecv", status.source(), &bytes)?;
+                        Ok(Some((v, Some(status))))
+                    }
+                    (_, Sink::Slice(_)) => unreachable!("an object receive posts bytes"),
+                }
             }
         }
     }
@@ -148,6 +164,20 @@ impl<T: DeserializeOwned> Request<'_, T> {
     }
 }
 
+/// The value a completed send gives: `()`, which `T` is for a send
+/// request (decoded from its encoding, since `T` is only known to be
+/// `DeserializeOwned` here).
+fn unit<T: DeserializeOwned>() -> Result<T, Error> {
+    use std::sync::OnceLock;
+    static UNIT: OnceLock<Vec<u8>> = OnceLock::new();
+    let bytes = UNIT.get_or_init(|| crate::codec::encode(&()).unwrap_or_default());
+    crate::codec::decode(bytes).map_err(|source| Error::Codec {
+        rank: 0,
+        op: "isend",
+        source,
+    })
+}
+
 /// What a completed [`BufRequest`] gives back: the vector, and for a
 /// receive its status (`None` for a send).
 pub type BufDone<T> = (Vec<T>, Option<Status>);
@@ -158,7 +188,7 @@ pub type BufDone<T> = (Vec<T>, Option<Status>);
 /// completes: after a send, to be reused; after a receive, filled.
 ///
 /// A send dropped before it completed waits for it; a receive dropped
-/// before a message arrived is cancelled.
+/// before a message arrived is withdrawn.
 #[must_use = "a request does nothing unless waited on or tested"]
 pub struct BufRequest<'c, T: Scalar> {
     state: BufState<'c, T>,
@@ -170,18 +200,17 @@ enum BufState<'c, T: Scalar> {
     Ready(Vec<T>, usize),
     /// Gave its vector back (the rank is the owner's).
     Spent(usize),
-    /// A receive in the local world, done when a message is there.
-    LocalRecv {
+    /// A receive posted on `comm` as `id`, into the vector whose parts
+    /// these are (rebuilt when it completes or is dropped).
+    Receiving {
         comm: &'c Comm,
-        buf: Vec<T>,
-        source: Source,
-        tag: TagMatch,
+        id: u64,
+        parts: (*mut T, usize, usize),
     },
     #[cfg(feature = "mpi")]
-    Mpi {
-        req: super::real::BufRequest<T>,
+    Sending {
+        req: super::real::SendRequest<T>,
         rank: usize,
-        recv: bool,
     },
 }
 
@@ -190,9 +219,9 @@ impl<T: Scalar> std::fmt::Debug for BufRequest<'_, T> {
         let state = match &self.state {
             BufState::Ready(..) => "done",
             BufState::Spent(_) => "spent",
-            BufState::LocalRecv { .. } => "receiving",
+            BufState::Receiving { .. } => "receiving",
             #[cfg(feature = "mpi")]
-            BufState::Mpi { .. } => "in flight",
+            BufState::Sending { .. } => "in flight",
         };
         f.debug_struct("BufRequest").field("state", &state).finish()
     }
@@ -205,49 +234,58 @@ impl<'c, T: Scalar> BufRequest<'c, T> {
         }
     }
 
-    pub(crate) fn local_recv(comm: &'c Comm, buf: Vec<T>, source: Source, tag: TagMatch) -> Self {
+    pub(crate) fn receiving(comm: &'c Comm, buf: Vec<T>, source: Source, tag: TagMatch) -> Self
+    where
+        T: AnyBitPattern,
+    {
+        let mut buf = std::mem::ManuallyDrop::new(buf);
+        let parts = (buf.as_mut_ptr(), buf.len(), buf.capacity());
+        // SAFETY: the vector's memory is owned by this request alone (its
+        // parts are in `ManuallyDrop`) until the receive completes or is
+        // withdrawn (in `poll` or `drop`), and only then rebuilt.
+        let raw = unsafe { RawSlice::new(parts.0, parts.1) };
+        let id = comm.post_recv(source, tag, Sink::Slice(Box::new(raw)), "irecv_buf");
         BufRequest {
-            state: BufState::LocalRecv {
-                comm,
-                buf,
-                source,
-                tag,
-            },
+            state: BufState::Receiving { comm, id, parts },
         }
     }
 
     #[cfg(feature = "mpi")]
-    pub(crate) fn mpi(req: super::real::BufRequest<T>, rank: usize, recv: bool) -> Self {
+    pub(crate) fn mpi(req: super::real::SendRequest<T>, rank: usize) -> Self {
         BufRequest {
-            state: BufState::Mpi { req, rank, recv },
+            state: BufState::Sending { req, rank },
         }
     }
 
     fn poll(&mut self, wait: bool) -> Result<Option<BufDone<T>>, Error> {
         let (done, rank) = match &mut self.state {
             BufState::Spent(rank) => return Err(Error::RequestSpent { rank: *rank }),
-            BufState::Ready(buf, rank) => (Some((std::mem::take(buf), None)), *rank),
-            BufState::LocalRecv {
-                comm,
-                buf,
-                source,
-                tag,
-            } => {
-                let got = comm.recv_buf_local(buf, *source, *tag, wait, "irecv_buf")?;
-                (got.map(|st| (std::mem::take(buf), Some(st))), comm.rank())
+            BufState::Ready(buf, rank) => (Ok((std::mem::take(buf), None)), *rank),
+            BufState::Receiving { comm, id, parts } => {
+                let (comm, id, parts) = (*comm, *id, *parts);
+                let got = match comm.poll_recv(id, wait) {
+                    Ok(None) => return Ok(None),
+                    Ok(Some((status, _sink))) => Ok(status),
+                    Err(e) => Err(e),
+                };
+                // SAFETY: the parts came from a vector in `receiving`, the
+                // receive that wrote the memory has completed and left the
+                // queue, and the state changes below so this runs once.
+                let buf = unsafe { Vec::from_raw_parts(parts.0, parts.1, parts.2) };
+                self.state = BufState::Spent(comm.rank());
+                return got.map(|st| Some((buf, Some(st))));
             }
             #[cfg(feature = "mpi")]
-            BufState::Mpi { req, rank, recv } => {
+            BufState::Sending { req, rank } => {
                 let got = if wait { Some(req.wait()) } else { req.test() };
-                // A send's status says nothing: only receives report one.
-                let recv = *recv;
-                (got.map(|(v, st)| (v, recv.then_some(st))), *rank)
+                match got {
+                    None => return Ok(None),
+                    Some(v) => (Ok((v, None)), *rank),
+                }
             }
         };
-        if done.is_some() {
-            self.state = BufState::Spent(rank);
-        }
-        Ok(done)
+        self.state = BufState::Spent(rank);
+        done.map(Some)
     }
 
     /// Waits until it completes: the vector back (filled, for a receive) and,
@@ -262,5 +300,16 @@ impl<'c, T: Scalar> BufRequest<'c, T> {
     /// testing it again is an [`Error::RequestSpent`].
     pub fn test(&mut self) -> Result<Option<BufDone<T>>, Error> {
         self.poll(false)
+    }
+}
+
+impl<T: Scalar> Drop for BufRequest<'_, T> {
+    fn drop(&mut self) {
+        if let BufState::Receiving { comm, id, parts } = self.state {
+            comm.cancel_recv(id);
+            // SAFETY: the receive was withdrawn, so nothing refers to the
+            // memory any more; the parts came from a vector in `receiving`.
+            drop(unsafe { Vec::from_raw_parts(parts.0, parts.1, parts.2) });
+        }
     }
 }

@@ -1,0 +1,294 @@
+//! MPI's matching order for receives that are posted before they complete
+//! (`irecv`, `irecv_buf`), on both backends.
+//!
+//! MPI matches an incoming message to the *earliest posted* receive whose
+//! source and tag fit, and messages from one sender in the order sent
+//! (non-overtaking). A nonblocking receive here cannot be handed to MPI at
+//! once (the object path does not know the size of the message yet), so
+//! each communicator keeps the receives posted and not yet matched, in
+//! post order. Every receive, test or wait on the communicator first lets
+//! them claim messages in that order ([`Comm::progress`]): each message
+//! found goes to the earliest posted receive it fits. A claim receives
+//! the whole message at once (all its pieces, see `wire.rs`), into the
+//! receive's own buffer.
+//!
+//! Like MPI's, the queue is per communicator; a communicator is used by one
+//! thread at a time.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use super::comm::{Comm, Inner, Source, Status, TagMatch};
+use super::error::Error;
+use super::local::lock;
+use super::op::{AnyBitPattern, Scalar};
+use super::wire::{Dst, Matched};
+
+/// The receives of one communicator posted and not yet completed.
+#[derive(Default)]
+pub(crate) struct Queue {
+    next_id: u64,
+    posted: VecDeque<Posted>,
+}
+
+struct Posted {
+    id: u64,
+    source: Source,
+    tag: TagMatch,
+    op: &'static str,
+    sink: Sink,
+    /// Set when a message was claimed: its status, or what went wrong.
+    done: Option<Result<Status, Error>>,
+}
+
+impl Posted {
+    fn fits(&self, source: usize, tag: i32) -> bool {
+        self.done.is_none()
+            && match self.source {
+                Source::Any => true,
+                Source::Rank(r) => r == source,
+            }
+            && match self.tag {
+                TagMatch::Any => true,
+                TagMatch::Tag(t) => t == tag,
+            }
+    }
+}
+
+/// Where a claimed message goes.
+pub(crate) enum Sink {
+    /// The object path: the encoded bytes, however many.
+    Bytes(Vec<u8>),
+    /// The buffer path: a receive buffer of some element type.
+    Slice(Box<dyn SliceSink>),
+}
+
+/// A receive buffer of elements of a type known where it was posted.
+pub(crate) trait SliceSink: Send {
+    fn fill(&mut self, comm: &Comm, m: Matched, op: &'static str) -> Result<Status, Error>;
+}
+
+/// The memory of a vector owned by a pending [`BufRequest`], or of a slice
+/// borrowed by a blocking receive for its duration.
+///
+/// [`BufRequest`]: super::request::BufRequest
+pub(crate) struct RawSlice<T> {
+    ptr: *mut T,
+    len: usize,
+}
+
+impl<T> RawSlice<T> {
+    /// # Safety
+    ///
+    /// The memory must stay valid, and be used by nothing else, until the
+    /// receive it is posted for is completed or cancelled.
+    pub(crate) unsafe fn new(ptr: *mut T, len: usize) -> Self {
+        RawSlice { ptr, len }
+    }
+}
+
+// SAFETY: the slice is written by the thread that uses the communicator,
+// which alone holds it (see `RawSlice::new`); the elements are `Send`.
+unsafe impl<T: Send> Send for RawSlice<T> {}
+
+impl<T: Scalar + AnyBitPattern> SliceSink for RawSlice<T> {
+    fn fill(&mut self, comm: &Comm, m: Matched, op: &'static str) -> Result<Status, Error> {
+        // SAFETY: valid and unaliased until the receive completes or is
+        // cancelled (`RawSlice::new`); this is that completion.
+        let buf = unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) };
+        comm.fill(m, Dst::Slice(buf), op)
+    }
+}
+
+impl Comm {
+    fn queue(&self) -> &Mutex<Queue> {
+        match &self.inner {
+            Inner::Local(c) => &c.pending,
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => &c.pending,
+        }
+    }
+
+    /// Whether a receive posted now must wait for earlier ones: some
+    /// posted receive has not claimed its message yet.
+    pub(crate) fn has_unmatched(&self) -> bool {
+        lock(self.queue()).posted.iter().any(|p| p.done.is_none())
+    }
+
+    /// Posts a receive; it completes through [`Comm::poll_recv`].
+    pub(crate) fn post_recv(
+        &self,
+        source: Source,
+        tag: TagMatch,
+        sink: Sink,
+        op: &'static str,
+    ) -> u64 {
+        let mut q = lock(self.queue());
+        let id = q.next_id;
+        q.next_id += 1;
+        q.posted.push_back(Posted {
+            id,
+            source,
+            tag,
+            op,
+            sink,
+            done: None,
+        });
+        id
+    }
+
+    /// Forgets a posted receive (a request dropped before it completed).
+    pub(crate) fn cancel_recv(&self, id: u64) {
+        lock(self.queue()).posted.retain(|p| p.id != id);
+    }
+
+    /// Lets the posted receives claim the messages that have arrived, each
+    /// message going to the earliest posted receive it fits.
+    fn progress(&self, q: &mut Queue) -> Result<(), Error> {
+        let mut i = 0;
+        while i < q.posted.len() {
+            if q.posted[i].done.is_some() {
+                i += 1;
+                continue;
+            }
+            let (source, tag) = (q.posted[i].source, q.posted[i].tag);
+            let Some(m) = self.probe_matched(source, tag, false)? else {
+                i += 1;
+                continue;
+            };
+            // It may have arrived after an earlier receive looked: the
+            // earliest one it fits takes it. Then look again for this one.
+            let (src, t) = (m.source(), m.tag());
+            let j = q.posted.iter().position(|p| p.fits(src, t)).unwrap_or(i);
+            let p = &mut q.posted[j];
+            let out = match &mut p.sink {
+                Sink::Bytes(bytes) => self.fill(m, Dst::Grow(bytes), p.op),
+                Sink::Slice(s) => s.fill(self, m, p.op),
+            };
+            p.done = Some(out);
+        }
+        Ok(())
+    }
+
+    /// The posted receive `id`, once it has completed (with `wait`, waits
+    /// for that): its status and its sink. Earlier posted receives claim
+    /// their messages first.
+    pub(crate) fn poll_recv(&self, id: u64, wait: bool) -> Result<Option<(Status, Sink)>, Error> {
+        loop {
+            let (source, tag, first) = {
+                let mut q = lock(self.queue());
+                self.progress(&mut q)?;
+                let Some(i) = q.posted.iter().position(|p| p.id == id) else {
+                    unreachable!("a posted receive stays queued until it completes")
+                };
+                if q.posted[i].done.is_some() {
+                    let Some(p) = q.posted.remove(i) else {
+                        unreachable!("the index was just found")
+                    };
+                    return match p.done {
+                        Some(Ok(status)) => Ok(Some((status, p.sink))),
+                        Some(Err(e)) => Err(e),
+                        None => unreachable!("checked above"),
+                    };
+                }
+                let first = q.posted.iter().position(|p| p.done.is_none()) == Some(i);
+                (q.posted[i].source, q.posted[i].tag, first)
+            };
+            if !wait {
+                return Ok(None);
+            }
+            if first {
+                // No earlier receive is waiting: the next message that fits
+                // is this one's. Block for it.
+                let m = self.probe_matched(source, tag, true)?;
+                let Some(m) = m else {
+                    unreachable!("a blocking probe returns a message or an error")
+                };
+                let mut q = lock(self.queue());
+                let Some(p) = q.posted.iter_mut().find(|p| p.id == id) else {
+                    unreachable!("a posted receive stays queued until it completes")
+                };
+                let out = match &mut p.sink {
+                    Sink::Bytes(bytes) => self.fill(m, Dst::Grow(bytes), p.op),
+                    Sink::Slice(s) => s.fill(self, m, p.op),
+                };
+                p.done = Some(out);
+            } else {
+                self.idle(source, tag)?;
+            }
+        }
+    }
+
+    /// A blocking receive into `buf` that respects the receives posted
+    /// before it: at once when none waits, else queued behind them.
+    pub(crate) fn recv_ordered<T: Scalar + AnyBitPattern>(
+        &self,
+        source: Source,
+        tag: TagMatch,
+        buf: &mut [T],
+        op: &'static str,
+    ) -> Result<Status, Error> {
+        if !self.has_unmatched() {
+            let Some(m) = self.probe_matched(source, tag, true)? else {
+                unreachable!("a blocking probe returns a message or an error")
+            };
+            return self.fill(m, Dst::Slice(buf), op);
+        }
+        // SAFETY: `buf` is borrowed for this call, and the guard below
+        // removes the receive before the call returns.
+        let raw = unsafe { RawSlice::new(buf.as_mut_ptr(), buf.len()) };
+        let id = self.post_recv(source, tag, Sink::Slice(Box::new(raw)), op);
+        let _cancel = Cancel(self, id);
+        let done = self.poll_recv(id, true)?;
+        Ok(done.map_or_else(
+            || unreachable!("a blocking receive completes"),
+            |(st, _)| st,
+        ))
+    }
+
+    /// The object path's blocking receive: the bytes of one message, after
+    /// the receives posted before it.
+    pub(crate) fn recv_bytes_ordered(
+        &self,
+        source: Source,
+        tag: TagMatch,
+        op: &'static str,
+    ) -> Result<(Vec<u8>, Status), Error> {
+        if !self.has_unmatched() {
+            let Some(m) = self.probe_matched(source, tag, true)? else {
+                unreachable!("a blocking probe returns a message or an error")
+            };
+            let mut bytes = Vec::new();
+            let st = self.fill(m, Dst::Grow(&mut bytes), op)?;
+            return Ok((bytes, st));
+        }
+        let id = self.post_recv(source, tag, Sink::Bytes(Vec::new()), op);
+        let _cancel = Cancel(self, id);
+        match self.poll_recv(id, true)? {
+            Some((st, Sink::Bytes(b))) => Ok((b, st)),
+            _ => unreachable!("a blocking receive of bytes returns bytes"),
+        }
+    }
+
+    /// Waits a little for messages, for a receive behind others.
+    fn idle(&self, source: Source, tag: TagMatch) -> Result<(), Error> {
+        match &self.inner {
+            Inner::Local(c) => c.idle(source, tag),
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(_) => {
+                std::thread::yield_now();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Removes a posted receive when dropped (whatever the way out of a
+/// blocking receive, the borrowed buffer is no longer referenced).
+struct Cancel<'c>(&'c Comm, u64);
+
+impl Drop for Cancel<'_> {
+    fn drop(&mut self) {
+        self.0.cancel_recv(self.1);
+    }
+}
