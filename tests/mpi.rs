@@ -239,6 +239,7 @@ fn misuse_is_an_error_naming_the_rank() {
         } else {
             let e = w.recv::<Vec<u64>>(0, 3).unwrap_err();
             assert!(e.to_string().starts_with("rank 1: `recv`"), "{e}");
+            assert!(matches!(e, Error::WrongType { from: 0, .. }), "{e}");
         }
         let mut small = [0u8; 2];
         let e = w
@@ -389,5 +390,166 @@ fn nonblocking_buffer_path_gives_the_vectors_back() {
             err.contains(&format!("rank {r}")) && err.contains("3 elements sent, room for 2"),
             "{err}"
         );
+    }
+}
+
+#[test]
+fn a_value_of_another_type_is_an_error_naming_both_types() {
+    local::run(2, |w| {
+        if w.rank() == 0 {
+            w.send(&(2usize, "r3".to_string()), 1, 0).unwrap();
+            w.send(&vec![3u64], 1, 0).unwrap();
+            w.send(&0.0f64, 1, 0).unwrap();
+            w.send("still in step", 1, 0).unwrap();
+            w.send(&[1u8, 2][..], 1, 1).unwrap();
+            w.send(&Box::new(4u32), 1, 1).unwrap();
+        } else {
+            let e = w.recv::<String>(0, 0).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "rank 1: `recv`: the message from rank 0 holds a `(usize, String)`, but this \
+                 rank receives a `String`; send and receive the same type (or serde-compatible \
+                 ones, such as `&str` and `String`)"
+            );
+            assert!(matches!(w.recv::<u8>(0, 0), Err(Error::WrongType { .. })));
+            assert!(matches!(w.recv::<u64>(0, 0), Err(Error::WrongType { .. })));
+            assert_eq!(w.recv::<String>(0, 0).unwrap(), "still in step");
+            assert_eq!(w.recv::<Vec<u8>>(0, 1).unwrap(), [1, 2]);
+            assert_eq!(w.recv::<u32>(0, 1).unwrap(), 4);
+        }
+    });
+}
+
+#[test]
+fn receives_match_in_the_order_posted() {
+    local::run(2, |w| {
+        if w.rank() == 0 {
+            w.barrier().unwrap();
+            for m in ["A", "B", "C", "D"] {
+                w.send(m, 1, 0).unwrap();
+            }
+            w.send_buf(&[1u8], 1, 1).unwrap();
+            w.send_buf(&[2u8], 1, 1).unwrap();
+        } else {
+            let a = w.irecv::<String>(0, 0).unwrap();
+            let b = w.irecv::<String>(0, 0).unwrap();
+            w.barrier().unwrap();
+            // Waited in reverse: still the order posted.
+            assert_eq!(b.wait().unwrap(), "B");
+            assert_eq!(a.wait().unwrap(), "A");
+            // An irecv, then a blocking recv: the irecv gets the earlier one.
+            let c = w.irecv::<String>(0, ANY_TAG).unwrap();
+            assert_eq!(w.recv::<String>(0, 0).unwrap(), "D");
+            assert_eq!(c.wait().unwrap(), "C");
+            let first = w.irecv_buf(vec![0u8; 1], 0, 1).unwrap();
+            let mut second = [0u8];
+            w.recv_buf(&mut second, 0, 1).unwrap();
+            assert_eq!((first.wait().unwrap().0, second), (vec![1], [2]));
+        }
+    });
+}
+
+#[test]
+fn counts_are_exact_and_tags_checked() {
+    local::run(2, |w| {
+        assert_eq!(w.tag_ub(), i32::MAX);
+        let e = w.send(&1u8, 1 - w.rank(), -1).unwrap_err();
+        assert!(matches!(e, Error::Tag { tag: -1, .. }), "{e}");
+        assert!(matches!(w.recv::<u8>(0, -7), Err(Error::Tag { .. })));
+        if w.rank() == 0 {
+            w.send_buf(&[1u8, 2, 3], 1, 0).unwrap();
+            w.send_buf(&[5u64; 2], 1, 0).unwrap();
+        } else {
+            let mut four = [0u64; 4];
+            let e = w.recv_buf(&mut four, 0, 0).unwrap_err().to_string();
+            assert!(
+                e.ends_with("(3 bytes sent, not a whole number of `u64` elements (8 bytes each))"),
+                "{e}"
+            );
+            assert_eq!(w.recv_buf(&mut four, 0, 0).unwrap().count(), 2);
+        }
+    });
+}
+
+mod decoding_never_lies {
+    use parallel_runtime::codec::{decode, encode};
+    use proptest::prelude::*;
+
+    /// `bytes` decoded as `T`: an error or the value that was encoded as
+    /// a `T` (never another), and never a panic.
+    fn honest<T>(bytes: &[u8], encoded_as_t: Option<&T>) -> Result<(), TestCaseError>
+    where
+        T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        match (decode::<T>(bytes), encoded_as_t) {
+            (Err(_), _) => Ok(()),
+            (Ok(v), Some(t)) => {
+                prop_assert_eq!(&v, t);
+                Ok(())
+            }
+            (Ok(v), None) => Err(TestCaseError::fail(format!(
+                "decoded {v:?} from bytes that hold no {}",
+                std::any::type_name::<T>()
+            ))),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_decode(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            honest::<String>(&bytes, None)?;
+            honest::<u64>(&bytes, None)?;
+            honest::<Vec<u32>>(&bytes, None)?;
+            honest::<(usize, String)>(&bytes, None)?;
+            honest::<Option<f64>>(&bytes, None)?;
+        }
+
+        #[test]
+        fn values_of_another_type_never_decode(
+            a in any::<(usize, String)>(),
+            b in proptest::collection::vec(any::<u64>(), 0..8),
+            c in any::<f64>(),
+            d in any::<String>(),
+            e in any::<u8>(),
+        ) {
+            let ea = encode(&a).unwrap();
+            let eb = encode(&b).unwrap();
+            let ec = encode(&c).unwrap();
+            let ed = encode(&d).unwrap();
+            let ee = encode(&e).unwrap();
+            honest::<String>(&ea, None)?;
+            honest::<(usize, String)>(&ea, Some(&a))?;
+            honest::<u8>(&eb, None)?;
+            honest::<Vec<u64>>(&eb, Some(&b))?;
+            honest::<u64>(&ec, None)?;
+            honest::<Vec<u8>>(&ed, None)?;
+            honest::<String>(&ed, Some(&d))?;
+            honest::<bool>(&ee, None)?;
+            honest::<char>(&ee, None)?;
+            // Truncated or extended encodings of a right type are refused.
+            if !ed.is_empty() {
+                honest::<String>(&ed[..ed.len() - 1], None)?;
+            }
+            let mut longer = ee.clone();
+            longer.push(0);
+            honest::<u8>(&longer, None)?;
+        }
+
+        #[test]
+        fn corrupted_headers_never_decode_silently(
+            v in any::<(u32, String)>(),
+            at in 0usize..11,
+            flip in 1u8..=255,
+        ) {
+            let mut b = encode(&v).unwrap();
+            b[at] ^= flip;
+            // A flipped mark or fingerprint byte is refused; a flipped name
+            // length may shift the payload, which then fails or is refused.
+            if at < 9 {
+                honest::<(u32, String)>(&b, None)?;
+            } else {
+                let _ = decode::<(u32, String)>(&b);
+            }
+        }
     }
 }

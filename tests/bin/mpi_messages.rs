@@ -1,0 +1,521 @@
+//! The correctness of messages, on real MPI and in a local world: types
+//! checked on the object path, post-order matching of receives, exact
+//! counts, tags, pieces and the limits of collectives.
+//!
+//! ```text
+//! mpi_messages checks            # under mpirun -n 2 (or more): every check
+//! mpi_messages checks local 3    # the same in a local world of 3 ranks
+//! PARALLEL_MPI_MAX_COUNT=64 mpi_messages pieces [local N]
+//!                                # messages in pieces of 64 elements
+//! mpi_messages big               # 2.5 GB point to point (mpirun -n 2)
+//! ```
+//!
+//! Each rank prints `rank R: ok <mode>` when all its checks passed;
+//! tests/messages.rs runs it under deadlines.
+
+use parallel_runtime::mpi::{local, Error, Request, ANY_SOURCE, ANY_TAG};
+use parallel_runtime::prelude::*;
+
+type Res = Result<(), Box<dyn std::error::Error>>;
+
+#[mpi_main]
+fn main(world: Comm) -> Res {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = args.first().map_or("checks", String::as_str).to_owned();
+    if args.get(1).map(String::as_str) == Some("local") {
+        let n: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(2);
+        let outs = local::run(n, |w| run(&w, &mode).map_err(|e| e.to_string()));
+        for (r, out) in outs.into_iter().enumerate() {
+            out.map_err(|e| format!("local rank {r}: {e}"))?;
+        }
+        println!("local world of {n}: ok {mode}");
+        return Ok(());
+    }
+    if world.size() < 2 {
+        return Err("run under mpirun -n 2 (or more), or as `mpi_messages MODE local N`".into());
+    }
+    run(&world, &mode)?;
+    println!("rank {}: ok {mode}", world.rank());
+    Ok(())
+}
+
+fn run(w: &Comm, mode: &str) -> Res {
+    match mode {
+        "checks" => {
+            types(w)?;
+            order(w)?;
+            counts(w)?;
+            tags(w)?;
+        }
+        "pieces" => pieces(w)?,
+        "big" => big(w)?,
+        other => return Err(format!("unknown mode `{other}`").into()),
+    }
+    w.barrier()?;
+    Ok(())
+}
+
+/// Fails with `what` unless `cond`.
+fn ensure(cond: bool, what: impl FnOnce() -> String) -> Res {
+    if cond {
+        Ok(())
+    } else {
+        Err(what().into())
+    }
+}
+
+/// The error of `r`, which must be one.
+fn err<T: std::fmt::Debug>(r: Result<T, Error>, what: &str) -> Result<Error, String> {
+    match r {
+        Ok(v) => Err(format!("{what}: expected an error, got Ok({v:?})")),
+        Err(e) => Ok(e),
+    }
+}
+
+/// A receive of another type than was sent is an error naming both types,
+/// on every object-path operation; later messages still arrive.
+fn types(w: &Comm) -> Res {
+    let r = w.rank();
+    if r == 0 {
+        w.send(&(2usize, "r3".to_string()), 1, 1)?;
+        w.send(&vec![3u64, 4], 1, 1)?;
+        w.send(&0.5f64, 1, 1)?;
+        w.send(&"well typed", 1, 1)?;
+        // Serde-compatible pairs.
+        w.send("str", 1, 2)?;
+        w.send(&[1u32, 2][..], 1, 2)?;
+        w.send(&vec![5u8], 1, 2)?;
+        w.send(&Box::new(9u16), 1, 2)?;
+        w.send(&&7i64, 1, 2)?;
+        w.isend(&(1u8, 'x'), 1, 3)?.wait()?;
+    } else if r == 1 {
+        let e = err(w.recv::<String>(0, 1), "(usize, String) as String")?;
+        ensure(
+            matches!(&e, Error::WrongType { sent, expected, from: 0, rank: 1, .. }
+                if sent == "(usize, String)" && expected == "String"),
+            || format!("{e:?}"),
+        )?;
+        ensure(
+            e.to_string()
+                .starts_with("rank 1: `recv`: the message from rank 0 holds a"),
+            || e.to_string(),
+        )?;
+        let e = err(w.recv::<u8>(0, 1), "Vec<u64> as u8")?;
+        ensure(e.to_string().contains("`Vec<u64>`"), || e.to_string())?;
+        let e = err(w.recv::<u64>(0, 1), "f64 as u64")?;
+        ensure(
+            e.to_string().contains("`f64`") && e.to_string().contains("`u64`"),
+            || e.to_string(),
+        )?;
+        let s: String = w.recv(0, 1)?;
+        ensure(s == "well typed", || s.clone())?;
+        ensure(w.recv::<String>(0, 2)? == "str", || "str".into())?;
+        ensure(w.recv::<Vec<u32>>(0, 2)? == [1, 2], || "[u32]".into())?;
+        ensure(w.recv::<Box<[u8]>>(0, 2)?[..] == [5], || "Vec<u8>".into())?;
+        ensure(w.recv::<u16>(0, 2)? == 9, || "Box<u16>".into())?;
+        ensure(*w.recv::<Box<i64>>(0, 2)? == 7, || "&&i64".into())?;
+        let e = err(w.irecv::<(u8, String)>(0, 3)?.wait(), "irecv (u8, char)")?;
+        ensure(matches!(e, Error::WrongType { .. }), || e.to_string())?;
+    }
+    // Collectives: the root's type against everyone else's.
+    let root = w.size() - 1;
+    let got = if r == root {
+        w.bcast(root, Some(1u32)).map(|v| v.to_string())
+    } else {
+        w.bcast::<String>(root, None)
+    };
+    if r != root {
+        let e = err(got, "bcast u32 as String")?;
+        ensure(
+            matches!(e, Error::WrongType { from, .. } if from == root),
+            || e.to_string(),
+        )?;
+    }
+    let g = if r == 0 {
+        w.gather(0, &"root".to_string()).map(|_| ())
+    } else {
+        w.gather(0, &(r as u64)).map(|_| ())
+    };
+    if r == 0 {
+        let e = err(g, "gather u64 as String")?;
+        ensure(matches!(e, Error::WrongType { from: 1, .. }), || {
+            e.to_string()
+        })?;
+    }
+    let s = if r == 0 {
+        w.scatter(0, Some((0..w.size() as u64).collect::<Vec<_>>()))
+            .map(|v| v.to_string())
+    } else {
+        w.scatter::<String>(0, None)
+    };
+    if r != 0 {
+        let e = err(s, "scatter u64 as String")?;
+        ensure(matches!(e, Error::WrongType { .. }), || e.to_string())?;
+    }
+    let a = if r == 0 {
+        w.allgather(&1.5f32).map(|_| ())
+    } else {
+        w.allgather(&1u32).map(|_| ())
+    };
+    let e = err(a, "allgather f32 and u32")?;
+    ensure(matches!(e, Error::WrongType { .. }), || e.to_string())?;
+    let red = if r == 0 {
+        w.reduce_with(0, "x".to_string(), |a, b| a + &b).map(|_| ())
+    } else {
+        w.reduce_with(0, r as u8, |a, b| a + b).map(|_| ())
+    };
+    if r == 0 {
+        let e = err(red, "reduce_with")?;
+        ensure(matches!(e, Error::WrongType { .. }), || e.to_string())?;
+    }
+    // Still in step after all that.
+    ensure(w.all_reduce(1u32, Op::Sum)? as usize == w.size(), || {
+        "all_reduce".into()
+    })?;
+    Ok(())
+}
+
+/// Receives match messages in the order they were posted.
+fn order(w: &Comm) -> Res {
+    let r = w.rank();
+    // Two irecvs waited in reverse, posted before the messages come.
+    if r == 1 {
+        let a = w.irecv::<String>(0, 10)?;
+        let b = w.irecv::<String>(0, 10)?;
+        w.barrier()?;
+        let second = b.wait()?;
+        let first = a.wait()?;
+        ensure(first == "A" && second == "B", || {
+            format!("{first} {second}")
+        })?;
+    } else {
+        w.barrier()?;
+        if r == 0 {
+            w.send("A", 1, 10)?;
+            w.send("B", 1, 10)?;
+        }
+    }
+    // The same once the messages are there.
+    if r == 0 {
+        w.send("A", 1, 11)?;
+        w.send("B", 1, 11)?;
+    }
+    w.barrier()?;
+    if r == 1 {
+        let a = w.irecv::<String>(0, 11)?;
+        let b = w.irecv::<String>(0, ANY_TAG)?;
+        ensure(b.wait()? == "B" && a.wait()? == "A", || "11".into())?;
+    }
+    // An irecv, then a blocking recv: the earlier receive gets the earlier
+    // message, whether the messages come before or after.
+    for early in [false, true] {
+        if r == 0 {
+            if !early {
+                w.barrier()?;
+            }
+            w.send("first", 1, 12)?;
+            w.send("second", 1, 12)?;
+            if early {
+                w.barrier()?;
+            }
+        } else {
+            if r == 1 {
+                let pending = w.irecv::<String>(ANY_SOURCE, 12)?;
+                w.barrier()?;
+                let now: String = w.recv(0, 12)?;
+                let then = pending.wait()?;
+                ensure(now == "second" && then == "first", || {
+                    format!("early={early}: recv got {now}, irecv got {then}")
+                })?;
+            } else {
+                w.barrier()?;
+            }
+        }
+    }
+    // The buffer path, and both paths mixed.
+    if r == 0 {
+        w.send_buf(&[1u32, 1], 1, 13)?;
+        w.send_buf(&[2u32, 2, 2], 1, 13)?;
+        w.send(&"object", 1, 13)?;
+    }
+    w.barrier()?;
+    if r == 1 {
+        let first = w.irecv_buf(vec![0u32; 4], 0, 13)?;
+        let mut second = [0u32; 4];
+        let st = w.recv_buf(&mut second, 0, 13)?;
+        let obj = w.irecv::<String>(0, 13)?;
+        let (v, st1) = first.wait()?;
+        let st1 = st1.ok_or("no status")?;
+        ensure(st1.count() == 2 && v[..2] == [1, 1], || format!("{v:?}"))?;
+        ensure(st.count() == 3 && second[..3] == [2, 2, 2], || {
+            format!("{second:?}")
+        })?;
+        ensure(obj.wait()? == "object", || "object".into())?;
+        // A receive dropped before its message came is withdrawn.
+        drop(w.irecv::<u8>(0, 14)?);
+        drop(w.irecv_buf(vec![0u8; 2], 0, 14)?);
+    }
+    w.barrier()?;
+    if r == 0 {
+        w.send(&5u8, 1, 14)?;
+    } else if r == 1 {
+        ensure(w.recv::<u8>(0, 14)? == 5, || "14".into())?;
+    }
+    // Nonblocking around a ring, completed in any order.
+    let (right, left) = ((r + 1) % w.size(), (r + w.size() - 1) % w.size());
+    let reqs: Vec<_> = (0..3)
+        .map(|_| w.irecv::<u32>(left, 20))
+        .collect::<Result<_, _>>()?;
+    for k in 0..3u32 {
+        w.isend(&k, right, 20)?.wait()?;
+    }
+    let got = Request::wait_all(reqs)?;
+    ensure(got == [0, 1, 2], || format!("{got:?}"))?;
+    Ok(())
+}
+
+/// Counts are exact, and a message that does not fit is an error naming
+/// the rank, on every backend; later messages still arrive.
+fn counts(w: &Comm) -> Res {
+    let r = w.rank();
+    if r == 0 {
+        w.send_buf(&[1u8, 2, 3], 1, 30)?;
+        w.send_buf(&[7u32; 5], 1, 30)?;
+        w.send_buf(&[7u32; 5], 1, 31)?;
+        w.send_buf(&[9u64; 3], 1, 30)?;
+        w.send_buf(&[6u16; 3], 1, 32)?;
+    } else if r == 1 {
+        let mut four = [0u64; 4];
+        let e = err(w.recv_buf(&mut four, 0, 30), "3 bytes into u64")?;
+        let want = "rank 1: `recv_buf`: the message from rank 0 does not fit the receive buffer \
+                    (3 bytes sent, not a whole number of `u64` elements (8 bytes each))";
+        ensure(e.to_string() == want, || e.to_string())?;
+        let mut two = [0u32; 2];
+        let e = err(w.recv_buf(&mut two, 0, 30), "5 into 2")?;
+        ensure(
+            e.to_string().ends_with("(5 elements sent, room for 2)"),
+            || e.to_string(),
+        )?;
+        let e = err(w.irecv_buf(vec![0u32; 2], 0, 31)?.wait(), "irecv 5 into 2")?;
+        ensure(
+            matches!(
+                e,
+                Error::Mismatch {
+                    from: 0,
+                    rank: 1,
+                    ..
+                }
+            ),
+            || e.to_string(),
+        )?;
+        let st = w.recv_buf(&mut four, 0, 30)?;
+        ensure(st.count() == 3 && four == [9, 9, 9, 0], || {
+            format!("{four:?}")
+        })?;
+        let mut six = [0u16; 6];
+        let st = w.sendrecv_buf(&[1u16], 0, 33, &mut six, 0, 32)?;
+        ensure(
+            st.count() == 3 && st.source() == 0 && st.tag() == 32,
+            || format!("{st:?}"),
+        )?;
+    }
+    if r == 0 {
+        let mut one = [0u16; 1];
+        ensure(w.recv_buf(&mut one, 1, 33)?.count() == 1, || "33".into())?;
+    }
+    Ok(())
+}
+
+/// Tags outside `0..=tag_ub` are the same error on every backend.
+fn tags(w: &Comm) -> Res {
+    let ub = w.tag_ub();
+    ensure(ub >= 32767, || format!("tag_ub {ub}"))?;
+    let peer = (w.rank() + 1) % w.size();
+    let e = err(w.send(&1u8, peer, -1), "send with tag -1")?;
+    ensure(
+        e.to_string()
+            == format!(
+                "rank {}: `send`: tag -1 is outside 0..={ub}, the tags MPI accepts",
+                w.rank()
+            ),
+        || e.to_string(),
+    )?;
+    ensure(
+        matches!(
+            err(w.send_buf(&[1u8], peer, -5), "")?,
+            Error::Tag { tag: -5, .. }
+        ),
+        || "send_buf".into(),
+    )?;
+    ensure(
+        matches!(err(w.isend(&1u8, peer, -2), "")?, Error::Tag { .. }),
+        || "isend".into(),
+    )?;
+    ensure(
+        matches!(err(w.recv::<u8>(peer, -3), "")?, Error::Tag { .. }),
+        || "recv".into(),
+    )?;
+    ensure(
+        matches!(err(w.irecv::<u8>(peer, -3), "")?, Error::Tag { .. }),
+        || "irecv".into(),
+    )?;
+    let mut b = [0u8];
+    ensure(
+        matches!(err(w.recv_buf(&mut b, peer, -3), "")?, Error::Tag { .. }),
+        || "recv_buf".into(),
+    )?;
+    if ub < i32::MAX {
+        ensure(
+            matches!(err(w.send(&1u8, peer, ub + 1), "")?, Error::Tag { .. }),
+            || "ub + 1".into(),
+        )?;
+    }
+    // The largest tag works.
+    w.send(&3u8, peer, ub)?;
+    let left = (w.rank() + w.size() - 1) % w.size();
+    ensure(w.recv::<u8>(left, ub)? == 3, || "tag_ub".into())?;
+    Ok(())
+}
+
+/// With `PARALLEL_MPI_MAX_COUNT` small: messages in pieces arrive whole,
+/// in order, on both paths; collectives beyond the count are errors on
+/// every rank.
+fn pieces(w: &Comm) -> Res {
+    let max: usize = std::env::var("PARALLEL_MPI_MAX_COUNT")?.parse()?;
+    let r = w.rank();
+    let lens = [0, 1, max - 1, max, max + 1, 2 * max, 2 * max + 3, 5 * max];
+    if r == 0 {
+        for &n in &lens {
+            let v: Vec<u32> = (0..n as u32).collect();
+            w.send_buf(&v, 1, 1)?;
+            w.isend_buf(v.clone(), 1, 2)?.wait()?;
+            w.send(&v, 1, 3)?;
+        }
+    } else if r == 1 {
+        for &n in &lens {
+            let want: Vec<u32> = (0..n as u32).collect();
+            // Receives of long messages posted before a blocking one.
+            let second = w.irecv_buf(vec![0u32; n + 2], 0, 2)?;
+            let first_obj = w.irecv::<Vec<u32>>(0, 3)?;
+            let mut got = vec![0u32; n + 5];
+            let st = w.recv_buf(&mut got, 0, 1)?;
+            ensure(st.count() == n && got[..n] == want[..], || {
+                format!("recv_buf of {n}: {st:?}")
+            })?;
+            let obj = first_obj.wait()?;
+            ensure(obj == want, || format!("object of {n}"))?;
+            let (v, st) = second.wait()?;
+            let st = st.ok_or("no status")?;
+            ensure(st.count() == n && v[..n] == want[..], || {
+                format!("irecv_buf of {n}: {st:?}")
+            })?;
+        }
+    }
+    // Too long for the buffer: an error, and every piece is consumed.
+    if r == 0 {
+        w.send_buf(&vec![1u8; 3 * max], 1, 4)?;
+        w.send(&"after", 1, 4)?;
+    } else if r == 1 {
+        let mut small = vec![0u8; max + 1];
+        let e = err(w.recv_buf(&mut small, 0, 4), "too long")?;
+        ensure(
+            e.to_string().ends_with(&format!(
+                "({} elements sent, room for {})",
+                3 * max,
+                max + 1
+            )),
+            || e.to_string(),
+        )?;
+        ensure(w.recv::<String>(0, 4)? == "after", || "after".into())?;
+    }
+    // Broadcasts and reductions in pieces.
+    let n = 3 * max + 2;
+    let mut b: Vec<i64> = if r == 0 {
+        (0..n as i64).collect()
+    } else {
+        vec![0; n]
+    };
+    w.bcast_buf(0, &mut b)?;
+    ensure(b == (0..n as i64).collect::<Vec<_>>(), || {
+        "bcast_buf".into()
+    })?;
+    let v: Vec<u16> = w.bcast(0, (r == 0).then(|| vec![7u16; n]))?;
+    ensure(v == vec![7u16; n], || "bcast".into())?;
+    let mut sum = vec![0i64; n];
+    w.all_reduce_buf(&b, &mut sum, Op::Sum)?;
+    ensure(
+        sum.iter()
+            .enumerate()
+            .all(|(i, &s)| s == i as i64 * w.size() as i64),
+        || "all_reduce_buf".into(),
+    )?;
+    let mut at_root = vec![0i64; n];
+    w.reduce_buf(0, &b, (r == 0).then_some(&mut at_root[..]), Op::Max)?;
+    if r == 0 {
+        ensure(at_root == b, || "reduce_buf".into())?;
+    }
+    // Collectives beyond one call: an error on every rank, not a panic.
+    let big = vec![1u8; max];
+    let mut all = vec![0u8; max * w.size()];
+    let e = err(w.all_gather_buf(&big, &mut all), "all_gather_buf")?;
+    ensure(matches!(e, Error::TooLarge { .. }), || e.to_string())?;
+    let e = err(
+        w.gather_buf(0, &big, (r == 0).then_some(&mut all[..])),
+        "gather_buf",
+    )?;
+    ensure(matches!(e, Error::TooLarge { .. }), || e.to_string())?;
+    let mut block = vec![0u8; max];
+    let e = err(
+        w.scatter_buf(0, (r == 0).then_some(&all[..]), &mut block),
+        "scatter_buf",
+    )?;
+    ensure(matches!(e, Error::TooLarge { .. }), || e.to_string())?;
+    let e = err(w.gather(0, &big), "gather")?;
+    ensure(
+        e.to_string()
+            .contains("more than one MPI call can describe"),
+        || e.to_string(),
+    )?;
+    ensure(
+        matches!(err(w.allgather(&big), "allgather")?, Error::TooLarge { .. }),
+        || "allgather".into(),
+    )?;
+    let parts = (r == 0).then(|| vec![big.clone(); w.size()]);
+    ensure(
+        matches!(err(w.scatter(0, parts), "scatter")?, Error::TooLarge { .. }),
+        || "scatter".into(),
+    )?;
+    // And small ones still work.
+    let few: Vec<u8> = w.allgather(&1u8)?;
+    ensure(few.len() == w.size(), || "allgather small".into())?;
+    Ok(())
+}
+
+/// 2.5 GB from rank 0 to rank 1, on the object path (`Vec<u8>`) and the
+/// buffer path (`&[u8]`): beyond MPI's `int` count, so in pieces.
+fn big(w: &Comm) -> Res {
+    const N: usize = 2_500_000_000;
+    let r = w.rank();
+    let at = |i: usize| (i % 251) as u8;
+    let check = |v: &[u8], what: &str| {
+        ensure(v.len() == N, || format!("{what}: {} bytes", v.len()))?;
+        for i in (0..N).step_by(9_999_991).chain([N - 1]) {
+            ensure(v[i] == at(i), || format!("{what}: byte {i}"))?;
+        }
+        Ok::<(), Box<dyn std::error::Error>>(())
+    };
+    if r == 0 {
+        let v: Vec<u8> = (0..N).map(at).collect();
+        w.send_buf(&v, 1, 1)?;
+        w.send(&v, 1, 2)?;
+    } else if r == 1 {
+        let mut v = vec![0u8; N];
+        let st = w.recv_buf(&mut v, 0, 1)?;
+        ensure(st.count() == N, || format!("count {}", st.count()))?;
+        check(&v, "buffer path")?;
+        drop(v);
+        let v: Vec<u8> = w.recv(0, 2)?;
+        check(&v, "object path")?;
+    }
+    Ok(())
+}
