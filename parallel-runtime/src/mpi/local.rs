@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use super::comm::{Comm, Source, TagMatch};
 use super::error::Error;
-use super::matching::Queue;
+use super::matching::Pending;
 
 /// Runs `f` on `n` ranks, each a thread of this process with its own
 /// communicator of `n` ranks, and returns their results in rank order.
@@ -239,7 +239,7 @@ pub(crate) struct LocalComm {
     group: Arc<Group>,
     /// Receives posted and not yet completed, in the order posted (shared
     /// by the handles on this rank's end).
-    pub(crate) pending: Arc<Mutex<Queue>>,
+    pub(crate) pending: Arc<Pending>,
 }
 
 impl LocalComm {

@@ -16,6 +16,7 @@
 //! thread at a time.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::comm::{Comm, Inner, Source, Status, TagMatch};
@@ -23,6 +24,14 @@ use super::error::Error;
 use super::local::lock;
 use super::op::{AnyBitPattern, Scalar};
 use super::wire::{Dst, Matched};
+
+/// A communicator's posted receives, and how many of them wait for a
+/// message (read without the lock: the fast path of every receive).
+#[derive(Default)]
+pub(crate) struct Pending {
+    queue: Mutex<Queue>,
+    open: AtomicUsize,
+}
 
 /// The receives of one communicator posted and not yet completed.
 #[derive(Default)]
@@ -101,7 +110,7 @@ impl<T: Scalar + AnyBitPattern> SliceSink for RawSlice<T> {
 }
 
 impl Comm {
-    fn queue(&self) -> &Mutex<Queue> {
+    fn pending(&self) -> &Pending {
         match &self.inner {
             Inner::Local(c) => &c.pending,
             #[cfg(feature = "mpi")]
@@ -109,10 +118,20 @@ impl Comm {
         }
     }
 
+    fn queue(&self) -> &Mutex<Queue> {
+        &self.pending().queue
+    }
+
+    /// Records that a posted receive claimed its message.
+    fn claimed(&self, p: &mut Posted, out: Result<Status, Error>) {
+        p.done = Some(out);
+        self.pending().open.fetch_sub(1, Ordering::AcqRel);
+    }
+
     /// Whether a receive posted now must wait for earlier ones: some
     /// posted receive has not claimed its message yet.
     pub(crate) fn has_unmatched(&self) -> bool {
-        lock(self.queue()).posted.iter().any(|p| p.done.is_none())
+        self.pending().open.load(Ordering::Acquire) > 0
     }
 
     /// Posts a receive; it completes through [`Comm::poll_recv`].
@@ -134,12 +153,18 @@ impl Comm {
             sink,
             done: None,
         });
+        self.pending().open.fetch_add(1, Ordering::AcqRel);
         id
     }
 
     /// Forgets a posted receive (a request dropped before it completed).
     pub(crate) fn cancel_recv(&self, id: u64) {
-        lock(self.queue()).posted.retain(|p| p.id != id);
+        let mut q = lock(self.queue());
+        if let Some(i) = q.posted.iter().position(|p| p.id == id) {
+            if q.posted.remove(i).is_some_and(|p| p.done.is_none()) {
+                self.pending().open.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
     }
 
     /// Lets the posted receives claim the messages that have arrived, each
@@ -165,7 +190,7 @@ impl Comm {
                 Sink::Bytes(bytes) => self.fill(m, Dst::Grow(bytes), p.op),
                 Sink::Slice(s) => s.fill(self, m, p.op),
             };
-            p.done = Some(out);
+            self.claimed(p, out);
         }
         Ok(())
     }
@@ -212,7 +237,7 @@ impl Comm {
                     Sink::Bytes(bytes) => self.fill(m, Dst::Grow(bytes), p.op),
                     Sink::Slice(s) => s.fill(self, m, p.op),
                 };
-                p.done = Some(out);
+                self.claimed(p, out);
             } else {
                 self.idle(source, tag)?;
             }

@@ -1,7 +1,5 @@
 //! The real MPI backend: rsmpi's safe traits on a `SimpleCommunicator`.
 
-use std::sync::Mutex;
-
 use rsmpi::attribute::{AttributeKey, CommAttribute};
 use rsmpi::datatype::{Partition, PartitionMut};
 use rsmpi::point_to_point::Message;
@@ -11,7 +9,7 @@ use rsmpi::traits::{AnyCommunicator, Communicator, CommunicatorCollectives, Dest
 use rsmpi::Count;
 
 use super::comm::{Source, TagMatch};
-use super::matching::Queue;
+use super::matching::Pending;
 use super::op::{system_op, Op, Operand, Scalar};
 use super::wire::pieces;
 use super::Tag;
@@ -24,7 +22,7 @@ pub(crate) struct MpiComm {
     /// `MPI_TAG_UB`, asked once.
     tag_ub: Tag,
     /// Receives posted and not yet matched (`matching.rs`).
-    pub(crate) pending: Mutex<Queue>,
+    pub(crate) pending: Pending,
 }
 
 /// The `MPI_TAG_UB` attribute: the largest tag (at least 32767).
@@ -90,7 +88,7 @@ impl MpiComm {
             rank,
             size,
             tag_ub,
-            pending: Mutex::default(),
+            pending: Pending::default(),
         }
     }
 
