@@ -37,7 +37,11 @@
 //! ```
 //!
 //! A rank that computes (is not inside a communicator operation) is never
-//! taken for hung, however long it takes. Detection needs, and then asks
+//! taken for hung, however long it takes. A rank counts as waiting while
+//! any of its threads is inside an operation and none starts another: a
+//! program whose main thread waits for what another thread of the same
+//! rank still computes, longer than the timeout, should raise it (or set
+//! `0`). Detection needs, and then asks
 //! MPI for, `MPI_THREAD_MULTIPLE`; it is off, as with `0`, where the MPI
 //! library provides less, in a job of one rank, and in an MPMD job
 //! (`mpirun -n 1 python3 peer.py : -n 1 prog`, recognised by Open MPI's
