@@ -431,6 +431,93 @@ fn nested_compute_inside_a_task_works() {
     assert_eq!(got, want);
 }
 
+#[test]
+fn recursive_compute_ten_thousand_deep_does_not_overflow() {
+    #[delayed]
+    fn depth(n: u32) -> u32 {
+        if n == 0 {
+            0
+        } else {
+            depth(n - 1).compute().unwrap() + 1
+        }
+    }
+    for backend in BACKENDS {
+        assert_eq!(compute_with(backend, depth(10_000)).unwrap(), 10_000);
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct Code(i64);
+
+#[delayed]
+fn typed_panic(x: i64) -> i64 {
+    std::panic::panic_any(Code(x))
+}
+
+#[test]
+fn a_task_panic_keeps_its_payload() {
+    for backend in BACKENDS {
+        let err = compute_with(backend, add(typed_panic(7), 1)).unwrap_err();
+        assert_eq!(err.kind(), FailureKind::Panicked);
+        assert_eq!(err.message(), "<non-string panic payload>");
+        let payload = err.take_panic().expect("the payload");
+        assert_eq!(payload.downcast_ref::<Code>(), Some(&Code(7)));
+        assert!(err.take_panic().is_none(), "taken once");
+        // A clone of a fresh error: `take_error` downcasts the payload too.
+        let err = compute_with(backend, typed_panic(8)).unwrap_err();
+        assert_eq!(err.clone().take_error::<Code>(), Some(Code(8)));
+    }
+}
+
+/// A payload whose destructor panics.
+struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("a bomb went off while being dropped");
+    }
+}
+
+#[test]
+fn a_task_payload_that_panics_on_drop_is_never_dropped_by_the_runtime() {
+    #[delayed]
+    fn bomb(x: i64) -> i64 {
+        if x > 0 {
+            std::panic::panic_any(Bomb);
+        }
+        x
+    }
+    for backend in BACKENDS {
+        // Two failures: one reported, the other dropped with the graph.
+        let err = compute_with(backend, add(bomb(1), bomb(2))).unwrap_err();
+        assert_eq!(err.kind(), FailureKind::Panicked);
+        // Dropping the error (and with it a payload nobody took) is safe.
+        drop(err);
+        let err = compute_with(backend, bomb(3)).unwrap_err();
+        let payload = err.take_panic().expect("the payload");
+        assert!(payload.is::<Bomb>());
+        std::mem::forget(payload);
+    }
+}
+
+#[test]
+fn a_map_panicking_inside_a_task_names_the_item() {
+    #[parallel_map]
+    fn item_fails(x: u32) -> u32 {
+        assert!(x != 4, "item {x} is bad");
+        x
+    }
+    #[delayed]
+    fn runs_a_map(n: u32) -> u32 {
+        item_fails::map(0..n).into_iter().sum()
+    }
+    let err = runs_a_map(10).compute().unwrap_err();
+    assert_eq!(err.message(), "item_fails: item 4 panicked: item 4 is bad");
+    let payload = err.take_panic().expect("the payload");
+    let p = payload.downcast_ref::<ItemPanic>().expect("an ItemPanic");
+    assert_eq!((p.function(), p.index()), ("item_fails", 4));
+}
+
 /// Run by `parallel_backend_env_selects_serial` in a child process.
 #[test]
 #[ignore = "run with PARALLEL_BACKEND=serial by another test"]

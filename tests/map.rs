@@ -211,11 +211,18 @@ fn try_map_works_through_result_aliases() {
     assert!(std::error::Error::source(&e).is_some());
 }
 
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
+/// The `ItemPanic` a map raised, with its function, index and line.
+fn item_panic(p: Box<dyn std::any::Any + Send>) -> ItemPanic {
+    match p.downcast::<ItemPanic>() {
+        Ok(p) => *p,
+        Err(other) => panic!(
+            "the map raised something else than an ItemPanic: {:?}",
+            other
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or(other.downcast_ref::<&str>().copied())
+        ),
+    }
 }
 
 #[parallel_map]
@@ -229,9 +236,12 @@ fn a_panicking_item_is_reported_with_function_and_index() {
     for backend in [Backend::Serial, Backend::Threads] {
         let o = MapOptions::new().backend(backend);
         let p = std::panic::catch_unwind(|| explode_at_13::map_with(&o, 0..100u32)).unwrap_err();
-        let msg = panic_message(p);
+        let p = item_panic(p);
+        assert_eq!((p.function(), p.index()), ("explode_at_13", 13));
+        assert_eq!(p.message(), Some("cannot handle 13"), "{backend:?}");
         assert_eq!(
-            msg, "explode_at_13: item 13 panicked: cannot handle 13",
+            p.to_string(),
+            "explode_at_13: item 13 panicked: cannot handle 13",
             "{backend:?}"
         );
     }
@@ -240,7 +250,7 @@ fn a_panicking_item_is_reported_with_function_and_index() {
     let p =
         std::panic::catch_unwind(|| explode_at_13::reduce(0..100u32, 0, |a, b| a + b)).unwrap_err();
     assert_eq!(
-        panic_message(p),
+        item_panic(p).to_string(),
         "explode_at_13: item 13 panicked: cannot handle 13"
     );
 }
@@ -252,14 +262,193 @@ fn the_lowest_panicking_index_is_reported() {
         assert!(x < 500, "x = {x}");
         x
     }
-    let p = std::panic::catch_unwind(|| {
-        all_fail_from_500::map_with(&MapOptions::new().backend(Backend::Serial), 0..1000u32)
-    })
-    .unwrap_err();
+    for backend in [Backend::Serial, Backend::Threads] {
+        let p = std::panic::catch_unwind(|| {
+            all_fail_from_500::map_with(&MapOptions::new().backend(backend), 0..1000u32)
+        })
+        .unwrap_err();
+        assert_eq!(
+            item_panic(p).to_string(),
+            "all_fail_from_500: item 500 panicked: x = 500"
+        );
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct MyErr(u32);
+
+#[test]
+fn a_non_string_payload_reaches_the_caller() {
+    #[parallel_map]
+    fn typed(x: u32) -> u32 {
+        if x == 42 {
+            std::panic::panic_any(MyErr(x));
+        }
+        x
+    }
+    for backend in [Backend::Serial, Backend::Threads] {
+        let o = MapOptions::new().backend(backend);
+        let p =
+            item_panic(std::panic::catch_unwind(|| typed::map_with(&o, 0..100u32)).unwrap_err());
+        assert_eq!(p.index(), 42);
+        assert_eq!(p.message(), None);
+        assert_eq!(p.downcast_ref::<MyErr>(), Some(&MyErr(42)), "{backend:?}");
+        assert_eq!(
+            p.to_string(),
+            "typed: item 42 panicked: <non-string panic payload>"
+        );
+        let p = item_panic(
+            std::panic::catch_unwind(|| typed::reduce_with(&o, 0..100u32, 0, |a, b| a + b))
+                .unwrap_err(),
+        );
+        let payload = p.into_payload();
+        assert_eq!(payload.downcast_ref::<MyErr>(), Some(&MyErr(42)));
+    }
+}
+
+/// A payload whose destructor panics: the runtime must never drop it while
+/// it raises its own panic (that aborts the process).
+struct Bomb(u32);
+
+static BOMBS_DEFUSED: AtomicUsize = AtomicUsize::new(0);
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        BOMBS_DEFUSED.fetch_add(1, Ordering::SeqCst);
+        panic!("bomb {} went off while being dropped", self.0);
+    }
+}
+
+#[test]
+fn a_payload_that_panics_on_drop_does_not_abort() {
+    #[parallel_map]
+    fn bomb(x: u32) -> u32 {
+        if x % 10 == 3 {
+            // Several items panic: all but the lowest are dropped inside.
+            std::panic::panic_any(Bomb(x));
+        }
+        x
+    }
+    for backend in [Backend::Serial, Backend::Threads] {
+        let o = MapOptions::new().backend(backend);
+        let p = item_panic(std::panic::catch_unwind(|| bomb::map_with(&o, 0..100u32)).unwrap_err());
+        assert_eq!(p.index(), 3, "{backend:?}");
+        assert_eq!(p.downcast_ref::<Bomb>().map(|b| b.0), Some(3));
+        // The caller owns it now; dropping it is the caller's panic.
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(p)));
+        assert!(dropped.is_err());
+    }
+    assert!(BOMBS_DEFUSED.load(Ordering::SeqCst) >= 2);
+}
+
+#[test]
+fn a_panic_in_a_nested_map_keeps_both_indices() {
+    #[parallel_map]
+    fn inner(x: u32) -> u32 {
+        if x == 5 {
+            std::panic::panic_any(MyErr(5));
+        }
+        x
+    }
+    #[parallel_map]
+    fn outer(x: u32) -> u32 {
+        if x == 3 {
+            inner::map(0..10u32).into_iter().sum()
+        } else {
+            x
+        }
+    }
+    let p = item_panic(std::panic::catch_unwind(|| outer::map(0..8u32)).unwrap_err());
+    assert_eq!(p.index(), 3);
     assert_eq!(
-        panic_message(p),
-        "all_fail_from_500: item 500 panicked: x = 500"
+        p.to_string(),
+        "outer: item 3 panicked: inner: item 5 panicked: <non-string panic payload>"
     );
+    let inner = p
+        .downcast_ref::<ItemPanic>()
+        .expect("the inner map's panic");
+    assert_eq!((inner.function(), inner.index()), ("inner", 5));
+    assert_eq!(inner.downcast_ref::<MyErr>(), Some(&MyErr(5)));
+}
+
+#[test]
+fn nested_maps_ten_thousand_deep_do_not_overflow() {
+    #[parallel_map]
+    fn nest(depth: u32) -> u32 {
+        if depth == 0 {
+            0
+        } else {
+            nest::map(vec![depth - 1])[0] + 1
+        }
+    }
+    assert_eq!(nest::map(vec![10_000u32]), vec![10_000]);
+    // Through reduce too, on the serial backend (the calling thread).
+    #[parallel_map]
+    fn nest_reduce(depth: u32) -> u64 {
+        if depth == 0 {
+            1
+        } else {
+            let o = MapOptions::new().backend(Backend::Serial);
+            nest_reduce::reduce_with(&o, [depth - 1], 0, |a, b| a + b) + 1
+        }
+    }
+    assert_eq!(nest_reduce::map(vec![10_000u32]), vec![10_001]);
+}
+
+/// The items of every chunk a trace recorded for `name`, in input order.
+fn traced_pieces(name: &str, run: impl FnOnce()) -> Vec<(u64, u64, u64)> {
+    static TRACE_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = TRACE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let path = std::env::temp_dir().join(format!("map-pieces-{name}-{}.json", std::process::id()));
+    let guard = parallel_runtime::trace::start(&path).expect("trace file");
+    run();
+    drop(guard);
+    let events = parallel_runtime::trace::read(&path).expect("trace");
+    let _ = std::fs::remove_file(&path);
+    let arg = |e: &parallel_runtime::trace::Event, k: &str| {
+        e.args.get(k).and_then(|v| v.as_u64()).unwrap_or(u64::MAX)
+    };
+    let mut pieces: Vec<(u64, u64, u64)> = events
+        .iter()
+        .filter(|e| e.name == name && e.cat == "map")
+        .map(|e| (arg(e, "first_item"), arg(e, "last_item"), arg(e, "items")))
+        .collect();
+    pieces.sort();
+    pieces
+}
+
+#[test]
+fn dynamic_and_static_pieces_hold_exactly_chunk_size_items() {
+    #[parallel_map]
+    fn piece_probe(x: u32) -> u32 {
+        x
+    }
+    for schedule in [Schedule::Dynamic, Schedule::Static] {
+        let o = MapOptions::new().schedule(schedule).chunk_size(100);
+        let pieces = traced_pieces("piece_probe", || {
+            assert_eq!(
+                piece_probe::map_with(&o, 0..10_050u32),
+                (0..10_050).collect::<Vec<_>>()
+            );
+        });
+        assert_eq!(pieces.len(), 101, "{schedule:?}: {pieces:?}");
+        for (k, &(first, last, items)) in pieces.iter().enumerate() {
+            let k = k as u64;
+            let want = if k == 100 { 50 } else { 100 };
+            assert_eq!(
+                (first, last, items),
+                (100 * k, 100 * k + want - 1, want),
+                "{schedule:?} piece {k}"
+            );
+        }
+    }
+    // Dynamic without a chunk size: one item per piece.
+    let o = MapOptions::new().schedule(Schedule::Dynamic);
+    let pieces = traced_pieces("piece_probe", || {
+        piece_probe::map_with(&o, 0..300u32);
+    });
+    assert_eq!(pieces.len(), 300);
+    assert!(pieces.iter().all(|p| p.2 == 1));
 }
 
 #[parallel_map]
@@ -338,4 +527,201 @@ fn pattern_parameters_are_supported() {
         a + b + k
     }
     assert_eq!(add::map(vec![(1, 2), (3, 4)], (10, 0)), vec![13, 17]);
+}
+
+// ----- backend mpi: every rank must split the same sequence of items -----
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use parallel_runtime::mpi::local;
+
+static RAN: AtomicUsize = AtomicUsize::new(0);
+
+#[parallel_map(backend = "mpi")]
+fn key_of(entry: (&u32, &String)) -> u32 {
+    RAN.fetch_add(1, Ordering::SeqCst);
+    *entry.0
+}
+
+fn thousand_entries() -> impl Iterator<Item = (u32, String)> {
+    (0..1000u32).map(|k| (k, format!("value {k}")))
+}
+
+/// The text of the panic that `local::run` raised again.
+fn text_of(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "<not text>".into())
+}
+
+#[test]
+fn a_hashmap_built_on_each_rank_is_an_error_on_every_rank_before_any_item_runs() {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    for ranks in 2..=4 {
+        RAN.store(0, Ordering::SeqCst);
+        let messages = std::sync::Mutex::new(Vec::new());
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            local::run(ranks, |_world| {
+                // Each rank builds its own map, with its own random hasher
+                // keys, as each process of an MPI job does.
+                let m: HashMap<u32, String> = thousand_entries().collect();
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| key_of::map(&m)));
+                match r {
+                    Ok(keys) => keys,
+                    Err(p) => {
+                        messages.lock().unwrap().push(text_of(p));
+                        Vec::new()
+                    }
+                }
+            })
+        }));
+        assert!(out.is_ok(), "no rank may hang or fail otherwise");
+        let messages = messages.into_inner().unwrap();
+        assert_eq!(messages.len(), ranks, "every rank errs: {messages:?}");
+        let all = (0..ranks).map(|r| r.to_string()).collect::<Vec<_>>();
+        for m in &messages {
+            assert!(
+                m.starts_with(
+                    "key_of: backend mpi: the ranks do not hold the same items in the same order"
+                ),
+                "{m}"
+            );
+            assert!(m.contains("HashMap") && m.contains("BTreeMap"), "{m}");
+            // Every rank is named.
+            for r in &all {
+                assert!(
+                    m.contains(&format!(" {r}:")) || m.contains(&format!(" {r},")),
+                    "rank {r} unnamed: {m}"
+                );
+            }
+        }
+        assert!(messages.iter().all(|m| *m == messages[0]), "{messages:?}");
+        assert_eq!(RAN.load(Ordering::SeqCst), 0, "items ran before the error");
+    }
+}
+
+#[test]
+fn the_same_hashmap_on_every_rank_or_a_btreemap_runs_every_item_exactly_once() {
+    let shared: HashMap<u32, String> = thousand_entries().collect();
+    for ranks in 1..=4 {
+        let keys = local::run(ranks, |_world| {
+            // A clone keeps its hasher, so its order: the check passes.
+            let m = shared.clone();
+            let from_hash = key_of::map(&m);
+            let b: BTreeMap<u32, String> = thousand_entries().collect();
+            let from_btree = key_of::map(&b);
+            (from_hash, from_btree)
+        });
+        for (from_hash, from_btree) in keys {
+            assert_eq!(from_hash.len(), 1000);
+            let distinct: HashSet<u32> = from_hash.iter().copied().collect();
+            assert_eq!(distinct.len(), 1000, "{ranks} ranks");
+            assert_eq!(from_btree, (0..1000).collect::<Vec<_>>(), "{ranks} ranks");
+        }
+    }
+}
+
+#[test]
+fn hash_items_with_no_fingerprint_are_refused_with_a_clear_error() {
+    struct Opaque(#[allow(dead_code)] u32);
+    #[parallel_map(backend = "threads")]
+    fn opaque_key(entry: (&u32, &Opaque)) -> u32 {
+        *entry.0
+    }
+    let m: HashMap<u32, Opaque> = (0..100).map(|k| (k, Opaque(k))).collect();
+    let o = MapOptions::new().backend(Backend::Mpi);
+    let messages = local::run(3, |_world| {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            opaque_key::map_with(&o, &m)
+        }));
+        text_of(r.expect_err("refused"))
+    });
+    for msg in &messages {
+        assert!(
+            msg.starts_with("opaque_key: backend mpi: the items come from a HashMap or HashSet"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("neither `Hash` nor serde's `Serialize`"),
+            "{msg}"
+        );
+    }
+    // One process alone has nothing to split: it runs.
+    assert_eq!(opaque_key::map_with(&o, &m).len(), 100);
+}
+
+#[test]
+fn ranks_with_different_item_counts_are_named() {
+    #[parallel_map(backend = "mpi")]
+    fn twice(x: &f64) -> f64 {
+        2.0 * x
+    }
+    let messages = local::run(3, |world| {
+        let n = if world.rank() == 1 { 9 } else { 10 };
+        let v: Vec<f64> = (0..n).map(f64::from).collect();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| twice::map(&v)));
+        text_of(r.expect_err("counts differ"))
+    });
+    for msg in &messages {
+        assert!(msg.contains("(not the same number)"), "{msg}");
+        assert!(msg.contains("ranks 0, 2: 10 items"), "{msg}");
+        assert!(msg.contains("rank 1: 9 items"), "{msg}");
+    }
+    // The same items on every rank: split, and each item once.
+    let out = local::run(3, |_world| {
+        let v: Vec<f64> = (0..10).map(f64::from).collect();
+        (twice::map(&v), twice::reduce(&v, 0.0, |a, b| a + b))
+    });
+    for (m, r) in out {
+        assert_eq!(m, (0..10).map(|x| 2.0 * f64::from(x)).collect::<Vec<_>>());
+        assert_eq!(r, 90.0);
+    }
+}
+
+#[allow(dead_code)]
+#[path = "bin/mpirun_support.rs"]
+mod mpirun_support;
+
+/// The report of bug 1 under real MPI: `mpirun -n 2` over a `HashMap` of
+/// 1,000 entries built in each process gave 1,000 results but only about
+/// 740 distinct keys, and exit 0. Now every rank fails before any item runs,
+/// naming the ranks and the cause; sorted sources run every key once.
+#[test]
+fn under_mpirun_a_hashmap_per_process_fails_clearly_and_sorted_items_run_once() {
+    let deadline = std::time::Duration::from_secs(60);
+    let Some(run) = mpirun_support::run_mpi_maps(2, &["hashmap"], deadline) else {
+        return;
+    };
+    assert_ne!(
+        run.code,
+        Some(0),
+        "the job succeeded; stderr:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(
+            "key_of: backend mpi: the ranks do not hold the same items in the same order"
+        ) && !run.stderr.contains("ranks 0, 1")
+            && run.stderr.contains("rank 0:")
+            && run.stderr.contains("rank 1:")
+            && run
+                .stderr
+                .contains("HashMap or HashSet iterates in an order of its own"),
+        "stderr:\n{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("items ran here"),
+        "the map returned; stderr:\n{}",
+        run.stderr
+    );
+    let run = mpirun_support::run_mpi_maps(2, &["sorted"], deadline).expect("ran before");
+    assert_eq!(run.code, Some(0), "stderr:\n{}", run.stderr);
+    assert!(
+        run.stderr.contains("rank 1: every key exactly once"),
+        "{}",
+        run.stderr
+    );
 }

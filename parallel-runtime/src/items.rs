@@ -6,6 +6,10 @@
 //! iterable into a list. For an iterator type of your own, wrap it with
 //! [`items`].
 
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+
 use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
 
 /// Anything a `#[parallel_map]` entry point takes as its items.
@@ -25,6 +29,26 @@ pub trait IntoItems: Sized {
     fn into_par(self) -> Self::Par;
     /// The items, for the serial loop.
     fn into_seq(self) -> Self::Seq;
+
+    /// Whether the order of the items may differ from one process of the
+    /// program to the next: `true` for `HashMap` and `HashSet` (and their
+    /// iterators), whose hasher is seeded per process.
+    ///
+    /// With the `mpi` backend, ranks split the items by position, so before
+    /// any item runs they check that all of them hold the same items in the
+    /// same order, by a fingerprint of the items (their `Hash`, else their
+    /// serde encoding). Items from a source whose order is per process and
+    /// that have neither are refused, with an error that says so.
+    const ORDER_PER_PROCESS: bool = false;
+
+    /// A fingerprint of the items, the same in every process that holds the
+    /// same items in the same order, when it can be told without walking
+    /// them (a range: its bounds). `None` to fingerprint the items one by
+    /// one.
+    #[doc(hidden)]
+    fn order_fingerprint(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl<T: Send> IntoItems for Vec<T> {
@@ -151,6 +175,9 @@ macro_rules! range_items {
             fn into_seq(self) -> Self::Seq {
                 self
             }
+            fn order_fingerprint(&self) -> Option<u64> {
+                Some(range_fingerprint(self.start as i128, self.end as i128))
+            }
         }
 
         impl IntoItems for std::ops::RangeInclusive<$t> {
@@ -170,8 +197,24 @@ macro_rules! range_items {
             fn into_seq(self) -> Self::Seq {
                 self
             }
+            fn order_fingerprint(&self) -> Option<u64> {
+                Some(if self.is_empty() {
+                    range_fingerprint(0, 0)
+                } else {
+                    range_fingerprint(*self.start() as i128, *self.end() as i128 + 1)
+                })
+            }
         }
     )*};
+}
+
+/// The fingerprint of the items of `start..end`: the values, in order, are
+/// a function of the bounds.
+fn range_fingerprint(start: i128, end_exclusive: i128) -> u64 {
+    let mut h = DefaultHasher::new();
+    let len = (end_exclusive - start).max(0);
+    (if len == 0 { 0 } else { start }, len).hash(&mut h);
+    h.finish()
 }
 
 range_items!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
@@ -215,7 +258,7 @@ impl<I: IntoIterator> IntoIterator for Items<I> {
 }
 
 macro_rules! collected_items {
-    ($( [$($gen:tt)*] $ty:ty ),* $(,)?) => {$(
+    (order per process: $per_process:literal; $( [$($gen:tt)*] $ty:ty ),* $(,)?) => {$(
         impl<$($gen)*> IntoItems for $ty
         where
             $ty: IntoIterator,
@@ -224,6 +267,7 @@ macro_rules! collected_items {
             type Item = <$ty as IntoIterator>::Item;
             type Par = rayon::vec::IntoIter<Self::Item>;
             type Seq = <$ty as IntoIterator>::IntoIter;
+            const ORDER_PER_PROCESS: bool = $per_process;
             fn into_par(self) -> Self::Par {
                 IntoIterator::into_iter(self).collect::<Vec<_>>().into_par_iter()
             }
@@ -235,6 +279,7 @@ macro_rules! collected_items {
 }
 
 collected_items! {
+    order per process: false;
     [I] Items<I>,
     [T] std::vec::IntoIter<T>,
     [T] std::collections::VecDeque<T>,
@@ -242,10 +287,6 @@ collected_items! {
     [T] std::collections::LinkedList<T>,
     ['a, T] &'a std::collections::LinkedList<T>,
     [T] std::collections::BinaryHeap<T>,
-    [K, V, S] std::collections::HashMap<K, V, S>,
-    ['a, K, V, S] &'a std::collections::HashMap<K, V, S>,
-    [T, S] std::collections::HashSet<T, S>,
-    ['a, T, S] &'a std::collections::HashSet<T, S>,
     [K, V] std::collections::BTreeMap<K, V>,
     ['a, K, V] &'a std::collections::BTreeMap<K, V>,
     [T] std::collections::BTreeSet<T>,
@@ -258,15 +299,10 @@ collected_items! {
     [T, const N: usize] std::array::IntoIter<T, N>,
     ['a, T] std::collections::vec_deque::Iter<'a, T>,
     [T] std::collections::vec_deque::IntoIter<T>,
-    ['a, K, V] std::collections::hash_map::Iter<'a, K, V>,
-    ['a, K, V] std::collections::hash_map::Keys<'a, K, V>,
-    ['a, K, V] std::collections::hash_map::Values<'a, K, V>,
-    [K, V] std::collections::hash_map::IntoIter<K, V>,
     ['a, K, V] std::collections::btree_map::Iter<'a, K, V>,
     ['a, K, V] std::collections::btree_map::Keys<'a, K, V>,
     ['a, K, V] std::collections::btree_map::Values<'a, K, V>,
     [K, V] std::collections::btree_map::IntoIter<K, V>,
-    ['a, T] std::collections::hash_set::Iter<'a, T>,
     ['a, T] std::collections::btree_set::Iter<'a, T>,
     ['a] std::str::Chars<'a>,
     ['a] std::str::Lines<'a>,
@@ -299,4 +335,163 @@ collected_items! {
     [T] std::iter::Once<T>,
     [T] std::iter::Empty<T>,
     [T] std::iter::RepeatN<T>,
+}
+
+// A `HashMap`'s or `HashSet`'s order comes from its hasher's keys, random
+// per process (per map, even) with the default `RandomState`.
+collected_items! {
+    order per process: true;
+    [K, V, S] std::collections::HashMap<K, V, S>,
+    ['a, K, V, S] &'a std::collections::HashMap<K, V, S>,
+    [T, S] std::collections::HashSet<T, S>,
+    ['a, T, S] &'a std::collections::HashSet<T, S>,
+    ['a, K, V] std::collections::hash_map::Iter<'a, K, V>,
+    ['a, K, V] std::collections::hash_map::IterMut<'a, K, V>,
+    ['a, K, V] std::collections::hash_map::Keys<'a, K, V>,
+    ['a, K, V] std::collections::hash_map::Values<'a, K, V>,
+    ['a, K, V] std::collections::hash_map::ValuesMut<'a, K, V>,
+    [K, V] std::collections::hash_map::IntoIter<K, V>,
+    [K, V] std::collections::hash_map::IntoKeys<K, V>,
+    [K, V] std::collections::hash_map::IntoValues<K, V>,
+    ['a, T] std::collections::hash_set::Iter<'a, T>,
+    [T] std::collections::hash_set::IntoIter<T>,
+}
+
+/// Feeds one item into the hasher of the order check of the `mpi` backend
+/// (see [`IntoItems::ORDER_PER_PROCESS`]); found by [`ItemProbe`].
+#[doc(hidden)]
+pub type ItemFingerprint<T> = fn(&T, &mut DefaultHasher);
+
+/// Compile-time probe for the item type's fingerprint, resolved at the
+/// macro's call site by method lookup (autoref specialisation):
+/// `(&&&ItemProbe::<T>::new()).item_fingerprint()` hashes with `T: Hash`
+/// where it holds, else with `T`'s serde encoding, else is `None`.
+///
+/// `DefaultHasher::new()` has fixed keys, so a fingerprint is the same in
+/// every process of one program.
+#[doc(hidden)]
+pub struct ItemProbe<T>(PhantomData<fn(&T)>);
+
+impl<T> ItemProbe<T> {
+    pub const fn new() -> Self {
+        ItemProbe(PhantomData)
+    }
+}
+
+impl<T> Default for ItemProbe<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[doc(hidden)]
+pub trait ItemViaHash<T> {
+    fn item_fingerprint(&self) -> Option<ItemFingerprint<T>>;
+}
+
+impl<T: Hash> ItemViaHash<T> for &&ItemProbe<T> {
+    fn item_fingerprint(&self) -> Option<ItemFingerprint<T>> {
+        Some(|x, h| x.hash(h))
+    }
+}
+
+#[doc(hidden)]
+pub trait ItemViaSerde<T> {
+    fn item_fingerprint(&self) -> Option<ItemFingerprint<T>>;
+}
+
+impl<T: serde::Serialize> ItemViaSerde<T> for &ItemProbe<T> {
+    fn item_fingerprint(&self) -> Option<ItemFingerprint<T>> {
+        Some(|x, h| {
+            // An item postcard cannot encode (a sequence of unknown
+            // length) still counts, as a fixed mark.
+            if postcard::serialize_with_flavor(x, HashFlavor(h)).is_err() {
+                h.write_u8(0xff);
+            }
+        })
+    }
+}
+
+#[doc(hidden)]
+pub trait ItemUnhashed<T> {
+    fn item_fingerprint(&self) -> Option<ItemFingerprint<T>>;
+}
+
+impl<T> ItemUnhashed<T> for ItemProbe<T> {
+    fn item_fingerprint(&self) -> Option<ItemFingerprint<T>> {
+        None
+    }
+}
+
+/// A postcard output that hashes the encoding instead of storing it.
+struct HashFlavor<'a>(&'a mut DefaultHasher);
+
+impl postcard::ser_flavors::Flavor for HashFlavor<'_> {
+    type Output = ();
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.write(data);
+        Ok(())
+    }
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.write_u8(data);
+        Ok(())
+    }
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fingerprint_of<T>(f: Option<ItemFingerprint<T>>, x: &T) -> Option<u64> {
+        f.map(|f| {
+            let mut h = DefaultHasher::new();
+            f(x, &mut h);
+            h.finish()
+        })
+    }
+
+    #[test]
+    #[allow(clippy::needless_borrow)]
+    fn the_probe_prefers_hash_then_serde() {
+        #[allow(unused_imports)]
+        use super::{ItemUnhashed, ItemViaHash, ItemViaSerde};
+        struct Opaque;
+        let by_hash = (&&&ItemProbe::<(u32, String)>::new()).item_fingerprint();
+        let by_serde = (&&&ItemProbe::<(String, f64)>::new()).item_fingerprint();
+        let none = (&&&ItemProbe::<Opaque>::new()).item_fingerprint();
+        assert!(none.is_none());
+        let a = fingerprint_of(by_hash, &(1, "a".into()));
+        assert!(a.is_some());
+        assert_eq!(a, fingerprint_of(by_hash, &(1, "a".into())));
+        assert_ne!(a, fingerprint_of(by_hash, &(2, "a".into())));
+        let b = fingerprint_of(by_serde, &("a".into(), 0.5));
+        assert!(b.is_some());
+        assert_ne!(b, fingerprint_of(by_serde, &("a".into(), 0.25)));
+    }
+
+    #[test]
+    fn range_fingerprints_name_their_values() {
+        assert_eq!((0..10u8).order_fingerprint(), (0..=9u8).order_fingerprint());
+        let (hi, lo) = (7u8, 3u8);
+        assert_eq!((5..5u8).order_fingerprint(), (hi..lo).order_fingerprint());
+        assert_ne!((0..10u8).order_fingerprint(), (0..11u8).order_fingerprint());
+        assert_ne!((0..10u8).order_fingerprint(), (1..11u8).order_fingerprint());
+    }
+
+    #[test]
+    fn hash_collections_say_their_order_is_per_process() {
+        use std::collections::{BTreeMap, HashMap, HashSet};
+        fn per_process<S: IntoItems>(_: &S) -> bool {
+            S::ORDER_PER_PROCESS
+        }
+        let m: HashMap<u32, u32> = HashMap::new();
+        let s: HashSet<u32> = HashSet::new();
+        let b: BTreeMap<u32, u32> = BTreeMap::new();
+        assert!(per_process(&m) && per_process(&&m) && per_process(&m.iter()));
+        assert!(per_process(&s) && per_process(&s.iter()));
+        assert!(!per_process(&b) && !per_process(&vec![1]) && !per_process(&(0..3)));
+    }
 }

@@ -37,7 +37,7 @@ pub mod trace;
 pub use config::{Backend, ConfigError, Schedule};
 pub use graph::{compute, Delayed, DelayedError, IntoDelayed};
 pub use items::{items, IntoItems, Items};
-pub use map::{reduce_block_size, ItemError, MapOptions};
+pub use map::{reduce_block_size, ItemError, ItemPanic, MapOptions};
 pub use pool::num_threads;
 
 #[doc(inline)]
@@ -51,7 +51,7 @@ pub use parallel_macros::parallel_map;
 pub mod prelude {
     pub use crate::config::{Backend, Schedule};
     pub use crate::items::{items, IntoItems};
-    pub use crate::map::{ItemError, MapOptions};
+    pub use crate::map::{ItemError, ItemPanic, MapOptions};
     pub use crate::mpi::{Comm, Equivalence, Op, Source, ANY_SOURCE, ANY_TAG};
     pub use crate::{compute, delayed, Delayed, DelayedError};
     pub use crate::{mpi_main, parallel_map};
@@ -69,7 +69,7 @@ pub mod __private {
     pub use crate::graph::{
         task as delayed_task, Delayed, DepList, Input, Inputs, IntoDelayed, TaskSite,
     };
-    pub use crate::items::IntoItems;
+    pub use crate::items::{IntoItems, ItemProbe, ItemUnhashed, ItemViaHash, ItemViaSerde};
     pub use crate::map::{map, reduce, try_map, MapOptions, MapSite};
     pub use core;
 

@@ -9,11 +9,14 @@ use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
-use rayon::iter::{FromParallelIterator, IndexedParallelIterator, ParallelIterator};
+use rayon::iter::{
+    FromParallelIterator, IndexedParallelIterator, IntoParallelIterator, ParallelIterator,
+};
 
 use crate::codec::ResultCodec;
 use crate::config::{Backend, Schedule};
-use crate::items::IntoItems;
+use crate::items::{IntoItems, ItemFingerprint};
+use crate::mpi::dist;
 use crate::progress::Progress;
 
 /// Items per block of a deterministic reduction of `n` items.
@@ -201,31 +204,164 @@ impl<E: std::error::Error + 'static> std::error::Error for ItemError<E> {
     }
 }
 
-/// Text of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
-    } else {
-        "<non-string panic payload>"
+/// The text of a panic payload: the message of `panic!("…")` (a `&str` or
+/// a `String`), the line of an [`ItemPanic`] (a map inside an item or a
+/// task panicked), else a placeholder naming no type.
+pub(crate) struct PayloadText<'a>(pub(crate) &'a (dyn Any + Send));
+
+impl fmt::Display for PayloadText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.0;
+        if let Some(s) = p.downcast_ref::<&'static str>() {
+            f.write_str(s)
+        } else if let Some(s) = p.downcast_ref::<String>() {
+            f.write_str(s)
+        } else if let Some(inner) = p.downcast_ref::<ItemPanic>() {
+            fmt::Display::fmt(inner, f)
+        } else {
+            f.write_str("<non-string panic payload>")
+        }
     }
 }
+
+/// Drops a panic payload that is not going anywhere (the panic of another
+/// item, when a lower index already panicked), without letting a destructor
+/// that panics escape into the runtime: such a payload is forgotten.
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(from_drop) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        // The destructor's own payload may panic on drop too.
+        std::mem::forget(from_drop);
+    }
+}
+
+/// The panic of one item of a map, raised again by `f::map`, `f::try_map`
+/// and `f::reduce` (with [`std::panic::resume_unwind`]) with the item's own
+/// payload inside, so that a caller that catches it can tell which item
+/// failed and still downcast what the function panicked with.
+///
+/// Its `Display` is the line printed to stderr when it is raised:
+/// `f: item 13 panicked: boom`. When a map runs inside an item of another
+/// map, the outer panic's payload is the inner `ItemPanic`.
+///
+/// ```
+/// use parallel_runtime::prelude::*;
+///
+/// #[derive(Debug, PartialEq)]
+/// struct Overflow(u32);
+///
+/// #[parallel_map]
+/// fn checked(x: u32) -> u32 {
+///     if x == 13 {
+///         std::panic::panic_any(Overflow(x));
+///     }
+///     x
+/// }
+///
+/// let caught = std::panic::catch_unwind(|| checked::map(0..100u32)).unwrap_err();
+/// let p = caught.downcast::<ItemPanic>().unwrap();
+/// assert_eq!((p.function(), p.index()), ("checked", 13));
+/// assert_eq!(p.downcast_ref::<Overflow>(), Some(&Overflow(13)));
+/// assert_eq!(p.to_string(), "checked: item 13 panicked: <non-string panic payload>");
+/// ```
+///
+/// Python's `Pool.map` re-raises the worker's exception in the caller the
+/// same way, its traceback attached.
+pub struct ItemPanic {
+    function: &'static str,
+    index: usize,
+    payload: Box<dyn Any + Send>,
+}
+
+impl ItemPanic {
+    /// The name of the annotated function.
+    pub fn function(&self) -> &'static str {
+        self.function
+    }
+
+    /// The position of the item that panicked in the input (the lowest one,
+    /// when several panicked).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The message the function panicked with, when it panicked with text
+    /// (`panic!("…")`, `assert!`, `unwrap`); `None` for another payload
+    /// (`std::panic::panic_any(value)`: see [`downcast_ref`](Self::downcast_ref)).
+    pub fn message(&self) -> Option<&str> {
+        if let Some(s) = self.payload.downcast_ref::<&'static str>() {
+            Some(s)
+        } else {
+            self.payload.downcast_ref::<String>().map(String::as_str)
+        }
+    }
+
+    /// The payload, if it is a `T`.
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        self.payload.downcast_ref::<T>()
+    }
+
+    /// The payload the function panicked with.
+    pub fn payload(&self) -> &(dyn Any + Send) {
+        &*self.payload
+    }
+
+    /// The payload, by value: to raise it again as it was
+    /// (`std::panic::resume_unwind(p.into_payload())`) or to downcast it.
+    pub fn into_payload(self) -> Box<dyn Any + Send> {
+        self.payload
+    }
+}
+
+impl fmt::Display for ItemPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: item {} panicked: {}",
+            self.function,
+            self.index,
+            PayloadText(&*self.payload)
+        )
+    }
+}
+
+impl fmt::Debug for ItemPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ItemPanic")
+            .field("function", &self.function)
+            .field("index", &self.index)
+            .field("payload", &format_args!("{}", PayloadText(&*self.payload)))
+            .finish()
+    }
+}
+
+impl std::error::Error for ItemPanic {}
 
 /// The payload that unwinds through rayon after an item panicked; the real
 /// payload waits in [`FirstPanic`].
 struct Cancelled;
+
+/// Stack left below which a map or a `compute` called inside an item or a
+/// task (nested, or recursive) continues on a new stack segment on the heap,
+/// and the size of that segment: so that depth is limited by memory, as
+/// plain recursion on the main thread is, not by a worker's 2 MiB stack.
+pub(crate) const STACK_RED_ZONE: usize = 256 * 1024;
+pub(crate) const STACK_SEGMENT: usize = 4 * 1024 * 1024;
 
 /// The panic of the lowest-indexed item that panicked.
 #[derive(Default)]
 struct FirstPanic(Mutex<Option<(usize, Box<dyn Any + Send>)>>);
 
 impl FirstPanic {
+    #[cold]
     fn record(&self, index: usize, payload: Box<dyn Any + Send>) {
         let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match &*slot {
-            Some((first, _)) if *first <= index => {}
-            _ => *slot = Some((index, payload)),
+        let loser = match &*slot {
+            Some((first, _)) if *first <= index => Some(payload),
+            _ => slot.replace((index, payload)).map(|(_, p)| p),
+        };
+        drop(slot);
+        if let Some(p) = loser {
+            drop_payload(p);
         }
     }
 
@@ -241,23 +377,34 @@ impl FirstPanic {
         }
     }
 
-    /// Runs `body`; a panic of an item comes out as a panic that names the
-    /// function and the item.
+    /// Runs `body` (on a fresh stack segment when little stack is left:
+    /// maps nest); a panic of an item comes out as an [`ItemPanic`] that
+    /// names the function and the item and holds the item's payload.
     #[track_caller]
     fn run<R>(self, site: &MapSite, body: impl FnOnce(&Self) -> R) -> R {
-        let result = catch_unwind(AssertUnwindSafe(|| body(&self)));
+        let result = stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
+            catch_unwind(AssertUnwindSafe(|| body(&self)))
+        });
         crate::trace::flush_if_top_level();
         match result {
             Ok(r) => r,
             Err(payload) => {
                 let first = self.0.into_inner().unwrap_or_else(|p| p.into_inner());
                 match first {
-                    Some((index, item_payload)) => panic!(
-                        "{}: item {} panicked: {}",
-                        site.name,
-                        index,
-                        panic_message(&*item_payload)
-                    ),
+                    Some((index, item_payload)) => {
+                        drop_payload(payload);
+                        let raised = ItemPanic {
+                            function: site.name,
+                            index,
+                            payload: item_payload,
+                        };
+                        // `resume_unwind` runs no panic hook: say it here,
+                        // once (a map nested in an item said it already).
+                        if !raised.payload.is::<ItemPanic>() {
+                            eprintln!("{raised}");
+                        }
+                        resume_unwind(Box::new(raised))
+                    }
                     None => resume_unwind(payload),
                 }
             }
@@ -271,8 +418,15 @@ fn len_hint(it: &impl Iterator) -> usize {
     hi.unwrap_or(lo)
 }
 
-/// Splits `par` by the plan's schedule and collects `g` over it. With
-/// tracing on, every piece of work a thread takes is recorded as one chunk.
+/// Splits `par` by the plan's schedule and collects `g` over it, in input
+/// order. With tracing on, every piece of work a thread takes is recorded
+/// as one chunk.
+///
+/// `Dynamic` (and `Static`) pieces hold exactly `chunk` items, the last
+/// maybe fewer, each piece a job of its own that any idle thread may take
+/// (OpenMP's `schedule(dynamic, chunk)`); `Static` without a chunk size
+/// cuts one piece per thread. `Guided` lets rayon split adaptively, never
+/// below `chunk` items.
 fn collect_scheduled<P, R, C, G>(site: &MapSite, par: P, plan: &Plan, g: G) -> C
 where
     P: IndexedParallelIterator,
@@ -281,19 +435,47 @@ where
     G: Fn((usize, P::Item)) -> R + Sync + Send,
 {
     let n = par.len();
-    let (min, max) = match plan.schedule {
+    let piece = match plan.schedule {
         Schedule::Static => {
             let threads = crate::pool::ensure();
-            let c = plan.chunk.unwrap_or_else(|| n.div_ceil(threads)).max(1);
-            (c, c)
+            plan.chunk.unwrap_or_else(|| n.div_ceil(threads)).max(1)
         }
-        Schedule::Dynamic => {
-            let c = plan.chunk.unwrap_or(1);
-            (c, c)
-        }
-        Schedule::Guided => (plan.chunk.unwrap_or(1), usize::MAX),
+        Schedule::Dynamic => plan.chunk.unwrap_or(1),
+        Schedule::Guided => return collect_split(site, par, plan.chunk.unwrap_or(1), g),
     };
-    let it = par.enumerate().with_min_len(min).with_max_len(max);
+    if piece == 1 {
+        // One item per job: exact without gathering items into pieces.
+        return collect_split(site, par.with_max_len(1), 1, g);
+    }
+    let g = &g;
+    let pieces = par.enumerate().chunks(piece).with_max_len(1);
+    if crate::trace::enabled() {
+        pieces
+            .flat_map_iter(|piece| {
+                let mut span = crate::trace::ChunkSpan::start(site.name, "map");
+                piece.into_iter().map(move |(i, x)| {
+                    span.item(i);
+                    g((i, x))
+                })
+            })
+            .collect()
+    } else {
+        pieces
+            .flat_map_iter(|piece| piece.into_iter().map(g))
+            .collect()
+    }
+}
+
+/// Collects `g` over `par` as rayon splits it (adaptively, never below
+/// `min` items per job); with tracing on, one chunk per job.
+fn collect_split<P, R, C, G>(site: &MapSite, par: P, min: usize, g: G) -> C
+where
+    P: IndexedParallelIterator,
+    R: Send,
+    C: FromParallelIterator<R>,
+    G: Fn((usize, P::Item)) -> R + Sync + Send,
+{
+    let it = par.enumerate().with_min_len(min);
     if crate::trace::enabled() {
         it.map_init(
             || crate::trace::ChunkSpan::start(site.name, "map"),
@@ -316,6 +498,7 @@ pub fn map<S, R, F>(
     call: Option<&MapOptions>,
     items: S,
     codec: Option<ResultCodec<R>>,
+    fingerprint: Option<ItemFingerprint<S::Item>>,
     f: F,
 ) -> Vec<R>
 where
@@ -347,19 +530,82 @@ where
             out
         }
         Backend::Threads => run_threads(site, &plan, panics, items.into_par(), 0, &f),
-        Backend::Mpi => {
-            let par = items.into_par();
-            match crate::mpi::dist::share(par.len()) {
-                None => run_threads(site, &plan, panics, par, 0, &f),
-                Some((lo, hi)) => {
-                    let codec = codec.unwrap_or_else(|| need_serde(site));
-                    let local =
-                        run_threads(site, &plan, panics, par.skip(lo).take(hi - lo), lo, &f);
-                    crate::mpi::dist::all_gather_results(site, local, codec)
-                }
-            }
+        Backend::Mpi if !dist::active() => {
+            run_threads(site, &plan, panics, items.into_par(), 0, &f)
         }
+        Backend::Mpi => match checked_items(site, items, fingerprint) {
+            Checked::Par(par) => map_across_ranks(site, &plan, panics, par, codec, &f),
+            Checked::Collected(v) => {
+                map_across_ranks(site, &plan, panics, v.into_par_iter(), codec, &f)
+            }
+        },
     })
+}
+
+/// The items of a map about to be split across ranks, after every rank
+/// checked that all ranks hold the same items in the same order.
+enum Checked<P, T> {
+    /// As the source gave them (their count and order were known without
+    /// walking them).
+    Par(P),
+    /// Collected to be fingerprinted, in their order.
+    Collected(Vec<T>),
+}
+
+/// Checks with every other rank, before any item runs, that all hold the
+/// same number of items in the same order (else the shares would overlap
+/// and leave gaps); see [`dist::check_items`]. A collective call.
+fn checked_items<S: IntoItems>(
+    site: &MapSite,
+    items: S,
+    fingerprint: Option<ItemFingerprint<S::Item>>,
+) -> Checked<S::Par, S::Item> {
+    let source = dist::Source {
+        per_process_order: S::ORDER_PER_PROCESS,
+        item_type: std::any::type_name::<S::Item>(),
+    };
+    if let Some(known) = items.order_fingerprint() {
+        let par = items.into_par();
+        dist::check_items(site, &source, par.len(), Some(known));
+        return Checked::Par(par);
+    }
+    match fingerprint {
+        None => {
+            let par = items.into_par();
+            dist::check_items(site, &source, par.len(), None);
+            Checked::Par(par)
+        }
+        Some(feed) => {
+            let mut v: Vec<S::Item> = items.into_par().collect();
+            let fp = dist::fingerprint(&mut v, feed);
+            dist::check_items(site, &source, v.len(), Some(fp));
+            Checked::Collected(v)
+        }
+    }
+}
+
+/// This rank's share of the items through `f`, then every rank's results.
+fn map_across_ranks<P, R, F>(
+    site: &MapSite,
+    plan: &Plan,
+    panics: &FirstPanic,
+    par: P,
+    codec: Option<ResultCodec<R>>,
+    f: &F,
+) -> Vec<R>
+where
+    P: IndexedParallelIterator,
+    R: Send,
+    F: Fn(P::Item) -> R + Sync,
+{
+    match dist::share(par.len()) {
+        None => run_threads(site, plan, panics, par, 0, f),
+        Some((lo, hi)) => {
+            let codec = codec.unwrap_or_else(|| need_serde(site));
+            let local = run_threads(site, plan, panics, par.skip(lo).take(hi - lo), lo, f);
+            dist::all_gather_results(site, local, codec)
+        }
+    }
 }
 
 #[track_caller]
@@ -477,11 +723,13 @@ where
 /// backend.
 #[doc(hidden)]
 #[track_caller]
+#[allow(clippy::too_many_arguments)] // written by the macro, one per piece it probes
 pub fn reduce<S, R, F, Op>(
     site: &MapSite,
     call: Option<&MapOptions>,
     items: S,
     codec: Option<ResultCodec<R>>,
+    fingerprint: Option<ItemFingerprint<S::Item>>,
     f: F,
     identity: R,
     op: Op,
@@ -525,33 +773,81 @@ where
                 let block = reduce_block_size(par.len());
                 fold_blocks(site, &plan, panics, par, block, 0, &f, &identity, &op)
             }
-            Backend::Mpi => {
+            Backend::Mpi if !dist::active() => {
                 let par = items.into_par();
-                let n = par.len();
-                let block = reduce_block_size(n);
-                match crate::mpi::dist::share(n.div_ceil(block)) {
-                    None => fold_blocks(site, &plan, panics, par, block, 0, &f, &identity, &op),
-                    Some((lo, hi)) => {
-                        let codec = codec.unwrap_or_else(|| need_serde(site));
-                        let (lo, hi) = (lo * block, (hi * block).min(n));
-                        let local = fold_blocks(
-                            site,
-                            &plan,
-                            panics,
-                            par.skip(lo).take(hi.saturating_sub(lo)),
-                            block,
-                            lo,
-                            &f,
-                            &identity,
-                            &op,
-                        );
-                        crate::mpi::dist::all_gather_results(site, local, codec)
-                    }
+                let block = reduce_block_size(par.len());
+                fold_blocks(site, &plan, panics, par, block, 0, &f, &identity, &op)
+            }
+            Backend::Mpi => {
+                let fold = Fold {
+                    site,
+                    plan: &plan,
+                    panics,
+                    f: &f,
+                    identity: &identity,
+                    op: &op,
+                };
+                match checked_items(site, items, fingerprint) {
+                    Checked::Par(par) => fold.across_ranks(par, codec),
+                    Checked::Collected(v) => fold.across_ranks(v.into_par_iter(), codec),
                 }
             }
         };
         tree_combine(partials, &op, identity)
     })
+}
+
+/// What `reduce` folds with, for its `mpi` backend.
+struct Fold<'a, R, F, Op> {
+    site: &'a MapSite,
+    plan: &'a Plan,
+    panics: &'a FirstPanic,
+    f: &'a F,
+    identity: &'a R,
+    op: &'a Op,
+}
+
+impl<R, F, Op> Fold<'_, R, F, Op>
+where
+    R: Clone + Send + Sync,
+    Op: Fn(R, R) -> R + Sync,
+{
+    /// This rank's share of the blocks, folded, then every rank's blocks.
+    fn across_ranks<P>(&self, par: P, codec: Option<ResultCodec<R>>) -> Vec<R>
+    where
+        P: IndexedParallelIterator,
+        F: Fn(P::Item) -> R + Sync,
+    {
+        let Fold {
+            site,
+            plan,
+            panics,
+            f,
+            identity,
+            op,
+        } = *self;
+        let n = par.len();
+        let block = reduce_block_size(n);
+        match dist::share(n.div_ceil(block)) {
+            None => fold_blocks(site, plan, panics, par, block, 0, f, identity, op),
+            Some((lo, hi)) => {
+                let codec = codec.unwrap_or_else(|| need_serde(site));
+                let (lo, hi) = (lo * block, (hi * block).min(n));
+                let local = fold_blocks(
+                    site,
+                    plan,
+                    panics,
+                    par.skip(lo).take(hi.saturating_sub(lo)),
+                    block,
+                    lo,
+                    f,
+                    identity,
+                    op,
+                );
+                dist::all_gather_results(site, local, codec)
+            }
+        }
+    }
 }
 
 /// Folds each block of `block` items from `identity`, in order.

@@ -160,6 +160,14 @@ fn entry_points(m: &FnModel, o: &Options) -> TokenStream {
         }}
     };
 
+    // The order check of the `mpi` backend fingerprints the items: by
+    // `Hash`, else by serde, else not at all (probed like the codec).
+    let fingerprint = quote! {{
+        #[allow(unused_imports)]
+        use #p::{ItemUnhashed as _, ItemViaHash as _, ItemViaSerde as _};
+        (&&&#p::ItemProbe::<#item_ty>::new()).item_fingerprint()
+    }};
+
     // Compile-time checks at the user's spans.
     let item_span = m.params[0].ty.span();
     let orig_item_ty = &m.params[0].ty;
@@ -193,8 +201,11 @@ fn entry_points(m: &FnModel, o: &Options) -> TokenStream {
          an iterator: see [`IntoItems`]({krate}::IntoItems)); the other arguments are passed once \
          and shared by every call.\n\n\
          # Panics\n\
-         If the function panics for an item, this panics with `{name_str}: item <index> \
-         panicked: <message>`; the pool stays usable.",
+         If the function panics for an item, this panics with an \
+         [`ItemPanic`]({krate}::ItemPanic) (`{name_str}: item <index> panicked: <message>`) \
+         that holds the item's own payload; the pool stays usable. With the `mpi` backend, \
+         if the ranks do not hold the same items in the same order (a `HashMap` iterates in \
+         an order of its own in each process), before any item runs.",
         krate = quote!(#krate).to_string().replace(' ', ""),
     );
     let with_doc = "[`map`](Self::map) with options for this call only, which win over the \
@@ -275,7 +286,7 @@ fn entry_points(m: &FnModel, o: &Options) -> TokenStream {
             #[doc = #map_doc]
             #[track_caller]
             #inner_vis fn map #generics(items: __I, #(#shared_decl),*) -> ::std::vec::Vec<#out_ty> #bound {
-                #p::map(&Self::__SITE, ::core::option::Option::None, items, #codec, #call)
+                #p::map(&Self::__SITE, ::core::option::Option::None, items, #codec, #fingerprint, #call)
             }
 
             #[doc = #with_doc]
@@ -285,7 +296,7 @@ fn entry_points(m: &FnModel, o: &Options) -> TokenStream {
                 items: __I,
                 #(#shared_decl),*
             ) -> ::std::vec::Vec<#out_ty> #bound {
-                #p::map(&Self::__SITE, ::core::option::Option::Some(options), items, #codec, #call)
+                #p::map(&Self::__SITE, ::core::option::Option::Some(options), items, #codec, #fingerprint, #call)
             }
 
             #try_map
@@ -298,7 +309,7 @@ fn entry_points(m: &FnModel, o: &Options) -> TokenStream {
                 identity: __R,
                 op: impl ::core::ops::Fn(__R, __R) -> __R + ::core::marker::Sync,
             ) -> __R #reduce_bound {
-                #p::reduce(&Self::__SITE, ::core::option::Option::None, items, #reduce_codec, #reduce_call, identity, op)
+                #p::reduce(&Self::__SITE, ::core::option::Option::None, items, #reduce_codec, #fingerprint, #reduce_call, identity, op)
             }
 
             #[doc = #with_doc]
@@ -310,7 +321,7 @@ fn entry_points(m: &FnModel, o: &Options) -> TokenStream {
                 identity: __R,
                 op: impl ::core::ops::Fn(__R, __R) -> __R + ::core::marker::Sync,
             ) -> __R #reduce_bound {
-                #p::reduce(&Self::__SITE, ::core::option::Option::Some(options), items, #reduce_codec, #reduce_call, identity, op)
+                #p::reduce(&Self::__SITE, ::core::option::Option::Some(options), items, #reduce_codec, #fingerprint, #reduce_call, identity, op)
             }
         }
     }

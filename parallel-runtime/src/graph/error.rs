@@ -88,7 +88,19 @@ pub(crate) struct Failure {
     pub(crate) key: TaskKey,
     pub(crate) kind: FailureKind,
     pub(crate) message: String,
+    /// The `Err` value, or the panic payload, until somebody takes it.
     pub(crate) error: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+impl Drop for Failure {
+    /// A value nobody took is dropped where its destructor cannot panic
+    /// into the runtime (or into the drop of a `DelayedError`).
+    fn drop(&mut self) {
+        let error = self.error.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = error.take() {
+            crate::map::drop_payload(e);
+        }
+    }
 }
 
 /// The error of `compute`: which task failed, how, and how many tasks that
@@ -148,7 +160,9 @@ impl DelayedError {
     }
 
     /// The `Err` value the function returned, if it is an `E` and nobody
-    /// took it yet (clones of this error share it).
+    /// took it yet (clones of this error share it). For a task that
+    /// panicked, its panic payload, if it is an `E` (a value given to
+    /// `std::panic::panic_any`).
     pub fn take_error<E: 'static>(&self) -> Option<E> {
         let mut slot = self.failure.error.lock().unwrap_or_else(|p| p.into_inner());
         match slot.take()?.downcast::<E>() {
@@ -158,6 +172,36 @@ impl DelayedError {
                 None
             }
         }
+    }
+
+    /// The payload the task panicked with, whatever its type, if the task
+    /// panicked and nobody took it yet (clones of this error share it): to
+    /// downcast it, or to raise it again with
+    /// [`std::panic::resume_unwind`]. A `#[parallel_map]` inside the task
+    /// panicked with an [`ItemPanic`](crate::ItemPanic).
+    ///
+    /// ```
+    /// use parallel_runtime::prelude::*;
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// struct Code(i32);
+    ///
+    /// #[delayed]
+    /// fn fails(x: i32) -> i32 {
+    ///     std::panic::panic_any(Code(x))
+    /// }
+    ///
+    /// let err = fails(7).compute().unwrap_err();
+    /// assert_eq!(err.message(), "<non-string panic payload>");
+    /// let payload = err.take_panic().unwrap();
+    /// assert_eq!(payload.downcast_ref::<Code>(), Some(&Code(7)));
+    /// ```
+    pub fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
+        if self.failure.kind != FailureKind::Panicked {
+            return None;
+        }
+        let mut slot = self.failure.error.lock().unwrap_or_else(|p| p.into_inner());
+        slot.take()
     }
 }
 

@@ -460,6 +460,17 @@ pub fn compute<C: Compute>(c: C) -> Result<C::Output, DelayedError> {
 /// # Errors
 /// The first task that failed; see [`DelayedError`].
 pub fn compute_with<C: Compute>(backend: Backend, c: C) -> Result<C::Output, DelayedError> {
+    // A task may call `compute` itself, recursively: continue on a new
+    // stack segment when the worker's stack runs low, so that depth is
+    // limited by memory (as plain recursion is), not by a 2 MiB stack.
+    stacker::maybe_grow(
+        crate::map::STACK_RED_ZONE,
+        crate::map::STACK_SEGMENT,
+        || compute_here(backend, c),
+    )
+}
+
+fn compute_here<C: Compute>(backend: Backend, c: C) -> Result<C::Output, DelayedError> {
     // Starts the pool, and tracing if `PARALLEL_TRACE` asks for it.
     crate::pool::ensure();
     let mut roots = Roots::default();

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::error::{Failure, FailureKind, TaskKey};
+use crate::map::PayloadText;
 
 /// Never computed: the task is there.
 pub(crate) const IDLE: u8 = 0;
@@ -279,10 +280,12 @@ impl<T: Send + 'static> AnyNode for Node<T> {
                 let inputs = Inputs(&self.head.deps);
                 match catch_unwind(AssertUnwindSafe(|| task(&inputs))) {
                     Ok(r) => r,
+                    // The payload is kept (not dropped here, where its
+                    // destructor could panic) for `DelayedError::take_panic`.
                     Err(payload) => Err(TaskFail {
                         kind: FailureKind::Panicked,
-                        message: panic_text(&*payload),
-                        error: None,
+                        message: PayloadText(&*payload).to_string(),
+                        error: Some(payload),
                     }),
                 }
             }
@@ -351,16 +354,5 @@ impl<T> Drop for Node<T> {
             }
             drop(dep);
         }
-    }
-}
-
-/// Text of a panic payload.
-pub(crate) fn panic_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_owned()
     }
 }

@@ -379,11 +379,16 @@ impl Session {
                 Some("main") | None => String::new(),
                 Some(name) => format!(" (thread '{name}')"),
             };
+            let item = info
+                .payload()
+                .downcast_ref::<crate::map::ItemPanic>()
+                .map(ToString::to_string);
             let msg = info
                 .payload()
                 .downcast_ref::<&str>()
                 .copied()
                 .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+                .or(item.as_deref())
                 .unwrap_or("Box<dyn Any>");
             let at = info
                 .location()
@@ -415,8 +420,15 @@ impl Session {
                     1
                 }
             },
-            // The panic hook has printed the message and location.
-            Err(_) => 101,
+            // The panic hook has printed the message and location; a map
+            // raises an item's panic again without the hook: name the rank.
+            // (By reference: the payload is never dropped before the abort.)
+            Err(ref p) => {
+                if let Some(p) = p.downcast_ref::<crate::map::ItemPanic>() {
+                    eprintln!("rank {}: {p}", self.rank);
+                }
+                101
+            }
         };
         if code != 0 {
             let _ = crate::trace::flush();
