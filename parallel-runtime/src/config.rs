@@ -43,7 +43,10 @@
 //! rank still computes, longer than the timeout, should raise it (or set
 //! `0`). Detection needs, and then asks
 //! MPI for, `MPI_THREAD_MULTIPLE`; it is off, as with `0`, where the MPI
-//! library provides less, in a job of one rank, and in an MPMD job
+//! library provides less, in a job of one rank, under
+//! `#[mpi_main(threading = "single")]` unless the variable is set (a
+//! program that asks for one thread gets no watchdog thread, and keeps
+//! `MPI_THREAD_SINGLE`'s lower latency), and in an MPMD job
 //! (`mpirun -n 1 python3 peer.py : -n 1 prog`, recognised by Open MPI's
 //! `OMPI_APP_CTX_NUM_PROCS`), whose other programs would never join the
 //! watchdog's start-up `MPI_Comm_dup`. Under a launcher other than Open

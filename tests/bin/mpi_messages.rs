@@ -292,8 +292,12 @@ fn counts(w: &Comm) -> Res {
         ensure(e.to_string() == want, || e.to_string())?;
         let mut two = [0u32; 2];
         let e = err(w.recv_buf(&mut two, 0, 30), "5 into 2")?;
+        // The blocking receive's fast path on MPI (one `MPI_Recv`) learns
+        // that the message is longer, not by how much.
+        let exact = "(5 elements sent, room for 2)";
+        let bound = "(more than 2 elements sent, room for 2)";
         ensure(
-            e.to_string().ends_with("(5 elements sent, room for 2)"),
+            e.to_string().ends_with(exact) || (w.is_mpi() && e.to_string().ends_with(bound)),
             || e.to_string(),
         )?;
         let e = err(w.irecv_buf(vec![0u32; 2], 0, 31)?.wait(), "irecv 5 into 2")?;

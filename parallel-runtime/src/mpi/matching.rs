@@ -254,6 +254,12 @@ impl Comm {
         op: &'static str,
     ) -> Result<Status, Error> {
         if !self.has_unmatched() {
+            #[cfg(feature = "mpi")]
+            if let Inner::Mpi(c) = &self.inner {
+                if buf.len() < super::wire::max_count() {
+                    return self.direct::<T>(c.recv_direct(buf, source, tag), buf.len(), op);
+                }
+            }
             let Some(m) = self.probe_matched(source, tag, true)? else {
                 unreachable!("a blocking probe returns a message or an error")
             };
@@ -269,6 +275,44 @@ impl Comm {
             || unreachable!("a blocking receive completes"),
             |(st, _)| st,
         ))
+    }
+
+    /// The result of [`super::real::MpiComm::recv_direct`], with the
+    /// errors of the general path.
+    #[cfg(feature = "mpi")]
+    fn direct<T>(
+        &self,
+        got: super::real::Direct,
+        room: usize,
+        op: &'static str,
+    ) -> Result<Status, Error> {
+        use super::real::Direct;
+        let tname = std::any::type_name::<T>();
+        let tsize = std::mem::size_of::<T>();
+        let mismatch = |from, detail| Error::Mismatch {
+            rank: self.rank(),
+            op,
+            from,
+            detail,
+        };
+        match got {
+            Direct::Received(st) => Ok(st),
+            Direct::Longer { from } => Err(mismatch(
+                from,
+                format!("more than {room} elements sent, room for {room}"),
+            )),
+            Direct::NotWhole { from, bytes } => Err(mismatch(
+                from,
+                format!(
+                    "{bytes} bytes sent, not a whole number of `{tname}` elements \
+                     ({tsize} bytes each)"
+                ),
+            )),
+            Direct::Failed { from, code } => Err(mismatch(
+                from,
+                format!("the MPI library returned error code {code}"),
+            )),
+        }
     }
 
     /// The object path's blocking receive: the bytes of one message, after
