@@ -51,8 +51,11 @@
 //! `OMPI_APP_CTX_NUM_PROCS`), whose other programs would never join the
 //! watchdog's start-up `MPI_Comm_dup`. Under a launcher other than Open
 //! MPI's, which does not say whether the job is MPMD, it is on only when
-//! `PARALLEL_HANG_TIMEOUT` is set. Waits in [`Request::wait`](crate::mpi::Request::wait)
-//! and in raw rsmpi calls are not seen (such a rank counts as computing).
+//! `PARALLEL_HANG_TIMEOUT` is set. Waits on requests
+//! ([`Request::wait`](crate::mpi::Request::wait), `wait_any`,
+//! [`BufRequest::wait`](crate::mpi::BufRequest::wait)) count as waiting;
+//! a loop of `test()` calls and raw rsmpi calls are not seen (such a rank
+//! counts as computing).
 //! The [`local`](crate::mpi::local) world of threads needs none of this:
 //! there a receive from a rank that has returned is at once an
 //! [`Error::PeerFinished`](crate::mpi::Error::PeerFinished).

@@ -129,6 +129,8 @@ impl<T: DeserializeOwned> Request<'_, T> {
 
     /// [`Request::wait`], with the status of a receive (`None` for a send).
     pub fn wait_status(&mut self) -> Result<(T, Option<Status>), Error> {
+        // Seen by the hang watchdog as a wait, like a blocking receive.
+        let _span = crate::trace::op_span("wait");
         self.poll(true)
             .map(|v| v.unwrap_or_else(|| unreachable!("a blocking wait completes")))
     }
@@ -152,6 +154,7 @@ impl<T: DeserializeOwned> Request<'_, T> {
         if requests.is_empty() {
             return Ok(None);
         }
+        let _span = crate::trace::op_span("wait_any");
         loop {
             for i in 0..requests.len() {
                 if let Some(v) = requests[i].test()? {
@@ -291,6 +294,7 @@ impl<'c, T: Scalar> BufRequest<'c, T> {
     /// Waits until it completes: the vector back (filled, for a receive) and,
     /// for a receive, the status with the number of elements that arrived.
     pub fn wait(mut self) -> Result<BufDone<T>, Error> {
+        let _span = crate::trace::op_span("wait");
         self.poll(true)
             .map(|v| v.unwrap_or_else(|| unreachable!("a blocking wait completes")))
     }
