@@ -441,41 +441,43 @@ where
             plan.chunk.unwrap_or_else(|| n.div_ceil(threads)).max(1)
         }
         Schedule::Dynamic => plan.chunk.unwrap_or(1),
-        Schedule::Guided => return collect_split(site, par, plan.chunk.unwrap_or(1), g),
+        Schedule::Guided => {
+            return collect_split(site, par, plan.chunk.unwrap_or(1), usize::MAX, g)
+        }
     };
     if piece == 1 {
         // One item per job: exact without gathering items into pieces.
-        return collect_split(site, par.with_max_len(1), 1, g);
+        return collect_split(site, par, 1, 1, g);
     }
+    // One pipeline, traced or not (a branch per item, against a piece's
+    // own allocation): each rayon pipeline is code in every map function.
     let g = &g;
-    let pieces = par.enumerate().chunks(piece).with_max_len(1);
-    if crate::trace::enabled() {
-        pieces
-            .flat_map_iter(|piece| {
-                let mut span = crate::trace::ChunkSpan::start(site.name, "map");
-                piece.into_iter().map(move |(i, x)| {
+    let traced = crate::trace::enabled();
+    par.enumerate()
+        .chunks(piece)
+        .with_max_len(1)
+        .flat_map_iter(|piece| {
+            let mut span = traced.then(|| crate::trace::ChunkSpan::start(site.name, "map"));
+            piece.into_iter().map(move |(i, x)| {
+                if let Some(span) = &mut span {
                     span.item(i);
-                    g((i, x))
-                })
+                }
+                g((i, x))
             })
-            .collect()
-    } else {
-        pieces
-            .flat_map_iter(|piece| piece.into_iter().map(g))
-            .collect()
-    }
+        })
+        .collect()
 }
 
-/// Collects `g` over `par` as rayon splits it (adaptively, never below
-/// `min` items per job); with tracing on, one chunk per job.
-fn collect_split<P, R, C, G>(site: &MapSite, par: P, min: usize, g: G) -> C
+/// Collects `g` over `par` as rayon splits it (adaptively, in jobs of
+/// `min` to `max` items); with tracing on, one chunk per job.
+fn collect_split<P, R, C, G>(site: &MapSite, par: P, min: usize, max: usize, g: G) -> C
 where
     P: IndexedParallelIterator,
     R: Send,
     C: FromParallelIterator<R>,
     G: Fn((usize, P::Item)) -> R + Sync + Send,
 {
-    let it = par.enumerate().with_min_len(min);
+    let it = par.enumerate().with_min_len(min).with_max_len(max);
     if crate::trace::enabled() {
         it.map_init(
             || crate::trace::ChunkSpan::start(site.name, "map"),
@@ -533,23 +535,43 @@ where
         Backend::Mpi if !dist::active() => {
             run_threads(site, &plan, panics, items.into_par(), 0, &f)
         }
-        Backend::Mpi => match checked_items(site, items, fingerprint) {
-            Checked::Par(par) => map_across_ranks(site, &plan, panics, par, codec, &f),
-            Checked::Collected(v) => {
-                map_across_ranks(site, &plan, panics, v.into_par_iter(), codec, &f)
-            }
-        },
+        Backend::Mpi => {
+            let items = checked_items(site, items, fingerprint);
+            map_across_ranks(site, &plan, panics, items, codec, &f)
+        }
     })
 }
 
 /// The items of a map about to be split across ranks, after every rank
 /// checked that all ranks hold the same items in the same order.
-enum Checked<P, T> {
+enum Checked<S: IntoItems> {
     /// As the source gave them (their count and order were known without
     /// walking them).
-    Par(P),
+    Par(S::Par),
     /// Collected to be fingerprinted, in their order.
-    Collected(Vec<T>),
+    Collected(Vec<S::Item>),
+}
+
+impl<S: IntoItems> Checked<S> {
+    fn len(&self) -> usize {
+        match self {
+            Checked::Par(par) => par.len(),
+            Checked::Collected(v) => v.len(),
+        }
+    }
+
+    /// Items `lo..hi`, this rank's share, as one type whatever the source
+    /// (so that the pool's pipelines are instantiated once per map
+    /// function, not once per kind of source).
+    fn share(self, lo: usize, hi: usize) -> Vec<S::Item> {
+        match self {
+            Checked::Par(par) => par.skip(lo).take(hi - lo).collect(),
+            Checked::Collected(mut v) => {
+                v.truncate(hi);
+                v.split_off(lo)
+            }
+        }
+    }
 }
 
 /// Checks with every other rank, before any item runs, that all hold the
@@ -559,7 +581,7 @@ fn checked_items<S: IntoItems>(
     site: &MapSite,
     items: S,
     fingerprint: Option<ItemFingerprint<S::Item>>,
-) -> Checked<S::Par, S::Item> {
+) -> Checked<S> {
     let source = dist::Source {
         per_process_order: S::ORDER_PER_PROCESS,
         item_type: std::any::type_name::<S::Item>(),
@@ -585,24 +607,28 @@ fn checked_items<S: IntoItems>(
 }
 
 /// This rank's share of the items through `f`, then every rank's results.
-fn map_across_ranks<P, R, F>(
+fn map_across_ranks<S, R, F>(
     site: &MapSite,
     plan: &Plan,
     panics: &FirstPanic,
-    par: P,
+    items: Checked<S>,
     codec: Option<ResultCodec<R>>,
     f: &F,
 ) -> Vec<R>
 where
-    P: IndexedParallelIterator,
+    S: IntoItems,
     R: Send,
-    F: Fn(P::Item) -> R + Sync,
+    F: Fn(S::Item) -> R + Sync,
 {
-    match dist::share(par.len()) {
-        None => run_threads(site, plan, panics, par, 0, f),
+    let n = items.len();
+    match dist::share(n) {
+        // The maps' communicator could not be made (said on stderr): all
+        // items here.
+        None => run_threads(site, plan, panics, items.share(0, n).into_par_iter(), 0, f),
         Some((lo, hi)) => {
             let codec = codec.unwrap_or_else(|| need_serde(site));
-            let local = run_threads(site, plan, panics, par.skip(lo).take(hi - lo), lo, f);
+            let mine = items.share(lo, hi).into_par_iter();
+            let local = run_threads(site, plan, panics, mine, lo, f);
             dist::all_gather_results(site, local, codec)
         }
     }
@@ -787,10 +813,7 @@ where
                     identity: &identity,
                     op: &op,
                 };
-                match checked_items(site, items, fingerprint) {
-                    Checked::Par(par) => fold.across_ranks(par, codec),
-                    Checked::Collected(v) => fold.across_ranks(v.into_par_iter(), codec),
-                }
+                fold.across_ranks(checked_items(site, items, fingerprint), codec)
             }
         };
         tree_combine(partials, &op, identity)
@@ -813,10 +836,10 @@ where
     Op: Fn(R, R) -> R + Sync,
 {
     /// This rank's share of the blocks, folded, then every rank's blocks.
-    fn across_ranks<P>(&self, par: P, codec: Option<ResultCodec<R>>) -> Vec<R>
+    fn across_ranks<S>(&self, items: Checked<S>, codec: Option<ResultCodec<R>>) -> Vec<R>
     where
-        P: IndexedParallelIterator,
-        F: Fn(P::Item) -> R + Sync,
+        S: IntoItems,
+        F: Fn(S::Item) -> R + Sync,
     {
         let Fold {
             site,
@@ -826,24 +849,19 @@ where
             identity,
             op,
         } = *self;
-        let n = par.len();
+        let n = items.len();
         let block = reduce_block_size(n);
-        match dist::share(n.div_ceil(block)) {
-            None => fold_blocks(site, plan, panics, par, block, 0, f, identity, op),
-            Some((lo, hi)) => {
+        // Blocks `lo..hi` as items (the last share may be empty).
+        let split = dist::share(n.div_ceil(block))
+            .map(|(lo, hi)| ((lo * block).min(n), (hi * block).min(n)));
+        let (lo, hi) = split.unwrap_or((0, n));
+        let mine = items.share(lo, hi).into_par_iter();
+        let local = fold_blocks(site, plan, panics, mine, block, lo, f, identity, op);
+        match split {
+            // The maps' communicator could not be made: all blocks here.
+            None => local,
+            Some(_) => {
                 let codec = codec.unwrap_or_else(|| need_serde(site));
-                let (lo, hi) = (lo * block, (hi * block).min(n));
-                let local = fold_blocks(
-                    site,
-                    plan,
-                    panics,
-                    par.skip(lo).take(hi.saturating_sub(lo)),
-                    block,
-                    lo,
-                    f,
-                    identity,
-                    op,
-                );
                 dist::all_gather_results(site, local, codec)
             }
         }

@@ -287,6 +287,54 @@ pub(crate) fn all_gather_results<R>(
 mod tests {
     use super::block;
 
+    /// The cost of the order check's hashing, per item (the collective
+    /// call comes on top, once per map).
+    #[test]
+    #[ignore = "a measurement: cargo test --release -p parallel-runtime --lib fingerprint_cost -- --ignored --nocapture"]
+    #[allow(clippy::needless_borrow)]
+    fn fingerprint_cost() {
+        #[allow(unused_imports)]
+        use crate::items::{ItemProbe, ItemUnhashed, ItemViaHash, ItemViaSerde};
+        fn per_item<T: Send>(what: &str, mut items: Vec<T>, feed: super::ItemFingerprint<T>) {
+            let n = items.len();
+            let mut best = f64::MAX;
+            for _ in 0..7 {
+                let t = std::time::Instant::now();
+                std::hint::black_box(super::fingerprint(&mut items, feed));
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            println!(
+                "{what}: {:.2} ns per item ({n} items, {} threads)",
+                best / n as f64 * 1e9,
+                rayon::current_num_threads()
+            );
+        }
+        let n = 1_000_000u64;
+        let hash = (&&&ItemProbe::<u64>::new()).item_fingerprint().unwrap();
+        per_item("u64 by Hash", (0..n).collect(), hash);
+        let refs: Vec<u64> = (0..n).collect();
+        let hash = (&&&ItemProbe::<&u64>::new()).item_fingerprint().unwrap();
+        per_item("&u64 by Hash", refs.iter().collect(), hash);
+        let hash = (&&&ItemProbe::<(u64, String)>::new())
+            .item_fingerprint()
+            .unwrap();
+        per_item(
+            "(u64, String) by Hash",
+            (0..n).map(|i| (i, format!("value {i}"))).collect(),
+            hash,
+        );
+        let serde = (&&&ItemProbe::<(String, f64)>::new())
+            .item_fingerprint()
+            .unwrap();
+        per_item(
+            "(String, f64) by serde",
+            (0..n).map(|i| (format!("value {i}"), i as f64)).collect(),
+            serde,
+        );
+        let serde = (&&&ItemProbe::<f64>::new()).item_fingerprint().unwrap();
+        per_item("f64 by serde", (0..n).map(|i| i as f64).collect(), serde);
+    }
+
     #[test]
     fn blocks_cover_in_order() {
         for n in [0, 1, 5, 7, 100] {
