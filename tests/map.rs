@@ -720,7 +720,7 @@ fn under_mpirun_a_hashmap_per_process_fails_clearly_and_sorted_items_run_once() 
     let run = mpirun_support::run_mpi_maps(2, &["sorted"], deadline).expect("ran before");
     assert_eq!(run.code, Some(0), "stderr:\n{}", run.stderr);
     assert!(
-        run.stderr.contains("rank 1: every key exactly once"),
+        run.stderr.contains("all 2 ranks: every key exactly once"),
         "{}",
         run.stderr
     );

@@ -268,7 +268,12 @@ fn main(world: Comm) -> Result<(), Box<dyn std::error::Error>> {
             each_once("sorted Vec", &key_of::map(v.iter().map(|(k, s)| (k, s))))?;
             let fixed: HashMap<u32, String, Fixed> = entries().collect();
             each_once("HashMap with a fixed hasher", &key_of::map(&fixed))?;
-            eprintln!("rank {rank}: every key exactly once");
+            // One line, from rank 0, once every rank got here (the ranks'
+            // stderr interleave).
+            let ranks = world.all_reduce(1u32, Op::Sum)?;
+            if rank == 0 {
+                eprintln!("all {ranks} ranks: every key exactly once");
+            }
         }
         Some("properties") => {
             let seed: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);
@@ -277,7 +282,10 @@ fn main(world: Comm) -> Result<(), Box<dyn std::error::Error>> {
                 let mut rng = Rng(seed ^ c.wrapping_mul(0xd134_2543_de82_ef95));
                 one_case(&mut rng).map_err(|e| format!("seed {seed}, case {c}: {e}"))?;
             }
-            eprintln!("rank {rank}: {cases} cases passed");
+            let ranks = world.all_reduce(1u32, Op::Sum)?;
+            if rank == 0 {
+                eprintln!("all {ranks} ranks: {cases} cases passed");
+            }
         }
         other => {
             return Err(format!(
