@@ -197,3 +197,31 @@ fn a_trace_streams_into_a_pipe_as_valid_json() {
         .sum();
     assert_eq!(items, 100, "every item is in the trace:\n{stdout}");
 }
+
+#[test]
+fn an_mpi_backend_map_under_a_launcher_without_the_feature_is_an_error() {
+    if cfg!(feature = "mpi") {
+        eprintln!("skipped: needs the probe built without the `mpi` feature");
+        return;
+    }
+    let out = probe(&[
+        ("PARALLEL_BACKEND", "mpi"),
+        ("OMPI_COMM_WORLD_SIZE", "2"),
+        ("OMPI_COMM_WORLD_RANK", "1"),
+    ]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("without the `mpi` feature")
+            && err.contains("--features parallel-runtime/mpi"),
+        "{err}"
+    );
+    assert!(
+        text(&out.stdout).is_empty(),
+        "no item ran: {}",
+        text(&out.stdout)
+    );
+    // Without a launcher, the same map runs on this process.
+    let out = probe(&[("PARALLEL_BACKEND", "mpi")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

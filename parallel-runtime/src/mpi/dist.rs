@@ -76,8 +76,19 @@ fn with_comm<T>(f: impl FnOnce(&Comm) -> T) -> Option<T> {
 
 /// Whether a world of several ranks is installed on this thread: a map with
 /// the `mpi` backend will then split its items (a local test, no message).
+///
+/// Without one, the map runs on this process alone, unless a launcher
+/// started several processes of a program built without the `mpi`
+/// feature: each would then run every item alone, silently, so that is
+/// the launcher error instead (`start::check_launcher`).
 pub(crate) fn active() -> bool {
-    WORLD.with(|w| w.borrow().is_some())
+    let installed = WORLD.with(|w| w.borrow().is_some());
+    if !installed {
+        if let Err(e) = super::start::check_launcher() {
+            panic!("{e}");
+        }
+    }
+    installed
 }
 
 /// Items per block of the fingerprint: a function of nothing, so every
