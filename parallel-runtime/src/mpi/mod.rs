@@ -39,8 +39,8 @@ mod op;
 mod real;
 mod request;
 pub(crate) mod start;
-mod wire;
 mod watchdog;
+mod wire;
 
 pub use comm::{Comm, Source, Status, TagMatch, ANY_SOURCE, ANY_TAG};
 pub use error::Error;
