@@ -347,7 +347,7 @@ impl Comm {
         self.check_rank("send", dest)?;
         self.check_tag("send", tag)?;
         let bytes = self.encode("send", value)?;
-        self.send_vec(bytes, dest, tag);
+        self.send_object(bytes, dest, tag);
         Ok(())
     }
 
@@ -378,6 +378,11 @@ impl Comm {
         let _span = crate::trace::op_span("recv_status");
         let (source, tag) = (source.into(), tag.into());
         self.check_recv("recv", source, tag)?;
+        #[cfg(feature = "mpi")]
+        if let Some(got) = self.recv_object_direct(source, tag, "recv") {
+            let (value, status) = got?;
+            return Ok((value, status));
+        }
         let (bytes, status) = self.recv_bytes_ordered(source, tag, "recv")?;
         Ok((self.decode("recv", status.source, &bytes)?, status))
     }
@@ -417,11 +422,16 @@ impl Comm {
         let bytes = self.encode("isend", value)?;
         match &self.inner {
             Inner::Local(_) => {
-                self.send_vec(bytes, dest, tag);
+                self.send_object(bytes, dest, tag);
                 Ok(Request::done())
             }
             #[cfg(feature = "mpi")]
-            Inner::Mpi(c) => Ok(Request::sending(c.isend_buf(bytes, dest, tag))),
+            Inner::Mpi(c) => Ok(Request::sending(c.isend_pieces(
+                bytes,
+                dest,
+                tag,
+                super::wire::object_piece(),
+            ))),
         }
     }
 

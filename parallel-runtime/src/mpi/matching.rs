@@ -315,6 +315,61 @@ impl Comm {
         }
     }
 
+    /// The object path's blocking receive on MPI without a matched probe:
+    /// with no receive posted before it, one `MPI_Recv` into this thread's
+    /// buffer of one piece ([`super::wire::object_piece`] bytes), decoded
+    /// from there; the pieces of a longer message follow from the same
+    /// rank and tag. `None` where the general path must run (the local
+    /// world, receives posted before this one, the buffer in use).
+    #[cfg(feature = "mpi")]
+    pub(crate) fn recv_object_direct<T: serde::de::DeserializeOwned>(
+        &self,
+        source: Source,
+        tag: TagMatch,
+        op: &'static str,
+    ) -> Option<Result<(T, Status), Error>> {
+        use super::real::Direct;
+        thread_local! {
+            static PIECE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let Inner::Mpi(c) = &self.inner else {
+            return None;
+        };
+        if self.has_unmatched() {
+            return None;
+        }
+        let p = super::wire::object_piece();
+        PIECE.with(|cell| {
+            let mut buf = cell.try_borrow_mut().ok()?;
+            if buf.len() != p {
+                *buf = vec![0u8; p];
+            }
+            let first = match c.recv_direct(&mut buf[..], source, tag) {
+                Direct::Received(st) => st,
+                got => return Some(self.direct::<u8>(got, p, op).map(|_| unreachable!())),
+            };
+            if first.count < p {
+                let value = self.decode(op, first.source, &buf[..first.count]);
+                return Some(value.map(|v| (v, first)));
+            }
+            // A full piece: the rest follows from the same rank and tag.
+            let mut bytes = buf[..p].to_vec();
+            drop(buf);
+            let rest = (Source::Rank(first.source), TagMatch::Tag(first.tag));
+            let got = self.probe_matched(rest.0, rest.1, true).and_then(|m| {
+                let m = m.unwrap_or_else(|| unreachable!("a blocking probe returns a message"));
+                self.fill(m, Dst::Grow(&mut bytes), op)
+            });
+            Some(got.and_then(|st| {
+                let status = Status {
+                    count: first.count + st.count,
+                    ..first
+                };
+                self.decode(op, first.source, &bytes).map(|v| (v, status))
+            }))
+        })
+    }
+
     /// The object path's blocking receive: the bytes of one message, after
     /// the receives posted before it.
     pub(crate) fn recv_bytes_ordered(

@@ -11,7 +11,7 @@ use rsmpi::Count;
 use super::comm::{Source, TagMatch};
 use super::matching::Pending;
 use super::op::{system_op, AnyBitPattern, Op, Operand, Scalar};
-use super::wire::pieces;
+use super::wire::pieces_of;
 use super::Tag;
 
 pub(crate) struct MpiComm {
@@ -433,6 +433,17 @@ impl MpiComm {
         dest: usize,
         tag: Tag,
     ) -> SendRequest<T> {
+        self.isend_pieces(buf, dest, tag, super::wire::max_count())
+    }
+
+    /// [`MpiComm::isend_buf`] in pieces of `piece` elements.
+    pub(crate) fn isend_pieces<T: Scalar>(
+        &self,
+        buf: Vec<T>,
+        dest: usize,
+        tag: Tag,
+        piece: usize,
+    ) -> SendRequest<T> {
         let mut buf = std::mem::ManuallyDrop::new(buf);
         let (ptr, len, cap) = (buf.as_mut_ptr(), buf.len(), buf.capacity());
         // SAFETY: the parts come from a live vector that nothing else owns
@@ -440,7 +451,7 @@ impl MpiComm {
         // after every send completed), so the memory outlives MPI's use.
         let shared: &'static [T] = unsafe { std::slice::from_raw_parts(ptr, len) };
         let dest = self.comm.process_at_rank(dest as i32);
-        let reqs = pieces(shared)
+        let reqs = pieces_of(shared, piece)
             .map(|piece| dest.immediate_send_with_tag(StaticScope, piece, tag))
             .collect();
         SendRequest {

@@ -41,9 +41,25 @@ pub(crate) fn max_count() -> usize {
 /// The pieces `buf` is sent in: one when shorter than [`max_count`], else
 /// full pieces then a shorter last one (possibly empty).
 pub(crate) fn pieces<T>(buf: &[T]) -> impl Iterator<Item = &[T]> {
-    let p = max_count();
+    pieces_of(buf, max_count())
+}
+
+/// `buf` in pieces of `p` elements: one when shorter than `p`, else full
+/// pieces then a shorter last one (possibly empty), so that a receiver
+/// knows a full piece means "more follows".
+pub(crate) fn pieces_of<T>(buf: &[T], p: usize) -> impl Iterator<Item = &[T]> {
     let full = buf.len() / p;
     (0..=full).map(move |k| &buf[k * p..((k + 1) * p).min(buf.len())])
+}
+
+/// Bytes per piece of an object-path message on MPI: 1 MiB (or
+/// [`max_count`], when lower). A receiver can then take any message of
+/// the object path with one `MPI_Recv` into a buffer of this size, without
+/// a matched probe first (which costs about half a small message's
+/// latency again): a message shorter than a piece is whole, a full piece
+/// says that more follow.
+pub(crate) fn object_piece() -> usize {
+    max_count().min(1 << 20)
 }
 
 /// A message matched by a probe, not yet received: no other receive can
@@ -194,7 +210,13 @@ impl Comm {
         mut dst: Dst<'_, T>,
         op: &'static str,
     ) -> Result<Status, Error> {
-        let p = max_count();
+        // Objects (the growing vector) go in smaller pieces on MPI; the
+        // local world posts each object whole.
+        let p = match (&dst, &first) {
+            #[cfg(feature = "mpi")]
+            (Dst::Grow(_), Matched::Mpi(..)) => object_piece(),
+            _ => max_count(),
+        };
         let (src, tag) = (first.source(), first.tag());
         let room = match &dst {
             Dst::Slice(b) => Some(b.len()),
@@ -252,6 +274,20 @@ impl Comm {
         match &self.inner {
             Inner::Local(c) if v.len() < max_count() => c.post_vec(dest, tag, v),
             _ => self.send_slice(&v, dest, tag),
+        }
+    }
+
+    /// Sends the bytes of an encoded object: whole in the local world, in
+    /// pieces of [`object_piece`] bytes on MPI.
+    pub(crate) fn send_object(&self, bytes: Vec<u8>, dest: usize, tag: Tag) {
+        match &self.inner {
+            Inner::Local(_) => self.send_vec(bytes, dest, tag),
+            #[cfg(feature = "mpi")]
+            Inner::Mpi(c) => {
+                for piece in pieces_of(&bytes, object_piece()) {
+                    c.send_buf(piece, dest, tag);
+                }
+            }
         }
     }
 
