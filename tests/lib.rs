@@ -1,1 +1,84 @@
-//! Shared helpers for the integration tests.
+//! Helpers shared by the integration tests that start other processes
+//! (test binaries, `mpirun` jobs): every child runs under a deadline, so a
+//! hang fails the test instead of hanging CI.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How a child process ended.
+#[derive(Debug)]
+pub struct Finished {
+    /// Its exit code (`None`: ended by a signal).
+    pub code: Option<i32>,
+    /// Whether it exited with status 0.
+    pub success: bool,
+    /// What it wrote to stdout.
+    pub stdout: String,
+    /// What it wrote to stderr.
+    pub stderr: String,
+    /// How long it ran.
+    pub took: Duration,
+}
+
+/// Runs `cmd` with stdout and stderr captured, killing it at `deadline`.
+///
+/// # Panics
+///
+/// When it cannot start, and when it still runs at the deadline (a hang),
+/// with what it wrote until then.
+pub fn run_with_deadline(cmd: &mut Command, deadline: Duration) -> Finished {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = read(Box::new(child.stdout.take().expect("stdout is piped")));
+    let err = read(Box::new(child.stderr.take().expect("stderr is piped")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break Some(status);
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = start.elapsed();
+    let (stdout, stderr) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
+    match status {
+        None => panic!(
+            "{cmd:?} still ran after {took:?}: it hung\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        ),
+        Some(s) => Finished {
+            code: s.code(),
+            success: s.success(),
+            stdout,
+            stderr,
+            took,
+        },
+    }
+}
+
+/// Whether `mpirun` is on the PATH and runs.
+pub fn mpirun_runs() -> bool {
+    Command::new("mpirun")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}

@@ -6,9 +6,8 @@
 //!
 //! The 2.5 GB job (`big`) needs about 10 GB of memory.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const EXE: &str = env!("CARGO_BIN_EXE_mpi_messages");
 /// The piece size of the `pieces` jobs, in elements.
@@ -16,44 +15,8 @@ const PIECE: &str = "64";
 
 /// Runs `cmd`, killing it at `deadline`; returns (success, stdout+stderr).
 fn run_with_deadline(mut cmd: Command, deadline: Duration) -> (bool, String) {
-    let start = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let mut out = child.stdout.take().expect("stdout is piped");
-    let mut err = child.stderr.take().expect("stderr is piped");
-    let read_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let read_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break Some(status);
-        }
-        if start.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let text = format!(
-        "{}{}",
-        read_out.join().unwrap_or_default(),
-        read_err.join().unwrap_or_default()
-    );
-    match status {
-        None => panic!("{cmd:?} still ran after {deadline:?}: a hang\n{text}"),
-        Some(s) => (s.success(), text),
-    }
+    let done = parallel_tests::run_with_deadline(&mut cmd, deadline);
+    (done.success, format!("{}{}", done.stdout, done.stderr))
 }
 
 /// `mpirun`, when this test was built with the `mpi` feature and it runs.
@@ -61,14 +24,7 @@ fn mpirun() -> Option<&'static str> {
     if !cfg!(feature = "mpi") {
         return None;
     }
-    Command::new("mpirun")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .ok()
-        .filter(|s| s.success())
-        .map(|_| "mpirun")
+    parallel_tests::mpirun_runs().then_some("mpirun")
 }
 
 fn local(args: &[&str], piece: Option<&str>, deadline: u64) {

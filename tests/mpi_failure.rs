@@ -12,57 +12,23 @@
 //! Every child process runs under a deadline, so a regression fails the
 //! test instead of hanging CI.
 
-use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
-/// Runs `cmd`, killing it at the deadline; returns (exit code, stderr, time).
+/// Runs `cmd`, killing it at three times the deadline; returns (exit
+/// code, stderr, time).
 fn run_with_deadline(mut cmd: Command) -> (Option<i32>, String, Duration) {
-    let start = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break Some(status);
-        }
-        if start.elapsed() > DEADLINE * 3 {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let elapsed = start.elapsed();
-    let err = reader.join().unwrap_or_default();
-    match status {
-        None => panic!("the job still ran after {elapsed:?}: the failure hung it\nstderr:\n{err}"),
-        Some(status) => (status.code(), err, elapsed),
-    }
+    let done = parallel_tests::run_with_deadline(&mut cmd, DEADLINE * 3);
+    (done.code, done.stderr, done.took)
 }
 
 fn mpirun() -> Option<&'static str> {
     if !cfg!(feature = "mpi") {
         return None;
     }
-    Command::new("mpirun")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .ok()
-        .filter(|s| s.success())
-        .map(|_| "mpirun")
+    parallel_tests::mpirun_runs().then_some("mpirun")
 }
 
 fn job(mode: &str) -> (Command, usize) {

@@ -2,9 +2,8 @@
 //! tests that need real MPI processes (included with `#[path]` by
 //! `tests/map.rs` and `tests/properties.rs`; not a binary of its own).
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// How one job ended.
 pub(crate) struct Run {
@@ -16,21 +15,12 @@ pub(crate) struct Run {
     pub(crate) took: Duration,
 }
 
-fn mpirun_found() -> bool {
-    Command::new("mpirun")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Runs `mpi_maps <args>` on `ranks` ranks (oversubscribed beyond the
 /// cores), killing the job after `deadline`; `None`, having said why, where
 /// this cannot test MPI: no `mpirun`, or a binary built without MPI (its
 /// ranks then each run alone, as a world of one).
 pub(crate) fn run_mpi_maps(ranks: usize, args: &[&str], deadline: Duration) -> Option<Run> {
-    if !mpirun_found() {
+    if !parallel_tests::mpirun_runs() {
         eprintln!("skipped: `mpirun` is not on the PATH");
         return None;
     }
@@ -39,35 +29,9 @@ pub(crate) fn run_mpi_maps(ranks: usize, args: &[&str], deadline: Duration) -> O
         .arg(env!("CARGO_BIN_EXE_mpi_maps"))
         .args(args)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break Some(status);
-        }
-        if start.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let took = start.elapsed();
-    let stderr = reader.join().unwrap_or_default();
-    let Some(status) = status else {
-        panic!("`mpirun -n {ranks} mpi_maps {args:?}` still ran after {took:?}: it hung\nstderr:\n{stderr}");
-    };
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    let done = parallel_tests::run_with_deadline(&mut cmd, deadline);
+    let (stderr, took) = (done.stderr, done.took);
     let alone = stderr.contains(" of 1: started") || stderr.contains("without the `mpi` feature");
     if alone && ranks > 1 {
         eprintln!(
@@ -77,7 +41,7 @@ pub(crate) fn run_mpi_maps(ranks: usize, args: &[&str], deadline: Duration) -> O
         return None;
     }
     Some(Run {
-        code: status.code(),
+        code: done.code,
         stderr,
         took,
     })

@@ -58,6 +58,7 @@ pub(crate) fn pieces_of<T>(buf: &[T], p: usize) -> impl Iterator<Item = &[T]> {
 /// a matched probe first (which costs about half a small message's
 /// latency again): a message shorter than a piece is whole, a full piece
 /// says that more follow.
+#[cfg(feature = "mpi")]
 pub(crate) fn object_piece() -> usize {
     max_count().min(1 << 20)
 }
