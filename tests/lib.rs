@@ -82,3 +82,30 @@ pub fn mpirun_runs() -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// `reduce`'s promise written as a plain loop, for comparing bits: the
+/// values summed from 0.0 in blocks of
+/// [`reduce_block_size`](parallel_runtime::reduce_block_size)`(n)`, the
+/// blocks' sums then combined pairwise, level by level.
+pub fn plain_reduce(values: &[f64]) -> f64 {
+    let block = parallel_runtime::reduce_block_size(values.len());
+    let mut level: Vec<f64> = values
+        .chunks(block)
+        .map(|c| c.iter().fold(0.0, |a, x| a + x))
+        .collect();
+    let mut stride = 1;
+    while stride < level.len() {
+        let mut i = 0;
+        while i + stride < level.len() {
+            level[i] += level[i + stride];
+            i += 2 * stride;
+        }
+        stride *= 2;
+    }
+    level.first().copied().unwrap_or(0.0)
+}
+
+/// The bits of each value, so that `-0.0` and `0.0` (or two NaNs) differ.
+pub fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}

@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 
 use parallel_runtime::mpi::local;
 use parallel_runtime::prelude::*;
-use parallel_runtime::reduce_block_size;
+use parallel_tests::{bits, plain_reduce};
 use proptest::prelude::*;
 
 #[allow(dead_code)]
@@ -92,27 +92,6 @@ fn entry_try(e: (&u64, &u64), fail: &Option<u64>) -> Result<f64, u64> {
 
 // ----- the plain loop ------------------------------------------------------
 
-/// What `reduce` promises, written as a plain loop: the values folded from
-/// the identity in blocks of `reduce_block_size(n)`, the blocks' sums then
-/// combined pairwise, level by level.
-fn plain_reduce(values: &[f64]) -> f64 {
-    let block = reduce_block_size(values.len());
-    let mut level: Vec<f64> = values
-        .chunks(block)
-        .map(|c| c.iter().fold(0.0, |a, x| a + x))
-        .collect();
-    let mut stride = 1;
-    while stride < level.len() {
-        let mut i = 0;
-        while i + stride < level.len() {
-            level[i] += level[i + stride];
-            i += 2 * stride;
-        }
-        stride *= 2;
-    }
-    level.first().copied().unwrap_or(0.0)
-}
-
 /// The plain loop of `try_map`: the values, or the first failure.
 fn plain_try<T>(
     items: impl IntoIterator<Item = T>,
@@ -123,10 +102,6 @@ fn plain_try<T>(
         out.push(f(x).map_err(|e| (i, e))?);
     }
     Ok(out)
-}
-
-fn bits(v: &[f64]) -> Vec<u64> {
-    v.iter().map(|x| x.to_bits()).collect()
 }
 
 /// Checks `try_map`'s answer against the plain loop's. The serial backend

@@ -20,7 +20,7 @@ use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parallel_runtime::prelude::*;
-use parallel_runtime::reduce_block_size;
+use parallel_tests::{bits, plain_reduce};
 
 static RAN: AtomicUsize = AtomicUsize::new(0);
 
@@ -114,29 +114,6 @@ fn entry(e: (&u64, &u64), salt: &u64) -> f64 {
 #[parallel_map(backend = "mpi")]
 fn entry_try(e: (&u64, &u64), fail: &Option<u64>) -> Result<f64, u64> {
     owned_try(*e.0 ^ e.1.rotate_left(17), fail)
-}
-
-/// `reduce`'s promise as a plain loop: blocks of `reduce_block_size(n)`
-/// folded from the identity, then combined pairwise, level by level.
-fn plain_reduce(values: &[f64]) -> f64 {
-    let mut level: Vec<f64> = values
-        .chunks(reduce_block_size(values.len()))
-        .map(|c| c.iter().fold(0.0, |a, x| a + x))
-        .collect();
-    let mut stride = 1;
-    while stride < level.len() {
-        let mut i = 0;
-        while i + stride < level.len() {
-            level[i] += level[i + stride];
-            i += 2 * stride;
-        }
-        stride *= 2;
-    }
-    level.first().copied().unwrap_or(0.0)
-}
-
-fn bits(v: &[f64]) -> Vec<u64> {
-    v.iter().map(|x| x.to_bits()).collect()
 }
 
 macro_rules! check_source {
