@@ -1,73 +1,10 @@
-//! Keys that name tasks, and the error `compute` returns.
+//! The error `compute` returns, and what it says of each failed task.
 
 use std::any::Any;
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-use super::node::TaskSite;
-
-/// The stable name of one task: the function's name and the number of the
-/// call, `load-3` for the fourth call of `load` in this process (Dask's
-/// keys, without the hash). Cheap to copy; the text is made only when
-/// printed.
-#[derive(Clone, Copy)]
-pub struct TaskKey {
-    pub(crate) site: &'static TaskSite,
-    pub(crate) seq: u64,
-}
-
-impl TaskKey {
-    /// The function's name (or the `name = "…"` given on the attribute).
-    pub fn name(&self) -> &'static str {
-        self.site.name
-    }
-
-    /// The number of the call, counted per function from 0.
-    pub fn seq(&self) -> u64 {
-        self.seq
-    }
-}
-
-impl fmt::Display for TaskKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.site.name, self.seq)
-    }
-}
-
-impl fmt::Debug for TaskKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TaskKey({self})")
-    }
-}
-
-impl PartialEq for TaskKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.seq == other.seq && self.site.name == other.site.name
-    }
-}
-impl Eq for TaskKey {}
-
-impl Hash for TaskKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.site.name.hash(state);
-        self.seq.hash(state);
-    }
-}
-
-impl PartialEq<str> for TaskKey {
-    fn eq(&self, other: &str) -> bool {
-        other
-            .rsplit_once('-')
-            .is_some_and(|(n, s)| n == self.site.name && s.parse() == Ok(self.seq))
-    }
-}
-
-impl PartialEq<&str> for TaskKey {
-    fn eq(&self, other: &&str) -> bool {
-        *self == **other
-    }
-}
+use super::key::TaskKey;
 
 /// Why a task failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -44,6 +44,7 @@
 
 mod error;
 mod inspect;
+mod key;
 mod node;
 mod plan;
 mod svg;
@@ -52,11 +53,12 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-pub use error::{DelayedError, FailureKind, TaskKey};
+pub use error::{DelayedError, FailureKind};
 pub use inspect::{Graph, NodeState, SvgEngine};
+pub use key::{TaskKey, TaskSite};
 
 #[doc(hidden)]
-pub use node::{Inputs, TaskFail, TaskSite};
+pub use node::{Inputs, TaskFail};
 
 use node::{AnyNode, Node};
 use plan::Plan;

@@ -13,10 +13,11 @@ use std::any::Any;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::error::{Failure, FailureKind, TaskKey};
+use super::error::{Failure, FailureKind};
+use super::key::{TaskKey, TaskSite};
 use crate::map::PayloadText;
 
 /// Never computed: the task is there.
@@ -29,29 +30,6 @@ pub(crate) const DONE: u8 = 2;
 pub(crate) const FAILED: u8 = 3;
 /// Computed, and the result handed on to its consumers.
 pub(crate) const EMPTY: u8 = 4;
-
-/// One annotated function (or `value`): its name and the counter that
-/// numbers its nodes. Keys are `name-seq`, made only when asked for.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct TaskSite {
-    pub(crate) name: &'static str,
-    seq: AtomicU64,
-}
-
-impl TaskSite {
-    /// A site for the function `name`.
-    pub const fn new(name: &'static str) -> Self {
-        TaskSite {
-            name,
-            seq: AtomicU64::new(0),
-        }
-    }
-
-    fn next(&self) -> u64 {
-        self.seq.fetch_add(1, Ordering::Relaxed)
-    }
-}
 
 /// The untyped part of a node.
 pub(crate) struct Head {

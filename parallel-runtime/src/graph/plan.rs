@@ -19,7 +19,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::error::{DelayedError, Failure, FailureKind, TaskKey};
+use super::error::{DelayedError, Failure, FailureKind};
+use super::key::TaskKey;
 use super::node::{AnyNode, CLAIMED, FAILED, IDLE};
 use crate::config::Backend;
 
