@@ -159,8 +159,8 @@ impl<R> Default for Probe<R> {
 pub trait ViaSerde<R> {
     fn result_codec(&self) -> Option<ResultCodec<R>>;
     /// The codec for `reduce`'s value type `V`, which is `R` itself but
-    /// generic where the probe runs (see `__private::ReduceValue`).
-    fn reduce_codec<V: crate::__private::ReduceValue<R>>(&self) -> Option<ResultCodec<V>>;
+    /// generic where the probe runs (see `bounds::ReduceValue`).
+    fn reduce_codec<V: crate::bounds::ReduceValue<R>>(&self) -> Option<ResultCodec<V>>;
 }
 
 impl<R: Serialize + DeserializeOwned> ViaSerde<R> for &Probe<R> {
@@ -170,7 +170,7 @@ impl<R: Serialize + DeserializeOwned> ViaSerde<R> for &Probe<R> {
             decode: |b| decode(b),
         })
     }
-    fn reduce_codec<V: crate::__private::ReduceValue<R>>(&self) -> Option<ResultCodec<V>> {
+    fn reduce_codec<V: crate::bounds::ReduceValue<R>>(&self) -> Option<ResultCodec<V>> {
         Some(ResultCodec {
             encode: |v| encode(&v.iter().cloned().map(V::into_result).collect::<Vec<R>>()),
             decode: |b| {
@@ -186,14 +186,14 @@ impl<R: Serialize + DeserializeOwned> ViaSerde<R> for &Probe<R> {
 #[doc(hidden)]
 pub trait WithoutSerde<R> {
     fn result_codec(&self) -> Option<ResultCodec<R>>;
-    fn reduce_codec<V: crate::__private::ReduceValue<R>>(&self) -> Option<ResultCodec<V>>;
+    fn reduce_codec<V: crate::bounds::ReduceValue<R>>(&self) -> Option<ResultCodec<V>>;
 }
 
 impl<R> WithoutSerde<R> for Probe<R> {
     fn result_codec(&self) -> Option<ResultCodec<R>> {
         None
     }
-    fn reduce_codec<V: crate::__private::ReduceValue<R>>(&self) -> Option<ResultCodec<V>> {
+    fn reduce_codec<V: crate::bounds::ReduceValue<R>>(&self) -> Option<ResultCodec<V>> {
         None
     }
 }

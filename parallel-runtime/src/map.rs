@@ -532,7 +532,7 @@ where
             out
         }
         Backend::Threads => run_threads(site, &plan, panics, items.into_par(), 0, &f),
-        Backend::Mpi if !dist::active() => {
+        Backend::Mpi if !crate::mpi::world::active() => {
             run_threads(site, &plan, panics, items.into_par(), 0, &f)
         }
         Backend::Mpi => {
@@ -799,7 +799,7 @@ where
                 let block = reduce_block_size(par.len());
                 fold_blocks(site, &plan, panics, par, block, 0, &f, &identity, &op)
             }
-            Backend::Mpi if !dist::active() => {
+            Backend::Mpi if !crate::mpi::world::active() => {
                 let par = items.into_par();
                 let block = reduce_block_size(par.len());
                 fold_blocks(site, &plan, panics, par, block, 0, &f, &identity, &op)

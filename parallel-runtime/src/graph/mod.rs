@@ -338,7 +338,7 @@ pub mod outcome {
     #[inline(always)]
     pub fn from_result<R>(r: R) -> Result<R::Ok, TaskFail>
     where
-        R: crate::__private::IsResult,
+        R: crate::bounds::IsResult,
         R::Err: std::fmt::Display + Send + 'static,
     {
         r.into_result().map_err(|e| TaskFail {

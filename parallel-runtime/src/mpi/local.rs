@@ -67,7 +67,7 @@ where
                     .name(format!("local-rank-{rank}"))
                     .spawn_scoped(s, move || {
                         let comm = Comm::from_local(comm);
-                        let _dist = super::dist::install(&comm);
+                        let _dist = super::world::install(&comm);
                         let out = catch_unwind(AssertUnwindSafe(|| f(comm)));
                         if out.is_err() {
                             world.fail(rank);

@@ -32,6 +32,7 @@
 mod comm;
 pub(crate) mod dist;
 mod error;
+mod launcher;
 pub mod local;
 mod matching;
 mod op;
@@ -41,6 +42,7 @@ mod request;
 pub(crate) mod start;
 mod watchdog;
 mod wire;
+pub(crate) mod world;
 
 pub use comm::{Comm, Source, Status, TagMatch, ANY_SOURCE, ANY_TAG};
 pub use error::Error;
