@@ -29,6 +29,7 @@ pub mod graph;
 pub mod items;
 pub mod map;
 pub mod mpi;
+mod panic;
 mod pool;
 mod progress;
 pub mod report;

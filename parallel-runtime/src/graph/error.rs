@@ -35,7 +35,7 @@ impl Drop for Failure {
     fn drop(&mut self) {
         let error = self.error.get_mut().unwrap_or_else(|p| p.into_inner());
         if let Some(e) = error.take() {
-            crate::map::drop_payload(e);
+            crate::panic::drop_payload(e);
         }
     }
 }

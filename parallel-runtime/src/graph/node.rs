@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::error::{Failure, FailureKind};
 use super::key::{TaskKey, TaskSite};
-use crate::map::PayloadText;
+use crate::panic::PayloadText;
 
 /// Never computed: the task is there.
 pub(crate) const IDLE: u8 = 0;

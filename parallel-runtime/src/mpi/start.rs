@@ -328,7 +328,7 @@ impl Session {
             };
             let item = info
                 .payload()
-                .downcast_ref::<crate::map::ItemPanic>()
+                .downcast_ref::<crate::panic::ItemPanic>()
                 .map(ToString::to_string);
             let msg = info
                 .payload()
@@ -371,7 +371,7 @@ impl Session {
             // raises an item's panic again without the hook: name the rank.
             // (By reference: the payload is never dropped before the abort.)
             Err(ref p) => {
-                if let Some(p) = p.downcast_ref::<crate::map::ItemPanic>() {
+                if let Some(p) = p.downcast_ref::<crate::panic::ItemPanic>() {
                     eprintln!("rank {}: {p}", self.rank);
                 }
                 101
