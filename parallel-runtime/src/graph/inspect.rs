@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::node::{AnyNode, CLAIMED, DONE, EMPTY, FAILED};
+use super::node::{AnyNode, Claim};
 use super::{Compute, Roots, TaskKey};
 
 /// Where a task stands.
@@ -90,7 +90,7 @@ impl Graph {
                 let h = node.head();
                 let state = h.state.load(Ordering::Acquire);
                 // Inputs of a computed task are no longer part of its story.
-                let deps: &[Arc<dyn AnyNode>] = if state == DONE || state == EMPTY {
+                let deps: &[Arc<dyn AnyNode>] = if state == Claim::Done || state == Claim::Empty {
                     &[]
                 } else {
                     &h.deps
@@ -112,11 +112,11 @@ impl Graph {
                     key: h.key(),
                     deps: deps_ix,
                     state: match state {
-                        CLAIMED => NodeState::Running,
-                        DONE => NodeState::Done,
-                        EMPTY => NodeState::Consumed,
-                        FAILED => NodeState::Failed,
-                        _ => NodeState::Pending,
+                        Claim::Claimed => NodeState::Running,
+                        Claim::Done => NodeState::Done,
+                        Claim::Empty => NodeState::Consumed,
+                        Claim::Failed => NodeState::Failed,
+                        Claim::Idle => NodeState::Pending,
                     },
                 });
                 stack.pop();

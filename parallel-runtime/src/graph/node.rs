@@ -6,7 +6,7 @@
 //! each [`Delayed`](super::Delayed) handle, one in the plan of a running
 //! compute. Its mutable parts (the task and the result slot) are touched only
 //! by the one compute that holds the node's *claim* (its `state` is
-//! `CLAIMED`), following the protocol in [`Node::read`]; that is what makes
+//! [`Claim::Claimed`]), following the protocol in [`Node::read`]; that is what makes
 //! the `UnsafeCell`s below sound without a lock per node.
 
 use std::any::Any;
@@ -20,22 +20,73 @@ use super::error::{Failure, FailureKind};
 use super::key::{TaskKey, TaskSite};
 use crate::panic::PayloadText;
 
-/// Never computed: the task is there.
-pub(crate) const IDLE: u8 = 0;
-/// Held by a running compute.
-pub(crate) const CLAIMED: u8 = 1;
-/// Computed, and the result kept for a handle that still exists.
-pub(crate) const DONE: u8 = 2;
-/// Failed, or cancelled because an input failed.
-pub(crate) const FAILED: u8 = 3;
-/// Computed, and the result handed on to its consumers.
-pub(crate) const EMPTY: u8 = 4;
+/// Where a node stands between computes: the state its [`Head`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Claim {
+    /// Never computed: the task is there.
+    Idle = 0,
+    /// Held by a running compute.
+    Claimed = 1,
+    /// Computed, and the result kept for a handle that still exists.
+    Done = 2,
+    /// Failed, or cancelled because an input failed.
+    Failed = 3,
+    /// Computed, and the result handed on to its consumers.
+    Empty = 4,
+}
+
+impl Claim {
+    const ALL: [Claim; 5] = [
+        Claim::Idle,
+        Claim::Claimed,
+        Claim::Done,
+        Claim::Failed,
+        Claim::Empty,
+    ];
+}
+
+/// A [`Claim`] that computes on several threads read and change at once
+/// (an `AtomicU8` that only ever holds a `Claim`).
+pub(crate) struct AtomicClaim(AtomicU8);
+
+impl AtomicClaim {
+    pub(crate) const fn new(c: Claim) -> Self {
+        AtomicClaim(AtomicU8::new(c as u8))
+    }
+
+    fn decode(v: u8) -> Claim {
+        // Only `Claim`s are ever stored.
+        Claim::ALL[v as usize]
+    }
+
+    pub(crate) fn load(&self, order: Ordering) -> Claim {
+        Self::decode(self.0.load(order))
+    }
+
+    pub(crate) fn store(&self, c: Claim, order: Ordering) {
+        self.0.store(c as u8, order)
+    }
+
+    pub(crate) fn compare_exchange(
+        &self,
+        current: Claim,
+        new: Claim,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<Claim, Claim> {
+        self.0
+            .compare_exchange(current as u8, new as u8, success, failure)
+            .map(Self::decode)
+            .map_err(Self::decode)
+    }
+}
 
 /// The untyped part of a node.
 pub(crate) struct Head {
     pub(crate) site: &'static TaskSite,
     pub(crate) seq: u64,
-    pub(crate) state: AtomicU8,
+    pub(crate) state: AtomicClaim,
     /// A handle outside the running compute will want the result: read it
     /// by cloning, never by taking.
     pub(crate) kept: AtomicBool,
@@ -149,7 +200,7 @@ pub(crate) trait AnyNode: Send + Sync + 'static {
     ///
     /// # Safety
     /// The caller holds the claim and every reader has finished.
-    unsafe fn settle(&self) -> u8;
+    unsafe fn settle(&self) -> Claim;
 }
 
 impl<T: Send + 'static> Node<T> {
@@ -162,7 +213,7 @@ impl<T: Send + 'static> Node<T> {
             head: Head {
                 site,
                 seq: site.next(),
-                state: AtomicU8::new(IDLE),
+                state: AtomicClaim::new(Claim::Idle),
                 kept: AtomicBool::new(false),
                 remaining: AtomicUsize::new(0),
                 index: AtomicU32::new(u32::MAX),
@@ -303,17 +354,17 @@ impl<T: Send + 'static> AnyNode for Node<T> {
         }
     }
 
-    unsafe fn settle(&self) -> u8 {
+    unsafe fn settle(&self) -> Claim {
         // SAFETY: the caller holds the claim and all readers finished.
         let has_task = unsafe { (*self.task.get()).is_some() };
         if has_task {
-            return IDLE;
+            return Claim::Idle;
         }
         // SAFETY: as above.
         match unsafe { &*self.slot.get() } {
-            Slot::Value(_) => DONE,
-            Slot::Failed(_) => FAILED,
-            Slot::Empty => EMPTY,
+            Slot::Value(_) => Claim::Done,
+            Slot::Failed(_) => Claim::Failed,
+            Slot::Empty => Claim::Empty,
         }
     }
 }

@@ -16,23 +16,22 @@
 //! A failure (panic or `Err`) marks its consumers cancelled and stops every
 //! task that has not started; the compute then returns the first failure.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::error::{DelayedError, Failure, FailureKind};
 use super::key::TaskKey;
-use super::node::{AnyNode, CLAIMED, FAILED, IDLE};
+use super::node::{AnyNode, Claim};
 use crate::config::Backend;
-
-const CANCELLED: u8 = 1;
 
 pub(crate) struct Plan {
     nodes: Vec<Arc<dyn AnyNode>>,
     /// The state of each node when it was claimed.
-    prior: Vec<u8>,
+    prior: Vec<Claim>,
     /// Inputs each node still waits for.
     pending: Vec<AtomicU32>,
-    flags: Vec<AtomicU8>,
+    /// Whether an input of each node failed: the node is cancelled.
+    cancel: Vec<AtomicBool>,
     /// Consumers of node `i`: `succ[succ_off[i]..succ_off[i + 1]]`.
     succ_off: Vec<u32>,
     succ: Vec<u32>,
@@ -52,7 +51,7 @@ impl Plan {
             nodes: Vec::new(),
             prior: Vec::new(),
             pending: Vec::new(),
-            flags: Vec::new(),
+            cancel: Vec::new(),
             succ_off: Vec::new(),
             succ: Vec::new(),
             order: Vec::new(),
@@ -139,7 +138,7 @@ impl Plan {
         let h = node.head();
         let mut s = h.state.load(Ordering::Acquire);
         loop {
-            if s == CLAIMED {
+            if s == Claim::Claimed {
                 let i = h.index.load(Ordering::Relaxed);
                 return match self.nodes.get(i as usize) {
                     Some(mine) if std::ptr::addr_eq(Arc::as_ptr(mine), Arc::as_ptr(&node)) => Ok(i),
@@ -148,7 +147,7 @@ impl Plan {
             }
             match h
                 .state
-                .compare_exchange(s, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(s, Claim::Claimed, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => break,
                 Err(now) => s = now,
@@ -162,9 +161,9 @@ impl Plan {
         self.nodes.push(node);
         self.prior.push(s);
         self.pending.push(AtomicU32::new(0));
-        self.flags.push(AtomicU8::new(0));
+        self.cancel.push(AtomicBool::new(false));
         reads.push(0);
-        if s == IDLE {
+        if s == Claim::Idle {
             stack.push((i32, 0));
         } else {
             self.order.push(i32);
@@ -206,7 +205,7 @@ impl Plan {
             let mut next = None;
             for &c in self.consumers(i) {
                 if failed {
-                    self.flags[c as usize].store(CANCELLED, Ordering::Relaxed);
+                    self.cancel[c as usize].store(true, Ordering::Relaxed);
                 }
                 if self.pending[c as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
                     if next.is_none() {
@@ -227,7 +226,7 @@ impl Plan {
     fn complete(&self, i: u32) {
         if self.complete_node(i) {
             for &c in self.consumers(i) {
-                self.flags[c as usize].store(CANCELLED, Ordering::Relaxed);
+                self.cancel[c as usize].store(true, Ordering::Relaxed);
             }
         }
     }
@@ -245,12 +244,12 @@ impl Plan {
     fn complete_node(&self, i: u32) -> bool {
         let node = &*self.nodes[i as usize];
         match self.prior[i as usize] {
-            IDLE => {}
-            FAILED => return true,
+            Claim::Idle => {}
+            Claim::Failed => return true,
             // Complete before this compute: nothing to run.
             _ => return false,
         }
-        if self.flags[i as usize].load(Ordering::Relaxed) == CANCELLED {
+        if self.cancel[i as usize].load(Ordering::Relaxed) {
             let cause = node
                 .head()
                 .deps
@@ -319,7 +318,7 @@ impl Plan {
         let failure = self.first.get().cloned().or_else(|| {
             // A failure that happened before this compute.
             self.order.iter().find_map(|&i| {
-                (self.prior[i as usize] == FAILED)
+                (self.prior[i as usize] == Claim::Failed)
                     // SAFETY: the node was complete when claimed.
                     .then(|| unsafe { self.nodes[i as usize].failure() })
                     .flatten()
@@ -340,7 +339,7 @@ impl Plan {
             .zip(&self.prior)
             .filter(|(n, &p)| {
                 // SAFETY: the run is over; we hold the claim.
-                p == IDLE && unsafe { n.settle() } == IDLE
+                p == Claim::Idle && unsafe { n.settle() } == Claim::Idle
             })
             .count()
     }
