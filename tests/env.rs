@@ -144,10 +144,10 @@ fn trace_records_every_item_in_chunks_on_each_worker() {
     assert_eq!(workers, [1, 2].into(), "one track per worker thread");
     assert!(chunks.iter().all(|e| e.dur > 0.0 && e.cat == "map"));
     // The report reads it back: two worker tracks, balanced within reason.
-    let s = parallel_runtime::report::summarize(&events);
+    let s = parallel_report::summarize(&events);
     assert_eq!(s.busy_us.len(), 2);
     assert!(s.imbalance >= 1.0 && s.imbalance < 2.0, "{}", s.imbalance);
-    let html = parallel_runtime::report::render_html("run.json", &events);
+    let html = parallel_report::render_html("run.json", &events);
     assert_eq!(html.matches("<rect class=\"ev").count(), chunks.len());
 }
 

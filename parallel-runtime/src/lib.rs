@@ -32,7 +32,6 @@ pub mod mpi;
 mod panic;
 mod pool;
 mod progress;
-pub mod report;
 pub mod trace;
 
 pub use config::{Backend, ConfigError, Schedule};

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::node::{AnyNode, Claim};
+use super::svg::{self, escape};
 use super::{Compute, Roots, TaskKey};
 
 /// Where a task stands.
@@ -227,7 +228,7 @@ impl Graph {
     pub fn to_svg(&self) -> (String, SvgEngine) {
         match self.to_svg_with(SvgEngine::Graphviz) {
             Ok(svg) => (svg, SvgEngine::Graphviz),
-            Err(_) => (super::svg::layout(self), SvgEngine::Builtin),
+            Err(_) => (self.builtin_svg(), SvgEngine::Builtin),
         }
     }
 
@@ -237,7 +238,7 @@ impl Graph {
     /// For [`SvgEngine::Graphviz`], if `dot` cannot be run or fails.
     pub fn to_svg_with(&self, engine: SvgEngine) -> std::io::Result<String> {
         match engine {
-            SvgEngine::Builtin => Ok(super::svg::layout(self)),
+            SvgEngine::Builtin => Ok(self.builtin_svg()),
             SvgEngine::Graphviz => run_dot(&self.to_dot()),
         }
     }
@@ -252,16 +253,20 @@ impl Graph {
         Ok(engine)
     }
 
-    // For the layout.
-    pub(crate) fn node_deps(&self) -> impl Iterator<Item = (&[usize], String, NodeState, bool)> {
-        self.nodes.iter().enumerate().map(|(i, n)| {
-            (
-                n.deps.as_slice(),
-                n.key.to_string(),
-                n.state,
-                self.roots.contains(&i),
-            )
-        })
+    /// The picture drawn by the built-in layout.
+    fn builtin_svg(&self) -> String {
+        let nodes: Vec<svg::Node<'_>> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| svg::Node {
+                inputs: &n.deps,
+                label: n.key.to_string(),
+                fill: fill(n.state).unwrap_or("#eef3fb"),
+                root: self.roots.contains(&i),
+            })
+            .collect();
+        svg::draw(&nodes)
     }
 }
 
@@ -269,20 +274,13 @@ fn id(key: &TaskKey) -> (&'static str, u64) {
     (key.name(), key.seq())
 }
 
-pub(crate) fn fill(state: NodeState) -> Option<&'static str> {
+fn fill(state: NodeState) -> Option<&'static str> {
     match state {
         NodeState::Done | NodeState::Consumed => Some("#d9f2d9"),
         NodeState::Failed => Some("#f8d0d0"),
         NodeState::Running => Some("#fff2c0"),
         NodeState::Pending => None,
     }
-}
-
-pub(crate) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn run_dot(dot: &str) -> std::io::Result<String> {

@@ -45,6 +45,9 @@
 mod error;
 mod inspect;
 mod key;
+// Public only for the `parallel-report` crate: not a stable API.
+#[doc(hidden)]
+pub mod layout;
 mod node;
 mod plan;
 mod svg;

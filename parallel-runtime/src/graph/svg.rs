@@ -1,62 +1,47 @@
-//! The built-in SVG layout, for machines without Graphviz.
+//! The built-in SVG picture of a graph, for machines without Graphviz.
 //!
-//! A plain layered drawing: a task's layer is one more than its deepest
-//! input (inputs at the bottom, as Dask draws), tasks within a layer are
-//! ordered by the mean position of their inputs (one barycentre pass, which
-//! removes most crossings of map-reduce shapes), and every edge is a
-//! straight arrow. Linear in the size of the graph.
+//! A plain layered drawing from [`layered`]: inputs at the bottom, as Dask
+//! draws, and every edge a straight arrow. It draws plain data (labels,
+//! fills, inputs by index), which [`inspect`](super::inspect) takes from a
+//! [`Graph`](super::Graph); it also holds the one XML/HTML escaper of the
+//! runtime, used for the DOT text too.
 
 use std::fmt::Write as _;
 
-use super::inspect::{escape, fill, Graph};
+use super::layout::layered;
 
 const ROW: f64 = 70.0;
 const BOX_H: f64 = 28.0;
 const GAP: f64 = 16.0;
 const MARGIN: f64 = 12.0;
 
-pub(crate) fn layout(g: &Graph) -> String {
-    let nodes: Vec<_> = g.node_deps().collect();
-    let n = nodes.len();
-    // Layers: inputs come first in the list, so one pass suffices.
-    let mut layer = vec![0usize; n];
-    for (i, (deps, ..)) in nodes.iter().enumerate() {
-        layer[i] = deps.iter().map(|&d| layer[d] + 1).max().unwrap_or(0);
-    }
-    let layers = layer.iter().copied().max().map_or(0, |m| m + 1);
-    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); layers];
-    for (i, &l) in layer.iter().enumerate() {
-        rows[l].push(i);
-    }
-    // Order within a layer by the mean position of the inputs.
-    let mut pos = vec![0f64; n];
-    for row in &mut rows {
-        let key = |i: &usize| {
-            let deps = nodes[*i].0;
-            if deps.is_empty() {
-                *i as f64
-            } else {
-                deps.iter().map(|&d| pos[d]).sum::<f64>() / deps.len() as f64
-            }
-        };
-        let mut keyed: Vec<(f64, usize)> = row.iter().map(|i| (key(i), *i)).collect();
-        keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        *row = keyed.into_iter().map(|(_, i)| i).collect();
-        for (p, &i) in row.iter().enumerate() {
-            pos[i] = p as f64;
-        }
-    }
+/// One box of the picture.
+pub(super) struct Node<'a> {
+    /// Indices of the inputs, all earlier in the list.
+    pub(super) inputs: &'a [usize],
+    /// The text in the box.
+    pub(super) label: String,
+    /// The box's colour.
+    pub(super) fill: &'static str,
+    /// A result asked for: drawn with a thicker border.
+    pub(super) root: bool,
+}
+
+/// The picture of `nodes` (listed inputs first) as an SVG document.
+pub(super) fn draw(nodes: &[Node<'_>]) -> String {
+    let drawing = layered(&nodes.iter().map(|n| n.inputs).collect::<Vec<_>>());
+    let (rows, layers) = (&drawing.rows, drawing.rows.len());
     let width_of = |label: &str| 7.0 * label.chars().count() as f64 + 20.0;
     let col = nodes
         .iter()
-        .map(|(_, label, ..)| width_of(label))
+        .map(|node| width_of(&node.label))
         .fold(60.0, f64::max)
         + GAP;
-    let widest = rows.iter().map(Vec::len).max().unwrap_or(0) as f64;
+    let widest = drawing.widest() as f64;
     let total_w = widest * col + 2.0 * MARGIN;
     let total_h = layers as f64 * ROW + 2.0 * MARGIN - (ROW - BOX_H);
     // Centre of each box; rows are centred horizontally.
-    let mut xy = vec![(0f64, 0f64); n];
+    let mut xy = vec![(0f64, 0f64); nodes.len()];
     for (l, row) in rows.iter().enumerate() {
         let offset = (widest - row.len() as f64) * col / 2.0;
         let y = MARGIN + (layers - 1 - l) as f64 * ROW + BOX_H / 2.0;
@@ -73,9 +58,9 @@ pub(crate) fn layout(g: &Graph) -> String {
          <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" \
          markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>\n"
     );
-    for (i, (deps, ..)) in nodes.iter().enumerate() {
+    for (i, node) in nodes.iter().enumerate() {
         let (x2, y2) = xy[i];
-        for &d in *deps {
+        for &d in node.inputs {
             let (x1, y1) = xy[d];
             let _ = writeln!(
                 s,
@@ -86,9 +71,9 @@ pub(crate) fn layout(g: &Graph) -> String {
             );
         }
     }
-    for (i, (_, label, state, root)) in nodes.iter().enumerate() {
+    for (i, node) in nodes.iter().enumerate() {
         let (x, y) = xy[i];
-        let w = width_of(label);
+        let w = width_of(&node.label);
         let _ = writeln!(
             s,
             "<g><title>{t}</title><rect x=\"{:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{BOX_H}\" \
@@ -96,12 +81,21 @@ pub(crate) fn layout(g: &Graph) -> String {
              y=\"{:.1}\" text-anchor=\"middle\">{t}</text></g>",
             x - w / 2.0,
             y - BOX_H / 2.0,
-            fill(*state).unwrap_or("#eef3fb"),
-            if *root { 2 } else { 1 },
+            node.fill,
+            if node.root { 2 } else { 1 },
             y + 4.0,
-            t = escape(label),
+            t = escape(&node.label),
         );
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// Escapes text for XML and HTML: in element content and in double-quoted
+/// attribute values (and DOT's quoted labels).
+pub(super) fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

@@ -27,12 +27,12 @@ fn main() -> ExitCode {
     let title = input
         .file_name()
         .map_or_else(|| "trace".into(), |n| n.to_string_lossy().into_owned());
-    let html = parallel_runtime::report::render_html(&title, &events);
+    let html = parallel_report::render_html(&title, &events);
     if let Err(e) = std::fs::write(&output, html) {
         eprintln!("parallel-report: cannot write {}: {e}", output.display());
         return ExitCode::FAILURE;
     }
-    let s = parallel_runtime::report::summarize(&events);
+    let s = parallel_report::summarize(&events);
     println!(
         "{}: {} tracks, wall {:.3} ms, imbalance {:.2}, critical path {} tasks",
         output.display(),
