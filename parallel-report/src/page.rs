@@ -140,25 +140,38 @@ struct Row<'a> {
 
 /// One span on the timeline.
 struct Bar<'a> {
-    event: &'a Event,
+    span: Span<'a>,
     x: f64,
     width: f64,
     /// On the critical path.
     crit: bool,
 }
 
-impl<'a> Bar<'a> {
+/// A span, as the timeline and the graph write it.
+#[derive(Clone, Copy)]
+struct Span<'a>(&'a Event);
+
+impl<'a> Span<'a> {
+    fn name(&self) -> &'a str {
+        &self.0.name
+    }
+
+    fn cat(&self) -> &'a str {
+        &self.0.cat
+    }
+
+    /// The colour of its function.
     fn colour(&self) -> Colour<'a> {
-        Colour(&self.event.name)
+        Colour(&self.0.name)
     }
 
     fn dur(&self) -> Us {
-        Us(self.event.dur)
+        Us(self.0.dur)
     }
 
-    /// The span's details: `key=value, …`.
+    /// Its details: `key=value, …`.
     fn detail(&self) -> Detail<'a> {
-        Detail(&self.event.args)
+        Detail(&self.0.args)
     }
 }
 
@@ -211,7 +224,7 @@ impl<'a> Timeline<'a> {
         for e in spans {
             let row = &mut rows[row_of[&(e.pid, e.tid)]];
             row.bars.push(Bar {
-                event: e,
+                span: Span(e),
                 x: LABEL_W + (e.ts - t0) * scale,
                 width: (e.dur * scale).max(0.5),
                 crit: task_key(e).is_some_and(|k| crit.contains(k)),
@@ -285,7 +298,7 @@ struct Edge {
 
 /// A task's box.
 struct Node<'a> {
-    event: &'a Event,
+    span: Span<'a>,
     key: &'a str,
     x: f64,
     y: f64,
@@ -293,20 +306,12 @@ struct Node<'a> {
 }
 
 impl<'a> Node<'a> {
-    fn colour(&self) -> Colour<'a> {
-        Colour(&self.event.name)
-    }
-
     /// The start of the key, to fit in the box.
     fn label(&self) -> &'a str {
         match self.key.char_indices().nth(18) {
             Some((at, _)) => &self.key[..at],
             None => self.key,
         }
-    }
-
-    fn dur(&self) -> Us {
-        Us(self.event.dur)
     }
 }
 
@@ -357,7 +362,7 @@ impl<'a> GraphPicture<'a> {
         let nodes = drawn
             .into_iter()
             .map(|i| Node {
-                event: tasks.spans[i],
+                span: Span(tasks.spans[i]),
                 key: tasks.keys[i],
                 x: xy[i].0,
                 y: xy[i].1,
@@ -370,5 +375,46 @@ impl<'a> GraphPicture<'a> {
             edges,
             nodes,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use parallel_runtime::trace::parse;
+
+    use super::render_html;
+
+    /// A chain of `n` tasks, each reading the one before, named `name`.
+    fn chain(n: usize, name: &str) -> Vec<parallel_runtime::trace::Event> {
+        let events: Vec<String> = (0..n)
+            .map(|i| {
+                let deps = if i == 0 { String::new() } else { format!("\"t-{}\"", i - 1) };
+                format!(
+                    r#"{{"name": {name:?}, "cat": "task", "ph": "X", "ts": {i}, "dur": 1, "pid": 0, "tid": 1, "args": {{"key": "t-{i}", "deps": [{deps}]}}}}"#
+                )
+            })
+            .collect();
+        parse(&format!("[{}]", events.join(","))).expect("valid trace")
+    }
+
+    #[test]
+    fn names_and_titles_are_escaped() {
+        let html = render_html("<b>&run.json", &chain(2, "f<script>\"'"));
+        assert!(html.contains("<title>&#60;b&#62;&#38;run.json — parallel report</title>"));
+        assert!(!html.contains("<script>\"") && !html.contains("f<script>"));
+        assert!(html.contains("f&#60;script&#62;&#34;&#39;"));
+        // Only the page's own script.
+        assert_eq!(html.matches("<script>").count(), 1);
+    }
+
+    #[test]
+    fn long_paths_are_cut_and_big_graphs_are_not_drawn() {
+        let html = render_html("t", &chain(60, "f"));
+        assert_eq!(html.matches("<li>").count(), 51);
+        assert!(html.contains("<li>… 10 more</li>"));
+        assert_eq!(html.matches("<g class=\"node crit\">").count(), 60);
+        let html = render_html("t", &chain(401, "f"));
+        assert!(html.contains("The graph has 401 tasks, too many to draw legibly here (limit 400)"));
+        assert!(!html.contains("id=\"graph\""));
     }
 }
