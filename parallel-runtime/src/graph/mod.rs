@@ -45,7 +45,6 @@
 mod error;
 mod inspect;
 mod key;
-// Public only for the `parallel-report` crate: not a stable API.
 #[doc(hidden)]
 pub mod layout;
 mod node;
