@@ -1,6 +1,7 @@
-//! Compile-time behaviour of `#[delayed]`: misuse is an error at the user's
-//! span, with a message that says how to fix it (snapshots in
-//! `tests/ui/delayed/*/*.stderr`).
+//! Compile-time behaviour of `#[delayed]`: misuse is an error at the
+//! user's span, with a message that says how to fix it. Every attribute
+//! has the same layout, `tests/ui/<attribute>/{pass,fail}` (snapshots in
+//! `fail/*.stderr`), and a driver like this one.
 
 #[test]
 fn ui_delayed() {
