@@ -2,23 +2,33 @@
 //!
 //! Depend on `parallel-runtime`, which re-exports these macros; the code they
 //! write reaches the runtime only through `::parallel_runtime::__private`
-//! (or the path given with `crate = "…"`).
+//! (or the path given with `crate = "…"`) and `::core`/`::std`.
 //!
-//! The crate is organised by pipeline stage: `args` parses attribute
-//! options, `model` reads and checks the annotated function, and
-//! `expand/` holds one expansion per attribute.
+//! The crate is organised by pipeline stage, the same for every attribute
+//! on a function (`pipeline`): `options` parses the attribute's options
+//! from one table of keys per attribute, `model` reads the annotated
+//! function, `valid` checks what each attribute needs of it, and
+//! `expand/` holds one expansion per attribute. Errors are collected
+//! across the stages (`ctxt`) and reported all at once, beside the user's
+//! item or the expansion.
 
 use proc_macro::TokenStream;
 
-mod args;
+mod ctxt;
 mod expand;
 mod model;
+mod options;
+mod pipeline;
+mod types;
+mod valid;
 
 /// Turns a per-item function into a parallel map over the shared thread pool,
 /// the way `multiprocessing.Pool.map` does in Python.
 ///
 /// The function stays exactly as written and callable as before. Beside it,
-/// a module of the same name holds the parallel entry points:
+/// a type of the same name (an `enum` with no values, so that it can share
+/// the function's name) holds the parallel entry points as associated
+/// functions:
 ///
 /// | entry point | does |
 /// |---|---|
@@ -83,7 +93,7 @@ mod model;
 /// serial and MPI backends, and the run-wide configuration.
 #[proc_macro_attribute]
 pub fn parallel_map(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand::parallel_map::expand(attr.into(), item.into()).into()
+    pipeline::PARALLEL_MAP.run(attr.into(), item.into()).into()
 }
 
 /// Makes calls of a function build tasks of a lazy graph, computed in
@@ -166,7 +176,7 @@ pub fn parallel_map(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// and the graph can be inspected and drawn before it runs.
 #[proc_macro_attribute]
 pub fn delayed(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand::delayed::expand(attr.into(), item.into()).into()
+    pipeline::DELAYED.run(attr.into(), item.into()).into()
 }
 
 /// Turns `main` into an SPMD program on MPI, with an mpi4py-like
@@ -255,7 +265,7 @@ pub fn delayed(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn mpi_main(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand::mpi_main::expand(attr.into(), item.into()).into()
+    pipeline::MPI_MAIN.run(attr.into(), item.into()).into()
 }
 
 /// `#[derive(Equivalence)]`: a struct of plain data as an element type of

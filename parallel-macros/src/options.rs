@@ -1,173 +1,150 @@
-//! Parsing of attribute options (`#[attr(key = value, flag, …)]`), shared by
-//! every attribute: duplicate keys, unknown keys and values of the wrong kind
-//! are reported all at once, each at its own span.
+//! The options of the attributes (`#[attr(key = value, flag, …)]`): one
+//! parser, driven by a table of keys per attribute, and the typed option
+//! set each expansion reads. Unknown keys (with the valid ones listed),
+//! repeated keys and values of the wrong kind are all reported at once,
+//! each at its own span; a bad option is skipped, so its default applies.
 
 use proc_macro2::{Span, TokenStream};
+use quote::quote;
 use syn::parse::Parser;
 use syn::spanned::Spanned;
 
-/// Collects errors so that every mistake is reported in one compilation.
-#[derive(Default)]
-pub(crate) struct Ctxt {
-    errors: Option<syn::Error>,
-}
+use crate::ctxt::Ctxt;
 
-impl Ctxt {
-    pub(crate) fn push(&mut self, error: syn::Error) {
-        match &mut self.errors {
-            Some(all) => all.combine(error),
-            None => self.errors = Some(error),
-        }
-    }
-
-    pub(crate) fn error(&mut self, span: Span, msg: impl std::fmt::Display) {
-        self.push(syn::Error::new(span, msg));
-    }
-
-    /// All errors so far, as one `syn::Error`.
-    pub(crate) fn finish(self) -> Result<(), syn::Error> {
-        match self.errors {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-}
-
-/// The value given to one option.
-pub(crate) enum Value {
-    /// `key` alone.
-    Flag,
-    /// `key = <literal>`.
-    Lit(syn::Lit),
-}
-
-/// One option as written.
-pub(crate) struct Arg {
-    pub(crate) key: syn::Ident,
-    pub(crate) value: Value,
-}
-
-impl Arg {
-    pub(crate) fn span(&self) -> Span {
-        match &self.value {
-            Value::Flag => self.key.span(),
-            Value::Lit(l) => l.span(),
-        }
-    }
-
-    /// `key = "one of valid"`.
-    pub(crate) fn choice(&self, cx: &mut Ctxt, valid: &[&str]) -> Option<String> {
-        let list = backticked(valid);
-        match &self.value {
-            Value::Lit(syn::Lit::Str(s)) => {
-                let v = s.value();
-                if valid.contains(&v.as_str()) {
-                    Some(v)
-                } else {
-                    cx.error(
-                        s.span(),
-                        format_args!("invalid {} {:?}; expected one of {}", self.key, v, list),
-                    );
-                    None
-                }
-            }
-            _ => {
-                cx.error(
-                    self.span(),
-                    format_args!(
-                        "`{}` takes a string: write `{} = \"{}\"` (one of {})",
-                        self.key, self.key, valid[0], list
-                    ),
-                );
-                None
-            }
-        }
-    }
-
+/// What an option takes, and where its value goes in the option set `O`:
+/// how it is read, and what its error says.
+pub(crate) enum Kind<O> {
+    /// `key = "one of these"` (the first is the example in errors); the
+    /// setter gets the span of the value too.
+    Choice(&'static [&'static str], fn(&mut O, String, Span)),
     /// `key = <positive integer>`.
-    pub(crate) fn positive_int(&self, cx: &mut Ctxt) -> Option<u64> {
-        match &self.value {
-            Value::Lit(syn::Lit::Int(i)) => match i.base10_parse::<u64>() {
-                Ok(n) if n > 0 => Some(n),
-                _ => {
-                    cx.error(
-                        i.span(),
-                        format_args!(
-                            "`{}` must be a positive integer such as `{} = 64`",
-                            self.key, self.key
-                        ),
-                    );
-                    None
-                }
-            },
-            _ => {
-                cx.error(
-                    self.span(),
-                    format_args!(
-                        "`{}` takes a positive integer: write `{} = 64`",
-                        self.key, self.key
-                    ),
-                );
-                None
-            }
-        }
-    }
-
+    PositiveInt(fn(&mut O, u64)),
     /// `key` or `key = true|false`.
-    pub(crate) fn flag(&self, cx: &mut Ctxt) -> Option<bool> {
-        match &self.value {
-            Value::Flag => Some(true),
-            Value::Lit(syn::Lit::Bool(b)) => Some(b.value),
-            Value::Lit(_) => {
-                cx.error(
-                    self.span(),
-                    format_args!(
-                        "`{}` is a switch: write `{}` or `{} = false`",
-                        self.key, self.key, self.key
-                    ),
-                );
-                None
-            }
-        }
-    }
-
+    Flag(fn(&mut O, bool)),
     /// `key = "some::path"`.
-    pub(crate) fn path(&self, cx: &mut Ctxt) -> Option<syn::Path> {
-        match &self.value {
-            Value::Lit(syn::Lit::Str(s)) => match s.parse::<syn::Path>() {
-                Ok(p) => Some(p),
-                Err(_) => {
-                    cx.error(
-                        s.span(),
-                        format_args!("`{}` must name a path, e.g. `\"::my_runtime\"`", self.key),
-                    );
-                    None
-                }
-            },
-            _ => {
-                cx.error(
-                    self.span(),
-                    format_args!(
-                        "`{}` takes a path in a string: `{} = \"::my_runtime\"`",
-                        self.key, self.key
-                    ),
-                );
-                None
-            }
-        }
+    Path(fn(&mut O, syn::Path)),
+    /// `key = "non-empty string"`: `what` it is, and an `example`.
+    Name {
+        what: &'static str,
+        example: &'static str,
+        set: fn(&mut O, syn::LitStr),
+    },
+}
+
+/// One option an attribute takes.
+pub(crate) struct Key<O> {
+    name: &'static str,
+    kind: Kind<O>,
+}
+
+/// The options of one attribute: its name, and each key it takes (`crate`
+/// last: every attribute takes it, for a renamed dependency) with what it
+/// takes and where its value goes.
+pub(crate) struct Table<O: 'static> {
+    /// The attribute's name, as in `#[name]`.
+    pub(crate) attr: &'static str,
+    keys: &'static [Key<O>],
+}
+
+/// `#[parallel_map(…)]`.
+#[rustfmt::skip]
+pub(crate) const PARALLEL_MAP: Table<MapOptions> = Table {
+    attr: "parallel_map",
+    keys: &[
+        Key { name: "schedule", kind: Kind::Choice(&["static", "dynamic", "guided"], |o, v, _| o.schedule = Some(v)) },
+        Key { name: "chunk_size", kind: Kind::PositiveInt(|o, n| o.chunk_size = Some(n)) },
+        Key { name: "backend", kind: Kind::Choice(&["serial", "threads", "mpi"], |o, v, at| o.backend = Some((v, at))) },
+        Key { name: "progress", kind: Kind::Flag(|o, on| o.progress = Some(on)) },
+        Key { name: "crate", kind: Kind::Path(|o, path| o.runtime = Runtime(path)) },
+    ],
+};
+
+/// `#[delayed(…)]`.
+#[rustfmt::skip]
+pub(crate) const DELAYED: Table<DelayedOptions> = Table {
+    attr: "delayed",
+    keys: &[
+        Key { name: "name", kind: Kind::Name { what: "the task name used in keys", example: "load", set: |o, s| o.name = Some(s) } },
+        Key { name: "result", kind: Kind::Choice(&["fail", "value"], |o, v, _| o.result_is_value = v == "value") },
+        Key { name: "crate", kind: Kind::Path(|o, path| o.runtime = Runtime(path)) },
+    ],
+};
+
+/// `#[mpi_main(…)]`.
+#[rustfmt::skip]
+pub(crate) const MPI_MAIN: Table<MainOptions> = Table {
+    attr: "mpi_main",
+    keys: &[
+        Key { name: "threading", kind: Kind::Choice(&["single", "funneled", "serialized", "multiple"], |o, v, _| o.threading = Some(v)) },
+        Key { name: "crate", kind: Kind::Path(|o, path| o.runtime = Runtime(path)) },
+    ],
+};
+
+/// Where the runtime is: `::parallel_runtime`, or the path of `crate = "…"`.
+pub(crate) struct Runtime(syn::Path);
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime(syn::parse_quote!(::parallel_runtime))
     }
 }
 
-/// `"static"` → `"Static"`: an option's value as the name of its enum variant.
-pub(crate) fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
+impl Runtime {
+    /// The runtime's own path, as written (for doc links to public items).
+    pub(crate) fn path(&self) -> &syn::Path {
+        &self.0
+    }
+
+    /// `path::__private`, the only way into the runtime an expansion takes.
+    pub(crate) fn private(&self) -> TokenStream {
+        let path = &self.0;
+        quote!(#path::__private)
+    }
+}
+
+/// The options of `#[parallel_map]`; `None` where the runtime's default
+/// (or its `PARALLEL_*` variable) applies.
+#[derive(Default)]
+pub(crate) struct MapOptions {
+    pub(crate) schedule: Option<String>,
+    pub(crate) chunk_size: Option<u64>,
+    /// With the span of its value, to blame for a result without serde.
+    pub(crate) backend: Option<(String, Span)>,
+    pub(crate) progress: Option<bool>,
+    pub(crate) runtime: Runtime,
+}
+
+/// The options of `#[delayed]`.
+#[derive(Default)]
+pub(crate) struct DelayedOptions {
+    /// The name in task keys, if not the function's.
+    pub(crate) name: Option<syn::LitStr>,
+    /// `result = "value"`: a `Result` is the task's value, not a failure.
+    pub(crate) result_is_value: bool,
+    pub(crate) runtime: Runtime,
+}
+
+/// The options of `#[mpi_main]`.
+#[derive(Default)]
+pub(crate) struct MainOptions {
+    /// The thread level asked of MPI, if not the default.
+    pub(crate) threading: Option<String>,
+    pub(crate) runtime: Runtime,
+}
+
+/// `"static"` → `Static`: an option's value as the name of its enum variant
+/// in the runtime.
+pub(crate) fn variant(value: &str) -> syn::Ident {
+    let mut c = value.chars();
+    let name: String = match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
-    }
+    };
+    syn::Ident::new(&name, Span::call_site())
 }
 
-pub(crate) fn backticked(names: &[&str]) -> String {
+/// `` `a`, `b`, or `c` ``.
+fn backticked(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
     match quoted.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{}, or {}", rest.join(", "), last),
@@ -176,67 +153,107 @@ pub(crate) fn backticked(names: &[&str]) -> String {
     }
 }
 
-/// Parses `tokens` as a list of options whose keys are in `valid`; unknown
-/// and repeated keys are reported (and skipped) so parsing goes on.
-pub(crate) fn parse(tokens: TokenStream, attr: &str, valid: &[&str], cx: &mut Ctxt) -> Vec<Arg> {
-    let mut args: Vec<Arg> = Vec::new();
-    let result = syn::meta::parser(|meta| {
-        let Some(key) = meta.path.get_ident().cloned() else {
-            cx.error(
-                meta.path.span(),
-                format_args!(
-                    "unknown option `{}` for #[{attr}]; expected one of {}",
-                    quote::ToTokens::to_token_stream(&meta.path)
-                        .to_string()
-                        .replace(' ', ""),
-                    backticked(valid)
-                ),
-            );
-            skip_value(&meta)?;
-            return Ok(());
-        };
-        let name = key.to_string();
-        let value = if meta.input.peek(syn::Token![=]) {
-            let expr: syn::Expr = meta.value()?.parse()?;
-            match expr {
-                syn::Expr::Lit(l) => Value::Lit(l.lit),
-                other => {
-                    cx.error(
-                        other.span(),
-                        format_args!(
-                            "`{name}` takes a literal value (a string, integer or `true`/`false`)"
-                        ),
-                    );
-                    return Ok(());
-                }
-            }
-        } else if meta.input.is_empty() || meta.input.peek(syn::Token![,]) {
-            Value::Flag
-        } else {
-            return Err(meta.error(format_args!("expected `{name} = value`, `{name}` or `,`")));
-        };
-        if !valid.contains(&name.as_str()) {
-            cx.error(
-                key.span(),
-                format_args!(
-                    "unknown option `{name}` for #[{attr}]; expected one of {}",
-                    backticked(valid)
-                ),
-            );
-        } else if args.iter().any(|a| a.key == key) {
-            cx.error(
-                key.span(),
-                format_args!("duplicate option `{name}`; give it once"),
-            );
-        } else {
-            args.push(Arg { key, value });
-        }
-        Ok(())
-    });
-    if let Err(e) = result.parse2(tokens) {
-        cx.push(e);
+/// A value as written.
+enum Written {
+    /// `key` alone.
+    Flag,
+    /// `key = <literal>`.
+    Lit(syn::Lit),
+}
+
+/// One option as written, with the key it is.
+struct Arg<O: 'static> {
+    key: &'static Key<O>,
+    ident: syn::Ident,
+    written: Written,
+}
+
+impl<O: Default> Table<O> {
+    fn names(&self) -> Vec<&'static str> {
+        self.keys.iter().map(|k| k.name).collect()
     }
-    args
+
+    /// Parses `tokens` as this attribute's options. Every mistake goes to
+    /// `cx`: first those of the list itself (unknown, repeated or
+    /// non-literal options, in order), then those of each value; a bad
+    /// option keeps its default.
+    pub(crate) fn parse(&self, tokens: TokenStream, cx: &mut Ctxt) -> O {
+        let mut options = O::default();
+        for arg in self.parse_args(tokens, cx) {
+            arg.set(&mut options, cx);
+        }
+        options
+    }
+
+    /// The options as written, with unknown and repeated keys reported (and
+    /// skipped) so that parsing goes on.
+    fn parse_args(&self, tokens: TokenStream, cx: &mut Ctxt) -> Vec<Arg<O>> {
+        let mut args: Vec<Arg<O>> = Vec::new();
+        let result = syn::meta::parser(|meta| {
+            let Some(key) = meta.path.get_ident().cloned() else {
+                let path = quote::ToTokens::to_token_stream(&meta.path).to_string();
+                cx.error(meta.path.span(), self.unknown(&path.replace(' ', "")));
+                return skip_value(&meta);
+            };
+            let Some(written) = written(&meta, &key, cx)? else {
+                return Ok(());
+            };
+            let name = key.to_string();
+            match self.keys.iter().find(|k| k.name == name) {
+                None => cx.error(key.span(), self.unknown(&name)),
+                Some(_) if args.iter().any(|a| a.ident == key) => cx.error(
+                    key.span(),
+                    format_args!("duplicate option `{name}`; give it once"),
+                ),
+                Some(k) => args.push(Arg {
+                    key: k,
+                    ident: key,
+                    written,
+                }),
+            }
+            Ok(())
+        });
+        if let Err(e) = result.parse2(tokens) {
+            cx.push(e);
+        }
+        args
+    }
+
+    fn unknown(&self, key: &str) -> String {
+        format!(
+            "unknown option `{key}` for #[{}]; expected one of {}",
+            self.attr,
+            backticked(&self.names())
+        )
+    }
+}
+
+/// The value after `key`: `None` (reported) when it is not a literal; an
+/// error (which ends parsing) when what follows is neither `=` nor `,`.
+fn written(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    key: &syn::Ident,
+    cx: &mut Ctxt,
+) -> syn::Result<Option<Written>> {
+    if meta.input.peek(syn::Token![=]) {
+        let expr: syn::Expr = meta.value()?.parse()?;
+        match expr {
+            syn::Expr::Lit(l) => Ok(Some(Written::Lit(l.lit))),
+            other => {
+                cx.error(
+                    other.span(),
+                    format_args!(
+                        "`{key}` takes a literal value (a string, integer or `true`/`false`)"
+                    ),
+                );
+                Ok(None)
+            }
+        }
+    } else if meta.input.is_empty() || meta.input.peek(syn::Token![,]) {
+        Ok(Some(Written::Flag))
+    } else {
+        Err(meta.error(format_args!("expected `{key} = value`, `{key}` or `,`")))
+    }
 }
 
 fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
@@ -244,4 +261,107 @@ fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
         let _: syn::Expr = meta.value()?.parse()?;
     }
     Ok(())
+}
+
+impl<O> Arg<O> {
+    /// Where the value is written (the key's span for a flag).
+    fn span(&self) -> Span {
+        match &self.written {
+            Written::Flag => self.ident.span(),
+            Written::Lit(l) => l.span(),
+        }
+    }
+
+    /// Reads the value as its key's kind into `options`, or reports it.
+    fn set(&self, options: &mut O, cx: &mut Ctxt) {
+        let key = &self.ident;
+        match (&self.key.kind, &self.written) {
+            (Kind::Choice(valid, set), Written::Lit(syn::Lit::Str(s))) => {
+                if let Some(v) = self.choice(s, valid, cx) {
+                    set(options, v, self.span());
+                }
+            }
+            (Kind::PositiveInt(set), Written::Lit(syn::Lit::Int(i))) => {
+                if let Some(n) = positive_int(key, i, cx) {
+                    set(options, n);
+                }
+            }
+            (Kind::Path(set), Written::Lit(syn::Lit::Str(s))) => {
+                if let Some(p) = path(key, s, cx) {
+                    set(options, p);
+                }
+            }
+            (Kind::Name { set, .. }, Written::Lit(syn::Lit::Str(s)))
+                if !s.value().trim().is_empty() =>
+            {
+                set(options, s.clone());
+            }
+            (Kind::Flag(set), Written::Flag) => set(options, true),
+            (Kind::Flag(set), Written::Lit(syn::Lit::Bool(b))) => set(options, b.value),
+            (kind, _) => cx.error(self.span(), wrong_kind(key, kind)),
+        }
+    }
+
+    /// `key = "one of valid"`.
+    fn choice(&self, s: &syn::LitStr, valid: &[&str], cx: &mut Ctxt) -> Option<String> {
+        let v = s.value();
+        if valid.contains(&v.as_str()) {
+            return Some(v);
+        }
+        cx.error(
+            s.span(),
+            format_args!(
+                "invalid {} {:?}; expected one of {}",
+                self.ident,
+                v,
+                backticked(valid)
+            ),
+        );
+        None
+    }
+}
+
+/// `key = <positive integer>`, given an integer.
+fn positive_int(key: &syn::Ident, i: &syn::LitInt, cx: &mut Ctxt) -> Option<u64> {
+    match i.base10_parse::<u64>() {
+        Ok(n) if n > 0 => Some(n),
+        _ => {
+            cx.error(
+                i.span(),
+                format_args!("`{key}` must be a positive integer such as `{key} = 64`"),
+            );
+            None
+        }
+    }
+}
+
+/// `key = "some::path"`, given a string.
+fn path(key: &syn::Ident, s: &syn::LitStr, cx: &mut Ctxt) -> Option<syn::Path> {
+    match s.parse::<syn::Path>() {
+        Ok(p) => Some(p),
+        Err(_) => {
+            cx.error(
+                s.span(),
+                format_args!("`{key}` must name a path, e.g. `\"::my_runtime\"`"),
+            );
+            None
+        }
+    }
+}
+
+/// What to write instead of a value of the wrong kind for `key`.
+fn wrong_kind<O>(key: &syn::Ident, kind: &Kind<O>) -> String {
+    match *kind {
+        Kind::Choice(valid, _) => format!(
+            "`{key}` takes a string: write `{key} = \"{}\"` (one of {})",
+            valid[0],
+            backticked(valid)
+        ),
+        Kind::PositiveInt(_) => format!("`{key}` takes a positive integer: write `{key} = 64`"),
+        Kind::Flag(_) => format!("`{key}` is a switch: write `{key}` or `{key} = false`"),
+        Kind::Path(_) => format!("`{key}` takes a path in a string: `{key} = \"::my_runtime\"`"),
+        Kind::Name { what, example, .. } => {
+            format!("`{key}` takes {what}, as a non-empty string: `{key} = \"{example}\"`")
+        }
+    }
 }

@@ -13,15 +13,19 @@
 //!
 //! The macro cannot see the runtime's features, so the first two go
 //! through two `macro_rules!` of the runtime (`__mpi_feature_on!`,
-//! `__mpi_feature_off!`), one of which drops its input.
+//! `__mpi_feature_off!`), one of which drops its input. Everything of the
+//! runtime is reached through its `__private` module.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
+use crate::ctxt::Ctxt;
+
 /// The paths from `#[mpi(crate = "…")]`: the runtime (`…` without
-/// `::mpi::rsmpi`, else `::parallel_runtime`) and rsmpi (as written, else
-/// the runtime's re-export).
+/// `::mpi::rsmpi`, else `::parallel_runtime`) and rsmpi (as written, as
+/// users of rsmpi's own derive write it, else the runtime's
+/// `__private::mpi::rsmpi`).
 fn paths(input: &syn::DeriveInput) -> syn::Result<(syn::Path, syn::Path)> {
     let mut runtime: syn::Path = syn::parse_quote!(::parallel_runtime);
     let mut rsmpi: Option<syn::Path> = None;
@@ -45,7 +49,7 @@ fn paths(input: &syn::DeriveInput) -> syn::Result<(syn::Path, syn::Path)> {
             Ok(())
         })?;
     }
-    let rsmpi = rsmpi.unwrap_or_else(|| syn::parse_quote!(#runtime::mpi::rsmpi));
+    let rsmpi = rsmpi.unwrap_or_else(|| syn::parse_quote!(#runtime::__private::mpi::rsmpi));
     Ok((runtime, rsmpi))
 }
 
@@ -96,134 +100,161 @@ fn unsupported(ty: &syn::Type) -> syn::Error {
     )
 }
 
-/// Compile-time checks that `ty`'s elements implement `bound` (arrays and
-/// tuples looked into, as MPI builds their datatype from their elements).
-fn checks(ty: &syn::Type, out: &mut Vec<TokenStream>) -> syn::Result<()> {
+/// Compile-time checks that `ty`'s elements implement `Equivalence`
+/// (arrays and tuples looked into, as MPI builds their datatype from their
+/// elements). Other types get none: [`datatype`] reports them.
+fn checks(ty: &syn::Type, out: &mut Vec<TokenStream>) {
     match ty {
         syn::Type::Path(_) => out.push(quote_spanned!(ty.span()=> __equivalent::<#ty>();)),
-        syn::Type::Array(a) => checks(&a.elem, out)?,
+        syn::Type::Array(a) => checks(&a.elem, out),
         syn::Type::Tuple(t) => {
             for e in &t.elems {
-                checks(e, out)?;
+                checks(e, out);
             }
         }
-        other => out.push(unsupported(other).into_compile_error()),
+        _ => {}
     }
-    Ok(())
 }
 
-pub(crate) fn expand(item: TokenStream) -> TokenStream {
-    let input = match syn::parse2::<syn::DeriveInput>(item) {
-        Ok(i) => i,
-        Err(e) => return e.into_compile_error(),
-    };
+/// The struct, checked: its paths, fields, their datatypes and checks.
+struct Model {
+    ident: syn::Ident,
+    /// The runtime's path (its `__private` is what the expansion reaches).
+    runtime: syn::Path,
+    /// rsmpi's path, as `#[mpi(crate = "…")]` gives it.
+    rsmpi: syn::Path,
+    members: Vec<syn::Member>,
+    field_tys: Vec<syn::Type>,
+    /// The MPI datatype of each field.
+    datatypes: Vec<TokenStream>,
+    /// One check per element type of the fields, at its span.
+    field_checks: Vec<TokenStream>,
+}
+
+/// Parses and validates the struct: every mistake at once, each at its span.
+fn model(item: TokenStream) -> syn::Result<Model> {
+    let input = syn::parse2::<syn::DeriveInput>(item)?;
     let syn::Data::Struct(data) = &input.data else {
-        return syn::Error::new(
+        return Err(syn::Error::new(
             input.ident.span(),
             "#[derive(Equivalence)] works on structs of plain data (numbers, `bool`, arrays and \
              other such structs), not on enums or unions",
-        )
-        .into_compile_error();
+        ));
     };
-    let mut errors: Option<syn::Error> = None;
-    let mut add = |e: syn::Error| match &mut errors {
-        Some(all) => all.combine(e),
-        None => errors = Some(e),
-    };
+    let mut cx = Ctxt::default();
     if !input.generics.params.is_empty() {
-        add(syn::Error::new(
+        cx.error(
             input.generics.span(),
             "#[derive(Equivalence)] works on structs without generic parameters: MPI builds one \
              datatype per type, once",
-        ));
+        );
     }
-    let (runtime, rsmpi) = match paths(&input) {
-        Ok(p) => p,
-        Err(e) => {
-            add(e);
-            (
-                syn::parse_quote!(::parallel_runtime),
-                syn::parse_quote!(::parallel_runtime::mpi::rsmpi),
-            )
-        }
-    };
+    let (runtime, rsmpi) = paths(&input).unwrap_or_else(|e| {
+        cx.push(e);
+        (
+            syn::parse_quote!(::parallel_runtime),
+            syn::parse_quote!(::parallel_runtime::__private::mpi::rsmpi),
+        )
+    });
     let mut field_checks = Vec::new();
-    let mut types = Vec::new();
+    let mut datatypes = Vec::new();
     for f in &data.fields {
-        if let Err(e) = checks(&f.ty, &mut field_checks) {
-            add(e);
-        }
+        checks(&f.ty, &mut field_checks);
         match datatype(&rsmpi, &f.ty) {
-            Ok(t) => types.push(t),
-            Err(e) => add(e),
+            Ok(t) => datatypes.push(t),
+            Err(e) => cx.push(e),
         }
     }
-    if let Some(e) = errors {
-        return e.into_compile_error();
+    if let Some(e) = cx.into_error() {
+        return Err(e);
     }
+    Ok(Model {
+        ident: input.ident.clone(),
+        runtime,
+        rsmpi,
+        members: data
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| match &f.ident {
+                Some(id) => syn::Member::Named(id.clone()),
+                None => syn::Member::Unnamed(syn::Index::from(i)),
+            })
+            .collect(),
+        field_tys: data.fields.iter().map(|f| f.ty.clone()).collect(),
+        datatypes,
+        field_checks,
+    })
+}
 
-    let ident = &input.ident;
-    let name = ident.to_string();
-    let members: Vec<syn::Member> = data
-        .fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| match &f.ident {
-            Some(id) => syn::Member::Named(id.clone()),
-            None => syn::Member::Unnamed(syn::Index::from(i)),
-        })
-        .collect();
-    let ones = members.iter().map(|_| quote!(1 as #rsmpi::Count));
-    let field_tys = data.fields.iter().map(|f| &f.ty);
+pub(crate) fn expand(item: TokenStream) -> TokenStream {
+    let m = match model(item) {
+        Ok(m) => m,
+        Err(e) => return e.into_compile_error(),
+    };
+    let p = &m.runtime;
+    let rsmpi_impl = rsmpi_impl(&m);
+    let (ident, field_tys, field_checks) = (&m.ident, &m.field_tys, &m.field_checks);
     quote! {
-        #runtime::__mpi_feature_on! {
-            // SAFETY: the datatype describes every field at its offset with
-            // the field's own datatype, as rsmpi's derive builds it.
-            unsafe impl #rsmpi::datatype::Equivalence for #ident {
-                type Out = #rsmpi::datatype::DatatypeRef<'static>;
-                fn equivalent_datatype() -> Self::Out {
-                    fn __count(n: usize) -> #rsmpi::Count {
-                        <#rsmpi::Count as ::core::convert::TryFrom<usize>>::try_from(n)
-                            .unwrap_or_else(|_| ::core::panic!(
-                                "#[derive(Equivalence)]: an array of {} elements is longer than \
-                                 an MPI datatype can describe", n))
-                    }
-                    static DATATYPE: #rsmpi::internal::once_cell::sync::Lazy<
-                        #rsmpi::datatype::UserDatatype,
-                    > = #rsmpi::internal::once_cell::sync::Lazy::new(|| {
-                        #rsmpi::datatype::internal::check_derive_equivalence_universe_state(#name);
-                        #rsmpi::datatype::UserDatatype::structured::<
-                            #rsmpi::datatype::UncommittedDatatypeRef,
-                        >(
-                            &[#(#ones),*],
-                            &[#(::core::mem::offset_of!(#ident, #members) as #rsmpi::Address),*],
-                            &[#(#rsmpi::datatype::UncommittedDatatypeRef::from(#types)),*],
-                        )
-                    });
-                    DATATYPE.as_ref()
-                }
-            }
+        #p::__private::__mpi_feature_on! {
+            #rsmpi_impl
         }
-        #runtime::__mpi_feature_off! {
+        #p::__private::__mpi_feature_off! {
             // SAFETY: every field implements `Equivalence` (checked below),
             // so the struct is plain data.
-            unsafe impl #runtime::mpi::Equivalence for #ident {}
+            unsafe impl #p::__private::mpi::Equivalence for #ident {}
         }
         // SAFETY: the bounds hold only when every field accepts any bit
         // pattern; then so does the struct (its padding holds no value).
         // (`for<'__a>` keeps the bounds from being checked where the impl
         // is written: a struct with a `bool` is still an `Equivalence`,
         // it just cannot be received into.)
-        unsafe impl #runtime::mpi::AnyBitPattern for #ident
+        unsafe impl #p::__private::mpi::AnyBitPattern for #ident
         where
-            #(for<'__a> #field_tys: #runtime::mpi::AnyBitPattern,)*
+            #(for<'__a> #field_tys: #p::__private::mpi::AnyBitPattern,)*
         {}
         const _: () = {
             #[allow(dead_code)]
             fn __check() {
-                fn __equivalent<T: #runtime::mpi::Equivalence>() {}
+                fn __equivalent<T: #p::__private::mpi::Equivalence>() {}
                 #(#field_checks)*
             }
         };
+    }
+}
+
+/// rsmpi's `Equivalence`: the struct's datatype, built once, as rsmpi's
+/// own derive builds it.
+fn rsmpi_impl(m: &Model) -> TokenStream {
+    let (rsmpi, ident, members, datatypes) = (&m.rsmpi, &m.ident, &m.members, &m.datatypes);
+    let name = ident.to_string();
+    let ones = members.iter().map(|_| quote!(1 as #rsmpi::Count));
+    quote! {
+        // SAFETY: the datatype describes every field at its offset with
+        // the field's own datatype, as rsmpi's derive builds it.
+        unsafe impl #rsmpi::datatype::Equivalence for #ident {
+            type Out = #rsmpi::datatype::DatatypeRef<'static>;
+            fn equivalent_datatype() -> Self::Out {
+                fn __count(n: usize) -> #rsmpi::Count {
+                    <#rsmpi::Count as ::core::convert::TryFrom<usize>>::try_from(n)
+                        .unwrap_or_else(|_| ::core::panic!(
+                            "#[derive(Equivalence)]: an array of {} elements is longer than \
+                             an MPI datatype can describe", n))
+                }
+                static DATATYPE: #rsmpi::internal::once_cell::sync::Lazy<
+                    #rsmpi::datatype::UserDatatype,
+                > = #rsmpi::internal::once_cell::sync::Lazy::new(|| {
+                    #rsmpi::datatype::internal::check_derive_equivalence_universe_state(#name);
+                    #rsmpi::datatype::UserDatatype::structured::<
+                        #rsmpi::datatype::UncommittedDatatypeRef,
+                    >(
+                        &[#(#ones),*],
+                        &[#(::core::mem::offset_of!(#ident, #members) as #rsmpi::Address),*],
+                        &[#(#rsmpi::datatype::UncommittedDatatypeRef::from(#datatypes)),*],
+                    )
+                });
+                DATATYPE.as_ref()
+            }
+        }
     }
 }
