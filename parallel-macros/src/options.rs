@@ -365,3 +365,6 @@ fn wrong_kind<O>(key: &syn::Ident, kind: &Kind<O>) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
