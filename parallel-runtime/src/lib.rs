@@ -34,11 +34,11 @@ mod pool;
 mod progress;
 pub mod trace;
 
+pub use config::threads::num_threads;
 pub use config::{Backend, ConfigError, Schedule};
 pub use graph::{compute, Delayed, DelayedError, IntoDelayed};
 pub use items::{items, IntoItems, Items};
 pub use map::{reduce_block_size, ItemError, ItemPanic, MapOptions};
-pub use pool::num_threads;
 
 #[doc(inline)]
 pub use parallel_macros::delayed;

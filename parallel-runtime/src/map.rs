@@ -307,7 +307,7 @@ where
     let n = par.len();
     let piece = match plan.schedule {
         Schedule::Static => {
-            let threads = crate::pool::ensure();
+            let threads = crate::config::ensure_pool();
             plan.chunk.unwrap_or_else(|| n.div_ceil(threads)).max(1)
         }
         Schedule::Dynamic => plan.chunk.unwrap_or(1),
@@ -379,7 +379,7 @@ where
     F: Fn(S::Item) -> R + Sync,
 {
     let plan = site.plan(call);
-    crate::pool::ensure();
+    crate::config::ensure_pool();
     FirstPanic::default().run(site, |panics| match plan.backend {
         Backend::Serial => {
             let seq = items.into_seq();
@@ -557,7 +557,7 @@ where
     F: Fn(S::Item) -> Result<T, E> + Sync,
 {
     let plan = site.plan(call);
-    crate::pool::ensure();
+    crate::config::ensure_pool();
     let wrap = |(index, error)| ItemError {
         function: site.name,
         index,
@@ -637,7 +637,7 @@ where
     Op: Fn(R, R) -> R + Sync,
 {
     let plan = site.plan(call);
-    crate::pool::ensure();
+    crate::config::ensure_pool();
     FirstPanic::default().run(site, |panics| {
         let partials = match plan.backend {
             Backend::Serial => {

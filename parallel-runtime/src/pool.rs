@@ -5,21 +5,72 @@
 //! the same threads, so a program never runs two pools that fight for cores.
 //! If the program built rayon's global pool itself before the first parallel
 //! call, that pool is used as it is.
+//!
+//! The pool owns its size: the size asked for in code
+//! ([`config::set_num_threads`](crate::config::set_num_threads)), the
+//! runtime's own hint (a rank's share of its node under MPI) and the size it
+//! started with. Reading the environment is the configuration's work, above
+//! this module: it hands `PARALLEL_NUM_THREADS` to [`ensure`].
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 static STARTED: OnceLock<usize> = OnceLock::new();
+static THREADS_WANTED: AtomicUsize = AtomicUsize::new(0);
+static THREADS_HINT: AtomicUsize = AtomicUsize::new(0);
 
 /// The size of the pool if it has started.
 pub(crate) fn started() -> Option<usize> {
     STARTED.get().copied()
 }
 
-/// Starts the pool if needed and returns its number of threads.
-pub(crate) fn ensure() -> usize {
+/// Asks for a pool of `n` threads (`n` > 0, within the limits the caller
+/// checked) when it starts. Once it runs, only its own size is accepted:
+/// `Err` holds the size it runs with.
+pub(crate) fn want(n: usize) -> Result<(), usize> {
+    if let Some(running) = started() {
+        if running != n {
+            return Err(running);
+        }
+        return Ok(());
+    }
+    THREADS_WANTED.store(n, Ordering::Relaxed);
+    Ok(())
+}
+
+/// A default pool size chosen by the runtime itself (the hybrid MPI + threads
+/// share of a node); the user's `PARALLEL_NUM_THREADS` or
+/// [`config::set_num_threads`](crate::config::set_num_threads) still win.
+#[cfg(feature = "mpi")]
+pub(crate) fn set_threads_hint(n: usize) {
+    THREADS_HINT.store(n.max(1), Ordering::Relaxed);
+}
+
+/// The pool size to build: the size asked for in code, then `from_env`
+/// (`PARALLEL_NUM_THREADS`, asked only when no size was set in code), then
+/// the runtime's hint; `None` lets rayon decide (`RAYON_NUM_THREADS` or the
+/// number of cores).
+fn threads_wanted(from_env: impl FnOnce() -> Option<usize>) -> Option<usize> {
+    match THREADS_WANTED.load(Ordering::Relaxed) {
+        0 => from_env().or(match THREADS_HINT.load(Ordering::Relaxed) {
+            0 => None,
+            n if std::env::var_os("RAYON_NUM_THREADS").is_some() => {
+                let _ = n;
+                None
+            }
+            n => Some(n),
+        }),
+        n => Some(n),
+    }
+}
+
+/// Starts the pool if needed and returns its number of threads. `from_env`
+/// gives the size the environment asks for; it is called only when the
+/// pool starts and no size was set in code.
+pub(crate) fn ensure(from_env: impl FnOnce() -> Option<usize>) -> usize {
     *STARTED.get_or_init(|| {
         crate::trace::start_from_env();
-        let wanted = crate::config::threads_wanted();
+        let wanted = threads_wanted(from_env);
         let mut builder = rayon::ThreadPoolBuilder::new()
             .thread_name(|i| format!("parallel-worker-{i}"));
         if let Some(n) = wanted {
@@ -41,15 +92,6 @@ pub(crate) fn ensure() -> usize {
     })
 }
 
-/// The number of worker threads of the shared pool (starting it if needed).
-///
-/// ```
-/// assert!(parallel_runtime::num_threads() >= 1);
-/// ```
-pub fn num_threads() -> usize {
-    ensure()
-}
-
 /// The pool size of one rank of a hybrid (MPI + threads) job, from what the
 /// node tells it: `bound_cpus` in its CPU affinity mask, `online_cpus` on the
 /// node, `ranks_on_node` ranks of the job on this node.
@@ -63,7 +105,7 @@ pub fn num_threads() -> usize {
 /// - An unbound rank gets the node's cores divided by the ranks on the node.
 ///
 /// Never less than 1.
-#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+#[cfg(any(feature = "mpi", test))]
 pub(crate) fn rank_threads(bound_cpus: usize, online_cpus: usize, ranks_on_node: usize) -> usize {
     let online = online_cpus.max(1);
     let even_share = online / ranks_on_node.max(1);
@@ -78,7 +120,7 @@ pub(crate) fn rank_threads(bound_cpus: usize, online_cpus: usize, ranks_on_node:
 /// The CPUs this process may run on (its affinity mask) and the CPUs online
 /// on the machine, for [`rank_threads`]; both from the standard library's
 /// `available_parallelism` where the system cannot tell them apart.
-#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+#[cfg(any(feature = "mpi", test))]
 pub(crate) fn cpu_counts() -> (usize, usize) {
     let available = std::thread::available_parallelism().map_or(1, usize::from);
     #[cfg(target_os = "linux")]

@@ -476,7 +476,7 @@ pub fn compute_with<C: Compute>(backend: Backend, c: C) -> Result<C::Output, Del
 
 fn compute_here<C: Compute>(backend: Backend, c: C) -> Result<C::Output, DelayedError> {
     // Starts the pool, and tracing if `PARALLEL_TRACE` asks for it.
-    crate::pool::ensure();
+    crate::config::ensure_pool();
     let mut roots = Roots::default();
     c.roots(&mut roots);
     let plan = Plan::discover(roots.0)?;

@@ -313,7 +313,7 @@ fn hybrid_threads_hint() {
     .unwrap_or(1)
     .max(1);
     let (bound, online) = crate::pool::cpu_counts();
-    crate::config::set_threads_hint(crate::pool::rank_threads(bound, online, on_node));
+    crate::pool::set_threads_hint(crate::pool::rank_threads(bound, online, on_node));
 }
 
 impl Session {
@@ -388,7 +388,8 @@ impl Session {
             w.main_returned();
         }
         if let Some(world) = trace_world {
-            if let Err(e) = crate::trace::merge_parts(&world) {
+            let gather = |p: &(f64, String)| world.gather(0, p).map_err(std::io::Error::other);
+            if let Err(e) = crate::trace::merge_parts(gather) {
                 eprintln!("rank {}: cannot merge the trace: {e}", self.rank);
             }
         }

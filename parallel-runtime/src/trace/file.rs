@@ -1,0 +1,186 @@
+//! The trace file: started, flushed (a regular file is valid JSON after
+//! every flush; a pipe or device is streamed), stopped, and read back.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use super::record::{enabled, lock, Event, Sink, ENABLED, EPOCH};
+
+/// Environment variable that turns tracing on and names the output file.
+pub const ENV_TRACE: &str = "PARALLEL_TRACE";
+
+static ENV_CONSUMED: AtomicBool = AtomicBool::new(false);
+
+/// Stops tracing and writes what is left when dropped (see [`start`]).
+#[derive(Debug)]
+#[must_use = "tracing stops when the guard is dropped"]
+pub struct TraceGuard(());
+
+impl Drop for TraceGuard {
+    fn drop(&mut self) {
+        let _ = stop();
+    }
+}
+
+/// Starts recording into `path` (created or truncated; a pipe or device
+/// such as `/dev/stdout` is streamed to). Tracing stops, and the file is
+/// complete, when the returned guard is dropped.
+pub fn start(path: impl AsRef<Path>) -> std::io::Result<TraceGuard> {
+    let path = path.as_ref().to_path_buf();
+    let mut file = File::create(&path)?;
+    let seekable = file.metadata()?.is_file();
+    // A regular file is closed at once and reopened at each flush; a
+    // stream gets its `]` when tracing stops.
+    file.write_all(if seekable { b"[\n]\n" } else { b"[\n" })?;
+    file.flush()?;
+    EPOCH.get_or_init(Instant::now);
+    let mut state = lock();
+    *state = Some(Sink {
+        path,
+        file,
+        seekable,
+        events: Vec::new(),
+        written: 0,
+        named_threads: Default::default(),
+    });
+    ENABLED.store(true, Ordering::Release);
+    Ok(TraceGuard(()))
+}
+
+/// For a trace that lasts for the whole run (`PARALLEL_TRACE`): writes
+/// what is left, and a stream's closing `]`, when the process exits.
+fn stop_at_exit() {
+    #[cfg(unix)]
+    {
+        static REGISTERED: AtomicBool = AtomicBool::new(false);
+        extern "C" fn at_exit() {
+            // Nothing may unwind out of an `extern "C"` function.
+            let _ = std::panic::catch_unwind(stop);
+        }
+        if !REGISTERED.swap(true, Ordering::AcqRel) {
+            // SAFETY: `at_exit` is a plain function that lives as long as the
+            // program; registering it has no other precondition.
+            unsafe {
+                libc::atexit(at_exit);
+            }
+        }
+    }
+}
+
+/// The file `PARALLEL_TRACE` names, to the first caller only: the variable
+/// starts one trace for the whole run (a plain one, or this rank's part).
+pub(super) fn claim_env() -> Option<OsString> {
+    if ENV_CONSUMED.swap(true, Ordering::AcqRel) {
+        return None;
+    }
+    std::env::var_os(ENV_TRACE).filter(|p| !p.is_empty())
+}
+
+/// Starts tracing if `PARALLEL_TRACE` names a file (called at the first
+/// parallel call). The trace then lasts for the whole run.
+pub(crate) fn start_from_env() {
+    if let Some(path) = claim_env() {
+        match start(&path) {
+            Ok(guard) => {
+                std::mem::forget(guard);
+                stop_at_exit();
+            }
+            Err(e) => eprintln!(
+                "parallel-runtime: cannot write the trace file {} named by {ENV_TRACE}: {e}",
+                Path::new(&path).display()
+            ),
+        }
+    }
+}
+
+/// Writes the events recorded so far and stops recording.
+pub fn stop() -> std::io::Result<Option<PathBuf>> {
+    ENABLED.store(false, Ordering::Release);
+    flush()?;
+    let Some(mut sink) = lock().take() else {
+        return Ok(None);
+    };
+    if !sink.seekable {
+        sink.file.write_all(b"]\n")?;
+        sink.file.flush()?;
+    }
+    Ok(Some(sink.path))
+}
+
+/// The file being written, if tracing is on.
+pub fn path() -> Option<PathBuf> {
+    lock().as_ref().map(|s| s.path.clone())
+}
+
+/// Appends the recorded events to the file, keeping it valid JSON.
+pub fn flush() -> std::io::Result<()> {
+    let mut state = lock();
+    let Some(sink) = state.as_mut() else {
+        return Ok(());
+    };
+    if sink.events.is_empty() {
+        return Ok(());
+    }
+    let mut text = Vec::new();
+    for e in sink.events.drain(..) {
+        // A stream puts the comma before each later event and ends every
+        // line: what else the program writes there lands on its own lines.
+        match (sink.written > 0, sink.seekable) {
+            (true, true) => text.extend_from_slice(b",\n"),
+            (true, false) => text.push(b','),
+            (false, _) => {}
+        }
+        serde_json::to_writer(&mut text, &e).map_err(std::io::Error::other)?;
+        if !sink.seekable {
+            text.push(b'\n');
+        }
+        sink.written += 1;
+    }
+    if sink.seekable {
+        // Overwrite the closing "]\n" with the new events and close again.
+        sink.file.seek(SeekFrom::End(-2))?;
+        sink.file.write_all(&text)?;
+        sink.file.write_all(b"\n]\n")?;
+    } else {
+        sink.file.write_all(&text)?;
+    }
+    sink.file.flush()?;
+    Ok(())
+}
+
+/// Flushes at the end of a top-level parallel call (not inside the pool).
+pub(crate) fn flush_if_top_level() {
+    if enabled() && rayon::current_thread_index().is_none() {
+        if let Err(e) = flush() {
+            eprintln!("parallel-runtime: cannot write the trace: {e}");
+        }
+    }
+}
+
+/// Reads a trace file written by this module (or any Chrome trace-event
+/// JSON array, or object with `traceEvents`).
+pub fn read(path: impl AsRef<Path>) -> std::io::Result<Vec<Event>> {
+    let text = std::fs::read_to_string(path)?;
+    parse(&text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// Parses trace-event JSON.
+pub fn parse(text: &str) -> Result<Vec<Event>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum File {
+        Array(Vec<Event>),
+        Object {
+            #[serde(rename = "traceEvents")]
+            trace_events: Vec<Event>,
+        },
+    }
+    Ok(match serde_json::from_str::<File>(text)? {
+        File::Array(v) => v,
+        File::Object { trace_events } => trace_events,
+    })
+}

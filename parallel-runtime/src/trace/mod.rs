@@ -1,0 +1,46 @@
+//! Traces: what ran, on which thread of which rank, from when to when.
+//!
+//! Turn tracing on for a whole run with `PARALLEL_TRACE=run.json`, or in code
+//! with [`start`]. Every map chunk, every task of a graph and every
+//! message-passing operation becomes one event of a
+//! [Chrome trace-event](https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU)
+//! JSON file, which opens in <https://ui.perfetto.dev> and `chrome://tracing`,
+//! and in the HTML report of `parallel-report` (see `docs/observability.md`).
+//!
+//! The file is written at the end of every top-level parallel call (and by
+//! [`flush`]), appending to what is there, so it is always valid JSON and
+//! nothing is lost if the program stops later. With tracing off the whole
+//! cost is one relaxed atomic load per map call, chunk of a reduction or task.
+//!
+//! The trace may also go to a pipe or a terminal (`PARALLEL_TRACE=/dev/stdout`,
+//! `PARALLEL_TRACE=/dev/stderr`), which cannot be rewritten in place: there
+//! the events are streamed as they are flushed and the closing `]` is
+//! written when tracing stops (when the guard of [`start`] is dropped, or,
+//! for `PARALLEL_TRACE`, when the program exits), so the stream is valid JSON
+//! once the program has ended. (The Chrome trace-event format accepts a
+//! stream cut short before its `]`, as after a crash; `serde_json` does not.)
+//!
+//! ```no_run
+//! let _trace = parallel_runtime::trace::start("run.json")?;
+//! // … maps, graphs …
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod activity;
+mod file;
+mod ranks;
+mod record;
+#[cfg(test)]
+mod tests;
+
+pub use file::{flush, parse, path, read, start, stop, TraceGuard, ENV_TRACE};
+pub use record::{enabled, set_rank, Event};
+
+#[cfg(any(feature = "mpi", test))]
+pub(crate) use activity::{activity, watch_activity};
+pub(crate) use activity::{op_span, Activity};
+pub(crate) use file::{flush_if_top_level, start_from_env};
+#[cfg(feature = "mpi")]
+pub(crate) use ranks::{abandon_part, mark_sync, RankPart};
+pub(crate) use ranks::{merge_parts, merging, start_for_rank};
+pub(crate) use record::{now_us, task_event, ChunkSpan};

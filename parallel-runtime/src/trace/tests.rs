@@ -1,0 +1,88 @@
+//! Tracing's unit tests: the published activity and the file after every flush.
+
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::activity::WATCHED;
+use super::record::record;
+use super::*;
+
+/// Tracing and the activity are process-wide: these tests take turns
+/// (a span of one would land in the trace of another).
+static TURN: Mutex<()> = Mutex::new(());
+
+#[test]
+fn activity_publishes_the_outermost_operation_while_it_lasts() {
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    watch_activity();
+    let before = activity().seq;
+    {
+        let _outer = op_span("recv");
+        {
+            let _inner = op_span("recv_status");
+            let a = activity();
+            assert!(a.in_flight);
+            assert_eq!(a.op, "recv");
+        }
+        let a = activity();
+        assert!(
+            a.in_flight && a.op == "recv" && a.seq == before + 1,
+            "{a:?}"
+        );
+    }
+    assert!(!activity().in_flight);
+    {
+        let _long = op_span("all_reduce_with_a_long_name");
+        assert_eq!(activity().op, "all_reduce_with_");
+    }
+    assert_eq!(activity().seq, before + 2);
+}
+
+/// The cost of publishing an operation, printed for the record
+/// (`cargo test -p parallel-runtime --release --lib -- op_span_cost --nocapture`).
+#[test]
+fn op_span_cost() {
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    let n = 2_000_000u32;
+    let time = |watched: bool| {
+        WATCHED.store(watched, Ordering::Relaxed);
+        let t = Instant::now();
+        for _ in 0..n {
+            let s = op_span(std::hint::black_box("send"));
+            std::hint::black_box(&s);
+        }
+        t.elapsed().as_nanos() as f64 / f64::from(n)
+    };
+    let (off, on) = (time(false), time(true));
+    WATCHED.store(true, Ordering::Relaxed);
+    println!("op_span: {off:.1} ns with the watchdog off, {on:.1} ns with it on");
+    // Generous: a debug build on a loaded machine.
+    assert!(on < 2_000.0, "{on} ns");
+}
+
+#[test]
+fn file_is_valid_json_after_every_flush() {
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = std::env::temp_dir().join(format!("trace-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.json");
+    let guard = start(&path).unwrap();
+    assert!(read(&path).unwrap().is_empty());
+    record("a", "map", 1.0, 2.0, Default::default());
+    flush().unwrap();
+    let first = read(&path).unwrap();
+    assert_eq!(first.iter().filter(|e| e.ph == "X").count(), 1);
+    {
+        let mut c = ChunkSpan::start("b", "map");
+        c.item(3);
+        c.item(5);
+    }
+    drop(guard);
+    let all = read(&path).unwrap();
+    let spans: Vec<_> = all.iter().filter(|e| e.ph == "X").collect();
+    assert_eq!(spans.len(), 2);
+    assert_eq!(spans[1].args["first_item"], 3);
+    assert_eq!(spans[1].args["items"], 2);
+    assert!(!enabled());
+}
