@@ -104,10 +104,7 @@ struct Track(u32);
 
 impl fmt::Display for Track {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            0 => f.write_str("main"),
-            tid => write!(f, "worker {}", tid - 1),
-        }
+        f.write_str(&parallel_runtime::trace::thread_name(self.0))
     }
 }
 

@@ -34,7 +34,7 @@ mod record;
 mod tests;
 
 pub use file::{flush, parse, path, read, start, stop, TraceGuard, ENV_TRACE};
-pub use record::{enabled, set_rank, Event};
+pub use record::{enabled, set_rank, thread_name, Event};
 
 #[cfg(any(feature = "mpi", test))]
 pub(crate) use activity::{activity, watch_activity};

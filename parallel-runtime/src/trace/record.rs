@@ -75,6 +75,18 @@ fn current_tid() -> u32 {
     rayon::current_thread_index().map_or(0, |i| i as u32 + 1)
 }
 
+/// The name of the thread `tid` of a trace (the `tid` of its events), as
+/// the trace writes it in its `thread_name` entries and the report labels
+/// its tracks: `main` for a thread outside the pool (0), `worker i` for
+/// the pool's worker `i` (`tid` `i + 1`).
+pub fn thread_name(tid: u32) -> String {
+    if tid == 0 {
+        "main".to_string()
+    } else {
+        format!("worker {}", tid - 1)
+    }
+}
+
 /// Records one complete event.
 pub(crate) fn record(
     name: &str,
@@ -87,11 +99,7 @@ pub(crate) fn record(
     let mut state = lock();
     let Some(sink) = state.as_mut() else { return };
     if sink.named_threads.insert((pid, tid)) {
-        let thread = if tid == 0 {
-            "main".to_string()
-        } else {
-            format!("worker {}", tid - 1)
-        };
+        let thread = thread_name(tid);
         for (name, value) in [
             ("process_name", format!("rank {pid}")),
             ("thread_name", thread),
