@@ -1,5 +1,7 @@
 //! What can go wrong in a communication, naming the rank.
 
+use serde::de::DeserializeOwned;
+
 use crate::codec::CodecError;
 
 /// A communication that could not be done. Every message starts with the
@@ -180,4 +182,15 @@ impl Error {
             },
         }
     }
+}
+
+/// Decodes a value that rank `from` sent to rank `rank`, for `op`: a
+/// decode error is an [`Error::WrongType`] or an [`Error::Codec`].
+pub(crate) fn decode<T: DeserializeOwned>(
+    rank: usize,
+    op: &'static str,
+    from: usize,
+    bytes: &[u8],
+) -> Result<T, Error> {
+    crate::codec::decode(bytes).map_err(|e| Error::decoding(rank, op, from, e))
 }

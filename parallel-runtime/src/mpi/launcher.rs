@@ -1,7 +1,8 @@
-//! Whether an MPI launcher started this program as one rank of several:
-//! read from the launchers' environment variables, without MPI. A program
-//! built without the `mpi` feature refuses to run as such a rank, since
-//! every rank would run alone, silently.
+//! What the MPI launcher says in its environment, read without MPI: whether
+//! it started this program as one rank of several (a program built without
+//! the `mpi` feature refuses to run as such a rank, since every rank would
+//! run alone, silently), and what kind of job it started (one program on
+//! every rank, or several).
 
 /// A job of several ranks started by an MPI launcher, seen by a program
 /// built without the `mpi` feature: each process would run alone as a world
@@ -59,9 +60,50 @@ pub(crate) fn check_launcher() -> Result<(), LaunchedWithoutMpi> {
     }
 }
 
+/// What kind of job the launcher started, from its environment.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobKind {
+    /// One program on every rank (Open MPI's `OMPI_APP_CTX_NUM_PROCS` has
+    /// one count): every rank runs this runtime and joins its start-up
+    /// collectives.
+    Spmd,
+    /// Several programs (`mpirun -n 1 a : -n 1 b`): the others may be
+    /// mpi4py or C, which never join our start-up collectives.
+    Mpmd,
+    /// A launcher that does not say.
+    Unknown,
+}
+
+/// The kind of job, from `OMPI_APP_CTX_NUM_PROCS` as `get` reads it.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) fn job_kind(get: impl Fn(&str) -> Option<String>) -> JobKind {
+    match get("OMPI_APP_CTX_NUM_PROCS") {
+        Some(v) => match v.split_whitespace().count() {
+            1 => JobKind::Spmd,
+            0 => JobKind::Unknown,
+            _ => JobKind::Mpmd,
+        },
+        None => JobKind::Unknown,
+    }
+}
+
+/// In an Open MPI job, the first rank of this program's app context (the
+/// one to print a note for all of them).
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) fn first_rank_of_app(get: impl Fn(&str) -> Option<String>) -> Option<usize> {
+    let app: usize = get("OMPI_MCA_orte_app_num")?.trim().parse().ok()?;
+    let counts = get("OMPI_APP_CTX_NUM_PROCS")?;
+    counts
+        .split_whitespace()
+        .take(app)
+        .map(|c| c.parse::<usize>().ok())
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::launcher_world;
+    use super::{first_rank_of_app, job_kind, launcher_world, JobKind};
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| {
@@ -96,5 +138,23 @@ mod tests {
         assert!(launcher_world(env(&[("OMPI_COMM_WORLD_SIZE", "1")])).is_none());
         assert!(launcher_world(env(&[("SLURM_NTASKS", "16")])).is_none());
         assert!(launcher_world(env(&[("PMI_SIZE", "many")])).is_none());
+    }
+
+    #[test]
+    fn job_kinds_come_from_open_mpi() {
+        let env = |v: &'static str| move |_: &str| Some(v.to_owned());
+        assert_eq!(job_kind(env("4")), JobKind::Spmd);
+        assert_eq!(job_kind(env("1 1")), JobKind::Mpmd);
+        assert_eq!(job_kind(|_: &str| None), JobKind::Unknown);
+        let mpmd = |app: &'static str| {
+            move |v: &str| match v {
+                "OMPI_MCA_orte_app_num" => Some(app.to_owned()),
+                "OMPI_APP_CTX_NUM_PROCS" => Some("1 2 4".to_owned()),
+                _ => None,
+            }
+        };
+        assert_eq!(first_rank_of_app(mpmd("0")), Some(0));
+        assert_eq!(first_rank_of_app(mpmd("2")), Some(3));
+        assert_eq!(first_rank_of_app(|_: &str| None), None);
     }
 }

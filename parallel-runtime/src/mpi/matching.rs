@@ -7,7 +7,7 @@
 //! once (the object path does not know the size of the message yet), so
 //! each communicator keeps the receives posted and not yet matched, in
 //! post order. Every receive, test or wait on the communicator first lets
-//! them claim messages in that order ([`Comm::progress`]): each message
+//! them claim messages in that order ([`Receiver::progress`]): each message
 //! found goes to the earliest posted receive it fits. A claim receives
 //! the whole message at once (all its pieces, see `wire.rs`), into the
 //! receive's own buffer.
@@ -19,11 +19,13 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::comm::{Comm, Inner, Source, Status, TagMatch};
 use super::error::Error;
-use super::local::lock;
+use super::limits::max_count;
+use super::message::{Source, Status, TagMatch};
 use super::op::{AnyBitPattern, Scalar};
-use super::wire::{Dst, Matched};
+use super::transport::local::lock;
+use super::transport::{AnyMatched, Backend, Direct, Matched, Transport};
+use super::wire::{fill, Dst};
 
 /// A communicator's posted receives, and how many of them wait for a
 /// message (read without the lock: the fast path of every receive).
@@ -52,15 +54,7 @@ struct Posted {
 
 impl Posted {
     fn fits(&self, source: usize, tag: i32) -> bool {
-        self.done.is_none()
-            && match self.source {
-                Source::Any => true,
-                Source::Rank(r) => r == source,
-            }
-            && match self.tag {
-                TagMatch::Any => true,
-                TagMatch::Tag(t) => t == tag,
-            }
+        self.done.is_none() && self.source.fits(source) && self.tag.fits(tag)
     }
 }
 
@@ -74,7 +68,7 @@ pub(crate) enum Sink {
 
 /// A receive buffer of elements of a type known where it was posted.
 pub(crate) trait SliceSink: Send {
-    fn fill(&mut self, comm: &Comm, m: Matched, op: &'static str) -> Result<Status, Error>;
+    fn fill(&mut self, t: &Backend, m: AnyMatched, op: &'static str) -> Result<Status, Error>;
 }
 
 /// The memory of a vector owned by a pending [`BufRequest`], or of a slice
@@ -101,40 +95,52 @@ impl<T> RawSlice<T> {
 unsafe impl<T: Send> Send for RawSlice<T> {}
 
 impl<T: Scalar + AnyBitPattern> SliceSink for RawSlice<T> {
-    fn fill(&mut self, comm: &Comm, m: Matched, op: &'static str) -> Result<Status, Error> {
+    fn fill(&mut self, t: &Backend, m: AnyMatched, op: &'static str) -> Result<Status, Error> {
         // SAFETY: valid and unaliased until the receive completes or is
         // cancelled (`RawSlice::new`); this is that completion.
         let buf = unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) };
-        comm.fill(m, Dst::Slice(buf), op)
+        fill(t, m, Dst::Slice(buf), op)
     }
 }
 
-impl Comm {
-    fn pending(&self) -> &Pending {
-        match &self.inner {
-            Inner::Local(c) => &c.pending,
-            #[cfg(feature = "mpi")]
-            Inner::Mpi(c) => &c.pending,
-        }
+/// One communicator's receive side: its transport and the receives posted
+/// on it (what a [`BufRequest`] or a [`Request`] in flight holds).
+///
+/// [`Request`]: super::request::Request
+/// [`BufRequest`]: super::request::BufRequest
+#[derive(Clone, Copy)]
+pub(crate) struct Receiver<'c> {
+    t: &'c Backend,
+    pending: &'c Pending,
+}
+
+impl<'c> Receiver<'c> {
+    pub(crate) fn new(t: &'c Backend, pending: &'c Pending) -> Self {
+        Receiver { t, pending }
     }
 
-    fn queue(&self) -> &Mutex<Queue> {
-        &self.pending().queue
+    /// This rank's number.
+    pub(crate) fn rank(&self) -> usize {
+        self.t.rank()
+    }
+
+    fn queue(&self) -> &'c Mutex<Queue> {
+        &self.pending.queue
     }
 
     /// Records that a posted receive claimed its message.
     fn claimed(&self, p: &mut Posted, out: Result<Status, Error>) {
         p.done = Some(out);
-        self.pending().open.fetch_sub(1, Ordering::AcqRel);
+        self.pending.open.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Whether a receive posted now must wait for earlier ones: some
     /// posted receive has not claimed its message yet.
     pub(crate) fn has_unmatched(&self) -> bool {
-        self.pending().open.load(Ordering::Acquire) > 0
+        self.pending.open.load(Ordering::Acquire) > 0
     }
 
-    /// Posts a receive; it completes through [`Comm::poll_recv`].
+    /// Posts a receive; it completes through [`Receiver::poll_recv`].
     pub(crate) fn post_recv(
         &self,
         source: Source,
@@ -153,7 +159,7 @@ impl Comm {
             sink,
             done: None,
         });
-        self.pending().open.fetch_add(1, Ordering::AcqRel);
+        self.pending.open.fetch_add(1, Ordering::AcqRel);
         id
     }
 
@@ -162,7 +168,7 @@ impl Comm {
         let mut q = lock(self.queue());
         if let Some(i) = q.posted.iter().position(|p| p.id == id) {
             if q.posted.remove(i).is_some_and(|p| p.done.is_none()) {
-                self.pending().open.fetch_sub(1, Ordering::AcqRel);
+                self.pending.open.fetch_sub(1, Ordering::AcqRel);
             }
         }
     }
@@ -177,7 +183,7 @@ impl Comm {
                 continue;
             }
             let (source, tag) = (q.posted[i].source, q.posted[i].tag);
-            let Some(m) = self.probe_matched(source, tag, false)? else {
+            let Some(m) = self.t.probe(source, tag, false)? else {
                 i += 1;
                 continue;
             };
@@ -187,8 +193,8 @@ impl Comm {
             let j = q.posted.iter().position(|p| p.fits(src, t)).unwrap_or(i);
             let p = &mut q.posted[j];
             let out = match &mut p.sink {
-                Sink::Bytes(bytes) => self.fill(m, Dst::Grow(bytes), p.op),
-                Sink::Slice(s) => s.fill(self, m, p.op),
+                Sink::Bytes(bytes) => fill(self.t, m, Dst::Grow(bytes), p.op),
+                Sink::Slice(s) => s.fill(self.t, m, p.op),
             };
             self.claimed(p, out);
         }
@@ -225,7 +231,7 @@ impl Comm {
             if first {
                 // No earlier receive is waiting: the next message that fits
                 // is this one's. Block for it.
-                let m = self.probe_matched(source, tag, true)?;
+                let m = self.t.probe(source, tag, true)?;
                 let Some(m) = m else {
                     unreachable!("a blocking probe returns a message or an error")
                 };
@@ -234,12 +240,12 @@ impl Comm {
                     unreachable!("a posted receive stays queued until it completes")
                 };
                 let out = match &mut p.sink {
-                    Sink::Bytes(bytes) => self.fill(m, Dst::Grow(bytes), p.op),
-                    Sink::Slice(s) => s.fill(self, m, p.op),
+                    Sink::Bytes(bytes) => fill(self.t, m, Dst::Grow(bytes), p.op),
+                    Sink::Slice(s) => s.fill(self.t, m, p.op),
                 };
                 self.claimed(p, out);
             } else {
-                self.idle(source, tag)?;
+                self.t.idle(source, tag)?;
             }
         }
     }
@@ -254,22 +260,21 @@ impl Comm {
         op: &'static str,
     ) -> Result<Status, Error> {
         if !self.has_unmatched() {
-            #[cfg(feature = "mpi")]
-            if let Inner::Mpi(c) = &self.inner {
-                if buf.len() < super::wire::max_count() {
-                    return self.direct::<T>(c.recv_direct(buf, source, tag), buf.len(), op);
+            if self.t.receives_unprobed() && buf.len() < max_count() {
+                if let Some(got) = self.t.recv_direct(buf, source, tag) {
+                    return self.direct::<T>(got, buf.len(), op);
                 }
             }
-            let Some(m) = self.probe_matched(source, tag, true)? else {
+            let Some(m) = self.t.probe(source, tag, true)? else {
                 unreachable!("a blocking probe returns a message or an error")
             };
-            return self.fill(m, Dst::Slice(buf), op);
+            return fill(self.t, m, Dst::Slice(buf), op);
         }
         // SAFETY: `buf` is borrowed for this call, and the guard below
         // removes the receive before the call returns.
         let raw = unsafe { RawSlice::new(buf.as_mut_ptr(), buf.len()) };
         let id = self.post_recv(source, tag, Sink::Slice(Box::new(raw)), op);
-        let _cancel = Cancel(self, id);
+        let _cancel = Cancel(*self, id);
         let done = self.poll_recv(id, true)?;
         Ok(done.map_or_else(
             || unreachable!("a blocking receive completes"),
@@ -277,16 +282,9 @@ impl Comm {
         ))
     }
 
-    /// The result of [`super::real::MpiComm::recv_direct`], with the
-    /// errors of the general path.
-    #[cfg(feature = "mpi")]
-    fn direct<T>(
-        &self,
-        got: super::real::Direct,
-        room: usize,
-        op: &'static str,
-    ) -> Result<Status, Error> {
-        use super::real::Direct;
+    /// The result of [`Transport::recv_direct`], with the errors of the
+    /// general path.
+    fn direct<T>(&self, got: Direct, room: usize, op: &'static str) -> Result<Status, Error> {
         let tname = std::any::type_name::<T>();
         let tsize = std::mem::size_of::<T>();
         let mismatch = |from, detail| Error::Mismatch {
@@ -317,7 +315,7 @@ impl Comm {
 
     /// The object path's blocking receive on MPI without a matched probe:
     /// with no receive posted before it, one `MPI_Recv` into this thread's
-    /// buffer of one piece ([`super::wire::object_piece`] bytes), decoded
+    /// buffer of one piece ([`Transport::object_piece`] bytes), decoded
     /// from there; the pieces of a longer message follow from the same
     /// rank and tag. `None` where the general path must run (the local
     /// world, receives posted before this one, the buffer in use).
@@ -328,44 +326,41 @@ impl Comm {
         tag: TagMatch,
         op: &'static str,
     ) -> Option<Result<(T, Status), Error>> {
-        use super::real::Direct;
         thread_local! {
             static PIECE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        let Inner::Mpi(c) = &self.inner else {
-            return None;
-        };
-        if self.has_unmatched() {
+        if !self.t.receives_unprobed() || self.has_unmatched() {
             return None;
         }
-        let p = super::wire::object_piece();
+        let p = self.t.object_piece();
         PIECE.with(|cell| {
             let mut buf = cell.try_borrow_mut().ok()?;
             if buf.len() != p {
                 *buf = vec![0u8; p];
             }
-            let first = match c.recv_direct(&mut buf[..], source, tag) {
+            let first = match self.t.recv_direct(&mut buf[..], source, tag)? {
                 Direct::Received(st) => st,
                 got => return Some(self.direct::<u8>(got, p, op).map(|_| unreachable!())),
             };
             if first.count < p {
-                let value = self.decode(op, first.source, &buf[..first.count]);
+                let value =
+                    super::error::decode(self.rank(), op, first.source, &buf[..first.count]);
                 return Some(value.map(|v| (v, first)));
             }
             // A full piece: the rest follows from the same rank and tag.
             let mut bytes = buf[..p].to_vec();
             drop(buf);
             let rest = (Source::Rank(first.source), TagMatch::Tag(first.tag));
-            let got = self.probe_matched(rest.0, rest.1, true).and_then(|m| {
+            let got = self.t.probe(rest.0, rest.1, true).and_then(|m| {
                 let m = m.unwrap_or_else(|| unreachable!("a blocking probe returns a message"));
-                self.fill(m, Dst::Grow(&mut bytes), op)
+                fill(self.t, m, Dst::Grow(&mut bytes), op)
             });
             Some(got.and_then(|st| {
                 let status = Status {
                     count: first.count + st.count,
                     ..first
                 };
-                self.decode(op, first.source, &bytes).map(|v| (v, status))
+                super::error::decode(self.rank(), op, first.source, &bytes).map(|v| (v, status))
             }))
         })
     }
@@ -379,37 +374,25 @@ impl Comm {
         op: &'static str,
     ) -> Result<(Vec<u8>, Status), Error> {
         if !self.has_unmatched() {
-            let Some(m) = self.probe_matched(source, tag, true)? else {
+            let Some(m) = self.t.probe(source, tag, true)? else {
                 unreachable!("a blocking probe returns a message or an error")
             };
             let mut bytes = Vec::new();
-            let st = self.fill(m, Dst::Grow(&mut bytes), op)?;
+            let st = fill(self.t, m, Dst::Grow(&mut bytes), op)?;
             return Ok((bytes, st));
         }
         let id = self.post_recv(source, tag, Sink::Bytes(Vec::new()), op);
-        let _cancel = Cancel(self, id);
+        let _cancel = Cancel(*self, id);
         match self.poll_recv(id, true)? {
             Some((st, Sink::Bytes(b))) => Ok((b, st)),
             _ => unreachable!("a blocking receive of bytes returns bytes"),
-        }
-    }
-
-    /// Waits a little for messages, for a receive behind others.
-    fn idle(&self, source: Source, tag: TagMatch) -> Result<(), Error> {
-        match &self.inner {
-            Inner::Local(c) => c.idle(source, tag),
-            #[cfg(feature = "mpi")]
-            Inner::Mpi(_) => {
-                std::thread::yield_now();
-                Ok(())
-            }
         }
     }
 }
 
 /// Removes a posted receive when dropped (whatever the way out of a
 /// blocking receive, the borrowed buffer is no longer referenced).
-struct Cancel<'c>(&'c Comm, u64);
+struct Cancel<'c>(Receiver<'c>, u64);
 
 impl Drop for Cancel<'_> {
     fn drop(&mut self) {

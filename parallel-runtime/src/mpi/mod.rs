@@ -29,29 +29,29 @@
 //!
 //! Every rank runs the same code (SPMD); `world.rank()` tells them apart.
 
+mod buffer;
+mod check;
 mod comm;
 pub(crate) mod dist;
 mod error;
 mod launcher;
+mod limits;
 pub mod local;
 mod matching;
+mod message;
 mod op;
-#[cfg(feature = "mpi")]
-mod real;
 mod request;
 pub(crate) mod start;
+mod transport;
 mod watchdog;
 mod wire;
 pub(crate) mod world;
 
-pub use comm::{Comm, Source, Status, TagMatch, ANY_SOURCE, ANY_TAG};
+pub use comm::Comm;
 pub use error::Error;
+pub use message::{Source, Status, Tag, TagMatch, ANY_SOURCE, ANY_TAG};
 pub use op::{AnyBitPattern, Op, Operand, Scalar};
 pub use request::{BufDone, BufRequest, Request};
-
-/// A message tag, as in MPI: an integer in `0..=`[`Comm::tag_ub`] chosen by
-/// the program. Other tags are an [`Error::Tag`] on every backend.
-pub type Tag = i32;
 
 /// The element types of the buffer path: numbers, `bool`, and structs that
 /// derive it.

@@ -9,20 +9,21 @@ use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 
-use super::comm::{Comm, Source, Status, TagMatch};
-use super::error::Error;
-use super::matching::{RawSlice, Sink};
+use super::error::{decode, Error};
+use super::matching::{RawSlice, Receiver, Sink};
+use super::message::{Source, Status, TagMatch};
 use super::op::{AnyBitPattern, Scalar};
+use super::transport::Sending;
 
 enum State<'c> {
     /// A send that completed (at once in the local world, or waited).
     Done,
     /// A receive that delivered its value to the rank given.
     Spent(usize),
-    #[cfg(feature = "mpi")]
-    Sending(super::real::SendRequest<u8>),
+    /// A send in flight.
+    Sending(Sending<u8>),
     /// A receive posted on `comm` as `id`.
-    Receiving { comm: &'c Comm, id: u64 },
+    Receiving { comm: Receiver<'c>, id: u64 },
 }
 
 /// A nonblocking send or receive in flight (mpi4py's `MPI.Request`, from
@@ -43,7 +44,7 @@ impl<T> std::fmt::Debug for Request<'_, T> {
         let state = match &self.state {
             State::Done => "done",
             State::Spent(_) => "spent",
-            #[cfg(feature = "mpi")]
+            State::Sending(s) if s.is_done() => "done",
             State::Sending(_) => "sending",
             State::Receiving { .. } => "receiving",
         };
@@ -52,22 +53,14 @@ impl<T> std::fmt::Debug for Request<'_, T> {
 }
 
 impl<'c, T> Request<'c, T> {
-    pub(crate) fn done() -> Self {
-        Request {
-            state: State::Done,
-            _value: PhantomData,
-        }
-    }
-
-    #[cfg(feature = "mpi")]
-    pub(crate) fn sending(req: super::real::SendRequest<u8>) -> Self {
+    pub(crate) fn sending(req: Sending<u8>) -> Self {
         Request {
             state: State::Sending(req),
             _value: PhantomData,
         }
     }
 
-    pub(crate) fn receiving(comm: &'c Comm, id: u64) -> Self {
+    pub(crate) fn receiving(comm: Receiver<'c>, id: u64) -> Self {
         Request {
             state: State::Receiving { comm, id },
             _value: PhantomData,
@@ -77,8 +70,8 @@ impl<'c, T> Request<'c, T> {
 
 impl<T> Drop for Request<'_, T> {
     fn drop(&mut self) {
-        if let State::Receiving { comm, id } = self.state {
-            comm.cancel_recv(id);
+        if let State::Receiving { comm, id } = &self.state {
+            comm.cancel_recv(*id);
         }
     }
 }
@@ -89,7 +82,6 @@ impl<T: DeserializeOwned> Request<'_, T> {
         match &mut self.state {
             State::Done => unit().map(|v| Some((v, None))),
             State::Spent(rank) => Err(Error::RequestSpent { rank: *rank }),
-            #[cfg(feature = "mpi")]
             State::Sending(req) => {
                 let sent = if wait { Some(req.wait()) } else { req.test() };
                 match sent {
@@ -112,7 +104,7 @@ impl<T: DeserializeOwned> Request<'_, T> {
                 self.state = State::Spent(comm.rank());
                 match done? {
                     (status, Sink::Bytes(bytes)) => {
-                        let v = comm.decode("irecv", status.source(), &bytes)?;
+                        let v = decode(comm.rank(), "irecv", status.source(), &bytes)?;
                         Ok(Some((v, Some(status))))
                     }
                     (_, Sink::Slice(_)) => unreachable!("an object receive posts bytes"),
@@ -198,32 +190,26 @@ pub struct BufRequest<'c, T: Scalar> {
 }
 
 enum BufState<'c, T: Scalar> {
-    /// A send in the local world: done at once, holding the vector to give
-    /// back; the rank is the sender's.
-    Ready(Vec<T>, usize),
+    /// A send, holding the vector to give back (at once in the local
+    /// world); the rank is the sender's.
+    Sending { req: Sending<T>, rank: usize },
     /// Gave its vector back (the rank is the owner's).
     Spent(usize),
     /// A receive posted on `comm` as `id`, into the vector whose parts
     /// these are (rebuilt when it completes or is dropped).
     Receiving {
-        comm: &'c Comm,
+        comm: Receiver<'c>,
         id: u64,
         parts: (*mut T, usize, usize),
-    },
-    #[cfg(feature = "mpi")]
-    Sending {
-        req: super::real::SendRequest<T>,
-        rank: usize,
     },
 }
 
 impl<T: Scalar> std::fmt::Debug for BufRequest<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.state {
-            BufState::Ready(..) => "done",
+            BufState::Sending { req, .. } if req.is_done() => "done",
             BufState::Spent(_) => "spent",
             BufState::Receiving { .. } => "receiving",
-            #[cfg(feature = "mpi")]
             BufState::Sending { .. } => "in flight",
         };
         f.debug_struct("BufRequest").field("state", &state).finish()
@@ -231,13 +217,13 @@ impl<T: Scalar> std::fmt::Debug for BufRequest<'_, T> {
 }
 
 impl<'c, T: Scalar> BufRequest<'c, T> {
-    pub(crate) fn ready(buf: Vec<T>, rank: usize) -> Self {
+    pub(crate) fn sending(req: Sending<T>, rank: usize) -> Self {
         BufRequest {
-            state: BufState::Ready(buf, rank),
+            state: BufState::Sending { req, rank },
         }
     }
 
-    pub(crate) fn receiving(comm: &'c Comm, buf: Vec<T>, source: Source, tag: TagMatch) -> Self
+    pub(crate) fn receiving(comm: Receiver<'c>, buf: Vec<T>, source: Source, tag: TagMatch) -> Self
     where
         T: AnyBitPattern,
     {
@@ -253,17 +239,9 @@ impl<'c, T: Scalar> BufRequest<'c, T> {
         }
     }
 
-    #[cfg(feature = "mpi")]
-    pub(crate) fn mpi(req: super::real::SendRequest<T>, rank: usize) -> Self {
-        BufRequest {
-            state: BufState::Sending { req, rank },
-        }
-    }
-
     fn poll(&mut self, wait: bool) -> Result<Option<BufDone<T>>, Error> {
         let (done, rank) = match &mut self.state {
             BufState::Spent(rank) => return Err(Error::RequestSpent { rank: *rank }),
-            BufState::Ready(buf, rank) => (Ok((std::mem::take(buf), None)), *rank),
             BufState::Receiving { comm, id, parts } => {
                 let (comm, id, parts) = (*comm, *id, *parts);
                 let got = match comm.poll_recv(id, wait) {
@@ -278,7 +256,6 @@ impl<'c, T: Scalar> BufRequest<'c, T> {
                 self.state = BufState::Spent(comm.rank());
                 return got.map(|st| Some((buf, Some(st))));
             }
-            #[cfg(feature = "mpi")]
             BufState::Sending { req, rank } => {
                 let got = if wait { Some(req.wait()) } else { req.test() };
                 match got {
@@ -309,7 +286,8 @@ impl<'c, T: Scalar> BufRequest<'c, T> {
 
 impl<T: Scalar> Drop for BufRequest<'_, T> {
     fn drop(&mut self) {
-        if let BufState::Receiving { comm, id, parts } = self.state {
+        if let BufState::Receiving { comm, id, parts } = &self.state {
+            let (id, parts) = (*id, *parts);
             comm.cancel_recv(id);
             // SAFETY: the receive was withdrawn, so nothing refers to the
             // memory any more; the parts came from a vector in `receiving`.

@@ -8,6 +8,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::comm::Comm;
+#[cfg(feature = "mpi")]
+use super::launcher::{first_rank_of_app, job_kind, JobKind};
+#[cfg(feature = "mpi")]
+use super::transport::Backend;
+use crate::panic::{ItemPanic, PayloadText};
 
 /// The thread level asked of MPI (`MPI_Init_thread`), weakest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,7 +92,7 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
     #[cfg(feature = "mpi")]
     {
         let env = |v: &str| std::env::var(v).ok();
-        let job = super::watchdog::job_kind(env);
+        let job = job_kind(env);
         let hang = crate::config::hang_timeout();
         // Never in an MPMD job: its other programs (mpi4py, C) would not
         // join the watchdog's start-up `MPI_Comm_dup`, and the job would hang.
@@ -150,7 +155,7 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
                 }
                 _ => {
                     let explicit = hang.as_ref().is_ok_and(|h| h.explicit && h.after.is_some());
-                    let first = super::watchdog::first_rank_of_app(env);
+                    let first = first_rank_of_app(env);
                     if job == JobKind::Mpmd && explicit && first == Some(rank) {
                         eprintln!(
                             "rank {rank}: note: hang detection ({}) is off in a job of several \
@@ -162,9 +167,7 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
                     None
                 }
             };
-            let comm = Comm {
-                inner: super::comm::Inner::Mpi(super::real::MpiComm::new(world)),
-            };
+            let comm = Comm::new(Backend::rsmpi(world));
             let session = Session {
                 rank,
                 size,
@@ -201,8 +204,6 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
     (session, Comm::single())
 }
 
-#[cfg(feature = "mpi")]
-use super::watchdog::JobKind;
 #[cfg(feature = "mpi")]
 use crate::trace::RankPart;
 
@@ -326,17 +327,14 @@ impl Session {
                 Some("main") | None => String::new(),
                 Some(name) => format!(" (thread '{name}')"),
             };
-            let item = info
-                .payload()
-                .downcast_ref::<crate::panic::ItemPanic>()
-                .map(ToString::to_string);
-            let msg = info
-                .payload()
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
-                .or(item.as_deref())
-                .unwrap_or("Box<dyn Any>");
+            // The payload's text; another payload is named as Rust's own
+            // hook names it.
+            let p = info.payload();
+            let msg = if p.is::<&str>() || p.is::<String>() || p.is::<ItemPanic>() {
+                PayloadText(p).to_string()
+            } else {
+                "Box<dyn Any>".to_owned()
+            };
             let at = info
                 .location()
                 .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
@@ -371,7 +369,7 @@ impl Session {
             // raises an item's panic again without the hook: name the rank.
             // (By reference: the payload is never dropped before the abort.)
             Err(ref p) => {
-                if let Some(p) = p.downcast_ref::<crate::panic::ItemPanic>() {
+                if let Some(p) = p.downcast_ref::<ItemPanic>() {
                     eprintln!("rank {}: {p}", self.rank);
                 }
                 101

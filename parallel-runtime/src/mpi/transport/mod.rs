@@ -1,0 +1,258 @@
+//! The transports a communicator runs on: the [`Transport`] trait says what
+//! differs between them (point-to-point messages of typed elements, probes,
+//! collectives on bytes and on buffers of numbers, split, abort, the tag
+//! bound); `local.rs` implements it with a world of threads, `rsmpi.rs`
+//! with real MPI (only with the `mpi` feature).
+//!
+//! A communicator holds a [`Backend`], one of the two, which implements the
+//! trait by delegating to it in `backend.rs`, in one place: the only
+//! `match` on the backend. The trait has generic methods (the element type of a buffer
+//! travels as a type, so that real MPI gets its datatype and the local world
+//! can name it in errors), so it is dispatched statically, which is also
+//! what the latency of small messages wants.
+
+mod backend;
+pub(crate) mod local;
+#[cfg(feature = "mpi")]
+pub(crate) mod rsmpi;
+
+pub(crate) use backend::{AnyMatched, Backend};
+
+use super::error::Error;
+use super::message::{Source, Status, Tag, TagMatch};
+use super::op::{AnyBitPattern, Op, Operand, Scalar};
+
+/// What differs between the local world of threads and real MPI. Every
+/// method works on one rank's end of one communicator; the checks of
+/// ranks, tags and lengths that are the same on both are made above, in
+/// `Comm`.
+pub(crate) trait Transport: Sized {
+    /// A message matched by a probe, not yet received: no other receive
+    /// can take it any more.
+    type Matched: Matched;
+
+    /// This rank's number.
+    fn rank(&self) -> usize;
+    /// The number of ranks.
+    fn size(&self) -> usize;
+    /// The largest tag (`MPI_TAG_UB`).
+    fn tag_ub(&self) -> Tag;
+    /// Another handle on the same communicator (no communication).
+    fn handle(&self) -> Self;
+    /// The bytes per piece of an object-path message (see `wire.rs`).
+    fn object_piece(&self) -> usize;
+
+    // ----- point to point ------------------------------------------------
+
+    /// Sends one piece (at most `max_count` elements) as one message.
+    fn send<T: Scalar>(&self, piece: &[T], dest: usize, tag: Tag);
+    /// [`Transport::send`] of a vector it may keep (no copy).
+    fn send_owned<T: Scalar>(&self, piece: Vec<T>, dest: usize, tag: Tag) {
+        self.send(&piece, dest, tag);
+    }
+    /// Starts sending `buf` as one message in pieces of `piece` elements;
+    /// the send owns the vector until it completes.
+    fn isend<T: Scalar>(&self, buf: Vec<T>, dest: usize, tag: Tag, piece: usize) -> Sending<T>;
+    /// The first message that matches, now matched to the caller; with
+    /// `wait` false, `None` when none has arrived.
+    fn probe(
+        &self,
+        source: Source,
+        tag: TagMatch,
+        wait: bool,
+    ) -> Result<Option<Self::Matched>, Error>;
+    /// One receive straight into `buf` without a probe first, for a
+    /// receive with none posted before it and a buffer shorter than a
+    /// piece; `None` where the transport has no such receive.
+    fn recv_direct<T: Scalar + AnyBitPattern>(
+        &self,
+        buf: &mut [T],
+        source: Source,
+        tag: TagMatch,
+    ) -> Option<Direct> {
+        let _ = (buf, source, tag);
+        None
+    }
+    /// Whether [`Transport::recv_direct`] receives (else it is always
+    /// `None`).
+    fn receives_unprobed(&self) -> bool {
+        false
+    }
+    /// Waits a little for a message that matches, for a receive behind
+    /// others; an error where none can come.
+    fn idle(&self, source: Source, tag: TagMatch) -> Result<(), Error>;
+
+    // ----- collectives on the bytes of the object path ---------------------
+
+    /// The root's bytes on every rank (`bytes` is `Some` on the root).
+    fn bcast_bytes(
+        &self,
+        root: usize,
+        bytes: Option<Vec<u8>>,
+        op: &'static str,
+    ) -> Result<Vec<u8>, Error>;
+    /// Every rank's `n`, on every rank.
+    fn all_lens(&self, n: usize, op: &'static str) -> Result<Vec<u64>, Error>;
+    /// Every rank's bytes at the root; `lens` (from
+    /// [`Transport::all_lens`]) were checked to fit MPI's counts.
+    fn gather_bytes(
+        &self,
+        root: usize,
+        bytes: Vec<u8>,
+        lens: &[u64],
+        op: &'static str,
+    ) -> Result<Option<Vec<Vec<u8>>>, Error>;
+    /// Every rank's bytes on every rank; `lens` as for `gather_bytes`.
+    fn allgather_bytes(
+        &self,
+        bytes: Vec<u8>,
+        lens: &[u64],
+        op: &'static str,
+    ) -> Result<Vec<Vec<u8>>, Error>;
+    /// The root's `parts[r]` to rank `r`. The root passes `Err(n)` instead
+    /// when a count or displacement `n` is beyond MPI's counts; then every
+    /// rank gets `Err(n)`.
+    fn scatter_bytes(
+        &self,
+        root: usize,
+        parts: Option<Result<Vec<Vec<u8>>, u64>>,
+        op: &'static str,
+    ) -> Result<Result<Vec<u8>, u64>, Error>;
+
+    // ----- collectives on buffers (checked by `Comm`) -----------------------
+
+    /// The root's `buf` into every rank's, of any length.
+    fn bcast_into<T: Scalar + AnyBitPattern>(
+        &self,
+        root: usize,
+        buf: &mut [T],
+        op: &'static str,
+    ) -> Result<(), Error>;
+    /// Blocks of `recv.len()` elements of the root's `send` (`Some` on the
+    /// root only) to each rank in turn.
+    fn scatter_into<T: Scalar + AnyBitPattern>(
+        &self,
+        root: usize,
+        send: Option<&[T]>,
+        recv: &mut [T],
+        op: &'static str,
+    ) -> Result<(), Error>;
+    /// Every rank's `send` into the root's `recv` (`Some` on the root only).
+    fn gather_into<T: Scalar + AnyBitPattern>(
+        &self,
+        root: usize,
+        send: &[T],
+        recv: Option<&mut [T]>,
+        op: &'static str,
+    ) -> Result<(), Error>;
+    /// Every rank's `send` into every rank's `recv`.
+    fn all_gather_into<T: Scalar + AnyBitPattern>(
+        &self,
+        send: &[T],
+        recv: &mut [T],
+        op: &'static str,
+    ) -> Result<(), Error>;
+    /// Element-wise `reduction` into the root's `recv` (`Some` on the root
+    /// only), of any length.
+    fn reduce_into<T: Operand>(
+        &self,
+        root: usize,
+        send: &[T],
+        recv: Option<&mut [T]>,
+        reduction: Op,
+        op: &'static str,
+    ) -> Result<(), Error>;
+    /// Element-wise `reduction` into every rank's `recv`, of any length.
+    fn all_reduce_into<T: Operand>(
+        &self,
+        send: &[T],
+        recv: &mut [T],
+        reduction: Op,
+        op: &'static str,
+    ) -> Result<(), Error>;
+
+    // ----- the communicator ----------------------------------------------------
+
+    /// Waits until every rank has reached it.
+    fn barrier(&self) -> Result<(), Error>;
+    /// Ranks of the same color form a new communicator, ordered by
+    /// `(key, rank)`; `None` for a rank without a color.
+    fn split(&self, color: Option<u32>, key: i32) -> Result<Option<Self>, Error>;
+    /// Ends the whole job with `code`.
+    fn abort(&self, code: i32) -> !;
+}
+
+/// A message matched by a probe, not yet received.
+pub(crate) trait Matched {
+    /// The rank that sent it.
+    fn source(&self) -> usize;
+    /// Its tag.
+    fn tag(&self) -> Tag;
+    /// How many `T` it holds, or why it holds no whole number of them
+    /// (`op` names the receive, for the text).
+    fn fit<T: Scalar>(&self, op: &'static str) -> Fit;
+    /// Receives it, of exactly `dst.len()` elements (as `fit` said).
+    fn receive_into<T: Scalar + AnyBitPattern>(self, dst: &mut [T]);
+    /// Receives it and drops it (a receive that failed still consumes its
+    /// message, as MPI's would).
+    fn discard(self);
+}
+
+/// How a matched message fits a receive of some element type.
+pub(crate) enum Fit {
+    /// It holds this many elements.
+    Whole(usize),
+    /// It holds this many bytes, no whole number of elements.
+    NotWhole(usize),
+    /// Another mismatch, said in these words.
+    Other(String),
+}
+
+/// What [`Transport::recv_direct`] got.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) enum Direct {
+    /// The message, whole.
+    Received(Status),
+    /// A message longer than the buffer (consumed).
+    Longer { from: usize },
+    /// A message that is no whole number of elements (received).
+    NotWhole { from: usize, bytes: usize },
+    /// Any other error the library returned.
+    Failed { from: usize, code: i32 },
+}
+
+/// A send started by [`Transport::isend`], owning its vector until it
+/// completes.
+pub(crate) enum Sending<T: Scalar> {
+    /// Done at once (the local world's sends are buffered): the vector to
+    /// give back.
+    Done(Vec<T>),
+    /// `MPI_Isend`s in flight.
+    #[cfg(feature = "mpi")]
+    Rsmpi(rsmpi::SendRequest<T>),
+}
+
+impl<T: Scalar> Sending<T> {
+    /// Whether it completed when it started.
+    pub(crate) fn is_done(&self) -> bool {
+        matches!(self, Sending::Done(_))
+    }
+
+    /// The vector, if every send has completed.
+    pub(crate) fn test(&mut self) -> Option<Vec<T>> {
+        match self {
+            Sending::Done(v) => Some(std::mem::take(v)),
+            #[cfg(feature = "mpi")]
+            Sending::Rsmpi(r) => r.test(),
+        }
+    }
+
+    /// Waits until every send completed: the vector back.
+    pub(crate) fn wait(&mut self) -> Vec<T> {
+        match self {
+            Sending::Done(v) => std::mem::take(v),
+            #[cfg(feature = "mpi")]
+            Sending::Rsmpi(r) => r.wait(),
+        }
+    }
+}

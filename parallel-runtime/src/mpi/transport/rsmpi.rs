@@ -1,0 +1,418 @@
+//! Real MPI: rsmpi's safe traits on a `SimpleCommunicator` (only with the
+//! `mpi` feature).
+
+mod receive;
+mod send;
+
+use rsmpi::attribute::{AttributeKey, CommAttribute};
+use rsmpi::datatype::{Partition, PartitionMut};
+use rsmpi::topology::{Color, SimpleCommunicator};
+use rsmpi::traits::{AnyCommunicator, Communicator, CommunicatorCollectives, Destination, Root};
+use rsmpi::Count;
+
+pub(crate) use receive::Probed;
+pub(crate) use send::SendRequest;
+
+use super::{Direct, Sending, Transport};
+use crate::mpi::error::Error;
+use crate::mpi::limits::{max_count, object_piece};
+use crate::mpi::message::{Source, Tag, TagMatch};
+use crate::mpi::op::{system_op, AnyBitPattern, Op, Operand, Scalar};
+
+/// One rank's end of an MPI communicator.
+pub(crate) struct Rsmpi {
+    pub(crate) comm: SimpleCommunicator,
+    /// Asked once: every operation checks ranks against them.
+    rank: usize,
+    size: usize,
+    /// `MPI_TAG_UB`, asked once.
+    tag_ub: Tag,
+}
+
+/// The `MPI_TAG_UB` attribute: the largest tag (at least 32767).
+#[repr(C)]
+#[derive(Clone)]
+struct TagUb(std::os::raw::c_int);
+
+impl CommAttribute for TagUb {
+    fn get_key() -> AttributeKey {
+        // SAFETY: `MPI_TAG_UB` is a predefined keyval of every MPI library.
+        unsafe { AttributeKey::new_unchecked(rsmpi::ffi::MPI_TAG_UB as i32) }
+    }
+}
+
+/// Counts that the caller checked against `max_count` (so they fit).
+fn count(n: usize) -> Count {
+    Count::try_from(n).unwrap_or_else(|_| unreachable!("counts are checked before MPI calls"))
+}
+
+/// Displacements of consecutive blocks of `counts` elements.
+fn displs(counts: &[Count]) -> Vec<Count> {
+    counts
+        .iter()
+        .scan(0, |at, &c| {
+            let d = *at;
+            *at += c;
+            Some(d)
+        })
+        .collect()
+}
+
+/// Cuts `flat` into blocks of `counts` bytes.
+fn cut(flat: &[u8], counts: &[Count]) -> Vec<Vec<u8>> {
+    // `at + c` stays within `flat`, whose length is the sum of `counts`.
+    let mut at = 0;
+    counts
+        .iter()
+        .map(|&c| {
+            let c = c as usize;
+            let part = flat[at..at + c].to_vec();
+            at += c;
+            part
+        })
+        .collect()
+}
+
+/// Bytes of a broadcast carried inside its first message: values that
+/// encode to this or less take one `MPI_Bcast`, larger ones two.
+const INLINE: usize = 56;
+
+impl Rsmpi {
+    pub(crate) fn new(comm: SimpleCommunicator) -> Rsmpi {
+        let (rank, size) = (comm.rank() as usize, comm.size() as usize);
+        // Set on the world; a library need not copy it to the
+        // communicators made from it, whose tags have the same bound.
+        let tag_ub = comm
+            .get_attr::<TagUb>()
+            .map(|t| t.0)
+            .or_else(|| SimpleCommunicator::world().get_attr::<TagUb>().map(|t| t.0))
+            .unwrap_or(32767);
+        Rsmpi {
+            comm,
+            rank,
+            size,
+            tag_ub,
+        }
+    }
+
+    /// The root's bytes on every rank; `None` on a root without bytes.
+    fn bcast_raw(&self, root: usize, bytes: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        let is_root = self.rank == root;
+        let root_proc = self.comm.process_at_rank(root as i32);
+        let mut head = [0u8; 8 + INLINE];
+        if is_root {
+            let b = bytes.as_ref()?;
+            head[..8].copy_from_slice(&(b.len() as u64).to_le_bytes());
+            if b.len() <= INLINE {
+                head[8..8 + b.len()].copy_from_slice(b);
+            }
+        }
+        root_proc.broadcast_into(&mut head[..]);
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&head[..8]);
+        let len = u64::from_le_bytes(len) as usize;
+        if len <= INLINE {
+            return Some(head[8..8 + len].to_vec());
+        }
+        let mut buf = match bytes {
+            Some(b) if is_root => b,
+            _ => vec![0u8; len],
+        };
+        // In pieces MPI's `int` count can describe; every rank knows `len`.
+        for piece in buf.chunks_mut(max_count()) {
+            root_proc.broadcast_into(piece);
+        }
+        Some(buf)
+    }
+
+    /// The root's `parts[r]` to rank `r`, or `Err(n)` on every rank.
+    fn scatter_raw(
+        &self,
+        root: usize,
+        parts: Option<Result<Vec<Vec<u8>>, u64>>,
+    ) -> Result<Vec<u8>, u64> {
+        let root_proc = self.comm.process_at_rank(root as i32);
+        let mut len: i64 = 0;
+        match parts {
+            Some(parts) if self.rank == root => {
+                let parts = match parts {
+                    Ok(parts) => parts,
+                    Err(n) => {
+                        let refuse = vec![-(n as i64); self.size];
+                        root_proc.scatter_into_root(&refuse[..], &mut len);
+                        return Err(n);
+                    }
+                };
+                let lens: Vec<i64> = parts.iter().map(|p| p.len() as i64).collect();
+                root_proc.scatter_into_root(&lens[..], &mut len);
+                let counts: Vec<Count> = parts.iter().map(|p| count(p.len())).collect();
+                let flat = parts.concat();
+                let d = displs(&counts);
+                let mut mine = vec![0u8; len as usize];
+                let part = Partition::new(&flat[..], &counts[..], &d[..]);
+                root_proc.scatter_varcount_into_root(&part, &mut mine[..]);
+                Ok(mine)
+            }
+            _ => {
+                root_proc.scatter_into(&mut len);
+                if len < 0 {
+                    return Err(len.unsigned_abs());
+                }
+                let mut mine = vec![0u8; len as usize];
+                root_proc.scatter_varcount_into(&mut mine[..]);
+                Ok(mine)
+            }
+        }
+    }
+}
+
+impl Transport for Rsmpi {
+    type Matched = Probed;
+
+    #[inline]
+    fn rank(&self) -> usize {
+        self.rank
+    }
+
+    #[inline]
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    #[inline]
+    fn tag_ub(&self) -> Tag {
+        self.tag_ub
+    }
+
+    /// Another handle on the world communicator (no MPI call): for the map
+    /// engine's lazily made duplicate.
+    fn handle(&self) -> Rsmpi {
+        Rsmpi::new(SimpleCommunicator::world())
+    }
+
+    /// 1 MiB: a small message is one piece, taken by one `MPI_Recv`.
+    #[inline]
+    fn object_piece(&self) -> usize {
+        object_piece()
+    }
+
+    #[inline]
+    fn send<T: Scalar>(&self, piece: &[T], dest: usize, tag: Tag) {
+        self.comm
+            .process_at_rank(dest as i32)
+            .send_with_tag(piece, tag);
+    }
+
+    fn isend<T: Scalar>(&self, buf: Vec<T>, dest: usize, tag: Tag, piece: usize) -> Sending<T> {
+        Sending::Rsmpi(self.isend_pieces(buf, dest, tag, piece))
+    }
+
+    #[inline]
+    fn probe(&self, source: Source, tag: TagMatch, wait: bool) -> Result<Option<Probed>, Error> {
+        Ok(self.matched_probe(source, tag, wait))
+    }
+
+    #[inline]
+    fn recv_direct<T: Scalar + AnyBitPattern>(
+        &self,
+        buf: &mut [T],
+        source: Source,
+        tag: TagMatch,
+    ) -> Option<Direct> {
+        Some(self.recv_unprobed(buf, source, tag))
+    }
+
+    #[inline]
+    fn receives_unprobed(&self) -> bool {
+        true
+    }
+
+    fn idle(&self, _source: Source, _tag: TagMatch) -> Result<(), Error> {
+        std::thread::yield_now();
+        Ok(())
+    }
+
+    fn bcast_bytes(
+        &self,
+        root: usize,
+        bytes: Option<Vec<u8>>,
+        op: &'static str,
+    ) -> Result<Vec<u8>, Error> {
+        self.bcast_raw(root, bytes).ok_or(Error::RootValueMissing {
+            rank: self.rank,
+            op,
+            root,
+        })
+    }
+
+    fn all_lens(&self, n: usize, _op: &'static str) -> Result<Vec<u64>, Error> {
+        let mut all = vec![0u64; self.size];
+        self.comm.all_gather_into(&(n as u64), &mut all[..]);
+        Ok(all)
+    }
+
+    fn gather_bytes(
+        &self,
+        root: usize,
+        bytes: Vec<u8>,
+        lens: &[u64],
+        _op: &'static str,
+    ) -> Result<Option<Vec<Vec<u8>>>, Error> {
+        let root_proc = self.comm.process_at_rank(root as i32);
+        if self.rank == root {
+            let counts: Vec<Count> = lens.iter().map(|&c| count(c as usize)).collect();
+            let total = counts.iter().map(|&c| c as usize).sum();
+            let mut flat = vec![0u8; total];
+            let d = displs(&counts);
+            {
+                let mut part = PartitionMut::new(&mut flat[..], &counts[..], &d[..]);
+                root_proc.gather_varcount_into_root(&bytes[..], &mut part);
+            }
+            Ok(Some(cut(&flat, &counts)))
+        } else {
+            root_proc.gather_varcount_into(&bytes[..]);
+            Ok(None)
+        }
+    }
+
+    fn allgather_bytes(
+        &self,
+        bytes: Vec<u8>,
+        lens: &[u64],
+        _op: &'static str,
+    ) -> Result<Vec<Vec<u8>>, Error> {
+        let counts: Vec<Count> = lens.iter().map(|&c| count(c as usize)).collect();
+        let total = counts.iter().map(|&c| c as usize).sum();
+        let mut flat = vec![0u8; total];
+        let d = displs(&counts);
+        {
+            let mut part = PartitionMut::new(&mut flat[..], &counts[..], &d[..]);
+            self.comm.all_gather_varcount_into(&bytes[..], &mut part);
+        }
+        Ok(cut(&flat, &counts))
+    }
+
+    fn scatter_bytes(
+        &self,
+        root: usize,
+        parts: Option<Result<Vec<Vec<u8>>, u64>>,
+        _op: &'static str,
+    ) -> Result<Result<Vec<u8>, u64>, Error> {
+        Ok(self.scatter_raw(root, parts))
+    }
+
+    /// In pieces of `max_count` elements.
+    fn bcast_into<T: Scalar + AnyBitPattern>(
+        &self,
+        root: usize,
+        buf: &mut [T],
+        _op: &'static str,
+    ) -> Result<(), Error> {
+        let root_proc = self.comm.process_at_rank(root as i32);
+        for piece in buf.chunks_mut(max_count()) {
+            root_proc.broadcast_into(piece);
+        }
+        Ok(())
+    }
+
+    fn scatter_into<T: Scalar + AnyBitPattern>(
+        &self,
+        root: usize,
+        send: Option<&[T]>,
+        recv: &mut [T],
+        _op: &'static str,
+    ) -> Result<(), Error> {
+        let root_proc = self.comm.process_at_rank(root as i32);
+        match send {
+            Some(send) => root_proc.scatter_into_root(send, recv),
+            None => root_proc.scatter_into(recv),
+        }
+        Ok(())
+    }
+
+    fn gather_into<T: Scalar + AnyBitPattern>(
+        &self,
+        root: usize,
+        send: &[T],
+        recv: Option<&mut [T]>,
+        _op: &'static str,
+    ) -> Result<(), Error> {
+        let root_proc = self.comm.process_at_rank(root as i32);
+        match recv {
+            Some(recv) => root_proc.gather_into_root(send, recv),
+            None => root_proc.gather_into(send),
+        }
+        Ok(())
+    }
+
+    fn all_gather_into<T: Scalar + AnyBitPattern>(
+        &self,
+        send: &[T],
+        recv: &mut [T],
+        _op: &'static str,
+    ) -> Result<(), Error> {
+        self.comm.all_gather_into(send, recv);
+        Ok(())
+    }
+
+    /// In pieces of `max_count` elements.
+    fn reduce_into<T: Operand>(
+        &self,
+        root: usize,
+        send: &[T],
+        recv: Option<&mut [T]>,
+        reduction: Op,
+        _op: &'static str,
+    ) -> Result<(), Error> {
+        let root_proc = self.comm.process_at_rank(root as i32);
+        let p = max_count();
+        match recv {
+            Some(recv) => {
+                for (s, r) in send.chunks(p).zip(recv.chunks_mut(p)) {
+                    root_proc.reduce_into_root(s, r, system_op(reduction));
+                }
+            }
+            None => {
+                for s in send.chunks(p) {
+                    root_proc.reduce_into(s, system_op(reduction));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// In pieces of `max_count` elements.
+    fn all_reduce_into<T: Operand>(
+        &self,
+        send: &[T],
+        recv: &mut [T],
+        reduction: Op,
+        _op: &'static str,
+    ) -> Result<(), Error> {
+        let p = max_count();
+        for (s, r) in send.chunks(p).zip(recv.chunks_mut(p)) {
+            self.comm.all_reduce_into(s, r, system_op(reduction));
+        }
+        Ok(())
+    }
+
+    fn barrier(&self) -> Result<(), Error> {
+        self.comm.barrier();
+        Ok(())
+    }
+
+    fn split(&self, color: Option<u32>, key: i32) -> Result<Option<Rsmpi>, Error> {
+        let color = match color {
+            Some(c) => Color::with_value(c as i32),
+            None => Color::undefined(),
+        };
+        Ok(self
+            .comm
+            .split_by_color_with_key(color, key)
+            .map(Rsmpi::new))
+    }
+
+    fn abort(&self, code: i32) -> ! {
+        self.comm.abort(code)
+    }
+}
