@@ -12,7 +12,8 @@ use super::error::{decode, Error};
 use super::matching::{Pending, Receiver, Sink};
 use super::message::{Source, Status, Tag, TagMatch};
 use super::request::Request;
-use super::transport::{Backend, Transport};
+use super::transport::backend::Backend;
+use super::transport::Transport;
 use super::wire::send_object;
 use crate::codec;
 

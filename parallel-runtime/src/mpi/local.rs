@@ -25,8 +25,8 @@ use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use super::comm::Comm;
+use super::transport::backend::Backend;
 use super::transport::local::Local;
-use super::transport::Backend;
 
 /// Runs `f` on `n` ranks, each a thread of this process with its own
 /// communicator of `n` ranks, and returns their results in rank order.

@@ -23,8 +23,9 @@ use super::error::Error;
 use super::limits::max_count;
 use super::message::{Source, Status, TagMatch};
 use super::op::{AnyBitPattern, Scalar};
+use super::transport::backend::{AnyMatched, Backend};
 use super::transport::local::lock;
-use super::transport::{AnyMatched, Backend, Direct, Matched, Transport};
+use super::transport::{Direct, Matched, Transport};
 use super::wire::{fill, Dst};
 
 /// A communicator's posted receives, and how many of them wait for a

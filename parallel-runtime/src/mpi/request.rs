@@ -13,7 +13,8 @@ use super::error::{decode, Error};
 use super::matching::{RawSlice, Receiver, Sink};
 use super::message::{Source, Status, TagMatch};
 use super::op::{AnyBitPattern, Scalar};
-use super::transport::Sending;
+use super::transport::backend::AnySending;
+use super::transport::InFlight;
 
 enum State<'c> {
     /// A send that completed (at once in the local world, or waited).
@@ -21,13 +22,14 @@ enum State<'c> {
     /// A receive that delivered its value to the rank given.
     Spent(usize),
     /// A send in flight.
-    Sending(Sending<u8>),
+    Sending(AnySending<u8>),
     /// A receive posted on `comm` as `id`.
     Receiving { comm: Receiver<'c>, id: u64 },
 }
 
 /// A nonblocking send or receive in flight (mpi4py's `MPI.Request`, from
-/// [`Comm::isend`] and [`Comm::irecv`]). `T` is `()` for a send and the
+/// [`Comm::isend`](super::Comm::isend) and
+/// [`Comm::irecv`](super::Comm::irecv)). `T` is `()` for a send and the
 /// received type for a receive.
 ///
 /// A send dropped before it completed waits for it: a send's buffer
@@ -53,7 +55,7 @@ impl<T> std::fmt::Debug for Request<'_, T> {
 }
 
 impl<'c, T> Request<'c, T> {
-    pub(crate) fn sending(req: Sending<u8>) -> Self {
+    pub(crate) fn sending(req: AnySending<u8>) -> Self {
         Request {
             state: State::Sending(req),
             _value: PhantomData,
@@ -178,7 +180,8 @@ fn unit<T: DeserializeOwned>() -> Result<T, Error> {
 pub type BufDone<T> = (Vec<T>, Option<Status>);
 
 /// A nonblocking send or receive of the buffer path (mpi4py's `Isend` and
-/// `Irecv`), from [`Comm::isend_buf`] and [`Comm::irecv_buf`]. The request
+/// `Irecv`), from [`Comm::isend_buf`](super::Comm::isend_buf) and
+/// [`Comm::irecv_buf`](super::Comm::irecv_buf). The request
 /// owns the vector while MPI uses it (no copy) and gives it back when it
 /// completes: after a send, to be reused; after a receive, filled.
 ///
@@ -192,7 +195,7 @@ pub struct BufRequest<'c, T: Scalar> {
 enum BufState<'c, T: Scalar> {
     /// A send, holding the vector to give back (at once in the local
     /// world); the rank is the sender's.
-    Sending { req: Sending<T>, rank: usize },
+    Sending { req: AnySending<T>, rank: usize },
     /// Gave its vector back (the rank is the owner's).
     Spent(usize),
     /// A receive posted on `comm` as `id`, into the vector whose parts
@@ -217,7 +220,7 @@ impl<T: Scalar> std::fmt::Debug for BufRequest<'_, T> {
 }
 
 impl<'c, T: Scalar> BufRequest<'c, T> {
-    pub(crate) fn sending(req: Sending<T>, rank: usize) -> Self {
+    pub(crate) fn sending(req: AnySending<T>, rank: usize) -> Self {
         BufRequest {
             state: BufState::Sending { req, rank },
         }

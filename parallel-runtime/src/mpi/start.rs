@@ -11,7 +11,7 @@ use super::comm::Comm;
 #[cfg(feature = "mpi")]
 use super::launcher::{first_rank_of_app, job_kind, JobKind};
 #[cfg(feature = "mpi")]
-use super::transport::Backend;
+use super::transport::backend::Backend;
 use crate::panic::{ItemPanic, PayloadText};
 
 /// The thread level asked of MPI (`MPI_Init_thread`), weakest first.
@@ -83,7 +83,7 @@ pub struct Session {
     universe: Option<rsmpi::environment::Universe>,
     /// The hang watchdog (`PARALLEL_HANG_TIMEOUT`), where it runs.
     #[cfg(feature = "mpi")]
-    watchdog: Option<super::watchdog::Watchdog>,
+    watchdog: Option<super::watchdog::thread::Watchdog>,
 }
 
 /// Starts MPI (with the `mpi` feature) or a world of one rank, and returns
@@ -141,7 +141,7 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
             }
             let watchdog = match grace {
                 Some(grace) if size > 1 && provided >= Threading::Multiple => {
-                    Some(super::watchdog::Watchdog::start(&world, grace))
+                    Some(super::watchdog::thread::Watchdog::start(&world, grace))
                 }
                 Some(_) if size > 1 => {
                     if rank == 0 && hang.as_ref().is_ok_and(|h| h.explicit) {

@@ -2,10 +2,10 @@
 //! the trait implemented by delegating to it: the one place that tells the
 //! backends apart.
 
-use super::local::{Envelope, Local};
+use super::local::{Envelope, Local, Sent};
 #[cfg(feature = "mpi")]
-use super::rsmpi::{Probed, Rsmpi};
-use super::{Direct, Fit, Matched, Sending, Transport};
+use super::rsmpi::{Probed, Rsmpi, SendRequest};
+use super::{Direct, Fit, InFlight, Matched, Transport};
 use crate::mpi::error::Error;
 use crate::mpi::message::{Source, Tag, TagMatch};
 use crate::mpi::op::{AnyBitPattern, Op, Operand, Scalar};
@@ -23,6 +23,13 @@ pub(crate) enum AnyMatched {
     Local(Envelope),
     #[cfg(feature = "mpi")]
     Rsmpi(Probed),
+}
+
+/// A send in flight on a [`Backend`].
+pub(crate) enum AnySending<T: Scalar> {
+    Local(Sent<T>),
+    #[cfg(feature = "mpi")]
+    Rsmpi(SendRequest<T>),
 }
 
 /// `$e` with `$t` bound to the backend's own transport: the one place that
@@ -84,6 +91,32 @@ impl Backend {
     }
 }
 
+/// `$e` with `$s` bound to the backend's own send in flight.
+macro_rules! each_sending {
+    ($self:expr, $s:ident => $e:expr) => {
+        match $self {
+            AnySending::Local($s) => $e,
+            #[cfg(feature = "mpi")]
+            AnySending::Rsmpi($s) => $e,
+        }
+    };
+}
+
+impl<T: Scalar> InFlight<T> for AnySending<T> {
+    #[inline]
+    fn is_done(&self) -> bool {
+        each_sending!(self, s => s.is_done())
+    }
+    #[inline]
+    fn test(&mut self) -> Option<Vec<T>> {
+        each_sending!(self, s => s.test())
+    }
+    #[inline]
+    fn wait(&mut self) -> Vec<T> {
+        each_sending!(self, s => s.wait())
+    }
+}
+
 impl Matched for AnyMatched {
     #[inline]
     fn source(&self) -> usize {
@@ -109,6 +142,7 @@ impl Matched for AnyMatched {
 
 impl Transport for Backend {
     type Matched = AnyMatched;
+    type Sending<T: Scalar> = AnySending<T>;
 
     #[inline]
     fn rank(&self) -> usize {
@@ -142,8 +176,12 @@ impl Transport for Backend {
         each!(self, t => t.send_owned(piece, dest, tag))
     }
     #[inline]
-    fn isend<T: Scalar>(&self, buf: Vec<T>, dest: usize, tag: Tag, piece: usize) -> Sending<T> {
-        each!(self, t => t.isend(buf, dest, tag, piece))
+    fn isend<T: Scalar>(&self, buf: Vec<T>, dest: usize, tag: Tag, piece: usize) -> AnySending<T> {
+        match self {
+            Backend::Local(t) => AnySending::Local(t.isend(buf, dest, tag, piece)),
+            #[cfg(feature = "mpi")]
+            Backend::Rsmpi(t) => AnySending::Rsmpi(t.isend(buf, dest, tag, piece)),
+        }
     }
     #[inline]
     fn probe(

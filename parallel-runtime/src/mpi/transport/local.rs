@@ -17,7 +17,7 @@ use std::time::Duration;
 use mailbox::{find, Ctx, Elems, Mailbox};
 pub(crate) use mailbox::{lock, Envelope};
 
-use super::{Sending, Transport};
+use super::{InFlight, Transport};
 use crate::mpi::error::Error;
 use crate::mpi::limits::{max_count, pieces_of};
 use crate::mpi::message::{Source, Tag, TagMatch};
@@ -50,6 +50,22 @@ impl World {
     }
     fn has_finished(&self, rank: usize) -> bool {
         lock(&self.finished).contains(&rank)
+    }
+}
+
+/// A send of the local world: done when it started (sends are buffered),
+/// holding the vector to give back.
+pub(crate) struct Sent<T>(Vec<T>);
+
+impl<T> InFlight<T> for Sent<T> {
+    fn is_done(&self) -> bool {
+        true
+    }
+    fn test(&mut self) -> Option<Vec<T>> {
+        Some(std::mem::take(&mut self.0))
+    }
+    fn wait(&mut self) -> Vec<T> {
+        std::mem::take(&mut self.0)
     }
 }
 
@@ -202,6 +218,7 @@ impl Local {
 
 impl Transport for Local {
     type Matched = Envelope;
+    type Sending<T: Scalar> = Sent<T>;
 
     fn rank(&self) -> usize {
         self.rank
@@ -238,11 +255,11 @@ impl Transport for Local {
     }
 
     /// Buffered: done at once.
-    fn isend<T: Scalar>(&self, buf: Vec<T>, dest: usize, tag: Tag, piece: usize) -> Sending<T> {
+    fn isend<T: Scalar>(&self, buf: Vec<T>, dest: usize, tag: Tag, piece: usize) -> Sent<T> {
         for p in pieces_of(&buf, piece) {
             self.send(p, dest, tag);
         }
-        Sending::Done(buf)
+        Sent(buf)
     }
 
     fn probe(&self, source: Source, tag: TagMatch, wait: bool) -> Result<Option<Envelope>, Error> {

@@ -11,12 +11,10 @@
 //! can name it in errors), so it is dispatched statically, which is also
 //! what the latency of small messages wants.
 
-mod backend;
+pub(crate) mod backend;
 pub(crate) mod local;
 #[cfg(feature = "mpi")]
 pub(crate) mod rsmpi;
-
-pub(crate) use backend::{AnyMatched, Backend};
 
 use super::error::Error;
 use super::message::{Source, Status, Tag, TagMatch};
@@ -30,6 +28,8 @@ pub(crate) trait Transport: Sized {
     /// A message matched by a probe, not yet received: no other receive
     /// can take it any more.
     type Matched: Matched;
+    /// A send in flight, owning its vector.
+    type Sending<T: Scalar>: InFlight<T>;
 
     /// This rank's number.
     fn rank(&self) -> usize;
@@ -52,7 +52,13 @@ pub(crate) trait Transport: Sized {
     }
     /// Starts sending `buf` as one message in pieces of `piece` elements;
     /// the send owns the vector until it completes.
-    fn isend<T: Scalar>(&self, buf: Vec<T>, dest: usize, tag: Tag, piece: usize) -> Sending<T>;
+    fn isend<T: Scalar>(
+        &self,
+        buf: Vec<T>,
+        dest: usize,
+        tag: Tag,
+        piece: usize,
+    ) -> Self::Sending<T>;
     /// The first message that matches, now matched to the caller; with
     /// `wait` false, `None` when none has arrived.
     fn probe(
@@ -223,36 +229,11 @@ pub(crate) enum Direct {
 
 /// A send started by [`Transport::isend`], owning its vector until it
 /// completes.
-pub(crate) enum Sending<T: Scalar> {
-    /// Done at once (the local world's sends are buffered): the vector to
-    /// give back.
-    Done(Vec<T>),
-    /// `MPI_Isend`s in flight.
-    #[cfg(feature = "mpi")]
-    Rsmpi(rsmpi::SendRequest<T>),
-}
-
-impl<T: Scalar> Sending<T> {
+pub(crate) trait InFlight<T> {
     /// Whether it completed when it started.
-    pub(crate) fn is_done(&self) -> bool {
-        matches!(self, Sending::Done(_))
-    }
-
+    fn is_done(&self) -> bool;
     /// The vector, if every send has completed.
-    pub(crate) fn test(&mut self) -> Option<Vec<T>> {
-        match self {
-            Sending::Done(v) => Some(std::mem::take(v)),
-            #[cfg(feature = "mpi")]
-            Sending::Rsmpi(r) => r.test(),
-        }
-    }
-
+    fn test(&mut self) -> Option<Vec<T>>;
     /// Waits until every send completed: the vector back.
-    pub(crate) fn wait(&mut self) -> Vec<T> {
-        match self {
-            Sending::Done(v) => std::mem::take(v),
-            #[cfg(feature = "mpi")]
-            Sending::Rsmpi(r) => r.wait(),
-        }
-    }
+    fn wait(&mut self) -> Vec<T>;
 }

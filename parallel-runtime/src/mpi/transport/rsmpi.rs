@@ -13,7 +13,7 @@ use rsmpi::Count;
 pub(crate) use receive::Probed;
 pub(crate) use send::SendRequest;
 
-use super::{Direct, Sending, Transport};
+use super::{Direct, Transport};
 use crate::mpi::error::Error;
 use crate::mpi::limits::{max_count, object_piece};
 use crate::mpi::message::{Source, Tag, TagMatch};
@@ -168,6 +168,7 @@ impl Rsmpi {
 
 impl Transport for Rsmpi {
     type Matched = Probed;
+    type Sending<T: Scalar> = SendRequest<T>;
 
     #[inline]
     fn rank(&self) -> usize {
@@ -203,8 +204,8 @@ impl Transport for Rsmpi {
             .send_with_tag(piece, tag);
     }
 
-    fn isend<T: Scalar>(&self, buf: Vec<T>, dest: usize, tag: Tag, piece: usize) -> Sending<T> {
-        Sending::Rsmpi(self.isend_pieces(buf, dest, tag, piece))
+    fn isend<T: Scalar>(&self, buf: Vec<T>, dest: usize, tag: Tag, piece: usize) -> SendRequest<T> {
+        self.isend_pieces(buf, dest, tag, piece)
     }
 
     #[inline]

@@ -318,10 +318,7 @@ fn rank_list(ranks: &[usize]) -> String {
 }
 
 #[cfg(feature = "mpi")]
-pub(crate) use thread::Watchdog;
-
-#[cfg(feature = "mpi")]
-mod thread;
+pub(crate) mod thread;
 
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@ use super::Rsmpi;
 use crate::mpi::limits::pieces_of;
 use crate::mpi::message::Tag;
 use crate::mpi::op::Scalar;
+use crate::mpi::transport::InFlight;
 
 /// The `MPI_Isend`s of a vector (one per piece) that the request owns
 /// until they complete, then gives back.
@@ -54,9 +55,15 @@ impl<T: Scalar> SendRequest<T> {
             None => Vec::new(),
         }
     }
+}
 
-    /// The vector, if every send has completed.
-    pub(crate) fn test(&mut self) -> Option<Vec<T>> {
+impl<T: Scalar> InFlight<T> for SendRequest<T> {
+    /// In flight until tested.
+    fn is_done(&self) -> bool {
+        false
+    }
+
+    fn test(&mut self) -> Option<Vec<T>> {
         let mut left = Vec::new();
         for req in self.reqs.drain(..) {
             if let Err(req) = req.test() {
@@ -67,8 +74,7 @@ impl<T: Scalar> SendRequest<T> {
         self.reqs.is_empty().then(|| self.take_buf())
     }
 
-    /// Waits until every send completed: the vector back.
-    pub(crate) fn wait(&mut self) -> Vec<T> {
+    fn wait(&mut self) -> Vec<T> {
         for req in self.reqs.drain(..) {
             req.wait_without_status();
         }
