@@ -31,7 +31,6 @@ pub mod map;
 pub mod mpi;
 mod panic;
 mod pool;
-mod progress;
 pub mod trace;
 
 pub use config::threads::num_threads;

@@ -32,7 +32,6 @@
 mod buffer;
 mod check;
 mod comm;
-pub(crate) mod dist;
 mod error;
 mod launcher;
 mod limits;

@@ -5,12 +5,13 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::map::MapSite;
-
-pub(crate) struct Progress(Option<ProgressBar>);
+/// The bar of one path of a map call (`None`: no bar asked for).
+pub(super) struct Progress(Option<ProgressBar>);
 
 impl Progress {
-    pub(crate) fn start(site: &MapSite, enabled: bool, len: usize) -> Self {
+    /// A bar of `len` items prefixed with the function's `name`, when
+    /// `enabled`.
+    pub(super) fn start(name: &'static str, enabled: bool, len: usize) -> Self {
         if !enabled {
             return Progress(None);
         }
@@ -20,25 +21,27 @@ impl Progress {
         ) {
             bar.set_style(style);
         }
-        bar.set_prefix(site.name);
+        bar.set_prefix(name);
         Progress(Some(bar))
     }
 
+    /// One more item done.
     #[inline]
-    pub(crate) fn inc(&self) {
+    pub(super) fn inc(&self) {
         if let Some(bar) = &self.0 {
             bar.inc(1);
         }
     }
 
-    pub(crate) fn finish(&self) {
+    /// Leaves the bar drawn at its end (dropping it instead clears it).
+    pub(super) fn finish(&self) {
         if let Some(bar) = &self.0 {
             bar.finish();
         }
     }
 
     #[cfg(test)]
-    pub(crate) fn position(&self) -> Option<u64> {
+    pub(super) fn position(&self) -> Option<u64> {
         self.0.as_ref().map(ProgressBar::position)
     }
 }
@@ -49,14 +52,10 @@ mod tests {
 
     #[test]
     fn advances_per_item() {
-        let site = MapSite {
-            name: "t",
-            defaults: crate::map::MapOptions::new(),
-        };
-        let p = Progress::start(&site, true, 3);
+        let p = Progress::start("t", true, 3);
         p.inc();
         p.inc();
         assert_eq!(p.position(), Some(2));
-        assert_eq!(Progress::start(&site, false, 3).position(), None);
+        assert_eq!(Progress::start("t", false, 3).position(), None);
     }
 }

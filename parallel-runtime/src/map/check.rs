@@ -1,10 +1,7 @@
-//! The `mpi` backend of `#[parallel_map]`: items split across ranks.
-//!
-//! `#[mpi_main]` (and each rank of a [`local`](super::local) world) installs
-//! its world here, on the thread that runs `main`; a map called on that
-//! thread with the `mpi` backend then runs this rank's contiguous share of
-//! the items and gathers every rank's results, on a duplicate of the world
-//! that keeps these messages apart from the program's own.
+//! Before a map splits its items across ranks: every rank checks, with one
+//! collective call and before any item runs, that all ranks hold the same
+//! number of items in the same order (else the shares would overlap and
+//! leave gaps), by a fingerprint of the items in their order.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fmt::Write as _;
@@ -12,10 +9,9 @@ use std::hash::Hasher;
 
 use rayon::prelude::*;
 
-use super::world::with_comm;
-use crate::codec::ResultCodec;
-use crate::items::ItemFingerprint;
-use crate::map::MapSite;
+use super::options::MapSite;
+use crate::items::{IntoItems, ItemFingerprint};
+use crate::mpi::world::with_comm;
 
 /// Items per block of the fingerprint: a function of nothing, so every
 /// rank cuts the same blocks of the same items.
@@ -25,7 +21,7 @@ const FINGERPRINT_BLOCK: usize = 4096;
 /// [`FINGERPRINT_BLOCK`] items hashed on the pool, the blocks' hashes then
 /// combined in order with the count. `&mut` only so that items need not be
 /// `Sync` (nothing is changed).
-pub(crate) fn fingerprint<T: Send>(items: &mut [T], feed: ItemFingerprint<T>) -> u64 {
+fn fingerprint<T: Send>(items: &mut [T], feed: ItemFingerprint<T>) -> u64 {
     let blocks: Vec<u64> = items
         .par_chunks_mut(FINGERPRINT_BLOCK)
         .map(|block| {
@@ -46,11 +42,11 @@ pub(crate) fn fingerprint<T: Send>(items: &mut [T], feed: ItemFingerprint<T>) ->
 
 /// Where the items of a map come from, for the messages of
 /// [`check_items`].
-pub(crate) struct Source {
+struct Source {
     /// [`crate::IntoItems::ORDER_PER_PROCESS`].
-    pub(crate) per_process_order: bool,
+    per_process_order: bool,
     /// The item type's name.
-    pub(crate) item_type: &'static str,
+    item_type: &'static str,
 }
 
 const ADVICE: &str = "a HashMap or HashSet iterates in an order of its own in each process (its \
@@ -69,7 +65,7 @@ const ADVICE: &str = "a HashMap or HashSet iterates in an order of its own in ea
 /// Items from a source whose order is per process (`HashMap`, `HashSet`)
 /// and which have no fingerprint are refused on every rank alike, before
 /// any message is sent.
-pub(crate) fn check_items(site: &MapSite, source: &Source, count: usize, fp: Option<u64>) {
+fn check_items(site: &MapSite, source: &Source, count: usize, fp: Option<u64>) {
     let mismatch = with_comm(|comm| {
         if source.per_process_order && fp.is_none() {
             panic!(
@@ -166,64 +162,73 @@ fn describe_mismatch(site: &MapSite, source: &Source, all: &[Vec<u8>]) -> String
     msg
 }
 
-/// Rank `rank` of `size`'s contiguous share of `n` items: the first
-/// `n % size` ranks get one more.
-fn block(n: usize, rank: usize, size: usize) -> (usize, usize) {
-    let (q, r) = (n / size, n % size);
-    let lo = rank * q + rank.min(r);
-    (lo, lo + q + usize::from(rank < r))
+/// The items of a map about to be split across ranks, after every rank
+/// checked that all ranks hold the same items in the same order.
+pub(super) enum Checked<S: IntoItems> {
+    /// As the source gave them (their count and order were known without
+    /// walking them).
+    Par(S::Par),
+    /// Collected to be fingerprinted, in their order.
+    Collected(Vec<S::Item>),
 }
 
-/// This rank's share `[lo, hi)` of `n` items, or `None` when the program is
-/// not a job of several ranks (the map then runs on this rank's pool).
-pub(crate) fn share(n: usize) -> Option<(usize, usize)> {
-    with_comm(|c| block(n, c.rank(), c.size()))
-}
-
-/// Every rank's results, in rank order (so in input order), on every rank.
-pub(crate) fn all_gather_results<R>(
-    site: &MapSite,
-    local: Vec<R>,
-    codec: ResultCodec<R>,
-) -> Vec<R> {
-    let mut local = Some(local);
-    let gathered = with_comm(|comm| {
-        let local = local.take().unwrap_or_default();
-        let rank = comm.rank();
-        let bytes = (codec.encode)(&local).unwrap_or_else(|e| {
-            panic!(
-                "{}: rank {rank}: cannot encode this rank's results: {e}",
-                site.name
-            )
-        });
-        drop(local);
-        let parts = comm
-            .allgather_bytes(bytes, "parallel_map")
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{}: gathering the results of all ranks failed: {e}",
-                    site.name
-                )
-            });
-        let mut out = Vec::new();
-        for (r, part) in parts.iter().enumerate() {
-            let mut v = (codec.decode)(part).unwrap_or_else(|e| {
-                panic!(
-                    "{}: rank {rank}: cannot decode the results of rank {r}: {e}",
-                    site.name
-                )
-            });
-            out.append(&mut v);
+impl<S: IntoItems> Checked<S> {
+    /// How many items every rank holds.
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Checked::Par(par) => par.len(),
+            Checked::Collected(v) => v.len(),
         }
-        out
-    });
-    gathered.or(local).unwrap_or_default()
+    }
+
+    /// Items `lo..hi`, this rank's share, as one type whatever the source
+    /// (so that the pool's pipelines are instantiated once per map
+    /// function, not once per kind of source).
+    pub(super) fn share(self, lo: usize, hi: usize) -> Vec<S::Item> {
+        match self {
+            Checked::Par(par) => par.skip(lo).take(hi - lo).collect(),
+            Checked::Collected(mut v) => {
+                v.truncate(hi);
+                v.split_off(lo)
+            }
+        }
+    }
+}
+
+/// Checks with every other rank, before any item runs, that all hold the
+/// same number of items in the same order (else the shares would overlap
+/// and leave gaps); see [`check_items`]. A collective call.
+pub(super) fn checked_items<S: IntoItems>(
+    site: &MapSite,
+    items: S,
+    feed: Option<ItemFingerprint<S::Item>>,
+) -> Checked<S> {
+    let source = Source {
+        per_process_order: S::ORDER_PER_PROCESS,
+        item_type: std::any::type_name::<S::Item>(),
+    };
+    if let Some(known) = items.order_fingerprint() {
+        let par = items.into_par();
+        check_items(site, &source, par.len(), Some(known));
+        return Checked::Par(par);
+    }
+    match feed {
+        None => {
+            let par = items.into_par();
+            check_items(site, &source, par.len(), None);
+            Checked::Par(par)
+        }
+        Some(feed) => {
+            let mut v: Vec<S::Item> = items.into_par().collect();
+            let fp = fingerprint(&mut v, feed);
+            check_items(site, &source, v.len(), Some(fp));
+            Checked::Collected(v)
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::block;
-
     /// The cost of the order check's hashing, per item (the collective
     /// call comes on top, once per map).
     #[test]
@@ -270,20 +275,5 @@ mod tests {
         );
         let serde = (&&&ItemProbe::<f64>::new()).item_fingerprint().unwrap();
         per_item("f64 by serde", (0..n).map(|i| i as f64).collect(), serde);
-    }
-
-    #[test]
-    fn blocks_cover_in_order() {
-        for n in [0, 1, 5, 7, 100] {
-            for size in 1..6 {
-                let mut next = 0;
-                for rank in 0..size {
-                    let (lo, hi) = block(n, rank, size);
-                    assert_eq!(lo, next);
-                    next = hi;
-                }
-                assert_eq!(next, n);
-            }
-        }
     }
 }

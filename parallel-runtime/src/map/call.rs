@@ -1,0 +1,123 @@
+//! One call of a map, and the hooks every path reports through.
+//!
+//! A [`Call`] is what `map`, `try_map` and `reduce` share: the merged
+//! [`Plan`], the capture of the items' panics, and the path the call takes
+//! (serial, threads or ranks). Each path runs its units of work (items, or
+//! a reduction's blocks) through the same [`Hooks`]: an item goes through
+//! [`Hooks::item`] (its panic recorded, the progress bar advanced), and each
+//! piece of work a thread takes is one [`ChunkSpan`] of the trace.
+
+use super::options::{MapOptions, MapSite, Plan};
+use super::panics::FirstPanic;
+use super::progress::Progress;
+use crate::config::Backend;
+use crate::trace::ChunkSpan;
+
+/// Where a call runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Path {
+    /// Every item in order on the calling thread.
+    Serial,
+    /// On the pool of this process.
+    Threads,
+    /// This rank's share on its pool, then every rank's results.
+    Ranks,
+}
+
+/// One call of a map.
+pub(super) struct Call<'a> {
+    pub(super) site: &'a MapSite,
+    pub(super) plan: Plan,
+    /// The trace's category of this call's chunks: `map` or `reduce`.
+    kind: &'static str,
+    panics: &'a FirstPanic,
+}
+
+impl Call<'_> {
+    /// Runs `body` on one call of `site` with the options `options`: the
+    /// plan merged, the pool started, and a panic of an item raised again
+    /// as an [`ItemPanic`](crate::ItemPanic) (see [`FirstPanic::run`]).
+    #[track_caller]
+    pub(super) fn run<R>(
+        site: &MapSite,
+        options: Option<&MapOptions>,
+        kind: &'static str,
+        body: impl FnOnce(&Call<'_>) -> R,
+    ) -> R {
+        let plan = site.plan(options);
+        crate::config::ensure_pool();
+        FirstPanic::default().run(site.name, |panics| {
+            body(&Call {
+                site,
+                plan,
+                kind,
+                panics,
+            })
+        })
+    }
+
+    /// The path of a call that may split its items across ranks: the
+    /// `mpi` backend splits them when a world of several ranks is
+    /// installed on this thread, else runs them all on this pool.
+    pub(super) fn path(&self) -> Path {
+        match self.plan.backend {
+            Backend::Serial => Path::Serial,
+            Backend::Threads => Path::Threads,
+            Backend::Mpi if !crate::mpi::world::active() => Path::Threads,
+            Backend::Mpi => Path::Ranks,
+        }
+    }
+
+    /// Runs `body` with the hooks of a path that runs `len` items: the
+    /// progress bar (when the plan asks for one) starts here and finishes
+    /// when `body` returns; a panic drops it instead, which clears it.
+    pub(super) fn hooks<R>(&self, len: usize, body: impl FnOnce(&Hooks<'_>) -> R) -> R {
+        let hooks = Hooks {
+            name: self.site.name,
+            kind: self.kind,
+            panics: self.panics,
+            progress: Progress::start(self.site.name, self.plan.progress, len),
+            traced: crate::trace::enabled(),
+        };
+        let out = body(&hooks);
+        hooks.progress.finish();
+        out
+    }
+}
+
+/// What a path reports through, item by item and chunk by chunk.
+pub(super) struct Hooks<'a> {
+    name: &'static str,
+    kind: &'static str,
+    panics: &'a FirstPanic,
+    progress: Progress,
+    traced: bool,
+}
+
+impl Hooks<'_> {
+    /// Calls `f(x)` for item `index`: its panic recorded, the progress bar
+    /// advanced.
+    #[inline(always)]
+    pub(super) fn item<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> R {
+        let r = self.panics.call(index, f, x);
+        self.progress.inc();
+        r
+    }
+
+    /// Whether a trace is being recorded.
+    #[inline]
+    pub(super) fn traced(&self) -> bool {
+        self.traced
+    }
+
+    /// A chunk of the trace for one piece of work, starting now.
+    pub(super) fn span(&self) -> ChunkSpan {
+        ChunkSpan::start(self.name, self.kind)
+    }
+
+    /// A chunk of the trace for one piece of work when tracing is on.
+    #[inline]
+    pub(super) fn chunk(&self) -> Option<ChunkSpan> {
+        self.traced.then(|| self.span())
+    }
+}

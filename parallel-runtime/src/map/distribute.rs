@@ -1,0 +1,126 @@
+//! The ranks path (the `mpi` backend with a world of several ranks
+//! installed on this thread, by `#[mpi_main]` or a local world): each rank
+//! runs its contiguous share of the items on its own pool, then every rank
+//! gathers every rank's results, on a duplicate of the world that keeps
+//! these messages apart from the program's own.
+
+use super::call::Call;
+use super::check::checked_items;
+use super::options::MapSite;
+use crate::codec::ResultCodec;
+use crate::items::{IntoItems, ItemFingerprint};
+use crate::mpi::world::with_comm;
+
+/// The ranks path: the items checked with every rank (a collective call),
+/// then this rank's share of the units through `on_pool` on this rank's pool,
+/// then every rank's results, in input order, on every rank.
+///
+/// A unit is `unit_of(n)` items of the `n` (one for a map, a block for a
+/// reduction): shares are cut between units, and `on_pool` gets this rank's
+/// items, the index of the first, and the unit. When the maps'
+/// communicator cannot be made (said on stderr), every unit runs here.
+pub(super) fn run<S, R>(
+    call: &Call<'_>,
+    items: S,
+    fingerprint: Option<ItemFingerprint<S::Item>>,
+    codec: Option<ResultCodec<R>>,
+    unit_of: impl FnOnce(usize) -> usize,
+    on_pool: impl FnOnce(Vec<S::Item>, usize, usize) -> Vec<R>,
+) -> Vec<R>
+where
+    S: IntoItems,
+{
+    let site = call.site;
+    let items = checked_items(site, items, fingerprint);
+    let n = items.len();
+    let unit = unit_of(n);
+    // Units `lo..hi` as items (the last share may be empty).
+    let split = share(n.div_ceil(unit)).map(|(lo, hi)| ((lo * unit).min(n), (hi * unit).min(n)));
+    match split {
+        None => on_pool(items.share(0, n), 0, unit),
+        Some((lo, hi)) => {
+            let codec = codec.unwrap_or_else(|| need_serde(site));
+            let local = on_pool(items.share(lo, hi), lo, unit);
+            all_gather_results(site, local, codec)
+        }
+    }
+}
+
+#[track_caller]
+fn need_serde(site: &MapSite) -> ! {
+    panic!(
+        "{}: the `mpi` backend sends results between ranks, so the result type must implement \
+         serde's `Serialize` and `Deserialize`; derive them, or use the `threads` backend",
+        site.name
+    )
+}
+
+/// Rank `rank` of `size`'s contiguous share of `n` items: the first
+/// `n % size` ranks get one more.
+fn block(n: usize, rank: usize, size: usize) -> (usize, usize) {
+    let (q, r) = (n / size, n % size);
+    let lo = rank * q + rank.min(r);
+    (lo, lo + q + usize::from(rank < r))
+}
+
+/// This rank's share `[lo, hi)` of `n` items, or `None` when the program is
+/// not a job of several ranks (the map then runs on this rank's pool).
+fn share(n: usize) -> Option<(usize, usize)> {
+    with_comm(|c| block(n, c.rank(), c.size()))
+}
+
+/// Every rank's results, in rank order (so in input order), on every rank.
+fn all_gather_results<R>(site: &MapSite, local: Vec<R>, codec: ResultCodec<R>) -> Vec<R> {
+    let mut local = Some(local);
+    let gathered = with_comm(|comm| {
+        let local = local.take().unwrap_or_default();
+        let rank = comm.rank();
+        let bytes = (codec.encode)(&local).unwrap_or_else(|e| {
+            panic!(
+                "{}: rank {rank}: cannot encode this rank's results: {e}",
+                site.name
+            )
+        });
+        drop(local);
+        let parts = comm
+            .allgather_bytes(bytes, "parallel_map")
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: gathering the results of all ranks failed: {e}",
+                    site.name
+                )
+            });
+        let mut out = Vec::new();
+        for (r, part) in parts.iter().enumerate() {
+            let mut v = (codec.decode)(part).unwrap_or_else(|e| {
+                panic!(
+                    "{}: rank {rank}: cannot decode the results of rank {r}: {e}",
+                    site.name
+                )
+            });
+            out.append(&mut v);
+        }
+        out
+    });
+    gathered.or(local).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::block;
+
+    #[test]
+    fn blocks_cover_in_order() {
+        for n in [0, 1, 5, 7, 100] {
+            for size in 1..6 {
+                let mut next = 0;
+                for rank in 0..size {
+                    let (lo, hi) = block(n, rank, size);
+                    assert_eq!(lo, next);
+                    next = hi;
+                }
+                assert_eq!(next, n);
+            }
+        }
+    }
+}

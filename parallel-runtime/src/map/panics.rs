@@ -1,0 +1,86 @@
+//! The panics of items: each item runs under `catch_unwind`; the panic of
+//! the lowest-indexed item that panicked is raised again in the caller as
+//! an [`ItemPanic`], the others' payloads dropped.
+
+use std::any::Any;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
+
+use crate::panic::{drop_payload, ItemPanic};
+
+/// The payload that unwinds through rayon after an item panicked; the real
+/// payload waits in [`FirstPanic`].
+struct Cancelled;
+
+/// Stack left below which a map or a `compute` called inside an item or a
+/// task (nested, or recursive) continues on a new stack segment on the heap,
+/// and the size of that segment: so that depth is limited by memory, as
+/// plain recursion on the main thread is, not by a worker's 2 MiB stack.
+pub(crate) const STACK_RED_ZONE: usize = 256 * 1024;
+pub(crate) const STACK_SEGMENT: usize = 4 * 1024 * 1024;
+
+/// The panic of the lowest-indexed item that panicked.
+#[derive(Default)]
+pub(super) struct FirstPanic(Mutex<Option<(usize, Box<dyn Any + Send>)>>);
+
+impl FirstPanic {
+    #[cold]
+    fn record(&self, index: usize, payload: Box<dyn Any + Send>) {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let loser = match &*slot {
+            Some((first, _)) if *first <= index => Some(payload),
+            _ => slot.replace((index, payload)).map(|(_, p)| p),
+        };
+        drop(slot);
+        if let Some(p) = loser {
+            drop_payload(p);
+        }
+    }
+
+    /// Calls `f(x)` for item `index`, recording its panic.
+    #[inline(always)]
+    pub(super) fn call<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> R {
+        match catch_unwind(AssertUnwindSafe(|| f(x))) {
+            Ok(r) => r,
+            Err(payload) => {
+                self.record(index, payload);
+                resume_unwind(Box::new(Cancelled))
+            }
+        }
+    }
+
+    /// Runs `body` (on a fresh stack segment when little stack is left:
+    /// maps nest); a panic of an item comes out as an [`ItemPanic`] that
+    /// names the function (`name`) and the item and holds the item's
+    /// payload.
+    #[track_caller]
+    pub(super) fn run<R>(self, name: &'static str, body: impl FnOnce(&Self) -> R) -> R {
+        let result = stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
+            catch_unwind(AssertUnwindSafe(|| body(&self)))
+        });
+        crate::trace::flush_if_top_level();
+        match result {
+            Ok(r) => r,
+            Err(payload) => {
+                let first = self.0.into_inner().unwrap_or_else(|p| p.into_inner());
+                match first {
+                    Some((index, item_payload)) => {
+                        drop_payload(payload);
+                        let raised = ItemPanic {
+                            function: name,
+                            index,
+                            payload: item_payload,
+                        };
+                        // `resume_unwind` runs no panic hook: say it here,
+                        // once (a map nested in an item said it already).
+                        if !raised.payload.is::<ItemPanic>() {
+                            eprintln!("{raised}");
+                        }
+                        resume_unwind(Box::new(raised))
+                    }
+                    None => resume_unwind(payload),
+                }
+            }
+        }
+    }
+}

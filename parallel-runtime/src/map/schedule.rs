@@ -1,0 +1,88 @@
+//! The threads path (the `threads` backend, and each rank's share under
+//! `mpi`): units of work on the pool, cut into jobs by a schedule, results
+//! in input order; with tracing on, every job a thread takes is recorded as
+//! one chunk.
+
+use rayon::iter::{FromParallelIterator, IndexedParallelIterator, ParallelIterator};
+
+use super::call::Hooks;
+use crate::config::Schedule;
+
+/// Splits `par` by `schedule` and collects `g(index, unit)` over it, in
+/// input order; the units are numbered from `offset` (where this rank's
+/// share starts), and `g` runs each of their items through `hooks`.
+///
+/// `Dynamic` (and `Static`) pieces hold exactly `chunk` items, the last
+/// maybe fewer, each piece a job of its own that any idle thread may take
+/// (OpenMP's `schedule(dynamic, chunk)`); `Static` without a chunk size
+/// cuts one piece per thread. `Guided` lets rayon split adaptively, never
+/// below `chunk` items.
+pub(super) fn run<P, R, C, G>(
+    hooks: &Hooks<'_>,
+    par: P,
+    offset: usize,
+    (schedule, chunk): (Schedule, Option<usize>),
+    g: G,
+) -> C
+where
+    P: IndexedParallelIterator,
+    R: Send,
+    C: FromParallelIterator<R>,
+    G: Fn(usize, P::Item) -> R + Sync + Send,
+{
+    let n = par.len();
+    let piece = match schedule {
+        Schedule::Static => {
+            let threads = crate::config::ensure_pool();
+            chunk.unwrap_or_else(|| n.div_ceil(threads)).max(1)
+        }
+        Schedule::Dynamic => chunk.unwrap_or(1),
+        Schedule::Guided => return split(hooks, par, offset, chunk.unwrap_or(1), usize::MAX, g),
+    };
+    if piece == 1 {
+        // One item per job: exact without gathering items into pieces.
+        return split(hooks, par, offset, 1, 1, g);
+    }
+    // One pipeline, traced or not (a branch per item, against a piece's
+    // own allocation): each rayon pipeline is code in every map function.
+    let g = &g;
+    par.enumerate()
+        .chunks(piece)
+        .with_max_len(1)
+        .flat_map_iter(|piece| {
+            let mut span = hooks.chunk();
+            piece.into_iter().map(move |(i, x)| {
+                let i = offset + i;
+                if let Some(span) = &mut span {
+                    span.item(i);
+                }
+                g(i, x)
+            })
+        })
+        .collect()
+}
+
+/// Collects `g` over `par` as rayon splits it (adaptively, in jobs of
+/// `min` to `max` units); with tracing on, one chunk per job.
+fn split<P, R, C, G>(hooks: &Hooks<'_>, par: P, offset: usize, min: usize, max: usize, g: G) -> C
+where
+    P: IndexedParallelIterator,
+    R: Send,
+    C: FromParallelIterator<R>,
+    G: Fn(usize, P::Item) -> R + Sync + Send,
+{
+    let it = par.enumerate().with_min_len(min).with_max_len(max);
+    if hooks.traced() {
+        it.map_init(
+            || hooks.span(),
+            |span, (i, x)| {
+                let i = offset + i;
+                span.item(i);
+                g(i, x)
+            },
+        )
+        .collect()
+    } else {
+        it.map(|(i, x)| g(offset + i, x)).collect()
+    }
+}
