@@ -104,6 +104,16 @@ impl Hooks<'_> {
         r
     }
 
+    /// The same hooks as a type of their own when no progress bar is
+    /// shown: a path instantiated on [`Barless::item`] then tests nothing
+    /// per item for the bar. That test costs as much as a trivial item
+    /// (rayon's loop over the items no longer vectorizes), so the map's
+    /// threads path takes this instance whenever it can.
+    #[inline]
+    pub(super) fn barless(&self) -> Option<Barless<'_>> {
+        (!self.progress.shown()).then_some(Barless(self.panics))
+    }
+
     /// Whether a trace is being recorded.
     #[inline]
     pub(super) fn traced(&self) -> bool {
@@ -119,5 +129,17 @@ impl Hooks<'_> {
     #[inline]
     pub(super) fn chunk(&self) -> Option<ChunkSpan> {
         self.traced.then(|| self.span())
+    }
+}
+
+/// [`Hooks`] where no progress bar is shown: see [`Hooks::barless`].
+#[derive(Clone, Copy)]
+pub(super) struct Barless<'a>(&'a FirstPanic);
+
+impl Barless<'_> {
+    /// Calls `f(x)` for item `index`, its panic recorded.
+    #[inline(always)]
+    pub(super) fn item<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> R {
+        self.0.call(index, f, x)
     }
 }

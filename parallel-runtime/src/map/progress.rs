@@ -25,6 +25,12 @@ impl Progress {
         Progress(Some(bar))
     }
 
+    /// Whether a bar is shown.
+    #[inline]
+    pub(super) fn shown(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// One more item done.
     #[inline]
     pub(super) fn inc(&self) {

@@ -2,21 +2,17 @@
 //!
 //! Every entry point the macro writes (`f::map`, `f::try_map`, `f::reduce`
 //! and their `_with` forms) lands here with the items, a closure that calls
-//! the user's function for one item, and the options. Each call takes one
-//! of three paths, all reporting through the same hooks ([`call`]): the
-//! serial path ([`serial`]), the threads path ([`schedule`]) and, for the
-//! `mpi` backend with several ranks, the ranks path ([`distribute`]), which
-//! runs this rank's share on the threads path.
-//!
-//! | file | what it holds |
-//! |---|---|
-//! | `options.rs` | [`MapOptions`], `MapSite`, the plan of one call |
-//! | `call.rs` | one call: its plan, path and hooks (panics, progress, trace) |
-//! | `panics.rs` | the items' panics, raised again as [`ItemPanic`] |
-//! | `progress.rs` | the progress bar |
-//! | `serial.rs`, `schedule.rs`, `distribute.rs` | the three paths |
-//! | `check.rs` | the ranks' check that they hold the same items |
-//! | `reduce.rs` | reproducible reductions in blocks |
+//! the user's function for one item, and the options.
+
+// Each call takes one of three paths, all reporting through the same hooks
+// (`map/call.rs`: the items' panics, the progress bar, the trace's chunks):
+// the serial path (`map/serial.rs`), the threads path (`map/schedule.rs`)
+// and, for the `mpi` backend with several ranks, the ranks path
+// (`map/distribute.rs`), which checks that the ranks hold the same items
+// (`map/check.rs`) and runs this rank's share on the threads path. Beside
+// them: the options and the plan of one call (`map/options.rs`), the
+// capture of the items' panics (`map/panics.rs`), the progress bar
+// (`map/progress.rs`) and the reductions in blocks (`map/reduce.rs`).
 
 use std::fmt;
 use std::sync::Mutex;
@@ -142,10 +138,10 @@ where
     R: Send,
     F: Fn(P::Item) -> R + Sync,
 {
-    call.hooks(par.len(), |hooks| {
-        schedule::run(hooks, par, offset, call.plan.jobs(), |i, x| {
-            hooks.item(i, f, x)
-        })
+    let jobs = call.plan.jobs();
+    call.hooks(par.len(), |hooks| match hooks.barless() {
+        Some(barless) => schedule::run(hooks, par, offset, jobs, |i, x| barless.item(i, f, x)),
+        None => schedule::run(hooks, par, offset, jobs, |i, x| hooks.item(i, f, x)),
     })
 }
 
