@@ -38,7 +38,6 @@ use serial::len_hint;
 
 pub use crate::panic::ItemPanic;
 pub use options::{MapOptions, MapSite};
-pub(crate) use panics::{STACK_RED_ZONE, STACK_SEGMENT};
 pub use reduce::reduce_block_size;
 
 /// The error of `…::try_map`: which item failed, in which function, and why.

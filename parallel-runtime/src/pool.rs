@@ -148,6 +148,20 @@ pub(crate) fn cpu_counts() -> (usize, usize) {
     (available, available)
 }
 
+/// Stack left below which a map or a `compute` called inside an item or a
+/// task (nested, or recursive) continues on a new stack segment on the heap,
+/// and the size of that segment: so that depth is limited by memory, as
+/// plain recursion on the main thread is, not by a worker's 2 MiB stack.
+const STACK_RED_ZONE: usize = 256 * 1024;
+const STACK_SEGMENT: usize = 4 * 1024 * 1024;
+
+/// Runs `f`, on a new stack segment if this thread's stack runs low: the
+/// maps and computes that items and tasks call, nested or recursive.
+#[inline]
+pub(crate) fn deep<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::rank_threads;

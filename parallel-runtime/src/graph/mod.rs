@@ -467,11 +467,7 @@ pub fn compute_with<C: Compute>(backend: Backend, c: C) -> Result<C::Output, Del
     // A task may call `compute` itself, recursively: continue on a new
     // stack segment when the worker's stack runs low, so that depth is
     // limited by memory (as plain recursion is), not by a 2 MiB stack.
-    stacker::maybe_grow(
-        crate::map::STACK_RED_ZONE,
-        crate::map::STACK_SEGMENT,
-        || compute_here(backend, c),
-    )
+    crate::pool::deep(|| compute_here(backend, c))
 }
 
 fn compute_here<C: Compute>(backend: Backend, c: C) -> Result<C::Output, DelayedError> {

@@ -12,13 +12,6 @@ use crate::panic::{drop_payload, ItemPanic};
 /// payload waits in [`FirstPanic`].
 struct Cancelled;
 
-/// Stack left below which a map or a `compute` called inside an item or a
-/// task (nested, or recursive) continues on a new stack segment on the heap,
-/// and the size of that segment: so that depth is limited by memory, as
-/// plain recursion on the main thread is, not by a worker's 2 MiB stack.
-pub(crate) const STACK_RED_ZONE: usize = 256 * 1024;
-pub(crate) const STACK_SEGMENT: usize = 4 * 1024 * 1024;
-
 /// The panic of the lowest-indexed item that panicked.
 #[derive(Default)]
 pub(super) struct FirstPanic(Mutex<Option<(usize, Box<dyn Any + Send>)>>);
@@ -55,9 +48,7 @@ impl FirstPanic {
     /// payload.
     #[track_caller]
     pub(super) fn run<R>(self, name: &'static str, body: impl FnOnce(&Self) -> R) -> R {
-        let result = stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
-            catch_unwind(AssertUnwindSafe(|| body(&self)))
-        });
+        let result = crate::pool::deep(|| catch_unwind(AssertUnwindSafe(|| body(&self))));
         crate::trace::flush_if_top_level();
         match result {
             Ok(r) => r,
