@@ -4,12 +4,13 @@
 //! bound); `local.rs` implements it with a world of threads, `rsmpi.rs`
 //! with real MPI (only with the `mpi` feature).
 //!
-//! A communicator holds a [`Backend`], one of the two, which implements the
-//! trait by delegating to it in `backend.rs`, in one place: the only
-//! `match` on the backend. The trait has generic methods (the element type of a buffer
-//! travels as a type, so that real MPI gets its datatype and the local world
-//! can name it in errors), so it is dispatched statically, which is also
-//! what the latency of small messages wants.
+//! A communicator holds a [`Backend`](backend::Backend), one of the two,
+//! which implements the trait by delegating to it in `backend.rs`, in one
+//! place: the only `match` on the backend. The trait has generic methods
+//! (the element type of a buffer travels as a type, so that real MPI gets
+//! its datatype and the local world can name it in errors), so it is
+//! dispatched statically, which is also what the latency of small messages
+//! wants.
 
 pub(crate) mod backend;
 pub(crate) mod local;
