@@ -1,6 +1,6 @@
 //! Reduction operations and the element types of the buffer path.
 
-use super::Equivalence;
+use super::datatype::Equivalence;
 
 /// A predefined reduction, as mpi4py's `MPI.SUM`, `MPI.PROD`, `MPI.MIN`,
 /// `MPI.MAX`. For any other combination, pass a closure to
