@@ -194,11 +194,7 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
 #[test]
 fn no_module_imports_a_higher_layer() {
     let graph = imports();
-    assert!(
-        graph.len() > 20,
-        "read too few modules: {:?}",
-        graph.keys()
-    );
+    assert!(graph.len() > 20, "read too few modules: {:?}", graph.keys());
     let mut wrong = Vec::new();
     for (m, uses) in &graph {
         for u in uses {
@@ -228,7 +224,12 @@ fn circles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
         names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let edges: Vec<Vec<usize>> = names
         .iter()
-        .map(|n| graph[*n].iter().filter_map(|u| index_of.get(u).copied()).collect())
+        .map(|n| {
+            graph[*n]
+                .iter()
+                .filter_map(|u| index_of.get(u).copied())
+                .collect()
+        })
         .collect();
     let mut inside = Vec::new();
     for start in 0..names.len() {
@@ -264,7 +265,11 @@ fn the_modules_import_no_circle() {
     let mut tops: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (m, uses) in &files {
         let entry = tops.entry(top(m).to_owned()).or_default();
-        entry.extend(uses.iter().map(|u| top(u).to_owned()).filter(|u| u != top(m)));
+        entry.extend(
+            uses.iter()
+                .map(|u| top(u).to_owned())
+                .filter(|u| u != top(m)),
+        );
     }
     let found: Vec<String> = circles(&files).into_iter().chain(circles(&tops)).collect();
     assert!(
@@ -293,9 +298,16 @@ fn no_runtime_file_is_longer_than_500_lines() {
     let long: Vec<String> = paths
         .iter()
         .filter_map(|p| {
-            let n = std::fs::read_to_string(p).expect("a source file").lines().count();
+            let n = std::fs::read_to_string(p)
+                .expect("a source file")
+                .lines()
+                .count();
             (n > 500).then(|| format!("{}: {n} lines", p.display()))
         })
         .collect();
-    assert!(long.is_empty(), "files over 500 lines:\n{}", long.join("\n"));
+    assert!(
+        long.is_empty(),
+        "files over 500 lines:\n{}",
+        long.join("\n")
+    );
 }
