@@ -14,9 +14,7 @@ pub(crate) struct PayloadText<'a>(pub(crate) &'a (dyn Any + Send));
 impl fmt::Display for PayloadText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = self.0;
-        if let Some(s) = p.downcast_ref::<&'static str>() {
-            f.write_str(s)
-        } else if let Some(s) = p.downcast_ref::<String>() {
+        if let Some(s) = text(p) {
             f.write_str(s)
         } else if let Some(inner) = p.downcast_ref::<ItemPanic>() {
             fmt::Display::fmt(inner, f)
@@ -24,6 +22,14 @@ impl fmt::Display for PayloadText<'_> {
             f.write_str("<non-string panic payload>")
         }
     }
+}
+
+/// The message of `panic!("…")`, `assert!` or `unwrap`: a payload that is
+/// a `&str` or a `String`.
+fn text(p: &(dyn Any + Send)) -> Option<&str> {
+    p.downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| p.downcast_ref::<String>().map(String::as_str))
 }
 
 /// Drops a panic payload that is not going anywhere (the panic of another
@@ -90,11 +96,7 @@ impl ItemPanic {
     /// (`panic!("…")`, `assert!`, `unwrap`); `None` for another payload
     /// (`std::panic::panic_any(value)`: see [`downcast_ref`](Self::downcast_ref)).
     pub fn message(&self) -> Option<&str> {
-        if let Some(s) = self.payload.downcast_ref::<&'static str>() {
-            Some(s)
-        } else {
-            self.payload.downcast_ref::<String>().map(String::as_str)
-        }
+        text(&*self.payload)
     }
 
     /// The payload, if it is a `T`.
