@@ -61,7 +61,7 @@ pub(crate) fn check_launcher() -> Result<(), LaunchedWithoutMpi> {
 }
 
 /// What kind of job the launcher started, from its environment.
-#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+#[cfg(any(feature = "mpi", test))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum JobKind {
     /// One program on every rank (Open MPI's `OMPI_APP_CTX_NUM_PROCS` has
@@ -76,7 +76,7 @@ pub(crate) enum JobKind {
 }
 
 /// The kind of job, from `OMPI_APP_CTX_NUM_PROCS` as `get` reads it.
-#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+#[cfg(any(feature = "mpi", test))]
 pub(crate) fn job_kind(get: impl Fn(&str) -> Option<String>) -> JobKind {
     match get("OMPI_APP_CTX_NUM_PROCS") {
         Some(v) => match v.split_whitespace().count() {
@@ -90,7 +90,7 @@ pub(crate) fn job_kind(get: impl Fn(&str) -> Option<String>) -> JobKind {
 
 /// In an Open MPI job, the first rank of this program's app context (the
 /// one to print a note for all of them).
-#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+#[cfg(any(feature = "mpi", test))]
 pub(crate) fn first_rank_of_app(get: impl Fn(&str) -> Option<String>) -> Option<usize> {
     let app: usize = get("OMPI_MCA_orte_app_num")?.trim().parse().ok()?;
     let counts = get("OMPI_APP_CTX_NUM_PROCS")?;

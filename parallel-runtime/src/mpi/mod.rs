@@ -43,6 +43,7 @@ mod op;
 mod request;
 pub(crate) mod start;
 mod transport;
+#[cfg(any(feature = "mpi", test))]
 mod watchdog;
 mod wire;
 pub(crate) mod world;

@@ -109,6 +109,7 @@ fn activity_exit() {
 }
 
 /// This process's communicator operation, as the watchdog sees it.
+#[cfg(any(feature = "mpi", test))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Activity {
     /// Whether some thread is inside a communicator operation.

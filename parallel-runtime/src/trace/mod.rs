@@ -36,9 +36,9 @@ mod tests;
 pub use file::{flush, parse, path, read, start, stop, TraceGuard, ENV_TRACE};
 pub use record::{enabled, set_rank, thread_name, Event};
 
+pub(crate) use activity::op_span;
 #[cfg(any(feature = "mpi", test))]
-pub(crate) use activity::{activity, watch_activity};
-pub(crate) use activity::{op_span, Activity};
+pub(crate) use activity::{activity, watch_activity, Activity};
 pub(crate) use file::{flush_if_top_level, start_from_env};
 #[cfg(feature = "mpi")]
 pub(crate) use ranks::{abandon_part, mark_sync, RankPart};

@@ -23,16 +23,16 @@
 //! in [`Watch`], free of MPI, and unit-tested here; the MPI side
 //! (`thread.rs`, with the `mpi` feature) only moves its messages.
 
-#![cfg_attr(not(feature = "mpi"), allow(dead_code))]
-
 use std::time::{Duration, Instant};
 
 use crate::trace::Activity;
 
 /// How often the watchdog looks at its rank and at the control communicator.
+#[cfg(feature = "mpi")]
 pub(crate) const POLL: Duration = Duration::from_millis(50);
 
 /// The exit code of a job aborted as hung (as `timeout(1)`).
+#[cfg(feature = "mpi")]
 pub(crate) const HUNG_EXIT_CODE: i32 = 124;
 
 /// A message on the control communicator.
@@ -144,6 +144,7 @@ impl Watch {
     }
 
     /// Whether this rank has returned from `main`.
+    #[cfg(feature = "mpi")]
     pub(crate) fn is_finished(&self) -> bool {
         self.finished_at.is_some()
     }
