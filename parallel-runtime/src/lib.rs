@@ -35,9 +35,9 @@ pub mod trace;
 
 pub use config::threads::num_threads;
 pub use config::{Backend, ConfigError, Schedule};
-pub use graph::{compute, Delayed, DelayedError, IntoDelayed};
+pub use graph::{compute, delayed_fn, Delayed, DelayedError, DelayedFn, IntoDelayed};
 pub use items::{items, IntoItems, Items};
-pub use map::{reduce_block_size, ItemError, ItemPanic, MapOptions};
+pub use map::{map_fn, reduce_block_size, ItemError, ItemPanic, MapFn, MapOptions};
 
 #[doc(inline)]
 pub use parallel_macros::delayed;
@@ -50,9 +50,9 @@ pub use parallel_macros::parallel_map;
 pub mod prelude {
     pub use crate::config::{Backend, Schedule};
     pub use crate::items::{items, IntoItems};
-    pub use crate::map::{ItemError, ItemPanic, MapOptions};
+    pub use crate::map::{map_fn, ItemError, ItemPanic, MapOptions};
     pub use crate::mpi::{Comm, Equivalence, Op, Source, ANY_SOURCE, ANY_TAG};
-    pub use crate::{compute, delayed, Delayed, DelayedError};
+    pub use crate::{compute, delayed, delayed_fn, Delayed, DelayedError};
     pub use crate::{mpi_main, parallel_map};
 }
 

@@ -26,6 +26,7 @@ use crate::items::{IntoItems, ItemFingerprint};
 mod call;
 mod check;
 mod distribute;
+mod function;
 mod options;
 mod panics;
 mod progress;
@@ -37,6 +38,7 @@ use call::{Call, Path};
 use serial::len_hint;
 
 pub use crate::panic::ItemPanic;
+pub use function::{map_fn, MapFn};
 pub use options::{MapOptions, MapSite};
 pub use reduce::reduce_block_size;
 

@@ -42,6 +42,7 @@
 //! - **Pictures and inspection.** [`Graph`] lists the tasks, their keys and
 //!   dependencies, and draws them (DOT, SVG).
 
+mod closure;
 mod error;
 mod inspect;
 mod key;
@@ -55,6 +56,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+pub use closure::{delayed_fn, DelayedFn, TaskFn};
 pub use error::{DelayedError, FailureKind};
 pub use inspect::{Graph, NodeState, SvgEngine};
 pub use key::{TaskKey, TaskSite};
