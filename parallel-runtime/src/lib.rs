@@ -6,6 +6,10 @@
 //! | [`#[mpi_main]`](mpi_main) | `mpi4py` | turns `main` into an SPMD program on MPI, with an mpi4py-like [`Comm`](mpi::Comm) |
 //! | [`#[delayed]`](delayed) | `dask.delayed` | builds a lazy task graph and computes it in parallel |
 //!
+//! For a function you cannot annotate (one of another crate, a closure),
+//! [`map_fn`] is Python's `pool.map(math.sqrt, xs)` and [`delayed_fn`] Dask's
+//! `delayed(sum)(parts)`, named at the call site.
+//!
 //! ```
 //! use parallel_runtime::prelude::*;
 //!
