@@ -37,6 +37,10 @@ use crate::bounds::IsResult;
 /// tuple (up to 8), none as `()`. Write the closure's parameter types, as a
 /// `#[delayed]` function's are written: they say what each input is.
 ///
+/// [`call`](DelayedFn::call) takes the `DelayedFn`: a closure that captures
+/// nothing or only `Copy` values is `Copy`, so one `DelayedFn` records any
+/// number of tasks; clone one that captures more (`f.clone().call(…)`).
+///
 /// Keys are `name-0`, `name-1`, … numbered per name in this process, so
 /// tasks made at several places under one name are told apart by number;
 /// give call-site tasks names that no `#[delayed]` function has.
