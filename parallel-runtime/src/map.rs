@@ -34,6 +34,10 @@ mod reduce;
 mod schedule;
 mod serial;
 
+// Streaming and asynchronous calls (issue 10): `f::imap`, `f::apply_async`.
+mod spawn;
+mod stream;
+
 use call::{Call, Path};
 use serial::len_hint;
 
@@ -41,6 +45,8 @@ pub use crate::panic::ItemPanic;
 pub use function::{map_fn, MapFn};
 pub use options::{MapOptions, MapSite};
 pub use reduce::reduce_block_size;
+pub use spawn::{apply_async, try_apply_async, AsyncResult, AsyncTimeout};
+pub use stream::{imap, imap_unordered, try_imap, try_imap_unordered, Stream};
 
 /// The error of `…::try_map`: which item failed, in which function, and why.
 ///

@@ -28,6 +28,7 @@ pub(crate) fn expand(m: &FnModel, o: &MapOptions) -> TokenStream {
     let checks = e.compile_time_checks(o);
     let map = e.map();
     let reduce = e.reduce();
+    let stream = e.stream();
     quote! {
         #item_fn
 
@@ -42,6 +43,7 @@ pub(crate) fn expand(m: &FnModel, o: &MapOptions) -> TokenStream {
             #map
             #try_map
             #reduce
+            #stream
         }
     }
 }
@@ -395,4 +397,201 @@ fn defaults(o: &MapOptions, p: &TokenStream) -> TokenStream {
         calls.extend(quote!(.progress(#on)));
     }
     quote!(#p::MapOptions::new() #calls)
+}
+
+// Streaming and asynchronous calls (issue 10): `imap`, `imap_unordered`,
+// `apply_async`, their `try_` forms, each with a `_with` form.
+impl Entries<'_> {
+    /// Every streaming and asynchronous entry point.
+    fn stream(&self) -> TokenStream {
+        let result = types::looks_like_result(&self.out_ty);
+        let mut out = self.imap("imap", false);
+        out.extend(self.imap("imap_unordered", false));
+        out.extend(self.apply_async(false));
+        if result {
+            out.extend(self.imap("try_imap", true));
+            out.extend(self.imap("try_imap_unordered", true));
+            out.extend(self.apply_async(true));
+        }
+        out
+    }
+
+    /// `name` and `name_with`: `first` then the shared parameters `shared`;
+    /// `body` gets the options expression.
+    #[allow(clippy::too_many_arguments)]
+    fn async_pair(
+        &self,
+        name: &str,
+        doc: &str,
+        generics: &TokenStream,
+        first: &TokenStream,
+        shared: &[TokenStream],
+        ret: &TokenStream,
+        bound: &TokenStream,
+        body: impl Fn(TokenStream) -> TokenStream,
+    ) -> TokenStream {
+        let (p, vis) = (&self.p, &self.m.item.vis);
+        let (plain, with) = (
+            syn::Ident::new(name, Span::call_site()),
+            format_ident!("{name}_with"),
+        );
+        let none = body(quote!(::core::option::Option::None));
+        let some = body(quote!(::core::option::Option::Some(options)));
+        quote! {
+            #[doc = #doc]
+            #vis fn #plain #generics(#first, #(#shared),*) -> #ret #bound {
+                #none
+            }
+
+            #[doc = #WITH_DOC]
+            #vis fn #with #generics(options: &#p::MapOptions, #first, #(#shared),*) -> #ret #bound {
+                #some
+            }
+        }
+    }
+
+    /// `imap`, `imap_unordered`, `try_imap` or `try_imap_unordered`: an
+    /// iterator that borrows the shared arguments (their elided lifetimes
+    /// named `'__shared`) and pulls `items` lazily.
+    fn imap(&self, name: &str, fallible: bool) -> TokenStream {
+        let (p, lt, item_ty, out_ty) = (&self.p, &self.lt_param, &self.item_ty, &self.out_ty);
+        let shared_lt: syn::Lifetime = syn::parse_quote!('__shared);
+        let shared: Vec<TokenStream> = self.m.params[1..]
+            .iter()
+            .map(|s| {
+                let (i, mut t) = (&s.ident, s.ty.clone());
+                types::name_elided_lifetimes(&mut t, &shared_lt);
+                quote!(#i: #t)
+            })
+            .collect();
+        let unordered = name.ends_with("unordered");
+        let value = if fallible {
+            let (ok, err) = super::ok_and_err(p, out_ty);
+            let ok = if unordered { quote!((usize, #ok)) } else { ok };
+            quote!(::core::result::Result<#ok, #p::ItemError<#err>>)
+        } else if unordered {
+            quote!((usize, #out_ty))
+        } else {
+            quote!(#out_ty)
+        };
+        let generics = quote!(<#lt #shared_lt, __I>);
+        let ret = quote!(impl ::core::iter::Iterator<Item = #value> + use<#lt #shared_lt, __I>);
+        let bound = quote!(where __I: ::core::iter::IntoIterator<Item = #item_ty>);
+        let call = self.call(fallible.then(|| quote!(#p::IsResult::into_result)));
+        let doc = self.imap_doc(name, fallible, unordered);
+        let f = syn::Ident::new(name, Span::call_site());
+        self.async_pair(
+            name,
+            &doc,
+            &generics,
+            &quote!(items: __I),
+            &shared,
+            &ret,
+            &bound,
+            |opts| quote!(#p::#f(&Self::__SITE, #opts, items, move #call)),
+        )
+    }
+
+    fn imap_doc(&self, name: &str, fallible: bool, unordered: bool) -> String {
+        let (link, krate) = (&self.link, &self.krate);
+        let what = match (fallible, unordered) {
+            (false, false) => "the results in input order, each as soon as its window is done \
+                               (like Python's `Pool.imap`)"
+                .to_string(),
+            (false, true) => "`(index, result)` pairs, each window's in the order its pieces of \
+                              work finished (like Python's `Pool.imap_unordered`)"
+                .to_string(),
+            (true, _) => format!(
+                "like [`{}`](Self::{0}) for a function returning a `Result`: the `Ok` values, then \
+                 at the first failure its error naming the item, then the end",
+                name.trim_start_matches("try_")
+            ),
+        };
+        format!(
+            "Calls {link} on every item on the shared thread pool and yields {what}.\n\n\
+             `items` is any `IntoIterator`, consumed lazily: at most one window of items (the pool's \
+             threads × the chunk size, 1024 when none is set; one item with the `serial` \
+             backend) is pulled from it and not yet yielded, and each window runs inside the `next()` that needs it, so an endless \
+             generator runs in bounded memory.\n\n\
+             # Panics\n\
+             `next()` panics with an [`ItemPanic`]({krate}::ItemPanic) if the function panics for \
+             an item of its window; the iterator then ends."
+        )
+    }
+
+    /// `apply_async` or `try_apply_async`: one call that owns what it uses.
+    /// Each shared argument is a generic `__Ak: Borrow<T> + Send + 'static`
+    /// (`T` the referent of a `&T` parameter, else the parameter's type,
+    /// cloned per call as by `map`), so that these bounds are checked where
+    /// `apply_async` is called, not on every annotated function.
+    fn apply_async(&self, fallible: bool) -> TokenStream {
+        let (p, name) = (&self.p, self.m.name());
+        let stat: syn::Lifetime = syn::parse_quote!('static);
+        let (mut item_ty, mut out_ty) = (self.m.params[0].ty.clone(), self.m.output_ty());
+        types::name_elided_lifetimes(&mut item_ty, &stat);
+        types::name_elided_lifetimes(&mut out_ty, &stat);
+        let (mut generics, mut decl, mut bounds, mut pass) = (vec![], vec![], vec![], vec![]);
+        for (k, s) in self.m.params[1..].iter().enumerate() {
+            let (i, g) = (&s.ident, format_ident!("__A{k}"));
+            let (mut target, by_ref) = match &s.ty {
+                syn::Type::Reference(r) if r.mutability.is_none() => ((*r.elem).clone(), true),
+                t => (t.clone(), false),
+            };
+            types::name_elided_lifetimes(&mut target, &stat);
+            let borrow =
+                quote_spanned!(s.ty.span()=> ::core::borrow::Borrow::<#target>::borrow(&#i));
+            pass.push(if by_ref {
+                borrow
+            } else {
+                quote_spanned!(s.ty.span()=> ::core::clone::Clone::clone(#borrow))
+            });
+            bounds.push(quote_spanned!(s.ty.span()=>
+                #g: ::core::borrow::Borrow<#target> + ::core::marker::Send + 'static));
+            decl.push(quote!(#i: #g));
+            generics.push(g);
+        }
+        let (fname, value, wrap) = if fallible {
+            let (ok, err) = super::ok_and_err(p, &out_ty);
+            let value = quote!(::core::result::Result<#ok, #p::ItemError<#err>>);
+            ("try_apply_async", value, quote!(#p::IsResult::into_result))
+        } else {
+            ("apply_async", quote!(#out_ty), quote!())
+        };
+        let f = syn::Ident::new(fname, Span::call_site());
+        let doc = self.apply_async_doc(fallible);
+        self.async_pair(
+            fname,
+            &doc,
+            &quote!(<#(#generics),*>),
+            &quote!(item: #item_ty),
+            &decl,
+            &quote!(#p::AsyncResult<#value>),
+            &quote!(where #(#bounds),*),
+            |opts| quote!(#p::#f(&Self::__SITE, #opts, item, move |__item| #wrap(#name(__item, #(#pass),*)))),
+        )
+    }
+
+    fn apply_async_doc(&self, fallible: bool) -> String {
+        let (link, krate) = (&self.link, &self.krate);
+        let err = if fallible {
+            "; an `Err` comes back from `get()` as an [`ItemError`]({krate}::ItemError) naming the \
+             function (item 0)"
+        } else {
+            ""
+        };
+        format!(
+            "Starts one call of {link} on the shared thread pool and returns at once (Python's \
+             `Pool.apply_async`, `concurrent.futures`' `submit`); the \
+             [`AsyncResult`]({krate}::map::AsyncResult) handle's `get()` waits for the result, \
+             `get_timeout` waits at most a while, `ready()` tells whether it is done{err}.\n\n\
+             The call runs after this returns, so it owns what it uses: the item and the result \
+             are `Send + 'static`, and each shared argument is given as an owned value that \
+             moves into the task, as Python pickles the arguments it sends to a worker: for a \
+             parameter `&T`, anything that borrows as a `T` (a `T`, an `Arc<T>` to share one \
+             copy between calls, a `Vec<f64>` for `&[f64]`, a `String` for `&str`, a \
+             `&'static T`); for a parameter `T`, a `T`. With the `serial` backend the call runs before this returns.\n\n\
+             # Panics\n\
+             `get()` panics with an [`ItemPanic`]({krate}::ItemPanic) if the function panicked."
+        )
+    }
 }

@@ -72,16 +72,23 @@ impl Call<'_> {
     /// progress bar (when the plan asks for one) starts here and finishes
     /// when `body` returns; a panic drops it instead, which clears it.
     pub(super) fn hooks<R>(&self, len: usize, body: impl FnOnce(&Hooks<'_>) -> R) -> R {
-        let hooks = Hooks {
+        let bar = Progress::start(self.site.name, self.plan.progress, len);
+        let out = self.hooks_on(bar.share(), body);
+        bar.finish();
+        out
+    }
+
+    /// Runs `body` with hooks that advance `progress`, a bar that may
+    /// outlive this call (a streaming map's, across its windows): it is
+    /// left as it is when `body` returns.
+    pub(super) fn hooks_on<R>(&self, progress: Progress, body: impl FnOnce(&Hooks<'_>) -> R) -> R {
+        body(&Hooks {
             name: self.site.name,
             kind: self.kind,
             panics: self.panics,
-            progress: Progress::start(self.site.name, self.plan.progress, len),
+            progress,
             traced: crate::trace::enabled(),
-        };
-        let out = body(&hooks);
-        hooks.progress.finish();
-        out
+        })
     }
 }
 

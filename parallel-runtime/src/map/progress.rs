@@ -25,6 +25,12 @@ impl Progress {
         Progress(Some(bar))
     }
 
+    /// The same bar, to advance from another call (each window of a
+    /// streaming map); dropping the copy leaves the bar as it is.
+    pub(super) fn share(&self) -> Self {
+        Progress(self.0.clone())
+    }
+
     /// Whether a bar is shown.
     #[inline]
     pub(super) fn shown(&self) -> bool {

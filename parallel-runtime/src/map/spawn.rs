@@ -1,0 +1,245 @@
+//! One call on the pool that the caller collects later: `f::apply_async`
+//! and `f::try_apply_async` (Python's `Pool.apply_async`, and
+//! `concurrent.futures`' `Executor.submit`).
+//!
+//! The call runs after `apply_async` has returned, so it owns everything it
+//! uses: the item and the result are `Send + 'static`, and each shared
+//! argument is given as an owned value that moves into the task, as Python
+//! pickles the arguments it sends to a worker: for a parameter `&T`,
+//! anything that borrows as a `T` (`T`, `Arc<T>`, `Vec<f64>` for `&[f64]`,
+//! `String` for `&str`, `&'static T`); for a parameter `T`, a `T`.
+
+use std::any::Any;
+use std::fmt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::call::Call;
+use super::options::{MapOptions, MapSite};
+use super::{serial, ItemError};
+use crate::config::Backend;
+
+/// The handle of one call started by `f::apply_async` (Python's
+/// `AsyncResult`, or a `concurrent.futures.Future`): [`get`](Self::get)
+/// waits for its result.
+///
+/// ```
+/// use parallel_runtime::prelude::*;
+/// use std::time::Duration;
+///
+/// #[parallel_map]
+/// fn slow_square(x: u64, pause: &Duration) -> u64 {
+///     std::thread::sleep(*pause);
+///     x * x
+/// }
+///
+/// let call = slow_square::apply_async(7, Duration::from_millis(200));
+/// // Not done within 1 ms: the error hands the handle back, the call runs on.
+/// let call = call.get_timeout(Duration::from_millis(1)).unwrap_err().into_handle();
+/// assert!(!call.ready());
+/// assert_eq!(call.get(), 49);
+/// ```
+#[must_use = "the call runs anyway; `get()` is the only way to its result or its panic"]
+pub struct AsyncResult<R> {
+    function: &'static str,
+    slot: Arc<Slot<R>>,
+}
+
+/// Where the task leaves its outcome.
+struct Slot<R> {
+    state: Mutex<Option<Outcome<R>>>,
+    done: Condvar,
+}
+
+/// The call returned a value, or panicked with this payload (an
+/// [`ItemPanic`](crate::ItemPanic) naming the function).
+type Outcome<R> = Result<R, Box<dyn Any + Send>>;
+
+impl<R> Slot<R> {
+    fn lock(&self) -> MutexGuard<'_, Option<Outcome<R>>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until the outcome is in, or `timeout` has passed; the guard,
+    /// and whether the outcome is in.
+    fn wait(&self, timeout: Option<Duration>) -> (MutexGuard<'_, Option<Outcome<R>>>, bool) {
+        let state = self.lock();
+        let pending = |s: &mut Option<Outcome<R>>| s.is_none();
+        let state = match timeout {
+            None => self.done.wait_while(state, pending),
+            Some(t) => self
+                .done
+                .wait_timeout_while(state, t, pending)
+                .map(|(s, _)| s)
+                .map_err(|p| std::sync::PoisonError::new(p.into_inner().0)),
+        }
+        .unwrap_or_else(|p| p.into_inner());
+        let finished = state.is_some();
+        (state, finished)
+    }
+}
+
+impl<R> AsyncResult<R> {
+    /// Whether the call has finished (returned or panicked): then
+    /// [`get`](Self::get) does not wait.
+    pub fn ready(&self) -> bool {
+        self.slot.lock().is_some()
+    }
+
+    /// Waits until the call has finished.
+    pub fn wait(&self) {
+        drop(self.slot.wait(None));
+    }
+
+    /// Waits for the call and returns its result.
+    ///
+    /// # Panics
+    /// If the call panicked: with an [`ItemPanic`](crate::ItemPanic)
+    /// (`f: item 0 panicked: <message>`) holding the call's payload, as
+    /// Python's `get()` raises the worker's exception.
+    pub fn get(self) -> R {
+        let mut state = self.slot.wait(None).0;
+        match state.take() {
+            Some(outcome) => outcome.unwrap_or_else(|payload| resume_unwind(payload)),
+            None => unreachable!("the call finished without an outcome"),
+        }
+    }
+
+    /// [`get`](Self::get), waiting at most `timeout`; on time-out the call
+    /// goes on, and the error hands this handle back
+    /// ([`AsyncTimeout::into_handle`]) to wait again.
+    ///
+    /// # Panics
+    /// As [`get`](Self::get), if the call panicked.
+    pub fn get_timeout(self, timeout: Duration) -> Result<R, AsyncTimeout<R>> {
+        if self.slot.wait(Some(timeout)).1 {
+            Ok(self.get())
+        } else {
+            Err(AsyncTimeout {
+                handle: self,
+                timeout,
+            })
+        }
+    }
+}
+
+impl<R> fmt::Debug for AsyncResult<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncResult")
+            .field("function", &self.function)
+            .field("ready", &self.ready())
+            .finish()
+    }
+}
+
+/// The error of [`AsyncResult::get_timeout`]: the call had not finished in
+/// time (Python's `multiprocessing.TimeoutError`). It is still running;
+/// [`into_handle`](Self::into_handle) gives the handle back.
+pub struct AsyncTimeout<R> {
+    handle: AsyncResult<R>,
+    timeout: Duration,
+}
+
+impl<R> AsyncTimeout<R> {
+    /// The handle of the call, to wait again.
+    pub fn into_handle(self) -> AsyncResult<R> {
+        self.handle
+    }
+}
+
+impl<R> fmt::Display for AsyncTimeout<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: no result within {:?}; the call is still running",
+            self.handle.function, self.timeout
+        )
+    }
+}
+
+impl<R> fmt::Debug for AsyncTimeout<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl<R> std::error::Error for AsyncTimeout<R> {}
+
+/// `f::apply_async`: `f(item)` as one call on the pool (on this thread,
+/// before returning, with the `serial` backend), through the same hooks as
+/// a map of one item (panic, progress bar, trace).
+#[doc(hidden)]
+pub fn apply_async<T, R, F>(
+    site: &'static MapSite,
+    options: Option<&MapOptions>,
+    item: T,
+    f: F,
+) -> AsyncResult<R>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> R + Send + 'static,
+{
+    let slot = Arc::new(Slot {
+        state: Mutex::new(None),
+        done: Condvar::new(),
+    });
+    let options = options.copied();
+    let task = {
+        let slot = Arc::clone(&slot);
+        move || {
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                Call::run(site, options.as_ref(), "map", |call| {
+                    call.hooks(1, |hooks| {
+                        let one = std::iter::once(item);
+                        let mut out: Vec<R> = serial::run(hooks, one, |i, x| hooks.item(i, &f, x));
+                        out.pop()
+                    })
+                })
+            }));
+            let outcome = outcome.map(|r| match r {
+                Some(r) => r,
+                None => unreachable!("one item gave no result"),
+            });
+            *slot.lock() = Some(outcome);
+            slot.done.notify_all();
+        }
+    };
+    if site.plan(options.as_ref()).backend == Backend::Serial {
+        task();
+    } else {
+        crate::config::ensure_pool();
+        rayon::spawn(task);
+    }
+    AsyncResult {
+        function: site.name,
+        slot,
+    }
+}
+
+/// `f::try_apply_async`: [`apply_async`] for a function returning a
+/// `Result`, whose `Err` comes back through `get()` as an [`ItemError`]
+/// naming the function.
+#[doc(hidden)]
+pub fn try_apply_async<T, O, E, F>(
+    site: &'static MapSite,
+    options: Option<&MapOptions>,
+    item: T,
+    f: F,
+) -> AsyncResult<Result<O, ItemError<E>>>
+where
+    T: Send + 'static,
+    O: Send + 'static,
+    E: Send + 'static,
+    F: Fn(T) -> Result<O, E> + Send + 'static,
+{
+    let function = site.name;
+    apply_async(site, options, item, move |x| {
+        f(x).map_err(|error| ItemError {
+            function,
+            index: 0,
+            error,
+        })
+    })
+}

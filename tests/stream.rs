@@ -1,0 +1,279 @@
+//! Streaming and asynchronous calls of `#[parallel_map]`: `f::imap`,
+//! `f::imap_unordered`, `f::apply_async` and their `try_` forms.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use parallel_runtime::prelude::*;
+
+#[parallel_map]
+fn scaled(x: u64, by: &u64) -> u64 {
+    x * by
+}
+
+#[parallel_map]
+fn checked(x: u64) -> Result<u64, String> {
+    if x % 1000 == 777 {
+        Err(format!("bad {x}"))
+    } else {
+        Ok(x)
+    }
+}
+
+#[parallel_map]
+fn panicky(x: u64) -> u64 {
+    assert!(x != 300, "boom at {x}");
+    x
+}
+
+const BACKENDS: [Backend; 2] = [Backend::Serial, Backend::Threads];
+
+/// An input that counts the items pulled from it.
+fn counted(n: u64, pulled: &AtomicUsize) -> impl Iterator<Item = u64> + '_ {
+    (0..n).inspect(move |_| {
+        pulled.fetch_add(1, Ordering::SeqCst);
+    })
+}
+
+/// The most items `imap_with(chunk_size(4))` may hold in flight.
+fn window(backend: Backend) -> usize {
+    match backend {
+        Backend::Serial => 1,
+        _ => parallel_runtime::num_threads() * 4,
+    }
+}
+
+#[test]
+fn imap_yields_in_input_order() {
+    for backend in BACKENDS {
+        let o = MapOptions::new().backend(backend).chunk_size(4);
+        let got: Vec<u64> = scaled::imap_with(&o, 0..10_000u64, &3).collect();
+        assert_eq!(
+            got,
+            (0..10_000).map(|x| x * 3).collect::<Vec<_>>(),
+            "{backend:?}"
+        );
+        let got: Vec<u64> = scaled::imap(vec![5u64, 1, 4], &2).collect();
+        assert_eq!(got, [10, 2, 8]);
+        // With a progress bar (drawn only on a terminal) across the windows.
+        let o = o.progress(true);
+        assert_eq!(
+            scaled::imap_unordered_with(&o, 0..1_000u64, &1).count(),
+            1_000
+        );
+        assert_eq!(scaled::imap_with(&o, 0..1_000u64, &1).last(), Some(999));
+    }
+}
+
+#[test]
+fn imap_pulls_its_input_lazily_one_window_at_a_time() {
+    for backend in BACKENDS {
+        let o = MapOptions::new().backend(backend).chunk_size(4);
+        let pulled = AtomicUsize::new(0);
+        let mut it = scaled::imap_with(&o, counted(1_000_000_000, &pulled), &1);
+        assert_eq!(
+            pulled.load(Ordering::SeqCst),
+            0,
+            "nothing pulled before next()"
+        );
+        let w = window(backend);
+        for k in 0..(3 * w as u64 + 1) {
+            assert_eq!(it.next(), Some(k));
+            let p = pulled.load(Ordering::SeqCst);
+            // Never more than one window ahead of what was yielded.
+            assert!(
+                p <= k as usize + w,
+                "{backend:?}: {p} pulled after {k} yielded"
+            );
+        }
+    }
+}
+
+#[test]
+fn imap_unordered_covers_every_index_once() {
+    for backend in BACKENDS {
+        let o = MapOptions::new().backend(backend).chunk_size(4);
+        let pulled = AtomicUsize::new(0);
+        let w = window(backend);
+        let mut seen = vec![false; 5_000];
+        for (k, (i, r)) in scaled::imap_unordered_with(&o, counted(5_000, &pulled), &2).enumerate()
+        {
+            assert_eq!(r, i as u64 * 2);
+            assert!(!std::mem::replace(&mut seen[i], true), "index {i} twice");
+            assert!(pulled.load(Ordering::SeqCst) <= k + w, "{backend:?}");
+        }
+        assert!(seen.iter().all(|&s| s), "{backend:?}: an index is missing");
+    }
+}
+
+#[test]
+fn try_imap_yields_the_oks_then_the_first_error_and_stops() {
+    for backend in BACKENDS {
+        let o = MapOptions::new().backend(backend).chunk_size(4);
+        let pulled = AtomicUsize::new(0);
+        let got: Vec<_> = checked::try_imap_with(&o, counted(1_000_000, &pulled)).collect();
+        assert_eq!(got.len(), 778, "{backend:?}");
+        assert!(got[..777]
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r == &Ok(i as u64)));
+        let err = got[777].as_ref().unwrap_err();
+        assert_eq!((err.function(), err.index()), ("checked", 777));
+        assert_eq!(err.to_string(), "checked: item 777 failed: bad 777");
+        // It stopped: at most the failing window was pulled.
+        assert!(
+            pulled.load(Ordering::SeqCst) <= 778 + window(backend),
+            "{backend:?}"
+        );
+    }
+}
+
+#[test]
+fn try_imap_unordered_yields_the_oks_that_ran_then_the_error() {
+    for backend in BACKENDS {
+        let o = MapOptions::new().backend(backend).chunk_size(4);
+        let got: Vec<_> = checked::try_imap_unordered_with(&o, 0..5_000u64).collect();
+        let (last, oks) = got.split_last().unwrap();
+        assert_eq!(last.as_ref().unwrap_err().index(), 777, "{backend:?}");
+        let mut idx: Vec<usize> = oks.iter().map(|r| r.as_ref().unwrap().0).collect();
+        idx.sort();
+        idx.dedup();
+        assert_eq!(idx.len(), oks.len());
+        assert!(
+            (0..777).all(|i| idx.binary_search(&i).is_ok()),
+            "{backend:?}"
+        );
+    }
+}
+
+#[test]
+fn a_panic_in_imap_names_the_function_and_the_item_and_ends_the_stream() {
+    for backend in BACKENDS {
+        let o = MapOptions::new().backend(backend).chunk_size(4);
+        let mut it = panicky::imap_with(&o, 0..1_000u64);
+        let mut got = 0;
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for x in it.by_ref() {
+                assert_eq!(x, got);
+                got += 1;
+            }
+        }))
+        .unwrap_err();
+        let p = caught.downcast::<ItemPanic>().unwrap();
+        assert_eq!((p.function(), p.index()), ("panicky", 300), "{backend:?}");
+        assert_eq!(p.message(), Some("boom at 300"));
+        assert!(got <= 300);
+        assert_eq!(it.next(), None, "the stream ends after a panic");
+    }
+}
+
+#[test]
+fn imap_runs_on_the_calling_thread_with_the_serial_backend() {
+    #[parallel_map]
+    fn thread_of(_x: u32) -> std::thread::ThreadId {
+        std::thread::current().id()
+    }
+    let o = MapOptions::new().backend(Backend::Serial);
+    let me = std::thread::current().id();
+    assert!(thread_of::imap_with(&o, 0..100u32).all(|t| t == me));
+    assert!(thread_of::imap_unordered_with(&o, 0..100u32)
+        .enumerate()
+        .all(|(k, (i, t))| k == i && t == me));
+    assert_eq!(thread_of::apply_async_with(&o, 1).get(), me);
+}
+
+#[parallel_map]
+fn slow(x: u64, pause: &Duration) -> u64 {
+    std::thread::sleep(*pause);
+    x + 1
+}
+
+#[test]
+fn apply_async_get_ready_and_timeout() {
+    let call = slow::apply_async(41, Duration::from_millis(300));
+    assert!(!call.ready());
+    let err = call.get_timeout(Duration::from_millis(1)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "slow: no result within 1ms; the call is still running"
+    );
+    let call = err.into_handle();
+    assert_eq!(call.get_timeout(Duration::from_secs(30)).unwrap(), 42);
+
+    let call = slow::apply_async(1, Arc::new(Duration::ZERO));
+    call.wait();
+    assert!(call.ready());
+    assert_eq!(call.get(), 2);
+}
+
+#[test]
+fn apply_async_shared_arguments_move_into_the_task() {
+    #[parallel_map]
+    fn weighted(x: f64, w: &[f64], label: &str, offset: f64) -> String {
+        format!("{label}{}", x * w.iter().sum::<f64>() + offset)
+    }
+    let w = vec![1.0, 2.0];
+    let calls: Vec<_> = (0..4)
+        .map(|k| weighted::apply_async(k as f64, w.clone(), String::from("v="), 0.5))
+        .collect();
+    let got: Vec<String> = calls.into_iter().map(|c| c.get()).collect();
+    assert_eq!(got, ["v=0.5", "v=3.5", "v=6.5", "v=9.5"]);
+}
+
+#[test]
+fn apply_async_panic_and_err_come_back_through_get() {
+    for backend in BACKENDS {
+        let o = MapOptions::new().backend(backend);
+        let caught =
+            std::panic::catch_unwind(|| panicky::apply_async_with(&o, 300).get()).unwrap_err();
+        let p = caught.downcast::<ItemPanic>().unwrap();
+        assert_eq!((p.function(), p.index()), ("panicky", 0), "{backend:?}");
+        assert_eq!(p.message(), Some("boom at 300"));
+
+        let err = checked::try_apply_async_with(&o, 1777).get().unwrap_err();
+        assert_eq!(err.to_string(), "checked: item 0 failed: bad 1777");
+        assert_eq!(checked::try_apply_async_with(&o, 5).get(), Ok(5));
+        assert_eq!(checked::apply_async_with(&o, 5).get(), Ok(5));
+    }
+}
+
+#[test]
+fn apply_async_runs_on_the_pool_while_the_caller_goes_on() {
+    #[parallel_map]
+    fn record(x: usize, log: &Mutex<Vec<usize>>) -> usize {
+        log.lock().unwrap().push(x);
+        x
+    }
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let calls: Vec<_> = (0..16)
+        .map(|i| record::apply_async(i, Arc::clone(&log)))
+        .collect();
+    let total: usize = calls.into_iter().map(|c| c.get()).sum();
+    assert_eq!(total, (0..16).sum::<usize>());
+    let mut seen = log.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, (0..16).collect::<Vec<_>>());
+}
+
+#[test]
+fn streams_report_to_the_trace_as_maps() {
+    #[parallel_map]
+    fn traced_stream(x: u32) -> u32 {
+        x
+    }
+    let path = std::env::temp_dir().join(format!("stream-trace-{}.json", std::process::id()));
+    let guard = parallel_runtime::trace::start(&path).expect("trace file");
+    let o = MapOptions::new().chunk_size(8);
+    assert_eq!(traced_stream::imap_with(&o, 0..1_000u32).count(), 1_000);
+    assert_eq!(traced_stream::apply_async(7).get(), 7);
+    drop(guard);
+    let events = parallel_runtime::trace::read(&path).expect("trace");
+    let _ = std::fs::remove_file(&path);
+    let items: u64 = events
+        .iter()
+        .filter(|e| e.name == "traced_stream" && e.cat == "map")
+        .filter_map(|e| e.args.get("items").and_then(|v| v.as_u64()))
+        .sum();
+    assert_eq!(items, 1_001);
+}
