@@ -70,6 +70,9 @@ fn fmt_time(s: f64) -> String {
 }
 
 fn main() {
+    if let Some(n) = std::env::var_os(STREAM_RSS_CHILD) {
+        return stream_rss_child(n.to_str().and_then(|n| n.parse().ok()).unwrap_or(0));
+    }
     let quick = std::env::var_os("BENCH_QUICK").is_some();
     let rounds = if quick { 3 } else { 31 };
     let threads = parallel_runtime::num_threads();
@@ -280,10 +283,130 @@ fn main() {
         _ => rows.push("| Python `Pool.map` | not measured: `python3` did not run | | |".into()),
     }
 
+    stream_rows(&mut rows, rounds, quick, iters);
+
     println!("Measured with {threads} threads, {rounds} interleaved rounds, medians.\n");
     println!("| comparison | ours | baseline | ratio |");
     println!("|---|---:|---:|---:|");
     for r in rows {
         println!("{r}");
     }
+}
+
+// Streaming maps (issue 10): `imap` and `imap_unordered` against `map`, and
+// the resident memory of `imap` over a long generator.
+
+#[parallel_map]
+fn succ(x: u64) -> u64 {
+    x + 1
+}
+
+/// Set in the child process that measures `imap`'s resident memory: the
+/// number of items of its generator.
+const STREAM_RSS_CHILD: &str = "BENCH_STREAM_RSS_ITEMS";
+
+/// Rows of `imap` and `imap_unordered` against `map` (each stream consumed
+/// item by item; `map` collects its vector), then `imap`'s peak resident
+/// memory over a long generator, measured in a fresh process.
+fn stream_rows(rows: &mut Vec<String>, rounds: usize, quick: bool, iters: u32) {
+    let n = if quick { 100_000 } else { 1_000_000 };
+    let v: Vec<u64> = (0..n as u64).collect();
+    let m = if quick { 2_000 } else { 20_000 };
+    let seeds: Vec<u64> = (0..m as u64).collect();
+    type Case<'a> = (&'a str, usize, &'a dyn Fn(bool));
+    let cases: [Case<'_>; 4] = [
+        ("`inc::imap` vs `inc::map`, `x + 1`", n, &|stream| {
+            if stream {
+                inc::imap(&v).for_each(|r| {
+                    black_box(r);
+                });
+            } else {
+                black_box(inc::map(&v));
+            }
+        }),
+        (
+            "`inc::imap_unordered` vs `inc::map`, `x + 1`",
+            n,
+            &|stream| {
+                if stream {
+                    inc::imap_unordered(&v).for_each(|r| {
+                        black_box(r);
+                    });
+                } else {
+                    black_box(inc::map(&v));
+                }
+            },
+        ),
+        (
+            "`ten_us::imap` vs `ten_us::map`, 10 µs item",
+            m,
+            &|stream| {
+                if stream {
+                    ten_us::imap(&seeds, iters).for_each(|r| {
+                        black_box(r);
+                    });
+                } else {
+                    black_box(ten_us::map(&seeds, iters));
+                }
+            },
+        ),
+        (
+            "`ten_us::imap_unordered` vs `ten_us::map`, 10 µs item",
+            m,
+            &|stream| {
+                if stream {
+                    ten_us::imap_unordered(&seeds, iters).for_each(|r| {
+                        black_box(r);
+                    });
+                } else {
+                    black_box(ten_us::map(&seeds, iters));
+                }
+            },
+        ),
+    ];
+    for (label, items, run) in cases {
+        let (stream, map) = side_by_side(rounds.min(11), || run(true), || run(false));
+        rows.push(format!(
+            "| {label}, {items} items | {:.2} ns/item | {:.2} ns/item | **{:.3}** (target ≤ 1.2) |",
+            stream / items as f64 * 1e9,
+            map / items as f64 * 1e9,
+            stream / map
+        ));
+    }
+    let items: u64 = if quick { 10_000_000 } else { 1_000_000_000 };
+    let child = std::env::current_exe().and_then(|exe| {
+        std::process::Command::new(exe)
+            .env(STREAM_RSS_CHILD, items.to_string())
+            .output()
+    });
+    let out = child.ok().filter(|o| o.status.success());
+    let line = out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    rows.push(match line {
+        Some(line) => format!(
+            "| peak resident memory of `succ::imap` over a generator of {items} items (`map` would hold {:.2} GB of items and results) | {line} | | |",
+            items as f64 * 16e-9
+        ),
+        None => "| peak resident memory of `imap` | not measured: the child process failed | | |".into(),
+    });
+}
+
+/// The child process: `imap` over a generator of `n` items, then its peak
+/// resident memory (`VmHWM`) and the time taken.
+fn stream_rss_child(n: u64) {
+    let t = Instant::now();
+    // A generator: nothing of it exists before `imap` pulls it.
+    let generator = (0..n).map(|i| i ^ 0x5555);
+    let sum = succ::imap(generator).fold(0u64, u64::wrapping_add);
+    black_box(sum);
+    let secs = t.elapsed().as_secs_f64();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .map_or("unknown".to_owned(), |v| v.trim().to_owned());
+    println!(
+        "{hwm} peak RSS ({:.1} s, {:.2} ns/item)",
+        secs,
+        secs / n as f64 * 1e9
+    );
 }

@@ -510,8 +510,8 @@ impl Entries<'_> {
         format!(
             "Calls {link} on every item on the shared thread pool and yields {what}.\n\n\
              `items` is any `IntoIterator`, consumed lazily: at most one window of items (the pool's \
-             threads × the chunk size, 1024 when none is set; one item with the `serial` \
-             backend) is pulled from it and not yet yielded, and each window runs inside the `next()` that needs it, so an endless \
+             threads × the chunk size; without one, threads × 64 growing to threads × 16384; \
+             one item with the `serial` backend) is pulled from it and not yet yielded, and each window runs inside the `next()` that needs it, so an endless \
              generator runs in bounded memory.\n\n\
              # Panics\n\
              `next()` panics with an [`ItemPanic`]({krate}::ItemPanic) if the function panics for \

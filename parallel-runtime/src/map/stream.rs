@@ -1,9 +1,9 @@
 //! Streaming maps: `f::imap`, `f::imap_unordered` and their `try_` forms
 //! (Python's `Pool.imap` and `Pool.imap_unordered`).
 //!
-//! The items are pulled from the input lazily, one *window* at a time: a
-//! window is at most [`window`] items (threads × chunk on the pool, one item
-//! with the `serial` backend). The window runs on the pool **inside the
+//! The items are pulled from the input lazily, one *window* at a time (see
+//! [`window`] for its size: threads × chunk on the pool, one item with the
+//! `serial` backend). The window runs on the pool **inside the
 //! `next()` that needs it**, through the same paths and hooks as a map
 //! (panics, progress bar, trace), and its results are buffered; the next
 //! window is pulled only when they have all been yielded. So the items in
@@ -24,18 +24,27 @@ use super::progress::Progress;
 use super::{schedule, serial, ItemError};
 use crate::config::Backend;
 
-/// Items per thread in a window when no `chunk_size` is set.
-const DEFAULT_CHUNK: usize = 1024;
+/// Items per thread in the first window when no `chunk_size` is set; each
+/// window is then twice the last, up to [`MAX_CHUNK`] items per thread: the
+/// first results come quickly, and a long stream pays the cost of starting
+/// a window (a few microseconds) on many items.
+const FIRST_CHUNK: usize = 64;
+/// Items per thread in the largest window when no `chunk_size` is set.
+const MAX_CHUNK: usize = 16 * 1024;
 
-/// The most items a streaming map holds in flight: one item with the
-/// `serial` backend, else the pool's threads × the chunk size (1024 when
-/// none is set).
-pub(super) fn window(plan: &Plan) -> usize {
+/// The sizes of a stream's first and largest windows: one item with the
+/// `serial` backend; else the pool's threads × the chunk size when one is
+/// set, else threads × 64 growing to threads × 16384.
+pub(super) fn window(plan: &Plan) -> (usize, usize) {
     match plan.backend {
-        Backend::Serial => 1,
+        Backend::Serial => (1, 1),
         Backend::Threads | Backend::Mpi => {
             let threads = crate::config::ensure_pool();
-            threads.saturating_mul(plan.chunk.unwrap_or(DEFAULT_CHUNK))
+            let per = |chunk: usize| threads.saturating_mul(chunk);
+            match plan.chunk {
+                Some(chunk) => (per(chunk), per(chunk)),
+                None => (per(FIRST_CHUNK), per(MAX_CHUNK)),
+            }
         }
     }
 }
@@ -50,7 +59,9 @@ struct Windows<It, F> {
     f: F,
     /// The index of the next item to pull.
     next: usize,
+    /// The size of the next window, and of the largest.
     size: usize,
+    max: usize,
     bar: Progress,
     /// No more windows: the input ran out, an item panicked or failed.
     over: bool,
@@ -62,10 +73,12 @@ where
 {
     fn new(site: &'static MapSite, options: Option<&MapOptions>, items: It, f: F) -> Self {
         let plan = site.plan(options);
+        let (size, max) = window(&plan);
         Windows {
             site,
             options: options.copied(),
-            size: window(&plan),
+            size,
+            max,
             bar: Progress::start(site.name, plan.progress, serial::len_hint(&items)),
             plan,
             items,
@@ -98,6 +111,7 @@ where
         }
         let offset = self.next;
         self.next += items.len();
+        self.size = self.size.saturating_mul(2).min(self.max);
         // Stays set if the window panics: the stream then ends.
         self.over = true;
         let (f, bar, serial) = (&self.f, &self.bar, self.plan.backend == Backend::Serial);
