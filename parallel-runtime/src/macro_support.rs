@@ -13,9 +13,7 @@ pub use crate::graph::{
     task as delayed_task, Delayed, DepList, Input, Inputs, IntoDelayed, TaskSite,
 };
 pub use crate::items::{IntoItems, ItemProbe, ItemUnhashed, ItemViaHash, ItemViaSerde};
-pub use crate::map::{
-    apply_async, imap, imap_unordered, try_apply_async, try_imap, try_imap_unordered, AsyncResult,
-};
+pub use crate::map::{apply_async, imap, try_apply_async, try_imap, AsyncResult};
 pub use crate::map::{map, reduce, try_map, ItemError, MapOptions, MapSite};
 pub use crate::{__mpi_feature_off, __mpi_feature_on};
 pub use core;

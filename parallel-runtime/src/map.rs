@@ -46,7 +46,7 @@ pub use function::{map_fn, MapFn};
 pub use options::{MapOptions, MapSite};
 pub use reduce::reduce_block_size;
 pub use spawn::{apply_async, try_apply_async, AsyncResult, AsyncTimeout};
-pub use stream::{imap, imap_unordered, try_imap, try_imap_unordered, Stream};
+pub use stream::{imap, try_imap, Stream};
 
 /// The error of `…::try_map`: which item failed, in which function, and why.
 ///

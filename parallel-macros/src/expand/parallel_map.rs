@@ -479,7 +479,14 @@ impl Entries<'_> {
         let bound = quote!(where __I: ::core::iter::IntoIterator<Item = #item_ty>);
         let call = self.call(fallible.then(|| quote!(#p::IsResult::into_result)));
         let doc = self.imap_doc(name, fallible, unordered);
-        let f = syn::Ident::new(name, Span::call_site());
+        // The runtime yields `(index, value)` pairs; `imap` keeps the values.
+        let (f, keep) = match (fallible, unordered) {
+            (false, false) => (quote!(imap), quote!(|(_, __r)| __r)),
+            (true, false) => (quote!(try_imap), quote!(|__r| __r.map(|(_, __r)| __r))),
+            (false, true) => (quote!(imap), quote!(|__r| __r)),
+            (true, true) => (quote!(try_imap), quote!(|__r| __r)),
+        };
+        let ordered = !unordered;
         self.async_pair(
             name,
             &doc,
@@ -488,7 +495,12 @@ impl Entries<'_> {
             &shared,
             &ret,
             &bound,
-            |opts| quote!(#p::#f(&Self::__SITE, #opts, items, move #call)),
+            |opts| {
+                quote!(::core::iter::Iterator::map(
+                    #p::#f(&Self::__SITE, #opts, items, move #call, #ordered),
+                    #keep,
+                ))
+            },
         )
     }
 

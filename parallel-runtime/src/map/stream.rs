@@ -202,46 +202,38 @@ where
     }
 }
 
-/// `f::imap`: the results in input order, the input pulled one window at a
-/// time.
+/// An item's index and its value.
+type Pair<T> = (usize, T);
+
+/// `f::imap` (`ordered`: pairs in input order, of which the macro keeps the
+/// values) and `f::imap_unordered` (pairs of each window in the order its
+/// pieces of work finished).
 #[doc(hidden)]
 pub fn imap<I, R, F>(
     site: &'static MapSite,
     options: Option<&MapOptions>,
     items: I,
     f: F,
-) -> Stream<I::IntoIter, F, R>
+    ordered: bool,
+) -> Stream<I::IntoIter, F, Pair<R>>
 where
     I: IntoIterator,
     I::Item: Send,
     R: Send,
     F: Fn(I::Item) -> R + Sync,
 {
-    stream(site, options, items, f, |w| {
-        w.run("map", |hooks, f, i, x| hooks.item(i, f, x))
-            .map(|v: Vec<R>| v.into())
-    })
-}
-
-/// `f::imap_unordered`: `(index, result)` pairs, each window's in the
-/// order its pieces of work finished.
-#[doc(hidden)]
-pub fn imap_unordered<I, R, F>(
-    site: &'static MapSite,
-    options: Option<&MapOptions>,
-    items: I,
-    f: F,
-) -> Stream<I::IntoIter, F, (usize, R)>
-where
-    I: IntoIterator,
-    I::Item: Send,
-    R: Send,
-    F: Fn(I::Item) -> R + Sync,
-{
-    stream(site, options, items, f, |w| {
-        w.run("map", |hooks, f, i, x| (i, hooks.item(i, f, x)))
-            .map(|c: Completed<_>| c.0.into())
-    })
+    let refill: Refill<I::IntoIter, F, Pair<R>> = if ordered {
+        |w| {
+            w.run("map", |hooks, f, i, x| (i, hooks.item(i, f, x)))
+                .map(|v: Vec<_>| v.into())
+        }
+    } else {
+        |w| {
+            w.run("map", |hooks, f, i, x| (i, hooks.item(i, f, x)))
+                .map(|c: Completed<_>| c.0.into())
+        }
+    };
+    stream(site, options, items, f, refill)
 }
 
 /// Runs the next window of a `try_` stream: the results of the items that
@@ -304,44 +296,18 @@ impl<T, C: FromIterator<T>> FromIterator<Option<T>> for OkItems<C> {
     }
 }
 
-/// `f::try_imap`: the `Ok` values in input order; at the first failure (in
-/// input order) its error, naming the item, then the end.
+/// `f::try_imap` (`ordered`: the `Ok` pairs in input order, then at the
+/// first failure its error, naming the item, then the end) and
+/// `f::try_imap_unordered` (the `Ok` pairs of each window in the order its
+/// pieces of work finished; at a failure, the pairs of the items that ran in
+/// that window, then the failure with the lowest index, then the end).
 #[doc(hidden)]
 pub fn try_imap<I, T, E, F>(
     site: &'static MapSite,
     options: Option<&MapOptions>,
     items: I,
     f: F,
-) -> Stream<I::IntoIter, F, Result<T, ItemError<E>>>
-where
-    I: IntoIterator,
-    I::Item: Send,
-    T: Send,
-    E: Send,
-    F: Fn(I::Item) -> Result<T, E> + Sync,
-{
-    stream(site, options, items, f, |w| {
-        // Every item before the failure ran (none was skipped): the `Ok`
-        // values are exactly the items before it, in order.
-        let (oks, error) = try_window::<_, _, _, _, Vec<_>>(w)?;
-        let out = oks.into_iter().map(|(_, t)| Ok(t));
-        Some(out.chain(error.map(Err)).collect())
-    })
-}
-
-/// An item's index and its value.
-type Pair<T> = (usize, T);
-
-/// `f::try_imap_unordered`: `Ok((index, value))` pairs of each window in
-/// the order its pieces of work finished; at a failure, the pairs of the
-/// items that ran in that window, then the failure with the lowest index,
-/// then the end.
-#[doc(hidden)]
-pub fn try_imap_unordered<I, T, E, F>(
-    site: &'static MapSite,
-    options: Option<&MapOptions>,
-    items: I,
-    f: F,
+    ordered: bool,
 ) -> Stream<I::IntoIter, F, Result<Pair<T>, ItemError<E>>>
 where
     I: IntoIterator,
@@ -350,8 +316,18 @@ where
     E: Send,
     F: Fn(I::Item) -> Result<T, E> + Sync,
 {
-    stream(site, options, items, f, |w| {
-        let (oks, error) = try_window::<_, _, _, _, Completed<_>>(w)?;
-        Some(oks.0.into_iter().map(Ok).chain(error.map(Err)).collect())
-    })
+    let refill: Refill<I::IntoIter, F, Result<Pair<T>, ItemError<E>>> = if ordered {
+        // Every item before the failure ran (none was skipped): the `Ok`
+        // pairs are exactly the items before it, in order.
+        |w| {
+            let (oks, error) = try_window::<_, _, _, _, Vec<_>>(w)?;
+            Some(oks.into_iter().map(Ok).chain(error.map(Err)).collect())
+        }
+    } else {
+        |w| {
+            let (oks, error) = try_window::<_, _, _, _, Completed<_>>(w)?;
+            Some(oks.0.into_iter().map(Ok).chain(error.map(Err)).collect())
+        }
+    };
+    stream(site, options, items, f, refill)
 }
