@@ -317,11 +317,14 @@ where
     F: Fn(I::Item) -> Result<T, E> + Sync,
 {
     let refill: Refill<I::IntoIter, F, Result<Pair<T>, ItemError<E>>> = if ordered {
-        // Every item before the failure ran (none was skipped): the `Ok`
-        // pairs are exactly the items before it, in order.
+        // Every item before the failure ran (none was skipped), and items
+        // after it that had started may have succeeded: the `Ok` pairs
+        // before it, in order, then the failure.
         |w| {
             let (oks, error) = try_window::<_, _, _, _, Vec<_>>(w)?;
-            Some(oks.into_iter().map(Ok).chain(error.map(Err)).collect())
+            let end = error.as_ref().map_or(usize::MAX, ItemError::index);
+            let oks = oks.into_iter().take_while(|&(i, _)| i < end);
+            Some(oks.map(Ok).chain(error.map(Err)).collect())
         }
     } else {
         |w| {
