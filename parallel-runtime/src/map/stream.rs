@@ -159,8 +159,10 @@ impl<T> FromIterator<T> for Completed<T> {
 /// `None` at the end.
 type Refill<It, F, Y> = fn(&mut Windows<It, F>) -> Option<VecDeque<Y>>;
 
-/// The iterator of `f::imap`, `f::imap_unordered` and their `try_` forms:
-/// see the [module](self).
+/// The iterator of `f::imap`, `f::imap_unordered` and their `try_` forms.
+/// It pulls its input one window of items at a time and runs each window on
+/// the pool inside the `next()` that needs it, so no work outlives that
+/// call, and it never holds more than one window in flight.
 pub struct Stream<It, F, Y> {
     windows: Windows<It, F>,
     ready: VecDeque<Y>,
