@@ -79,3 +79,16 @@ impl<T: ?Sized + Sync> SharedArg for T {}
 )]
 pub trait MpiResult: serde::Serialize + serde::de::DeserializeOwned {}
 impl<T: serde::Serialize + serde::de::DeserializeOwned> MpiResult for T {}
+
+/// `Self` is `T`: a generic parameter bound to one type, so that the
+/// type's other bounds are checked where the generic is given (the item of
+/// `apply_async`), not where the function is annotated.
+pub trait Same<T> {
+    fn same(self) -> T;
+}
+impl<T> Same<T> for T {
+    #[inline(always)]
+    fn same(self) -> T {
+        self
+    }
+}

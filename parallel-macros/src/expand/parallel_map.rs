@@ -476,7 +476,12 @@ impl Entries<'_> {
         };
         let generics = quote!(<#lt #shared_lt, __I>);
         let ret = quote!(impl ::core::iter::Iterator<Item = #value> + use<#lt #shared_lt, __I>);
-        let bound = quote!(where __I: ::core::iter::IntoIterator<Item = #item_ty>);
+        // `Item: Send` through the generic, so that it is checked where
+        // `imap` is called: a function whose item is not `Send` gets one
+        // error, at its parameter (`assert_item_send`), not one per entry.
+        let bound = quote!(where
+            __I: ::core::iter::IntoIterator<Item = #item_ty>,
+            <__I as ::core::iter::IntoIterator>::Item: ::core::marker::Send);
         let call = self.call(fallible.then(|| quote!(#p::IsResult::into_result)));
         let doc = self.imap_doc(name, fallible, unordered);
         // The runtime yields `(index, value)` pairs; `imap` keeps the values.
@@ -574,12 +579,16 @@ impl Entries<'_> {
         self.async_pair(
             fname,
             &doc,
-            &quote!(<#(#generics),*>),
-            &quote!(item: #item_ty),
+            &quote!(<__T, #(#generics),*>),
+            &quote!(item: __T),
             &decl,
             &quote!(#p::AsyncResult<#value>),
-            &quote!(where #(#bounds),*),
-            |opts| quote!(#p::#f(&Self::__SITE, #opts, item, move |__item| #wrap(#name(__item, #(#pass),*)))),
+            // The item through a generic `__T` that is the item type, so
+            // that `Send + 'static` is checked where `apply_async` is called.
+            &quote!(where
+                __T: #p::Same<#item_ty> + ::core::marker::Send + 'static,
+                #(#bounds),*),
+            |opts| quote!(#p::#f(&Self::__SITE, #opts, item, move |__item: __T| #wrap(#name(#p::Same::same(__item), #(#pass),*)))),
         )
     }
 
