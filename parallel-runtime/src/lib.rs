@@ -41,7 +41,9 @@ pub use config::threads::num_threads;
 pub use config::{Backend, ConfigError, Schedule};
 pub use graph::{compute, delayed_fn, Delayed, DelayedError, DelayedFn, IntoDelayed};
 pub use items::{items, IntoItems, Items};
-pub use map::{map_fn, reduce_block_size, ItemError, ItemPanic, MapFn, MapOptions};
+pub use map::{
+    map_fn, reduce_block_size, AsyncResult, AsyncTimeout, ItemError, ItemPanic, MapFn, MapOptions,
+};
 
 #[doc(inline)]
 pub use parallel_macros::delayed;
