@@ -15,6 +15,16 @@ pub(crate) struct Param {
     pub(crate) span: Span,
 }
 
+/// The parameters of a `#[parallel_map]` function by role.
+pub(crate) struct Roles<'a> {
+    /// Those that take each item (one, or a tuple's fields).
+    pub(crate) per_item: &'a [Param],
+    /// Those passed once and shared by all calls.
+    pub(crate) shared: &'a [Param],
+    /// The one that receives the worker's state (`&mut State`).
+    pub(crate) state: Option<&'a Param>,
+}
+
 /// The annotated function, as the expansions need it.
 pub(crate) struct FnModel {
     pub(crate) item: syn::ItemFn,
@@ -76,6 +86,23 @@ impl FnModel {
     /// The span of the return type, else `fallback`.
     pub(crate) fn output_span(&self, fallback: Span) -> Span {
         self.output.as_ref().map_or(fallback, |t| t.span())
+    }
+
+    /// The parameters by role: the first `per_item` take each item, the
+    /// last takes the worker's state when `has_state`, and those between
+    /// are shared by all calls. Validation has checked that there are
+    /// enough; with too few, the roles come out short, never out of range.
+    pub(crate) fn roles(&self, per_item: usize, has_state: bool) -> Roles<'_> {
+        let (state, rest) = match self.params.split_last() {
+            Some((last, rest)) if has_state => (Some(last), rest),
+            _ => (None, &self.params[..]),
+        };
+        let (per_item, shared) = rest.split_at(per_item.min(rest.len()));
+        Roles {
+            per_item,
+            shared,
+            state,
+        }
     }
 
     /// The span to blame for "no parameters": the parentheses.

@@ -55,6 +55,9 @@ pub(crate) const PARALLEL_MAP: Table<MapOptions> = Table {
         Key { name: "chunk_size", kind: Kind::PositiveInt(|o, n| o.chunk_size = Some(n)) },
         Key { name: "backend", kind: Kind::Choice(&["serial", "threads", "mpi"], |o, v, at| o.backend = Some((v, at))) },
         Key { name: "progress", kind: Kind::Flag(|o, on| o.progress = Some(on)) },
+        Key { name: "threads", kind: Kind::PositiveInt(|o, n| o.threads = Some(n)) },
+        Key { name: "init", kind: Kind::Path(|o, path| o.init = Some(path)) },
+        Key { name: "items", kind: Kind::PositiveInt(|o, n| o.items = Some(n)) },
         Key { name: "crate", kind: Kind::Path(|o, path| o.runtime = Runtime(path)) },
     ],
 };
@@ -111,7 +114,23 @@ pub(crate) struct MapOptions {
     /// With the span of its value, to blame for a result without serde.
     pub(crate) backend: Option<(String, Span)>,
     pub(crate) progress: Option<bool>,
+    /// The size of the function's own pool (`MapOptions::threads`).
+    pub(crate) threads: Option<u64>,
+    /// The function that builds each worker's state, handed to the last
+    /// parameter (`&mut State`).
+    pub(crate) init: Option<syn::Path>,
+    /// How many leading parameters take each item (a tuple of them), 1
+    /// when not given.
+    pub(crate) items: Option<u64>,
     pub(crate) runtime: Runtime,
+}
+
+impl MapOptions {
+    /// How many leading parameters take each item.
+    pub(crate) fn per_item(&self) -> usize {
+        self.items
+            .map_or(1, |n| usize::try_from(n).unwrap_or(usize::MAX))
+    }
 }
 
 /// The options of `#[delayed]`.

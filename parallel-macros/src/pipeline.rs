@@ -30,8 +30,9 @@ pub(crate) struct FnAttribute<O: 'static> {
     options: &'static Table<O>,
     /// What a mistake in its options does.
     option_errors: OptionErrors,
-    /// Reports what it needs of the function and the function lacks.
-    validate: fn(&FnModel, &mut Ctxt),
+    /// Reports what it needs of the function (with these options) and the
+    /// function lacks.
+    validate: fn(&FnModel, &O, &mut Ctxt),
     /// The expansion of a valid function.
     expand: fn(&FnModel, &O) -> TokenStream,
     /// What stands beside the errors when it does not expand.
@@ -69,7 +70,7 @@ impl<O: Default> FnAttribute<O> {
     /// function unchanged.
     const fn new(
         options: &'static Table<O>,
-        validate: fn(&FnModel, &mut Ctxt),
+        validate: fn(&FnModel, &O, &mut Ctxt),
         expand: fn(&FnModel, &O) -> TokenStream,
     ) -> Self {
         FnAttribute {
@@ -105,7 +106,7 @@ impl<O: Default> FnAttribute<O> {
             }
         };
         let mut fn_cx = Ctxt::default();
-        (self.validate)(&m, &mut fn_cx);
+        (self.validate)(&m, &options, &mut fn_cx);
         let (option_errors, fn_errors) = (option_cx.into_error(), fn_cx.into_error());
         let mut all = Ctxt::default();
         let stop = match self.option_errors {

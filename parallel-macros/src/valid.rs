@@ -6,11 +6,12 @@ use syn::spanned::Spanned;
 
 use crate::ctxt::Ctxt;
 use crate::model::FnModel;
+use crate::options::{DelayedOptions, MainOptions, MapOptions};
 use crate::types;
 
-/// `#[parallel_map]`: a plain function with a per-item parameter, whose
-/// shared parameters can be shared.
-pub(crate) fn parallel_map(m: &FnModel, cx: &mut Ctxt) {
+/// `#[parallel_map]`: a plain function with its per-item parameters (and
+/// with `init`, its state last), whose shared parameters can be shared.
+pub(crate) fn parallel_map(m: &FnModel, o: &MapOptions, cx: &mut Ctxt) {
     plain_fn(&m.item, "parallel_map", cx);
     if m.params.is_empty() {
         cx.error(
@@ -23,7 +24,11 @@ pub(crate) fn parallel_map(m: &FnModel, cx: &mut Ctxt) {
             ),
         );
     }
-    for p in m.params.iter().skip(1) {
+    if !m.params.is_empty() {
+        roles(m, o, cx);
+    }
+    let roles = m.roles(o.per_item(), o.init.is_some());
+    for p in roles.shared {
         if types::is_mut_ref(&p.ty) {
             cx.error(
                 p.ty.span(),
@@ -38,8 +43,52 @@ pub(crate) fn parallel_map(m: &FnModel, cx: &mut Ctxt) {
     }
 }
 
+/// What `items = n` and `init = "…"` ask of the parameters: `n` per-item
+/// ones, then (with `init`) the state, last, as `&mut State`.
+fn roles(m: &FnModel, o: &MapOptions, cx: &mut Ctxt) {
+    let name = m.name();
+    let per_item = o.per_item();
+    let state = usize::from(o.init.is_some());
+    if let Some(init) = &o.init {
+        let last = &m.params[m.params.len() - 1];
+        if m.params.len() <= per_item {
+            cx.error(
+                m.params_span(),
+                format_args!(
+                    "with `init`, the last parameter receives each worker's state, after the \
+                     per-item one: write `fn {name}(x: u64, state: &mut State)`"
+                ),
+            );
+        } else if !types::is_mut_ref(&last.ty) {
+            cx.error(
+                last.ty.span(),
+                format_args!(
+                    "with `init = \"{init}\"`, the last parameter receives each worker's state \
+                     and must be a mutable borrow: write `{}: &mut {}`",
+                    last.ident,
+                    types::text(&last.ty),
+                    init = quote::ToTokens::to_token_stream(init)
+                        .to_string()
+                        .replace(' ', ""),
+                ),
+            );
+        }
+    }
+    if per_item > 1 && m.params.len() < per_item + state {
+        cx.error(
+            m.params_span(),
+            format_args!(
+                "`items = {per_item}` passes each item, a tuple of {per_item} values, to the first \
+                 {per_item} parameters, but `{name}` has {} {}: add parameters, or lower `items`",
+                m.params.len() - state.min(m.params.len()),
+                if state == 1 { "besides its state" } else { "in all" },
+            ),
+        );
+    }
+}
+
 /// `#[delayed]`: a plain function whose inputs and output own their data.
-pub(crate) fn delayed(m: &FnModel, cx: &mut Ctxt) {
+pub(crate) fn delayed(m: &FnModel, _: &DelayedOptions, cx: &mut Ctxt) {
     plain_fn(&m.item, "delayed", cx);
     for p in &m.params {
         if types::has_lifetimes(&p.ty) {
@@ -74,7 +123,7 @@ pub(crate) fn delayed(m: &FnModel, cx: &mut Ctxt) {
 }
 
 /// `#[mpi_main]`: the program's `fn main`, plain, taking the world.
-pub(crate) fn mpi_main(m: &FnModel, cx: &mut Ctxt) {
+pub(crate) fn mpi_main(m: &FnModel, _: &MainOptions, cx: &mut Ctxt) {
     let name = m.name();
     if name != "main" {
         cx.error(

@@ -160,53 +160,45 @@ fn range_len(start: i128, end_exclusive: i128) -> usize {
     })
 }
 
-macro_rules! range_items {
-    ($($t:ty),*) => {$(
-        impl IntoItems for std::ops::Range<$t> {
-            type Item = $t;
-            type Par = RangeItems<$t>;
-            type Seq = std::ops::Range<$t>;
-            fn into_par(self) -> Self::Par {
-                let len = range_len(self.start as i128, self.end as i128);
-                rayon::iter::repeat_n(self.start, len)
-                    .zip(0..len)
-                    .map((|(start, i)| start.wrapping_add(i as $t)) as fn(($t, usize)) -> $t)
-            }
-            fn into_seq(self) -> Self::Seq {
-                self
-            }
-            fn order_fingerprint(&self) -> Option<u64> {
-                Some(range_fingerprint(self.start as i128, self.end as i128))
-            }
-        }
+mod sealed {
+    /// Closes [`RangeInteger`](super::RangeInteger) to the integer types.
+    pub trait Sealed {}
+}
 
-        impl IntoItems for std::ops::RangeInclusive<$t> {
-            type Item = $t;
-            type Par = RangeItems<$t>;
-            type Seq = std::ops::RangeInclusive<$t>;
-            fn into_par(self) -> Self::Par {
-                let len = if self.is_empty() {
-                    0
-                } else {
-                    range_len(*self.start() as i128, *self.end() as i128 + 1)
-                };
-                rayon::iter::repeat_n(*self.start(), len)
-                    .zip(0..len)
-                    .map((|(start, i)| start.wrapping_add(i as $t)) as fn(($t, usize)) -> $t)
+/// The integer types whose ranges are items: `u8` to `u64`, `usize`, `i8`
+/// to `i64` and `isize`.
+///
+/// One impl of [`IntoItems`] covers the ranges of all of them (as rayon's
+/// ranges do), so the item type of `0..100` is inferred from the function it
+/// is given to: `f::map(0..100)` with `fn f(i: usize)` maps over `usize`.
+/// Sealed: it cannot be implemented outside this crate.
+pub trait RangeInteger: sealed::Sealed + Copy + PartialOrd + Send + 'static {
+    /// The value, widened (every implementing type fits in `i128`).
+    #[doc(hidden)]
+    fn widen(self) -> i128;
+    /// `start + i`, for `i` below the length of a range that starts at
+    /// `start` (so it never overflows).
+    #[doc(hidden)]
+    fn offset(start_and_index: (Self, usize)) -> Self;
+}
+
+macro_rules! range_integer {
+    ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {}
+        impl RangeInteger for $t {
+            #[inline]
+            fn widen(self) -> i128 {
+                self as i128
             }
-            fn into_seq(self) -> Self::Seq {
-                self
-            }
-            fn order_fingerprint(&self) -> Option<u64> {
-                Some(if self.is_empty() {
-                    range_fingerprint(0, 0)
-                } else {
-                    range_fingerprint(*self.start() as i128, *self.end() as i128 + 1)
-                })
+            #[inline]
+            fn offset((start, i): (Self, usize)) -> Self {
+                start.wrapping_add(i as $t)
             }
         }
     )*};
 }
+
+range_integer!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
 
 /// The fingerprint of the items of `start..end`: the values, in order, are
 /// a function of the bounds.
@@ -217,7 +209,59 @@ fn range_fingerprint(start: i128, end_exclusive: i128) -> u64 {
     h.finish()
 }
 
-range_items!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
+/// The parallel items of a range that starts at `start` and holds `len`
+/// values.
+fn range_par<T: RangeInteger>(start: T, len: usize) -> RangeItems<T> {
+    rayon::iter::repeat_n(start, len)
+        .zip(0..len)
+        .map(T::offset as fn((T, usize)) -> T)
+}
+
+impl<T: RangeInteger> IntoItems for std::ops::Range<T>
+where
+    std::ops::Range<T>: Iterator<Item = T>,
+{
+    type Item = T;
+    type Par = RangeItems<T>;
+    type Seq = std::ops::Range<T>;
+    fn into_par(self) -> Self::Par {
+        range_par(self.start, range_len(self.start.widen(), self.end.widen()))
+    }
+    fn into_seq(self) -> Self::Seq {
+        self
+    }
+    fn order_fingerprint(&self) -> Option<u64> {
+        Some(range_fingerprint(self.start.widen(), self.end.widen()))
+    }
+}
+
+impl<T: RangeInteger> IntoItems for std::ops::RangeInclusive<T>
+where
+    std::ops::RangeInclusive<T>: Iterator<Item = T>,
+{
+    type Item = T;
+    type Par = RangeItems<T>;
+    type Seq = std::ops::RangeInclusive<T>;
+    fn into_par(self) -> Self::Par {
+        let (start, end) = (self.start().widen(), self.end().widen());
+        let len = if self.is_empty() {
+            0
+        } else {
+            range_len(start, end + 1)
+        };
+        range_par(*self.start(), len)
+    }
+    fn into_seq(self) -> Self::Seq {
+        self
+    }
+    fn order_fingerprint(&self) -> Option<u64> {
+        Some(if self.is_empty() {
+            range_fingerprint(0, 0)
+        } else {
+            range_fingerprint(self.start().widen(), self.end().widen() + 1)
+        })
+    }
+}
 
 /// Any iterable, for types that [`IntoItems`] does not name (an iterator
 /// type of your own). Made by [`items`].
@@ -442,56 +486,4 @@ impl postcard::ser_flavors::Flavor for HashFlavor<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fingerprint_of<T>(f: Option<ItemFingerprint<T>>, x: &T) -> Option<u64> {
-        f.map(|f| {
-            let mut h = DefaultHasher::new();
-            f(x, &mut h);
-            h.finish()
-        })
-    }
-
-    #[test]
-    #[allow(clippy::needless_borrow)]
-    fn the_probe_prefers_hash_then_serde() {
-        #[allow(unused_imports)]
-        use super::{ItemUnhashed, ItemViaHash, ItemViaSerde};
-        struct Opaque;
-        let by_hash = (&&&ItemProbe::<(u32, String)>::new()).item_fingerprint();
-        let by_serde = (&&&ItemProbe::<(String, f64)>::new()).item_fingerprint();
-        let none = (&&&ItemProbe::<Opaque>::new()).item_fingerprint();
-        assert!(none.is_none());
-        let a = fingerprint_of(by_hash, &(1, "a".into()));
-        assert!(a.is_some());
-        assert_eq!(a, fingerprint_of(by_hash, &(1, "a".into())));
-        assert_ne!(a, fingerprint_of(by_hash, &(2, "a".into())));
-        let b = fingerprint_of(by_serde, &("a".into(), 0.5));
-        assert!(b.is_some());
-        assert_ne!(b, fingerprint_of(by_serde, &("a".into(), 0.25)));
-    }
-
-    #[test]
-    fn range_fingerprints_name_their_values() {
-        assert_eq!((0..10u8).order_fingerprint(), (0..=9u8).order_fingerprint());
-        let (hi, lo) = (7u8, 3u8);
-        assert_eq!((5..5u8).order_fingerprint(), (hi..lo).order_fingerprint());
-        assert_ne!((0..10u8).order_fingerprint(), (0..11u8).order_fingerprint());
-        assert_ne!((0..10u8).order_fingerprint(), (1..11u8).order_fingerprint());
-    }
-
-    #[test]
-    fn hash_collections_say_their_order_is_per_process() {
-        use std::collections::{BTreeMap, HashMap, HashSet};
-        fn per_process<S: IntoItems>(_: &S) -> bool {
-            S::ORDER_PER_PROCESS
-        }
-        let m: HashMap<u32, u32> = HashMap::new();
-        let s: HashSet<u32> = HashSet::new();
-        let b: BTreeMap<u32, u32> = BTreeMap::new();
-        assert!(per_process(&m) && per_process(&&m) && per_process(&m.iter()));
-        assert!(per_process(&s) && per_process(&s.iter()));
-        assert!(!per_process(&b) && !per_process(&vec![1]) && !per_process(&(0..3)));
-    }
-}
+mod tests;

@@ -15,6 +15,7 @@ pub use crate::graph::{
 pub use crate::items::{IntoItems, ItemProbe, ItemUnhashed, ItemViaHash, ItemViaSerde};
 pub use crate::map::{apply_async, imap, try_apply_async, try_imap, AsyncResult};
 pub use crate::map::{map, reduce, try_map, ItemError, MapOptions, MapSite};
+pub use crate::pool::PerWorker;
 pub use crate::{__mpi_feature_off, __mpi_feature_on};
 pub use core;
 pub use rayon;

@@ -1,4 +1,5 @@
-//! The one thread pool every annotation uses.
+//! The one thread pool every annotation uses (and the pools of the calls
+//! that ask for a size of their own: [`sized`]).
 //!
 //! It is rayon's global pool, built at the first parallel call with the size
 //! from [`crate::config`]. Code that calls rayon directly (`par_iter`) shares
@@ -13,7 +14,7 @@
 //! this module: it hands `PARALLEL_NUM_THREADS` to [`ensure`].
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 static STARTED: OnceLock<usize> = OnceLock::new();
 static THREADS_WANTED: AtomicUsize = AtomicUsize::new(0);
@@ -90,6 +91,74 @@ pub(crate) fn ensure(from_env: impl FnOnce() -> Option<usize>) -> usize {
         }
         running
     })
+}
+
+/// The pool of exactly `n` threads of the calls that ask for one
+/// (`MapOptions::threads`): started at the first such call, then kept for
+/// the program's life, one per size. The shared pool is not touched.
+pub(crate) fn sized(n: usize) -> &'static rayon::ThreadPool {
+    static POOLS: Mutex<Vec<(usize, &'static rayon::ThreadPool)>> = Mutex::new(Vec::new());
+    let mut pools = POOLS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(&(_, pool)) = pools.iter().find(|(size, _)| *size == n) {
+        return pool;
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .thread_name(move |i| format!("parallel-pool{n}-worker-{i}"))
+        .build()
+        .unwrap_or_else(|e| panic!("parallel-runtime: cannot start a pool of {n} threads: {e}"));
+    // Kept for the program's life, as the shared pool is: a size asked for
+    // once is usually asked for again.
+    let pool: &'static rayon::ThreadPool = Box::leak(Box::new(pool));
+    pools.push((n, pool));
+    pool
+}
+
+/// The state of each worker thread of one call (`#[parallel_map(init =
+/// "make")]`, Python's `Pool(initializer=…)`): one slot per worker of the
+/// pool the call runs on, filled by `init` on the worker's first item and
+/// lent to each later item it runs, so `init` runs at most once per worker
+/// per call (rayon's `map_init` runs it once per split, far more often).
+///
+/// A slot is emptied while its item runs, so an item that waits for other
+/// work (a nested map, on which the worker may take another item of this
+/// call) finds it empty and builds a state of its own for that item; and a
+/// panicking item drops its state. Neither happens in a plain map.
+#[doc(hidden)]
+pub struct PerWorker<S> {
+    init: fn() -> S,
+    /// The workers' slots and, last, one for any other thread (the caller,
+    /// on the serial backend); made at the first item, sized by the pool
+    /// that runs it.
+    slots: OnceLock<Box<[Mutex<Option<S>>]>>,
+}
+
+impl<S: Send> PerWorker<S> {
+    /// No state built yet. (A function pointer: `init` is a path, and a
+    /// type mismatch is then one error, at it.)
+    pub fn new(init: fn() -> S) -> Self {
+        PerWorker {
+            init,
+            slots: OnceLock::new(),
+        }
+    }
+
+    /// Runs `f` with this thread's state, built first if this thread has
+    /// none yet.
+    #[inline]
+    pub fn with<R>(&self, f: impl FnOnce(&mut S) -> R) -> R {
+        let slots = self.slots.get_or_init(|| {
+            let workers = rayon::current_num_threads();
+            (0..=workers).map(|_| Mutex::new(None)).collect()
+        });
+        let other = slots.len() - 1;
+        let slot = &slots[rayon::current_thread_index().map_or(other, |i| i.min(other))];
+        let lock = || slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = lock().take().unwrap_or_else(self.init);
+        let out = f(&mut state);
+        lock().get_or_insert(state);
+        out
+    }
 }
 
 /// The pool size of one rank of a hybrid (MPI + threads) job, from what the

@@ -28,7 +28,10 @@ pub(crate) fn expand(m: &FnModel, o: &MapOptions) -> TokenStream {
     let checks = e.compile_time_checks(o);
     let map = e.map();
     let reduce = e.reduce();
-    let stream = e.stream();
+    // The streaming and asynchronous calls are written for one per-item
+    // parameter and no per-worker state (`init` and `items = n` give
+    // `map`, `try_map` and `reduce`).
+    let stream = (o.init.is_none() && o.per_item() == 1).then(|| e.stream());
     quote! {
         #item_fn
 
@@ -76,6 +79,14 @@ struct Entries<'a> {
     shared_decl: Vec<TokenStream>,
     /// A clone of each shared parameter, for one call.
     shared_pass: Vec<TokenStream>,
+    /// The closure's pattern for one item: `__item`, or `(a, b)` with
+    /// `items = 2`.
+    item_pat: TokenStream,
+    /// The item as the function's leading arguments: `__item`, or `a, b`.
+    item_args: TokenStream,
+    /// With `init`: `let __state = PerWorker::new(init);`, the slots of the
+    /// workers' states, made once per call.
+    state_init: Option<TokenStream>,
 }
 
 /// One entry point and its `_with` form, which takes options for the call.
@@ -93,13 +104,27 @@ impl<'a> Entries<'a> {
     fn new(m: &'a FnModel, o: &MapOptions) -> Self {
         let krate = o.runtime.path();
         let lt: syn::Lifetime = syn::parse_quote!('__item);
-        let mut item_ty = m.params[0].ty.clone();
+        let roles = m.roles(o.per_item(), o.init.is_some());
+        let mut item_ty = item_type(roles.per_item);
         let mut out_ty = m.output_ty();
         let named_in = types::name_elided_lifetimes(&mut item_ty, &lt);
         let named_out = types::name_elided_lifetimes(&mut out_ty, &lt);
-        let shared = &m.params[1..];
+        let shared = roles.shared;
         let name_str = m.name().to_string();
+        let (item_pat, item_args) = item_pattern(roles.per_item);
+        let p = o.runtime.private();
+        let state_init = o.init.as_ref().zip(roles.state).map(|(init, state)| {
+            let elem = match &state.ty {
+                syn::Type::Reference(r) => (*r.elem).clone(),
+                other => other.clone(),
+            };
+            let slots = quote_spanned!(init.span()=> #p::PerWorker::<#elem>::new(#init));
+            quote!(let __state = #slots;)
+        });
         Entries {
+            item_pat,
+            item_args,
+            state_init,
             m,
             p: o.runtime.private(),
             krate: quote!(#krate).to_string().replace(' ', ""),
@@ -125,14 +150,20 @@ impl<'a> Entries<'a> {
         }
     }
 
-    /// `|__item| wrap(f(__item, shared…))`: one call of the function.
+    /// `|__item| wrap(f(__item, shared…))`: one call of the function (with
+    /// `init`, given the worker's state last).
     fn call(&self, wrap: Option<TokenStream>) -> TokenStream {
         let name = self.m.name();
-        let shared = &self.shared_pass;
-        let call = quote!(#name(__item, #(#shared),*));
-        match wrap {
-            Some(wrap) => quote!(|__item| #wrap(#call)),
-            None => quote!(|__item| #call),
+        let (pat, args, shared) = (&self.item_pat, &self.item_args, &self.shared_pass);
+        let state = self.state_init.as_ref().map(|_| quote!(__s));
+        let call = quote!(#name(#args, #(#shared,)* #state));
+        let call = match wrap {
+            Some(wrap) => quote!(#wrap(#call)),
+            None => call,
+        };
+        match state {
+            Some(_) => quote!(|#pat| __state.with(|__s| #call)),
+            None => quote!(|#pat| #call),
         }
     }
 
@@ -166,8 +197,10 @@ impl<'a> Entries<'a> {
             format_ident!("{name}_with"),
         );
         let params: Vec<&TokenStream> = self.shared_decl.iter().chain(tail).collect();
+        let state = &self.state_init;
         let none = body(quote!(::core::option::Option::None));
         let some = body(quote!(::core::option::Option::Some(options)));
+        let (none, some) = (quote!(#state #none), quote!(#state #some));
         quote! {
             #[doc = #doc]
             #[track_caller]
@@ -313,9 +346,13 @@ impl<'a> Entries<'a> {
     /// serde (blamed on the return type, else on the option).
     fn compile_time_checks(&self, o: &MapOptions) -> TokenStream {
         let p = &self.p;
-        let item = &self.m.params[0].ty;
-        let mut checks = vec![quote_spanned!(item.span()=> #p::assert_item_send::<#item>();)];
-        for s in &self.m.params[1..] {
+        let roles = self.m.roles(o.per_item(), o.init.is_some());
+        let mut checks = Vec::new();
+        for item in roles.per_item {
+            let item = &item.ty;
+            checks.push(quote_spanned!(item.span()=> #p::assert_item_send::<#item>();));
+        }
+        for s in roles.shared {
             let t = &s.ty;
             checks.push(quote_spanned!(t.span()=> #p::assert_shared_sync::<#t>();));
         }
@@ -395,6 +432,10 @@ fn defaults(o: &MapOptions, p: &TokenStream) -> TokenStream {
     }
     if let Some(on) = o.progress {
         calls.extend(quote!(.progress(#on)));
+    }
+    if let Some(n) = o.threads {
+        let n = n as usize;
+        calls.extend(quote!(.threads(#n)));
     }
     quote!(#p::MapOptions::new() #calls)
 }
@@ -614,5 +655,30 @@ impl Entries<'_> {
              # Panics\n\
              `get()` panics with an [`ItemPanic`]({krate}::ItemPanic) if the function panicked."
         )
+    }
+}
+
+/// The type of one item: the per-item parameter's, or with `items = n` the
+/// tuple of the first `n` parameters' types.
+fn item_type(per_item: &[crate::model::Param]) -> syn::Type {
+    match per_item {
+        [one] => one.ty.clone(),
+        many => {
+            let tys = many.iter().map(|p| &p.ty);
+            syn::parse_quote!((#(#tys,)*))
+        }
+    }
+}
+
+/// The closure's pattern for one item and the function's leading
+/// arguments: `__item` and `__item`, or with `items = n` the tuple of the
+/// parameters' names and the names.
+fn item_pattern(per_item: &[crate::model::Param]) -> (TokenStream, TokenStream) {
+    match per_item {
+        [_] => (quote!(__item), quote!(__item)),
+        many => {
+            let names: Vec<&syn::Ident> = many.iter().map(|p| &p.ident).collect();
+            (quote!((#(#names,)*)), quote!(#(#names),*))
+        }
     }
 }

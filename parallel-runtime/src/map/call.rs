@@ -31,6 +31,9 @@ pub(super) struct Call<'a> {
     /// The trace's category of this call's chunks: `map` or `reduce`.
     kind: &'static str,
     panics: &'a FirstPanic,
+    /// The call's own pool ([`MapOptions::threads`]), `None` for the
+    /// shared one.
+    pool: Option<&'static rayon::ThreadPool>,
 }
 
 impl Call<'_> {
@@ -46,12 +49,17 @@ impl Call<'_> {
     ) -> R {
         let plan = site.plan(options);
         crate::config::ensure_pool();
+        let pool = match plan.backend {
+            Backend::Serial => None,
+            Backend::Threads | Backend::Mpi => plan.pool(),
+        };
         FirstPanic::default().run(site.name, |panics| {
             body(&Call {
                 site,
                 plan,
                 kind,
                 panics,
+                pool,
             })
         })
     }
@@ -88,6 +96,7 @@ impl Call<'_> {
             panics: self.panics,
             progress,
             traced: crate::trace::enabled(),
+            pool: self.pool,
         })
     }
 }
@@ -99,6 +108,7 @@ pub(super) struct Hooks<'a> {
     panics: &'a FirstPanic,
     progress: Progress,
     traced: bool,
+    pool: Option<&'static rayon::ThreadPool>,
 }
 
 impl Hooks<'_> {
@@ -119,6 +129,16 @@ impl Hooks<'_> {
     #[inline]
     pub(super) fn barless(&self) -> Option<Barless<'_>> {
         (!self.progress.shown()).then_some(Barless(self.panics))
+    }
+
+    /// Runs `work` on the call's own pool when it has one, else here (on
+    /// the shared pool, or the pool whose item called this map).
+    #[inline]
+    pub(super) fn on_pool<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
+        match self.pool {
+            Some(pool) => pool.install(work),
+            None => work(),
+        }
     }
 
     /// Whether a trace is being recorded.

@@ -2,7 +2,7 @@
 //! the attribute, or given to `…::map_with` at run time), the annotated
 //! function's [`MapSite`], and the [`Plan`] of one call, all sources merged.
 
-use crate::config::{Backend, Schedule};
+use crate::config::{Backend, ConfigError, Schedule, MAX_THREADS, MAX_THREADS_PER_CORE};
 
 /// Options of one map: what the attribute sets, and what `…::map_with` takes
 /// at run time. Unset fields fall back to the run-wide switches (environment
@@ -24,6 +24,7 @@ pub struct MapOptions {
     chunk_size: Option<usize>,
     backend: Option<Backend>,
     progress: Option<bool>,
+    threads: Option<usize>,
 }
 
 impl MapOptions {
@@ -35,6 +36,7 @@ impl MapOptions {
             chunk_size: None,
             backend: None,
             progress: None,
+            threads: None,
         }
     }
 
@@ -69,6 +71,41 @@ impl MapOptions {
         self.progress = Some(on);
         self
     }
+
+    /// Runs the call on a pool of exactly `n` threads instead of the shared
+    /// one: Python's `Pool(processes=n)` beside the default pool. The pool
+    /// of each size is started at the first call that asks for it and kept
+    /// for the rest of the program, so calls with the same `n` share it;
+    /// the shared pool (and every call without this option) is unchanged.
+    /// Maps called inside the items run on the same pool, as everything
+    /// inside rayon's `ThreadPool::install` does. The serial backend ignores
+    /// it.
+    ///
+    /// ```
+    /// use parallel_runtime::prelude::*;
+    ///
+    /// #[parallel_map]
+    /// fn worker(_: u32) -> Option<usize> { rayon::current_thread_index() }
+    ///
+    /// let four = MapOptions::new().threads(4).schedule(Schedule::Dynamic);
+    /// let used = worker::map_with(&four, 0..1000);
+    /// assert!(used.iter().all(|i| matches!(i, Some(0..=3))));
+    /// ```
+    ///
+    /// # Panics
+    /// If `n` is zero or above [`MAX_THREADS`]; and at the call, with the
+    /// message of [`ConfigError::TooManyThreads`], if `n` is above
+    /// [`MAX_THREADS_PER_CORE`] per available core (the limits of
+    /// `PARALLEL_NUM_THREADS`).
+    pub const fn threads(mut self, n: usize) -> Self {
+        assert!(n > 0, "threads must be at least 1");
+        assert!(
+            n <= MAX_THREADS,
+            "threads must be at most MAX_THREADS (4096)"
+        );
+        self.threads = Some(n);
+        self
+    }
 }
 
 /// One annotated function: its name and the options on its attribute.
@@ -88,6 +125,8 @@ pub(super) struct Plan {
     pub(super) schedule: Schedule,
     pub(super) chunk: Option<usize>,
     pub(super) progress: bool,
+    /// The size of the call's own pool, `None` for the shared pool.
+    pub(super) threads: Option<usize>,
 }
 
 impl MapSite {
@@ -109,11 +148,34 @@ impl MapSite {
                 .or_else(crate::config::run_progress)
                 .or(attr.progress)
                 .unwrap_or(false),
+            threads: call.threads.or(attr.threads),
         }
     }
 }
 
 impl Plan {
+    /// The call's own pool, when it asks for one ([`MapOptions::threads`]),
+    /// started at the first call of its size.
+    ///
+    /// # Panics
+    /// With the message of [`ConfigError::TooManyThreads`] if the size is
+    /// beyond the limits of `PARALLEL_NUM_THREADS` on this machine.
+    pub(super) fn pool(&self) -> Option<&'static rayon::ThreadPool> {
+        let n = self.threads?;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let limit = cores.saturating_mul(MAX_THREADS_PER_CORE).min(MAX_THREADS);
+        if n > limit {
+            let err = ConfigError::TooManyThreads {
+                var: None,
+                value: n,
+                limit,
+                cores,
+            };
+            panic!("{err}");
+        }
+        Some(crate::pool::sized(n))
+    }
+
     /// How the threads path cuts the items into jobs.
     pub(super) fn jobs(&self) -> (Schedule, Option<usize>) {
         (self.schedule, self.chunk)

@@ -16,8 +16,26 @@ use crate::config::Schedule;
 /// maybe fewer, each piece a job of its own that any idle thread may take
 /// (OpenMP's `schedule(dynamic, chunk)`); `Static` without a chunk size
 /// cuts one piece per thread. `Guided` lets rayon split adaptively, never
-/// below `chunk` items.
+/// below `chunk` items. All of it runs on the call's pool (see
+/// [`Hooks::on_pool`]).
 pub(super) fn run<P, R, C, G>(
+    hooks: &Hooks<'_>,
+    par: P,
+    offset: usize,
+    jobs: (Schedule, Option<usize>),
+    g: G,
+) -> C
+where
+    P: IndexedParallelIterator,
+    R: Send,
+    C: FromParallelIterator<R> + Send,
+    G: Fn(usize, P::Item) -> R + Sync + Send,
+{
+    hooks.on_pool(|| cut(hooks, par, offset, jobs, g))
+}
+
+/// [`run`], on the pool it runs on.
+fn cut<P, R, C, G>(
     hooks: &Hooks<'_>,
     par: P,
     offset: usize,
@@ -33,7 +51,9 @@ where
     let n = par.len();
     let piece = match schedule {
         Schedule::Static => {
-            let threads = crate::config::ensure_pool();
+            // The threads of the pool this runs on: the shared pool (which
+            // the call has started), or the call's own.
+            let threads = rayon::current_num_threads();
             chunk.unwrap_or_else(|| n.div_ceil(threads)).max(1)
         }
         Schedule::Dynamic => chunk.unwrap_or(1),

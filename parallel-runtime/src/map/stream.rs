@@ -97,7 +97,7 @@ where
     fn run<R, C, G>(&mut self, kind: &'static str, g: G) -> Option<C>
     where
         R: Send,
-        C: FromIterator<R> + FromParallelIterator<R>,
+        C: FromIterator<R> + FromParallelIterator<R> + Send,
         G: Fn(&Hooks<'_>, &F, usize, It::Item) -> R + Sync,
     {
         if self.over {
@@ -250,7 +250,7 @@ where
     T: Send,
     E: Send,
     F: Fn(It::Item) -> Result<T, E> + Sync,
-    C: FromIterator<(usize, T)> + FromParallelIterator<(usize, T)>,
+    C: FromIterator<(usize, T)> + FromParallelIterator<(usize, T)> + Send,
 {
     let first = AtomicUsize::new(usize::MAX);
     let failure = Mutex::new(None);
