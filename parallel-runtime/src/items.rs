@@ -209,59 +209,59 @@ fn range_fingerprint(start: i128, end_exclusive: i128) -> u64 {
     h.finish()
 }
 
-/// The parallel items of a range that starts at `start` and holds `len`
-/// values.
-fn range_par<T: RangeInteger>(start: T, len: usize) -> RangeItems<T> {
-    rayon::iter::repeat_n(start, len)
-        .zip(0..len)
-        .map(T::offset as fn((T, usize)) -> T)
+/// An integer range as its first value and its bounds widened,
+/// `lo..hi` (empty: `0..0`).
+trait Bounds<T> {
+    fn bounds(&self) -> (T, i128, i128);
 }
 
-impl<T: RangeInteger> IntoItems for std::ops::Range<T>
-where
-    std::ops::Range<T>: Iterator<Item = T>,
-{
-    type Item = T;
-    type Par = RangeItems<T>;
-    type Seq = std::ops::Range<T>;
-    fn into_par(self) -> Self::Par {
-        range_par(self.start, range_len(self.start.widen(), self.end.widen()))
-    }
-    fn into_seq(self) -> Self::Seq {
-        self
-    }
-    fn order_fingerprint(&self) -> Option<u64> {
-        Some(range_fingerprint(self.start.widen(), self.end.widen()))
+impl<T: RangeInteger> Bounds<T> for std::ops::Range<T> {
+    fn bounds(&self) -> (T, i128, i128) {
+        (self.start, self.start.widen(), self.end.widen())
     }
 }
 
-impl<T: RangeInteger> IntoItems for std::ops::RangeInclusive<T>
-where
-    std::ops::RangeInclusive<T>: Iterator<Item = T>,
-{
-    type Item = T;
-    type Par = RangeItems<T>;
-    type Seq = std::ops::RangeInclusive<T>;
-    fn into_par(self) -> Self::Par {
-        let (start, end) = (self.start().widen(), self.end().widen());
-        let len = if self.is_empty() {
-            0
+impl<T: RangeInteger> Bounds<T> for std::ops::RangeInclusive<T> {
+    fn bounds(&self) -> (T, i128, i128) {
+        let start = *self.start();
+        if self.is_empty() {
+            (start, 0, 0)
         } else {
-            range_len(start, end + 1)
-        };
-        range_par(*self.start(), len)
-    }
-    fn into_seq(self) -> Self::Seq {
-        self
-    }
-    fn order_fingerprint(&self) -> Option<u64> {
-        Some(if self.is_empty() {
-            range_fingerprint(0, 0)
-        } else {
-            range_fingerprint(self.start().widen(), self.end().widen() + 1)
-        })
+            (start, start.widen(), self.end().widen() + 1)
+        }
     }
 }
+
+/// One generic impl per kind of range, over every [`RangeInteger`]: the
+/// item type is then inferred from the function, as rayon's ranges do.
+macro_rules! range_items {
+    ($($range:ident),*) => {$(
+        impl<T: RangeInteger> IntoItems for std::ops::$range<T>
+        where
+            std::ops::$range<T>: Iterator<Item = T>,
+        {
+            type Item = T;
+            type Par = RangeItems<T>;
+            type Seq = std::ops::$range<T>;
+            fn into_par(self) -> Self::Par {
+                let (start, lo, hi) = self.bounds();
+                let len = range_len(lo, hi);
+                rayon::iter::repeat_n(start, len)
+                    .zip(0..len)
+                    .map(T::offset as fn((T, usize)) -> T)
+            }
+            fn into_seq(self) -> Self::Seq {
+                self
+            }
+            fn order_fingerprint(&self) -> Option<u64> {
+                let (_, lo, hi) = self.bounds();
+                Some(range_fingerprint(lo, hi))
+            }
+        }
+    )*};
+}
+
+range_items!(Range, RangeInclusive);
 
 /// Any iterable, for types that [`IntoItems`] does not name (an iterator
 /// type of your own). Made by [`items`].
