@@ -50,6 +50,9 @@ mod valid;
 /// | `chunk_size` | positive integer | per schedule | items per piece of work |
 /// | `backend` | `"serial"`, `"threads"`, `"mpi"` | `"threads"` | `serial` runs the plain loop (debugging); `mpi` splits items across the ranks of an MPI job |
 /// | `progress` | flag, or `= true/false` | off | a progress bar on stderr, advancing per item |
+/// | `threads` | positive integer | the shared pool | run on a pool of this many threads of its own (Python's `Pool(processes=n)`) |
+/// | `init` | `"path"` of a `fn() -> State` | none | per-worker state (Python's `Pool(initializer=…)`): built at most once per worker thread per call, handed to the function's last parameter, `&mut State` |
+/// | `items` | positive integer | `1` | how many leading parameters take each item, a tuple of that many values (Python's `Pool.starmap`) |
 /// | `crate` | `"path"` | `"::parallel_runtime"` | where the runtime is, if you renamed the dependency |
 ///
 /// The environment variables `PARALLEL_BACKEND`, `PARALLEL_NUM_THREADS` and

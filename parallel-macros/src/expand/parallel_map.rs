@@ -126,7 +126,7 @@ impl<'a> Entries<'a> {
             item_args,
             state_init,
             m,
-            p: o.runtime.private(),
+            p,
             krate: quote!(#krate).to_string().replace(' ', ""),
             link: format!("[`{name_str}`](fn@{name_str})"),
             lt_param: (named_in || named_out).then(|| quote!(#lt,)),

@@ -18,10 +18,16 @@ fn reads_every_kind_of_value() {
         chunk_size = 8,
         backend = "mpi",
         progress,
+        threads = 4,
+        init = "make_rng",
+        items = 2,
         crate = "::prt"
     );
     let o = PARALLEL_MAP.parse(tokens, &mut cx);
     assert!(messages(cx).is_empty());
+    assert_eq!((o.threads, o.items, o.per_item()), (Some(4), Some(2), 2));
+    let init = o.init.as_ref().map(|p| quote!(#p).to_string());
+    assert_eq!(init.as_deref(), Some("make_rng"));
     assert_eq!(o.schedule.as_deref(), Some("static"));
     assert_eq!(o.chunk_size, Some(8));
     assert_eq!(o.backend.map(|(b, _)| b).as_deref(), Some("mpi"));
@@ -45,7 +51,7 @@ fn reports_every_mistake_list_first_then_values_and_keeps_defaults() {
         messages(cx),
         [
             "unknown option `chunk` for #[parallel_map]; expected one of `schedule`, \
-             `chunk_size`, `backend`, `progress`, or `crate`",
+             `chunk_size`, `backend`, `progress`, `threads`, `init`, `items`, or `crate`",
             "duplicate option `schedule`; give it once",
             "invalid schedule \"fast\"; expected one of `static`, `dynamic`, or `guided`",
             "`chunk_size` takes a positive integer: write `chunk_size = 64`",
