@@ -20,7 +20,6 @@ use std::sync::Mutex;
 use rayon::iter::{IndexedParallelIterator, IntoParallelIterator};
 
 use crate::codec::ResultCodec;
-use crate::config::Backend;
 use crate::items::{IntoItems, ItemFingerprint};
 
 mod call;
@@ -154,12 +153,19 @@ where
 
 /// `f::try_map`: like [`map`] for a function returning `Result`; stops
 /// handing out items after the first `Err` and names the failing item.
+///
+/// Across ranks (`codecs`: both the values and the errors are serde types)
+/// each rank runs its share and the first failure reaches every rank;
+/// without them every rank runs every item on its own pool, which needs no
+/// message.
 #[doc(hidden)]
 #[track_caller]
 pub fn try_map<S, T, E, F>(
     site: &MapSite,
     options: Option<&MapOptions>,
     items: S,
+    codecs: (Option<ResultCodec<T>>, Option<ResultCodec<E>>),
+    fingerprint: Option<ItemFingerprint<S::Item>>,
     f: F,
 ) -> Result<Vec<T>, ItemError<E>>
 where
@@ -173,39 +179,57 @@ where
         index,
         error,
     };
-    Call::run(site, options, "map", |call| match call.plan.backend {
-        Backend::Serial => {
+    Call::run(site, options, "map", |call| match (call.path(), codecs) {
+        (Path::Serial, _) => {
             let seq = items.into_seq();
             let out: Result<Vec<T>, (usize, E)> = call.hooks(len_hint(&seq), |hooks| {
                 serial::run(hooks, seq, |i, x| hooks.item(i, &f, x).map_err(|e| (i, e)))
             });
             out.map_err(wrap)
         }
-        // Under MPI every rank holds every item, so each rank runs the whole
-        // map on its own pool: the errors need not be serializable.
-        Backend::Threads | Backend::Mpi => {
-            let par = items.into_par();
-            // rayon stops handing out items at the first `Err`; of the
-            // failures seen by then, the lowest index is reported.
-            let lowest: Mutex<Option<(usize, E)>> = Mutex::new(None);
-            let out: Result<Vec<T>, ()> = call.hooks(par.len(), |hooks| {
-                schedule::run(hooks, par, 0, call.plan.jobs(), |i, x| {
-                    hooks.item(i, &f, x).map_err(|e| {
-                        let mut slot = lowest.lock().unwrap_or_else(|p| p.into_inner());
-                        if slot.as_ref().is_none_or(|(j, _)| i < *j) {
-                            *slot = Some((i, e));
-                        }
-                    })
-                })
-            });
-            out.map_err(|()| {
-                let first = lowest.into_inner().unwrap_or_else(|p| p.into_inner());
-                match first {
-                    Some(failure) => wrap(failure),
-                    None => unreachable!("an item failed without recording its error"),
+        (Path::Ranks, (Some(ok), Some(err))) => {
+            distribute::run_try(call, items, fingerprint, (ok, err), |mine, lo| {
+                try_on_pool(call, mine.into_par_iter(), lo, &f)
+            })
+            .map_err(wrap)
+        }
+        // Without serde on both sides, every rank holds every item and runs
+        // the whole map on its own pool: nothing crosses ranks.
+        (Path::Threads | Path::Ranks, _) => {
+            try_on_pool(call, items.into_par(), 0, &f).map_err(wrap)
+        }
+    })
+}
+
+/// The threads path of `try_map`: the items of `par` (item `offset` first)
+/// through `f` on the pool; rayon stops handing out items at the first
+/// `Err`, and of the failures seen by then, the lowest index is reported.
+fn try_on_pool<P, T, E, F>(
+    call: &Call<'_>,
+    par: P,
+    offset: usize,
+    f: &F,
+) -> Result<Vec<T>, (usize, E)>
+where
+    P: IndexedParallelIterator,
+    T: Send,
+    E: Send,
+    F: Fn(P::Item) -> Result<T, E> + Sync,
+{
+    let lowest: Mutex<Option<(usize, E)>> = Mutex::new(None);
+    let out: Result<Vec<T>, ()> = call.hooks(par.len(), |hooks| {
+        schedule::run(hooks, par, offset, call.plan.jobs(), |i, x| {
+            hooks.item(i, f, x).map_err(|e| {
+                let mut slot = lowest.lock().unwrap_or_else(|p| p.into_inner());
+                if slot.as_ref().is_none_or(|(j, _)| i < *j) {
+                    *slot = Some((i, e));
                 }
             })
-        }
+        })
+    });
+    out.map_err(|()| {
+        let first = lowest.into_inner().unwrap_or_else(|p| p.into_inner());
+        first.unwrap_or_else(|| unreachable!("an item failed without recording its error"))
     })
 }
 

@@ -11,6 +11,11 @@
 //!   `try_map` and `reduce` against the plain loop: the same results in the
 //!   same order, the same bits for `reduce`.
 //!
+//! - `mpi_maps split`: the world split in two halves (even and odd ranks);
+//!   `map`, `reduce` and `try_map` on each half through `Comm::install`:
+//!   the loop's results on every rank, and each item once per half; then
+//!   `try_map` on the world, split, its failure on every rank.
+//!
 //! Each rank writes `rank R of S: started` first (a world of one under
 //! `mpirun` means the binary was built without MPI).
 
@@ -220,6 +225,67 @@ fn one_case(rng: &mut Rng) -> Result<String, String> {
     ))
 }
 
+#[parallel_map(backend = "mpi")]
+fn counted(x: u64, fail: &Option<u64>) -> Result<u64, String> {
+    RAN.fetch_add(1, Ordering::SeqCst);
+    match fail {
+        Some(f) if x >= *f => Err(format!("item {x} refused")),
+        _ => Ok(x * x + 1),
+    }
+}
+
+#[parallel_map(backend = "mpi")]
+fn counted_sq(x: u64) -> u64 {
+    RAN.fetch_add(1, Ordering::SeqCst);
+    x * x + 1
+}
+
+fn split(world: &Comm) -> Result<(), Box<dyn std::error::Error>> {
+    let n = 1000u64;
+    let want: Vec<u64> = (0..n).map(|x| x * x + 1).collect();
+    let half = world
+        .split(Some(world.rank() as u32 % 2), 0)?
+        .ok_or("every rank passed a color")?;
+    let (got, sum, tried) = half.install(|| {
+        (
+            counted_sq::map(0..n),
+            counted_sq::reduce(0..n, 0, |a, b| a + b),
+            counted::try_map(0..n, &None),
+        )
+    });
+    if got != want || sum != want.iter().sum::<u64>() || tried.as_deref() != Ok(&want[..]) {
+        return Err(format!(
+            "rank {}: a map on half the world differs from the loop",
+            world.rank()
+        )
+        .into());
+    }
+    // Each half ran every item once per call: 3 calls, 2 halves (1 with one rank).
+    let halves = world.size().min(2) as u64;
+    let ran = world.all_reduce(RAN.swap(0, Ordering::SeqCst) as u64, Op::Sum)?;
+    if ran != 3 * halves * n {
+        return Err(format!("{ran} items ran in the job, not {}", 3 * halves * n).into());
+    }
+    // try_map on the world, split: the failure from item 700 reaches every rank.
+    let e = counted::try_map(0..n, &Some(700))
+        .err()
+        .ok_or("item 700 must fail")?;
+    if e.index() < 700 || e.error() != &format!("item {} refused", e.index()) {
+        return Err(format!("rank {}: wrong failure {e}", world.rank()).into());
+    }
+    let ran = world.all_reduce(RAN.swap(0, Ordering::SeqCst) as u64, Op::Sum)?;
+    if ran > n {
+        return Err(format!("try_map ran {ran} items for {n}: not split").into());
+    }
+    let ranks = world.all_reduce(1u32, Op::Sum)?;
+    if world.rank() == 0 {
+        eprintln!(
+            "all {ranks} ranks: maps on half the world and a split try_map agree with the loop"
+        );
+    }
+    Ok(())
+}
+
 #[mpi_main]
 fn main(world: Comm) -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -252,6 +318,7 @@ fn main(world: Comm) -> Result<(), Box<dyn std::error::Error>> {
                 eprintln!("all {ranks} ranks: every key exactly once");
             }
         }
+        Some("split") => split(&world)?,
         Some("properties") => {
             let seed: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);
             let cases: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
@@ -266,7 +333,7 @@ fn main(world: Comm) -> Result<(), Box<dyn std::error::Error>> {
         }
         other => {
             return Err(format!(
-                "unknown mode {other:?}: hashmap, sorted or properties <seed> <cases>"
+                "unknown mode {other:?}: hashmap, sorted, split or properties <seed> <cases>"
             )
             .into())
         }

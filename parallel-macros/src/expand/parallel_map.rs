@@ -9,7 +9,7 @@
 //! `super` is the enclosing module, not the block.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
 use crate::model::FnModel;
@@ -253,10 +253,14 @@ impl<'a> Entries<'a> {
         let (generics, bound) = self.generics();
         let ret = quote!(::core::result::Result<::std::vec::Vec<#ok>, #p::ItemError<#err>>);
         let call = self.call(Some(quote!(#p::IsResult::into_result)));
+        let codecs = (self.codec_of(&ok), self.codec_of(&err));
+        let fingerprint = self.fingerprint();
         let doc = format!(
             "Like [`map`](Self::map) for {}, which returns a `Result`: all the `Ok` values in \
              input order, or the failure with the lowest index among the items that ran, naming \
-             that index. No new item starts after a failure is seen.",
+             that index. No new item starts after a failure is seen. With the `mpi` backend the \
+             items are split across ranks when both the values and the errors are serde types \
+             (each rank runs every item otherwise).",
             self.link
         );
         let e = EntryPoint {
@@ -267,10 +271,10 @@ impl<'a> Entries<'a> {
             ret: &ret,
             bound: &bound,
         };
-        Some(self.with_pair(
-            e,
-            |opts| quote!(#p::try_map(&Self::__SITE, #opts, items, #call)),
-        ))
+        Some(self.with_pair(e, |opts| {
+            let (ok, err) = &codecs;
+            quote!(#p::try_map(&Self::__SITE, #opts, items, (#ok, #err), #fingerprint, #call))
+        }))
     }
 
     /// `reduce` and `reduce_with`. Generic over its value type `__R` (always
@@ -306,14 +310,24 @@ impl<'a> Entries<'a> {
     /// How results cross ranks: probed by method lookup (`result_codec()`
     /// or `reduce_codec::<__R>()`): through serde when the type has it.
     fn codec(&self, method: TokenStream) -> TokenStream {
+        self.probe(&self.out_ty.to_token_stream(), method)
+    }
+
+    /// The codec of `ty`, one of the result's parts (`try_map`'s `Ok` and
+    /// `Err` types).
+    fn codec_of(&self, ty: &TokenStream) -> TokenStream {
+        self.probe(ty, quote!(result_codec()))
+    }
+
+    fn probe(&self, ty: &TokenStream, method: TokenStream) -> TokenStream {
         if self.borrows {
             return quote!(::core::option::Option::None);
         }
-        let (p, out_ty) = (&self.p, &self.out_ty);
+        let p = &self.p;
         quote! {{
             #[allow(unused_imports)]
             use #p::{ViaSerde as _, WithoutSerde as _};
-            (&&#p::Probe::<#out_ty>::new()).#method
+            (&&#p::Probe::<#ty>::new()).#method
         }}
     }
 

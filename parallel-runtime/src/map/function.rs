@@ -153,7 +153,14 @@ impl<F> MapFn<F> {
         E: Send,
         F: Fn(S::Item) -> Result<T, E> + Sync,
     {
-        try_map(&self.site, self.call_options(), items, &self.f)
+        try_map(
+            &self.site,
+            self.call_options(),
+            items,
+            (None, None),
+            None,
+            &self.f,
+        )
     }
 
     /// Folds the function's results with `op` from `identity`, without
