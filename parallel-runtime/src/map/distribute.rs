@@ -11,6 +11,7 @@ use super::options::MapSite;
 use crate::codec::ResultCodec;
 use crate::items::{IntoItems, ItemFingerprint};
 use crate::mpi::world::with_comm;
+use crate::mpi::Comm;
 
 /// The ranks path: the items checked with every rank (a collective call),
 /// then this rank's share of the units through `on_pool` on this rank's pool,
@@ -89,14 +90,7 @@ where
             }
             None => unreachable!("this rank's results are taken once"),
         };
-        let parts = comm
-            .allgather_bytes(bytes, "parallel_map")
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{}: gathering the results of all ranks failed: {e}",
-                    site.name
-                )
-            });
+        let parts = gather_parts(site, comm, bytes);
         // The lowest rank that failed holds the failure with the lowest
         // index among those seen (the shares are in rank order).
         let failed = |p: &&Vec<u8>| p.last() == Some(&FAILED);
@@ -122,6 +116,17 @@ where
 /// The last byte of a rank's part in `try_map`'s gather.
 const OK: u8 = 0;
 const FAILED: u8 = 1;
+
+/// Every rank's part, in rank order, on every rank.
+fn gather_parts(site: &MapSite, comm: &Comm, bytes: Vec<u8>) -> Vec<Vec<u8>> {
+    comm.allgather_bytes(bytes, "parallel_map")
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: gathering the results of all ranks failed: {e}",
+                site.name
+            )
+        })
+}
 
 fn encode_part<R>(site: &MapSite, rank: usize, v: &[R], c: ResultCodec<R>) -> Vec<u8> {
     (c.encode)(v).unwrap_or_else(|e| {
@@ -172,14 +177,7 @@ fn all_gather_results<R>(site: &MapSite, local: Vec<R>, codec: ResultCodec<R>) -
         let rank = comm.rank();
         let bytes = encode_part(site, rank, &local, codec);
         drop(local);
-        let parts = comm
-            .allgather_bytes(bytes, "parallel_map")
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{}: gathering the results of all ranks failed: {e}",
-                    site.name
-                )
-            });
+        let parts = gather_parts(site, comm, bytes);
         let mut out = Vec::new();
         for (r, part) in parts.iter().enumerate() {
             out.append(&mut decode_part(site, rank, r, part, codec));
