@@ -728,10 +728,11 @@ fn under_mpirun_a_hashmap_per_process_fails_clearly_and_sorted_items_run_once() 
 
 /// Maps, reduces and `try_map` on a communicator from `split` (installed
 /// with `Comm::install`), and `try_map` split across the world, under
-/// `mpirun -n 2` and `-n 4 --oversubscribe`: `tests/bin/mpi_maps.rs split`
-/// checks the results against the loop and counts the items run in the job.
+/// `mpirun -n 2` and `-n 4 --oversubscribe`, and the call-site
+/// `map_fn(…).map_mpi`/`reduce_mpi`: `tests/bin/mpi_maps.rs split` checks
+/// the results against the loop and counts the items run in the job.
 #[test]
-fn under_mpirun_maps_run_on_a_split_communicator_and_try_map_splits() {
+fn under_mpirun_maps_run_on_a_split_communicator_and_try_map_and_map_mpi_split() {
     let deadline = std::time::Duration::from_secs(90);
     for ranks in [2, 4] {
         let Some(run) = mpirun_support::run_mpi_maps(ranks, &["split"], deadline) else {

@@ -14,7 +14,8 @@
 //! - `mpi_maps split`: the world split in two halves (even and odd ranks);
 //!   `map`, `reduce` and `try_map` on each half through `Comm::install`:
 //!   the loop's results on every rank, and each item once per half; then
-//!   `try_map` on the world, split, its failure on every rank.
+//!   `try_map` on the world, split, its failure on every rank; the call-site
+//!   `map_fn(…).map_mpi` and `reduce_mpi`, split.
 //!
 //! Each rank writes `rank R of S: started` first (a world of one under
 //! `mpirun` means the binary was built without MPI).
