@@ -278,11 +278,30 @@ fn split(world: &Comm) -> Result<(), Box<dyn std::error::Error>> {
     if ran > n {
         return Err(format!("try_map ran {ran} items for {n}: not split").into());
     }
+    // The call-site map under the `mpi` backend: `map_mpi` and `reduce_mpi`
+    // split the items too.
+    let sq = map_fn("sq", |x: u64| {
+        RAN.fetch_add(1, Ordering::SeqCst);
+        x * x + 1
+    })
+    .options(MapOptions::new().backend(Backend::Mpi));
+    let (got, sum) = (sq.map_mpi(0..n), sq.reduce_mpi(0..n, 0, |a, b| a + b));
+    if got != want || sum != want.iter().sum::<u64>() {
+        return Err(format!(
+            "rank {}: map_mpi or reduce_mpi differs from the loop",
+            world.rank()
+        )
+        .into());
+    }
+    let ran = world.all_reduce(RAN.swap(0, Ordering::SeqCst) as u64, Op::Sum)?;
+    if ran != 2 * n {
+        return Err(
+            format!("map_mpi and reduce_mpi ran {ran} items for 2 x {n}: not split").into(),
+        );
+    }
     let ranks = world.all_reduce(1u32, Op::Sum)?;
     if world.rank() == 0 {
-        eprintln!(
-            "all {ranks} ranks: maps on half the world and a split try_map agree with the loop"
-        );
+        eprintln!("all {ranks} ranks: maps on half the world, a split try_map and map_mpi agree with the loop");
     }
     Ok(())
 }
