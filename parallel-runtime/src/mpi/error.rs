@@ -157,6 +157,18 @@ pub enum Error {
         /// The rank that failed.
         failed: usize,
     },
+    /// An argument that describes no valid call: a Cartesian direction or
+    /// coordinate out of range, dims that do not multiply to the size, ranks
+    /// that disagree on a topology.
+    #[error("rank {rank}: `{op}`: {detail}")]
+    Argument {
+        /// The rank that saw it.
+        rank: usize,
+        /// The operation.
+        op: &'static str,
+        /// What is wrong, and how to fix it.
+        detail: String,
+    },
 }
 
 impl Error {

@@ -16,7 +16,7 @@
 //! thread at a time.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::error::Error;
@@ -25,6 +25,7 @@ use super::message::{Source, Status, TagMatch};
 use super::op::{AnyBitPattern, Scalar};
 use super::transport::backend::{AnyMatched, Backend};
 use super::transport::local::lock;
+use super::transport::nonblocking::{Extended, Peeked};
 use super::transport::{Direct, Matched, Transport};
 use super::wire::{fill, Dst};
 
@@ -34,6 +35,9 @@ use super::wire::{fill, Dst};
 pub(crate) struct Pending {
     queue: Mutex<Queue>,
     open: AtomicUsize,
+    /// How many nonblocking collectives were started on the communicator
+    /// (the local world tags each with its number).
+    collectives: AtomicU32,
 }
 
 /// The receives of one communicator posted and not yet completed.
@@ -387,6 +391,47 @@ impl<'c> Receiver<'c> {
         match self.poll_recv(id, true)? {
             Some((st, Sink::Bytes(b))) => Ok((b, st)),
             _ => unreachable!("a blocking receive of bytes returns bytes"),
+        }
+    }
+}
+
+impl Receiver<'_> {
+    /// The number of the next nonblocking collective on the communicator.
+    pub(crate) fn next_collective(&self) -> i32 {
+        self.pending.collectives.fetch_add(1, Ordering::Relaxed) as i32
+    }
+
+    /// A probe that respects the receives posted before it: the message it
+    /// reports is one that none of them fits, left in place, so it is what
+    /// the next receive that matches it gets (as `MPI_Probe` promises).
+    /// With `wait` false, `None` when no such message has arrived.
+    pub(crate) fn probe_ordered<T: Scalar>(
+        &self,
+        source: Source,
+        tag: TagMatch,
+        wait: bool,
+        op: &'static str,
+    ) -> Result<Option<Peeked>, Error> {
+        loop {
+            if !self.has_unmatched() {
+                return self.t.peek::<T>(source, tag, wait, op);
+            }
+            {
+                let mut q = lock(self.queue());
+                // Posted receives claim what has arrived for them; a
+                // message that came after that, and that one of them fits,
+                // is theirs: let them claim it, and look again.
+                self.progress(&mut q)?;
+                match self.t.peek::<T>(source, tag, false, op)? {
+                    Some(p) if !q.posted.iter().any(|r| r.fits(p.source, p.tag)) => {
+                        return Ok(Some(p))
+                    }
+                    Some(_) => continue,
+                    None if !wait => return Ok(None),
+                    None => {}
+                }
+            }
+            self.t.idle(source, tag)?;
         }
     }
 }

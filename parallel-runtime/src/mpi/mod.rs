@@ -39,9 +39,12 @@ mod limits;
 pub mod local;
 mod matching;
 mod message;
+mod nonblocking;
 mod op;
+mod probe;
 mod request;
 pub(crate) mod start;
+mod topology;
 mod transport;
 #[cfg(any(feature = "mpi", test))]
 mod watchdog;
@@ -52,8 +55,10 @@ pub use comm::Comm;
 pub use datatype::Equivalence;
 pub use error::Error;
 pub use message::{Source, Status, Tag, TagMatch, ANY_SOURCE, ANY_TAG};
+pub use nonblocking::CollRequest;
 pub use op::{AnyBitPattern, Op, Operand, Scalar};
 pub use request::{BufDone, BufRequest, Request};
+pub use topology::{dims_create, CartComm};
 
 /// The derive for [`Equivalence`], with or without the `mpi` feature: it
 /// implements the trait (rsmpi's, or the stand-in marker) and

@@ -3,6 +3,7 @@
 //! backends apart.
 
 use super::local::{Envelope, Local, Sent};
+use super::nonblocking::{CollFlight, Extended, Peeked};
 #[cfg(feature = "mpi")]
 use super::rsmpi::{Probed, Rsmpi, SendRequest};
 use super::{Direct, Fit, InFlight, Matched, Transport};
@@ -313,5 +314,54 @@ impl Transport for Backend {
     }
     fn abort(&self, code: i32) -> ! {
         each!(self, t => t.abort(code))
+    }
+}
+
+// ----- issue 11 (nonblocking collectives, probes, Cartesian topologies) -----
+
+impl Extended for Backend {
+    fn ibarrier<'c>(&'c self, seq: i32) -> Box<dyn CollFlight<()> + 'c> {
+        each!(self, t => t.ibarrier(seq))
+    }
+    fn ibcast<'c, T: Scalar + AnyBitPattern>(
+        &'c self,
+        root: usize,
+        buf: Vec<T>,
+        seq: i32,
+    ) -> Box<dyn CollFlight<Vec<T>> + 'c> {
+        each!(self, t => t.ibcast(root, buf, seq))
+    }
+    fn iall_reduce<'c, T: Operand>(
+        &'c self,
+        send: Vec<T>,
+        reduction: Op,
+        seq: i32,
+    ) -> Box<dyn CollFlight<Vec<T>> + 'c> {
+        each!(self, t => t.iall_reduce(send, reduction, seq))
+    }
+    fn igather<'c, T: Scalar + AnyBitPattern>(
+        &'c self,
+        root: usize,
+        send: Vec<T>,
+        recv: Option<Vec<T>>,
+        seq: i32,
+    ) -> Box<dyn CollFlight<Option<Vec<T>>> + 'c> {
+        each!(self, t => t.igather(root, send, recv, seq))
+    }
+    fn peek<T: Scalar>(
+        &self,
+        source: Source,
+        tag: TagMatch,
+        wait: bool,
+        op: &'static str,
+    ) -> Result<Option<Peeked>, Error> {
+        each!(self, t => t.peek::<T>(source, tag, wait, op))
+    }
+    fn cart_create(&self, dims: &[usize], periods: &[bool], reorder: bool) -> Result<Self, Error> {
+        match self {
+            Backend::Local(t) => t.cart_create(dims, periods, reorder).map(Backend::Local),
+            #[cfg(feature = "mpi")]
+            Backend::Rsmpi(t) => t.cart_create(dims, periods, reorder).map(Backend::Rsmpi),
+        }
     }
 }

@@ -9,6 +9,7 @@
 
 mod collective;
 mod mailbox;
+mod nonblocking;
 
 use std::any::Any;
 use std::sync::{Arc, Mutex, PoisonError};

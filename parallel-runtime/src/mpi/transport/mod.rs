@@ -14,6 +14,7 @@
 
 pub(crate) mod backend;
 pub(crate) mod local;
+pub(crate) mod nonblocking;
 #[cfg(feature = "mpi")]
 pub(crate) mod rsmpi;
 

@@ -1,6 +1,7 @@
 //! Real MPI: rsmpi's safe traits on a `SimpleCommunicator` (only with the
 //! `mpi` feature).
 
+mod nonblocking;
 mod receive;
 mod send;
 

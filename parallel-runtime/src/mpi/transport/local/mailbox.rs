@@ -21,6 +21,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) enum Ctx {
     User,
     Coll,
+    /// Nonblocking collectives, tagged with their number on the
+    /// communicator (`local/nonblocking.rs`).
+    Nb,
 }
 
 pub(crate) struct Envelope {

@@ -134,6 +134,25 @@ impl Rsmpi {
     }
 }
 
+/// How the message that `st` describes fits a receive of `T`.
+pub(super) fn fit_status<T: Scalar>(st: &MpiStatus) -> Fit {
+    let n = st.count(T::equivalent_datatype());
+    if n >= 0 {
+        return Fit::Whole(n as usize);
+    }
+    let bytes = st.count(u8::equivalent_datatype());
+    if bytes >= 0 {
+        Fit::NotWhole(bytes as usize)
+    } else {
+        Fit::Other(format!(
+            "more than {} bytes sent, not a whole number of `{}` elements ({} bytes each)",
+            i32::MAX,
+            std::any::type_name::<T>(),
+            std::mem::size_of::<T>()
+        ))
+    }
+}
+
 impl Matched for Probed {
     #[inline]
     fn source(&self) -> usize {
@@ -146,21 +165,7 @@ impl Matched for Probed {
     }
 
     fn fit<T: Scalar>(&self, _op: &'static str) -> Fit {
-        let n = self.1.count(T::equivalent_datatype());
-        if n >= 0 {
-            return Fit::Whole(n as usize);
-        }
-        let bytes = self.1.count(u8::equivalent_datatype());
-        if bytes >= 0 {
-            Fit::NotWhole(bytes as usize)
-        } else {
-            Fit::Other(format!(
-                "more than {} bytes sent, not a whole number of `{}` elements ({} bytes each)",
-                i32::MAX,
-                std::any::type_name::<T>(),
-                std::mem::size_of::<T>()
-            ))
-        }
+        fit_status::<T>(&self.1)
     }
 
     fn receive_into<T: Scalar + AnyBitPattern>(self, dst: &mut [T]) {
