@@ -38,6 +38,23 @@ def main() -> int:
     table = -np.arange(16, dtype="d")
     comm.Bcast([table, MPI.DOUBLE], root=0)
 
+    # Nonblocking collectives and probes across the two languages.
+    mine = np.arange(8, dtype="d")
+    summed = np.empty(8, dtype="d")
+    req = comm.Iallreduce([mine, MPI.DOUBLE], [summed, MPI.DOUBLE], op=MPI.SUM)
+    req.Wait()
+    np.testing.assert_array_equal(summed, 11.0 * mine)  # the Rust rank passes 10 i
+    grid = np.linspace(0.0, 1.0, 5)
+    comm.Ibcast([grid, MPI.DOUBLE], root=0).Wait()
+    comm.Send([np.full(23, 3.0), MPI.DOUBLE], dest=1, tag=5)
+    status = MPI.Status()
+    comm.Probe(source=1, tag=4, status=status)
+    n = status.Get_count(MPI.DOUBLE)
+    assert n == 37, n
+    back = np.empty(n, dtype="d")
+    comm.Recv([back, MPI.DOUBLE], source=1, tag=4)
+    np.testing.assert_array_equal(back, np.ones(37))
+
     print(f"peer.py: ok (sent {N} float64 to Rust, checked {2 * N} coming back)")
     return 0
 

@@ -40,6 +40,21 @@ fn main(world: Comm) -> Result<(), Box<dyn std::error::Error>> {
     let mut table = vec![0.0f64; 16];
     world.bcast_buf(0, &mut table)?;
     assert!(table.iter().enumerate().all(|(i, &x)| x == -(i as f64)));
+    // Nonblocking collectives and probes across the two languages.
+    let mine: Vec<f64> = (0..8).map(|i| 10.0 * i as f64).collect();
+    let summed = world.iall_reduce_buf(mine, Op::Sum)?.wait()?;
+    assert!(summed
+        .iter()
+        .enumerate()
+        .all(|(i, &x)| x == 11.0 * i as f64));
+    let grid = world.ibcast_buf(0, vec![0.0f64; 5])?.wait()?;
+    assert_eq!(grid, [0.0, 0.25, 0.5, 0.75, 1.0]);
+    let status = world.probe_buf::<f64>(0, 5)?;
+    assert_eq!((status.source(), status.count()), (0, 23));
+    let mut extra = vec![0.0f64; status.count()];
+    world.recv_buf(&mut extra, 0, 5)?;
+    assert!(extra.iter().all(|&x| x == 3.0));
+    world.send_buf(&[1.0f64; 37], 0, 4)?;
     println!(
         "interop_rank: ok (received {N} float64 from mpi4py, sent {} back)",
         2 * N

@@ -103,14 +103,13 @@ impl Comm {
 
     /// Starts a barrier (`comm.Ibarrier()`; mpi4py's lowercase
     /// `comm.ibarrier()` is the same call): the request completes once
-    /// every rank has started it. In between, this rank can go on working,
-    /// or receiving (the "non-blocking consensus" of sparse exchanges).
+    /// every rank has started it. In between, this rank can go on working.
     ///
     /// ```no_run
     /// # let world = parallel_runtime::mpi::Comm::single();
     /// let mut done = world.ibarrier()?;
     /// while done.test()?.is_none() {
-    ///     // answer messages while the others catch up
+    ///     // work while the others catch up
     /// }
     /// # Ok::<(), parallel_runtime::mpi::Error>(())
     /// ```

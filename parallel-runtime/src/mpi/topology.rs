@@ -237,7 +237,7 @@ pub fn dims_create(nnodes: usize, dims: &[usize]) -> Result<Vec<usize>, Error> {
     let fits = if free == 0 {
         fixed == nnodes
     } else {
-        nnodes > 0 && nnodes % fixed == 0
+        nnodes > 0 && nnodes.is_multiple_of(fixed)
     };
     if !fits {
         let rank = super::world::with_comm(Comm::rank).unwrap_or(0);
@@ -267,7 +267,7 @@ fn prime_factors(mut n: usize) -> Vec<usize> {
     let mut out = Vec::new();
     let mut p = 2;
     while p * p <= n {
-        while n % p == 0 {
+        while n.is_multiple_of(p) {
             out.push(p);
             n /= p;
         }
