@@ -109,3 +109,25 @@ pub fn plain_reduce(values: &[f64]) -> f64 {
 pub fn bits(v: &[f64]) -> Vec<u64> {
     v.iter().map(|x| x.to_bits()).collect()
 }
+
+/// Fails with `what` unless `cond`: the checks of the test binaries, which
+/// report every failure as an error of the rank that saw it.
+pub fn ensure(cond: bool, what: impl FnOnce() -> String) -> Result<(), Box<dyn std::error::Error>> {
+    if cond {
+        Ok(())
+    } else {
+        Err(what().into())
+    }
+}
+
+/// The error of `r`, which must be one (`what` names the call, for the
+/// text when it is not).
+pub fn expect_err<T: std::fmt::Debug>(
+    r: Result<T, parallel_runtime::mpi::Error>,
+    what: &str,
+) -> Result<parallel_runtime::mpi::Error, String> {
+    match r {
+        Ok(v) => Err(format!("{what}: expected an error, got Ok({v:?})")),
+        Err(e) => Ok(e),
+    }
+}

@@ -15,6 +15,7 @@
 
 use parallel_runtime::mpi::{local, Error, Request, ANY_SOURCE, ANY_TAG};
 use parallel_runtime::prelude::*;
+use parallel_tests::{ensure, expect_err as err};
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 
@@ -53,23 +54,6 @@ fn run(w: &Comm, mode: &str) -> Res {
     }
     w.barrier()?;
     Ok(())
-}
-
-/// Fails with `what` unless `cond`.
-fn ensure(cond: bool, what: impl FnOnce() -> String) -> Res {
-    if cond {
-        Ok(())
-    } else {
-        Err(what().into())
-    }
-}
-
-/// The error of `r`, which must be one.
-fn err<T: std::fmt::Debug>(r: Result<T, Error>, what: &str) -> Result<Error, String> {
-    match r {
-        Ok(v) => Err(format!("{what}: expected an error, got Ok({v:?})")),
-        Err(e) => Ok(e),
-    }
 }
 
 /// A receive of another type than was sent is an error naming both types,

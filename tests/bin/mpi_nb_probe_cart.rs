@@ -11,6 +11,7 @@
 
 use parallel_runtime::mpi::{dims_create, local, Error, ANY_SOURCE, ANY_TAG};
 use parallel_runtime::prelude::*;
+use parallel_tests::{ensure, expect_err as err};
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 
@@ -49,23 +50,6 @@ fn run(w: &Comm) -> Res {
     }
     w.barrier()?;
     Ok(())
-}
-
-/// Fails with `what` unless `cond`.
-fn ensure(cond: bool, what: impl FnOnce() -> String) -> Res {
-    if cond {
-        Ok(())
-    } else {
-        Err(what().into())
-    }
-}
-
-/// The error of `r`, which must be one.
-fn err<T: std::fmt::Debug>(r: Result<T, Error>, what: &str) -> Result<Error, String> {
-    match r {
-        Ok(v) => Err(format!("{what}: expected an error, got Ok({v:?})")),
-        Err(e) => Ok(e),
-    }
 }
 
 /// Each nonblocking collective against the serial result, several in

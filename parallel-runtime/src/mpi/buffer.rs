@@ -187,28 +187,10 @@ impl Comm {
         let _span = crate::trace::op_span("gather_buf");
         self.t.check_rank("gather_buf", root)?;
         self.t.check_blocks("gather_buf", send.len())?;
-        let is_root = self.rank() == root;
-        let recv = if is_root {
-            let Some(recv) = recv else {
-                return Err(Error::RootValueMissing {
-                    rank: root,
-                    op: "gather_buf",
-                    root,
-                });
-            };
-            if recv.len() != send.len() * self.size() {
-                return Err(Error::Length {
-                    rank: root,
-                    op: "gather_buf",
-                    what: "the root's receive buffer",
-                    got: recv.len(),
-                    expected: send.len() * self.size(),
-                });
-            }
-            Some(recv)
-        } else {
-            None
-        };
+        let expected = send.len() * self.size();
+        let len = recv.as_ref().map(|r| r.len());
+        let is_root = self.t.check_root_recv("gather_buf", root, len, expected)?;
+        let recv = recv.filter(|_| is_root);
         self.t.gather_into(root, send, recv, "gather_buf")
     }
 

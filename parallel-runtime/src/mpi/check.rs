@@ -75,6 +75,36 @@ pub(crate) trait Checks: Transport {
         }
     }
 
+    /// The root's receive buffer of a rooted collective, of `len`
+    /// elements (`None`: not given): on the root it must be given and hold
+    /// `expected`. Whether this rank is the root.
+    fn check_root_recv(
+        &self,
+        op: &'static str,
+        root: usize,
+        len: Option<usize>,
+        expected: usize,
+    ) -> Result<bool, Error> {
+        if self.rank() != root {
+            return Ok(false);
+        }
+        match len {
+            None => Err(Error::RootValueMissing {
+                rank: root,
+                op,
+                root,
+            }),
+            Some(got) if got != expected => Err(Error::Length {
+                rank: root,
+                op,
+                what: "the root's receive buffer",
+                got,
+                expected,
+            }),
+            Some(_) => Ok(true),
+        }
+    }
+
     /// An error when a collective of `n` elements per rank (so `n *
     /// size()` in all) is beyond one MPI call.
     fn check_blocks(&self, op: &'static str, n: usize) -> Result<(), Error> {

@@ -180,27 +180,10 @@ impl Comm {
         let _span = crate::trace::op_span(OP);
         self.t.check_rank(OP, root)?;
         self.t.check_blocks(OP, send.len())?;
-        let recv = if self.rank() == root {
-            let Some(recv) = recv else {
-                return Err(Error::RootValueMissing {
-                    rank: root,
-                    op: OP,
-                    root,
-                });
-            };
-            if recv.len() != send.len() * self.size() {
-                return Err(Error::Length {
-                    rank: root,
-                    op: OP,
-                    what: "the root's receive buffer",
-                    got: recv.len(),
-                    expected: send.len() * self.size(),
-                });
-            }
-            Some(recv)
-        } else {
-            None
-        };
+        let expected = send.len() * self.size();
+        let len = recv.as_ref().map(Vec::len);
+        let is_root = self.t.check_root_recv(OP, root, len, expected)?;
+        let recv = recv.filter(|_| is_root);
         let seq = self.receiver().next_collective();
         Ok(CollRequest::new(
             self.t.igather(root, send, recv, seq),

@@ -10,16 +10,13 @@
 //! its part to every rank that needs it: more messages than MPI's trees,
 //! but this world is a test harness.
 
-use std::sync::PoisonError;
-use std::time::Duration;
-
 use super::mailbox::{find, lock, Ctx};
 use super::Local;
 use crate::mpi::error::Error;
 use crate::mpi::message::{Source, TagMatch};
 use crate::mpi::op::{AnyBitPattern, Op, Operand, Scalar};
 use crate::mpi::transport::nonblocking::{CollFlight, Extended, Peeked};
-use crate::mpi::transport::Matched;
+use crate::mpi::transport::{Matched, Transport};
 
 /// What a collective makes of this rank's buffer and the parts received
 /// (indexed by rank; `None` for ranks it needs nothing from).
@@ -130,39 +127,6 @@ impl Local {
             None => Ok(all),
         }
     }
-
-    /// Peeks at the first message that matches, with this rank's mailbox
-    /// locked; `None` when there is none.
-    fn peek_now<T: Scalar>(
-        &self,
-        source: Source,
-        tag: TagMatch,
-        op: &'static str,
-        wait: bool,
-    ) -> Result<Option<Peeked>, Error> {
-        let mailbox = &self.group.boxes[self.rank];
-        let mut queue = lock(&mailbox.queue);
-        loop {
-            if let Some(i) = find(&queue, source, tag, Ctx::User) {
-                let e = &queue[i];
-                return Ok(Some(Peeked {
-                    source: e.source(),
-                    tag: e.tag(),
-                    bytes: e.elems.map_or(0, |el| el.len * el.size),
-                    fit: e.fit::<T>(op),
-                }));
-            }
-            if !wait {
-                return Ok(None);
-            }
-            self.check_hope(source)?;
-            queue = mailbox
-                .ready
-                .wait_timeout(queue, Duration::from_millis(20))
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-    }
 }
 
 impl Extended for Local {
@@ -250,7 +214,24 @@ impl Extended for Local {
         wait: bool,
         op: &'static str,
     ) -> Result<Option<Peeked>, Error> {
-        self.peek_now::<T>(source, tag, op, wait)
+        loop {
+            {
+                let queue = lock(&self.group.boxes[self.rank].queue);
+                if let Some(i) = find(&queue, source, tag, Ctx::User) {
+                    let e = &queue[i];
+                    return Ok(Some(Peeked {
+                        source: e.source(),
+                        tag: e.tag(),
+                        bytes: e.elems.map_or(0, |el| el.len * el.size),
+                        fit: e.fit::<T>(op),
+                    }));
+                }
+            }
+            if !wait {
+                return Ok(None);
+            }
+            self.idle(source, tag)?;
+        }
     }
 
     /// The same ranks in the same order: a Cartesian communicator is a
