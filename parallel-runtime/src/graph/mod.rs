@@ -44,6 +44,7 @@
 
 mod closure;
 mod error;
+mod handoff;
 mod inspect;
 mod key;
 #[doc(hidden)]

@@ -5,11 +5,13 @@
 //! node how many inputs it waits for and which nodes consume it (flat
 //! arrays, no allocation per node). Then:
 //!
-//! - **threads**: the nodes with nothing to wait for are handed to the
-//!   shared rayon pool; when a node finishes it decrements its consumers'
-//!   counters, runs the first consumer that became ready itself (so a chain
-//!   runs without scheduling at all) and spawns the others. No thread ever
-//!   blocks waiting for a node.
+//! - **threads**: the nodes with nothing to wait for are queued (or, when
+//!   there are many, split among the threads of the shared rayon pool by
+//!   `par_iter`), and threads of the pool take them; when a node finishes it
+//!   decrements its consumers' counters, runs the first consumer that became
+//!   ready itself (so a chain runs without scheduling at all) and queues the
+//!   others for a thread of this compute that waits for work, or asks the
+//!   pool for one ([`Handoff`]). No thread ever blocks waiting for a node.
 //! - **serial**: the nodes run one after another, inputs first, in the
 //!   order of the walk: deterministic, on the calling thread.
 //!
@@ -20,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::error::{DelayedError, Failure, FailureKind};
+use super::handoff::Handoff;
 use super::key::TaskKey;
 use super::node::{AnyNode, Claim};
 use crate::config::Backend;
@@ -42,6 +45,9 @@ pub(crate) struct Plan {
     cancelled: AtomicUsize,
     /// With tracing on: when each node finished (µs, as `f64` bits).
     ends: Option<Vec<AtomicU64>>,
+    /// Nodes without consumers not yet completed: when none is left, every
+    /// node is (each node has a path to one).
+    sinks_left: AtomicUsize,
 }
 
 impl Plan {
@@ -59,6 +65,7 @@ impl Plan {
             first: OnceLock::new(),
             cancelled: AtomicUsize::new(0),
             ends: None,
+            sinks_left: AtomicUsize::new(0),
         };
         // Reads of each node's result: one per consuming edge, one per root.
         let mut reads: Vec<u32> = Vec::new();
@@ -111,6 +118,8 @@ impl Plan {
             fill[d as usize] += 1;
         }
         drop(edges);
+        let sinks = (0..n).filter(|&i| off[i] == off[i + 1]).count();
+        *plan.sinks_left.get_mut() = sinks;
         plan.succ_off = off;
         plan.succ = succ;
         if crate::trace::enabled() {
@@ -173,6 +182,9 @@ impl Plan {
 
     /// Runs every node on `backend`.
     pub(crate) fn run(&self, backend: Backend) {
+        if self.nodes.is_empty() {
+            return;
+        }
         match backend {
             Backend::Serial => {
                 for &i in &self.order {
@@ -186,32 +198,62 @@ impl Plan {
                     .copied()
                     .filter(|&i| self.pending[i as usize].load(Ordering::Relaxed) == 0)
                     .collect();
+                let threads = rayon::current_num_threads();
+                // Many nodes ready at the start (a wide map) are split
+                // among the threads by rayon, without a shared queue; a few
+                // (a chain, a stencil's first row) are queued for the
+                // threads that wait for work.
+                let wide = ready.len() > 4 * threads;
+                let handoff = Handoff::new(threads, if wide { Vec::new() } else { ready.clone() });
                 rayon::scope(|s| {
-                    use rayon::prelude::*;
-                    if ready.len() == 1 {
-                        self.exec(s, ready[0]);
+                    if wide {
+                        use rayon::prelude::*;
+                        ready.par_iter().for_each(|&i| self.exec(s, &handoff, i));
                     } else {
-                        ready.par_iter().for_each(|&i| self.exec(s, i));
+                        for _ in 1..ready.len().min(threads) {
+                            if handoff.request() {
+                                s.spawn(|s| {
+                                    handoff.started();
+                                    self.work(s, &handoff)
+                                });
+                            }
+                        }
                     }
+                    self.work(s, &handoff);
                 });
             }
         }
     }
 
+    /// A thread of the pool working for this compute: runs queued nodes,
+    /// and what they make ready, until the queue stays empty for a while.
+    fn work<'s>(&'s self, scope: &rayon::Scope<'s>, handoff: &'s Handoff) {
+        while let Some(i) = handoff.pop().or_else(|| handoff.wait()) {
+            self.exec(scope, handoff, i);
+        }
+    }
+
     /// Runs node `i` (its inputs are complete), then whatever it made ready.
-    fn exec<'s>(&'s self, scope: &rayon::Scope<'s>, mut i: u32) {
+    fn exec<'s>(&'s self, scope: &rayon::Scope<'s>, handoff: &'s Handoff, mut i: u32) {
         loop {
             let failed = self.complete_node(i);
+            let consumers = self.consumers(i);
+            if consumers.is_empty() && self.sinks_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                handoff.finish();
+            }
             let mut next = None;
-            for &c in self.consumers(i) {
+            for &c in consumers {
                 if failed {
                     self.cancel[c as usize].store(true, Ordering::Relaxed);
                 }
                 if self.pending[c as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
                     if next.is_none() {
                         next = Some(c);
-                    } else {
-                        scope.spawn(move |s| self.exec(s, c));
+                    } else if handoff.push(c) {
+                        scope.spawn(move |s| {
+                            handoff.started();
+                            self.work(s, handoff)
+                        });
                     }
                 }
             }

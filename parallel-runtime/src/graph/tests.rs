@@ -44,3 +44,45 @@ fn diamond_shares_and_keeps() {
     // `a` was kept for the handle we still hold.
     assert_eq!(a.compute().unwrap(), 2);
 }
+
+static MIX: TaskSite = TaskSite::new("mix");
+
+/// A task over several inputs: a hash of them and of its position, so that
+/// a wrong or missing edge changes the result.
+fn mix(at: u64, xs: Vec<Delayed<u64>>) -> Delayed<u64> {
+    let mut deps = DepList::new();
+    let xs = <Vec<Delayed<u64>> as IntoDelayed<Vec<u64>>>::into_input(xs, &mut deps);
+    task(&MIX, deps, move |i| {
+        let xs: Vec<u64> = xs.resolve(i)?;
+        Ok(xs
+            .iter()
+            .fold(at.wrapping_mul(0x9E37_79B9_7F4A_7C15), |h, &x| {
+                (h ^ x).wrapping_mul(0xBF58_476D_1CE4_E5B9).rotate_left(17)
+            }))
+    })
+}
+
+/// A stencil (each task reads three of the step before), then a fan-out
+/// of one task to many: nodes handed between threads at every step.
+fn stencil_then_fan_out(width: usize, steps: usize) -> Delayed<u64> {
+    let mut row: Vec<Delayed<u64>> = (0..width).map(|p| mix(p as u64, Vec::new())).collect();
+    for t in 1..steps {
+        row = (0..width)
+            .map(|p| {
+                let ins = row[p.saturating_sub(1)..(p + 2).min(width)].to_vec();
+                mix((t * width + p) as u64, ins)
+            })
+            .collect();
+    }
+    let hub = mix(1, row);
+    mix(2, (0..100).map(|k| mix(k, vec![hub.clone()])).collect())
+}
+
+#[test]
+fn handed_on_nodes_give_the_serial_result() {
+    let want = compute_with(Backend::Serial, stencil_then_fan_out(5, 300)).unwrap();
+    for _ in 0..20 {
+        let got = compute_with(Backend::Threads, stencil_then_fan_out(5, 300)).unwrap();
+        assert_eq!(got, want);
+    }
+}
