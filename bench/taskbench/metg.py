@@ -5,14 +5,14 @@ programs of bench/taskbench print, one line per run:
 
 For each system and pattern: the rate of a run is TASKS * ITERS / SECONDS
 (kernel iterations per second), its efficiency its rate over the peak rate,
-the best rate of the sweep (Task Bench's: the ideal time of a size is the
-time of the largest sizes scaled down). Its task granularity is
+the rate at the largest kernel size (Task Bench's: the ideal time of a size
+is the time of the largest size scaled down). Its task granularity is
 SECONDS * CORES / TASKS. A size measured several times (rounds) keeps its
 best time. METG(50%) is the smallest granularity at which the efficiency
 is still 50%: from the smallest granularity of a size that reaches 50%
 towards the next smaller size (which does not), interpolated linearly in
 efficiency against log(granularity). Prints one table: pattern, METG of each system, ratios;
-then, per system, its peak as a fraction of CORES times its kernel's rate
+then, per system, that peak as a fraction of CORES times its kernel's rate
 on one core undisturbed (the line `SYSTEM peak CORES 0 0 ITERS 1 SECONDS`,
 the best of many short calls): well below 1, the machine was busy.
 
@@ -32,8 +32,10 @@ NAMES = {
 
 
 def sweep_peak(rows):
-    """The best rate (kernel iterations per second) of a sweep."""
-    return max(r[1] * r[0] / r[2] for r in rows if r[0] > 0)
+    """The rate (kernel iterations per second) at the largest kernel size
+    of a sweep."""
+    r = max(rows, key=lambda r: r[0])
+    return r[1] * r[0] / r[2]
 
 
 def metg(rows):
@@ -108,7 +110,7 @@ def main():
         if s not in peaks:
             continue
         fr = [sweep_peak(rows) / peaks[s] for (w, _), rows in data.items() if w == s]
-        print(f"{NAMES[s].format(c=cores[s])}: peak of the sweep = "
+        print(f"{NAMES[s].format(c=cores[s])}: rate at the largest size = "
               + ", ".join(f"{f:.2f}" for f in fr)
               + " of cores × the kernel's rate on one quiet core")
 

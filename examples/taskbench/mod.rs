@@ -111,7 +111,7 @@ pub fn kernel(iters: u32, seed: u64) -> f64 {
 /// so a serial walk without the kernel checks it.
 #[delayed]
 fn point(t: usize, p: usize, inputs: Vec<u64>, iters: u32) -> u64 {
-    let x = kernel(iters, p as u64);
+    let x = kernel(iters, (t * 4096 + p) as u64);
     let v = point_value(t, p, &inputs);
     if x.is_nan() {
         v ^ 1
