@@ -378,8 +378,12 @@ impl<T> Drop for Node<T> {
         // it first keeps the order of frees natural.
         drop(self.task.get_mut().take());
         while let Some(mut dep) = stack.pop() {
-            if let Some(node) = Arc::get_mut(&mut dep) {
-                stack.append(&mut node.take_deps());
+            // `get_mut` locks the weak count: skip it for an input that
+            // other consumers still hold (the common case of a shared one).
+            if Arc::strong_count(&dep) == 1 {
+                if let Some(node) = Arc::get_mut(&mut dep) {
+                    stack.append(&mut node.take_deps());
+                }
             }
             drop(dep);
         }

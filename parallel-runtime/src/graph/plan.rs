@@ -85,13 +85,18 @@ impl Plan {
                 let deps = &plan.nodes[i as usize].head().deps;
                 if (k as usize) < deps.len() {
                     top.1 += 1;
-                    let dep = deps[k as usize].clone();
-                    let d = match plan.visit(dep, &mut reads, &mut stack) {
-                        Ok(d) => d,
-                        Err(e) => {
-                            plan.release();
-                            return Err(e);
-                        }
+                    let dep = &deps[k as usize];
+                    // An input already claimed (a stencil's, read by three
+                    // tasks) is found without cloning its `Arc`.
+                    let d = match plan.mine(dep) {
+                        Some(d) => d,
+                        None => match plan.visit(dep.clone(), &mut reads, &mut stack) {
+                            Ok(d) => d,
+                            Err(e) => {
+                                plan.release();
+                                return Err(e);
+                            }
+                        },
                     };
                     reads[d as usize] += 1;
                     *plan.pending[i as usize].get_mut() += 1;
@@ -134,6 +139,17 @@ impl Plan {
             h.kept.store(kept, Ordering::Relaxed);
         }
         Ok(plan)
+    }
+
+    /// The index of `node` if this plan has claimed it already.
+    fn mine(&self, node: &Arc<dyn AnyNode>) -> Option<u32> {
+        let h = node.head();
+        if h.state.load(Ordering::Acquire) != Claim::Claimed {
+            return None;
+        }
+        let i = h.index.load(Ordering::Relaxed);
+        let m = self.nodes.get(i as usize)?;
+        std::ptr::addr_eq(Arc::as_ptr(m), Arc::as_ptr(node)).then_some(i)
     }
 
     /// Claims `node` (or finds it already claimed by this plan) and returns
