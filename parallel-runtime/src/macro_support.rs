@@ -9,6 +9,10 @@ pub use crate::config::{Backend, Schedule};
 pub use crate::graph::outcome::{
     assert_error as delayed_assert_error, from_result as delayed_from_result, ok as delayed_ok,
 };
+// Issue 12: the result types a graph may move between ranks.
+pub use crate::graph::{
+    register as delayed_register, GraphNamed, GraphOpaque, GraphProbe, GraphViaSerde,
+};
 pub use crate::graph::{
     task as delayed_task, Delayed, DepList, Input, Inputs, IntoDelayed, TaskSite,
 };

@@ -120,6 +120,7 @@ fn builder(
         quote_spanned!(t.span()=> let #i = <_ as #p::IntoDelayed<#t>>::into_input(#i, &mut __deps);)
     });
     let task_call = task_call(m, p, outcome);
+    let register = register_types(m, p, value_ty);
     let name_str = name.to_string();
     let doc = format!(
         "\n\n*Delayed* (`#[delayed]`): calling `{name_str}(…)` runs nothing; it records a task \
@@ -140,8 +141,49 @@ fn builder(
             #[allow(unused_mut)]
             let mut __deps = #p::DepList::new();
             #(#to_inputs)*
+            #register
             #task_call
         }
+    }
+}
+
+/// Registers, once per function, the result and parameter types (and the
+/// element of a `Vec` parameter) with the executor across ranks: which of
+/// them can move between ranks, probed here where they are known
+/// (`Serialize + DeserializeOwned`, else only named, else nothing).
+fn register_types(m: &FnModel, p: &TokenStream, value_ty: &TokenStream) -> TokenStream {
+    let mut tys: Vec<TokenStream> = vec![value_ty.clone()];
+    for prm in &m.params {
+        let t = &prm.ty;
+        tys.push(quote!(#t));
+        if let Some(elem) = vec_element(t) {
+            tys.push(quote!(#elem));
+        }
+    }
+    quote! {
+        static __TYPES: ::std::sync::Once = ::std::sync::Once::new();
+        __TYPES.call_once(|| {
+            #[allow(unused_imports)]
+            use #p::{GraphNamed as _, GraphOpaque as _, GraphViaSerde as _};
+            #(#p::delayed_register((&&&#p::GraphProbe::<#tys>::new()).graph_type());)*
+        });
+    }
+}
+
+/// `T` of a parameter written `Vec<T>` (which also takes a
+/// `Vec<Delayed<T>>`).
+fn vec_element(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(tp) = ty else { return None };
+    let last = tp.path.segments.last()?;
+    if last.ident != "Vec" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(a) if a.args.len() == 1 => match &a.args[0] {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

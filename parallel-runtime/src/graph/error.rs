@@ -18,6 +18,17 @@ pub enum FailureKind {
     Unavailable,
     /// Another `compute` was running the same node at the same moment.
     Busy,
+    /// Across ranks ([`compute_on`](crate::graph::compute_on)): the ranks
+    /// built different graphs; the key is this rank's first task that
+    /// differs.
+    GraphMismatch,
+    /// Across ranks: the task's result must move to another rank, and its
+    /// type is not `Serialize + DeserializeOwned` (or not known to be:
+    /// see [`transferable`](crate::graph::transferable)), or it is pinned
+    /// to a rank the world does not have.
+    NotPlaceable,
+    /// Across ranks: a message between ranks failed.
+    Comm,
 }
 
 /// The failure of one task, shared by the nodes it cancelled.
@@ -60,11 +71,31 @@ impl Drop for Failure {
 pub struct DelayedError {
     failure: Arc<Failure>,
     cancelled: usize,
+    /// Across ranks: the rank the task failed on.
+    rank: Option<usize>,
 }
 
 impl DelayedError {
     pub(crate) fn new(failure: Arc<Failure>, cancelled: usize) -> Self {
-        DelayedError { failure, cancelled }
+        DelayedError {
+            failure,
+            cancelled,
+            rank: None,
+        }
+    }
+
+    /// The same error, naming the rank the task failed on.
+    pub(crate) fn on_rank(mut self, rank: usize) -> Self {
+        self.rank = Some(rank);
+        self
+    }
+
+    /// For a graph computed across ranks
+    /// ([`compute_on`](crate::graph::compute_on)): the rank the task
+    /// failed on (every rank returns the same error). `None` on one
+    /// machine.
+    pub fn rank(&self) -> Option<usize> {
+        self.rank
     }
 
     pub(crate) fn failure(&self) -> &Arc<Failure> {
@@ -147,13 +178,15 @@ impl fmt::Display for DelayedError {
         let what = match self.failure.kind {
             FailureKind::Panicked => "panicked",
             FailureKind::Error => "returned an error",
-            FailureKind::Unavailable | FailureKind::Busy => "could not run",
+            FailureKind::Unavailable | FailureKind::Busy | FailureKind::Comm => "could not run",
+            FailureKind::GraphMismatch => "differs between ranks",
+            FailureKind::NotPlaceable => "cannot be placed",
         };
-        write!(
-            f,
-            "task `{}` {what}: {}",
-            self.failure.key, self.failure.message
-        )?;
+        write!(f, "task `{}` {what}", self.failure.key)?;
+        if let Some(rank) = self.rank {
+            write!(f, " on rank {rank}")?;
+        }
+        write!(f, ": {}", self.failure.message)?;
         if self.cancelled > 0 {
             write!(
                 f,
@@ -173,6 +206,7 @@ impl fmt::Debug for DelayedError {
             .field("kind", &self.failure.kind)
             .field("message", &self.failure.message)
             .field("cancelled", &self.cancelled)
+            .field("rank", &self.rank)
             .finish()
     }
 }

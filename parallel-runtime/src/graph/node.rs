@@ -389,3 +389,47 @@ impl<T> Drop for Node<T> {
         }
     }
 }
+
+// ----- hooks for graph/cluster (issue 12: graphs across MPI ranks) ----------
+// A result computed on another rank arrives as bytes: it is stored in the
+// node here without running its task, and a result sent to other ranks is
+// encoded from a shared borrow before any local consumer reads it.
+impl<T: Send + 'static> Node<T> {
+    /// Stores `v`, computed elsewhere, as the node's result (its task is
+    /// dropped, as after a run).
+    ///
+    /// # Safety
+    /// As for [`AnyNode::run`]: the caller holds the claim and no other
+    /// thread touches the node until its consumers are released.
+    pub(crate) unsafe fn put(&self, v: T) {
+        // SAFETY: the caller holds the claim.
+        drop(unsafe { (*self.task.get()).take() });
+        // SAFETY: as above; readers start only after this returns.
+        unsafe { *self.slot.get() = Slot::Value(v) };
+    }
+
+    /// The stored value, if the node holds one.
+    ///
+    /// # Safety
+    /// The node completed, and no reader has started yet (none can take
+    /// the value while the borrow lives).
+    pub(crate) unsafe fn peek(&self) -> Option<&T> {
+        // SAFETY: by the caller's contract nobody writes the slot now.
+        match unsafe { &*self.slot.get() } {
+            Slot::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Drops the stored value (its last reader was on another rank).
+    ///
+    /// # Safety
+    /// The node completed and has no reader left on this rank.
+    pub(crate) unsafe fn clear(&self) {
+        // SAFETY: by the caller's contract nobody reads the slot now.
+        let slot = unsafe { &mut *self.slot.get() };
+        if matches!(slot, Slot::Value(_)) {
+            *slot = Slot::Empty;
+        }
+    }
+}

@@ -425,3 +425,13 @@ fn busy(key: TaskKey) -> DelayedError {
         0,
     )
 }
+
+// ----- hook for graph/cluster (issue 12: graphs across MPI ranks) ------------
+impl Plan {
+    /// The claimed graph, read-only, for an executor across ranks: the
+    /// nodes (each one's `head().index` is its position here), the state
+    /// each was claimed in, and the order of the walk (inputs first).
+    pub(crate) fn claimed(&self) -> (&[Arc<dyn AnyNode>], &[Claim], &[u32]) {
+        (&self.nodes, &self.prior, &self.order)
+    }
+}

@@ -1,0 +1,136 @@
+//! The graph is checked before anything runs: every rank hashes the shape
+//! of its graph (each task's function name and the positions of its
+//! inputs, in the order of the walk, and the roots), and the ranks compare
+//! the hashes in one `allgather`. When they differ, a second `allgather`
+//! exchanges the shapes themselves, and every rank returns an error naming
+//! the first task that differs, on its side and on the other: never a
+//! hang.
+//!
+//! The same `allgather` carries which tasks each rank already holds from
+//! an earlier compute, for placement.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::graph::node::AnyNode;
+
+use crate::mpi::{Comm, Error};
+
+/// The shape of this rank's graph, by position in the plan.
+pub(crate) struct Shape<'a> {
+    pub(crate) names: Vec<&'static str>,
+    pub(crate) deps: &'a [Vec<u32>],
+    pub(crate) roots: &'a [u32],
+    /// The nodes, for their keys as this rank prints them (`add-3`), in
+    /// messages.
+    pub(crate) nodes: &'a [Arc<dyn AnyNode>],
+}
+
+#[derive(Serialize, Deserialize)]
+struct Hello {
+    hash: u64,
+    /// Tasks complete here before this compute.
+    done: Vec<u32>,
+}
+
+/// A difference between this rank's graph and another's.
+pub(crate) struct Mismatch {
+    /// This rank's task at the first difference (or its last task, when
+    /// the other graph is longer).
+    pub(crate) task: Option<u32>,
+    pub(crate) message: String,
+}
+
+impl Shape<'_> {
+    fn hash(&self) -> u64 {
+        let mut h = DefaultHasher::new();
+        self.names.hash(&mut h);
+        self.deps.hash(&mut h);
+        self.roots.hash(&mut h);
+        h.finish()
+    }
+}
+
+/// The shape as it travels: names, keys, inputs, roots.
+type Wire = (Vec<String>, Vec<String>, Vec<Vec<u32>>, Vec<u32>);
+
+/// Checks that every rank built the same graph; returns, for each rank,
+/// the tasks it already holds.
+pub(crate) fn check(
+    comm: &Comm,
+    shape: &Shape<'_>,
+    done: Vec<u32>,
+) -> Result<Result<Vec<Vec<u32>>, Mismatch>, Error> {
+    let hash = shape.hash();
+    let hellos = comm.allgather(&Hello { hash, done })?;
+    if hellos.iter().all(|h| h.hash == hash) {
+        return Ok(Ok(hellos.into_iter().map(|h| h.done).collect()));
+    }
+    let names: Vec<String> = shape.names.iter().map(|n| n.to_string()).collect();
+    let mine: Wire = (
+        names,
+        shape
+            .nodes
+            .iter()
+            .map(|n| n.head().key().to_string())
+            .collect(),
+        shape.deps.to_vec(),
+        shape.roots.to_vec(),
+    );
+    let all = comm.allgather(&mine)?;
+    let me = comm.rank();
+    // The lowest other rank whose graph differs from this one's (a rank
+    // whose graph equals this one's differs from some other rank: compare
+    // with rank 0's then).
+    let same = |a: &Wire, b: &Wire| (&a.0, &a.2, &a.3) == (&b.0, &b.2, &b.3);
+    let other = (0..all.len())
+        .find(|&r| r != me && !same(&all[r], &mine))
+        .unwrap_or(0);
+    Ok(Err(differ(&mine, me, &all[other], other)))
+}
+
+fn describe(s: &Wire, i: usize) -> String {
+    let inputs: Vec<String> = s.2[i].iter().map(|d| format!("#{d}")).collect();
+    format!("task #{i} `{}` (inputs [{}])", s.1[i], inputs.join(", "))
+}
+
+/// The first difference between this rank's graph and rank `other`'s.
+fn differ(mine: &Wire, me: usize, theirs: &Wire, other: usize) -> Mismatch {
+    let n = mine.0.len().min(theirs.0.len());
+    let first = (0..n).find(|&i| mine.0[i] != theirs.0[i] || mine.2[i] != theirs.2[i]);
+    let spmd = "every rank must build the same graph (SPMD) before computing it across ranks";
+    let (task, message) = match first {
+        Some(i) => (
+            Some(i as u32),
+            format!(
+                "the ranks built different graphs: {} on rank {me}, but {} on rank {other}; \
+                 {spmd}",
+                describe(mine, i),
+                describe(theirs, i)
+            ),
+        ),
+        None if mine.0.len() != theirs.0.len() => (
+            mine.0.len().checked_sub(1).map(|i| i as u32),
+            format!(
+                "the ranks built different graphs: {} tasks on rank {me}, {} on rank {other} \
+                 (the first {n} agree); {spmd}. A result that an earlier compute left on some \
+                 ranks only (`compute_on_root`, or a handle to an intermediate task) makes the \
+                 graphs differ: ask for it on every rank with `compute_on`",
+                mine.0.len(),
+                theirs.0.len()
+            ),
+        ),
+        None => (
+            mine.3.first().copied(),
+            format!(
+                "the ranks asked for different results: tasks {:?} on rank {me}, {:?} on rank \
+                 {other}; {spmd}",
+                mine.3, theirs.3
+            ),
+        ),
+    };
+    Mismatch { task, message }
+}

@@ -1,0 +1,579 @@
+//! Running a placed graph on this rank: its own tasks on the thread pool,
+//! the results other ranks consume sent to them point to point, the
+//! results it consumes received from their owners.
+//!
+//! The calling thread coordinates: it posts the sends that workers hand
+//! it, receives (one receive posted at a time, any source, this module's
+//! tag), stores each value received in its node and releases the tasks
+//! waiting on it. Workers never block: as on one machine, a worker that
+//! completes a task runs the first consumer it made ready itself and
+//! spawns the others.
+//!
+//! Every message a rank expects comes: a task that fails sends its failure
+//! instead of its value to each rank that consumes it (which cancels the
+//! dependents there, and so on), a task that is skipped sends that it was
+//! skipped. A rank whose task fails also tells every other rank to skip
+//! the tasks it has not started (`Abort`), and the end of a compute (a
+//! collective) tells every rank which task failed where.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::types::GraphType;
+use crate::graph::error::{Failure, FailureKind};
+use crate::graph::node::{AnyNode, Claim};
+use crate::mpi::{Comm, Error, Request, Tag, ANY_SOURCE};
+
+/// The tag of a graph's messages, on the compute's own communicator.
+pub(crate) const TAG: Tag = 32_100;
+
+/// One message between ranks about task `task` (a position in the plan).
+#[derive(Serialize, Deserialize, Clone)]
+pub(crate) enum Msg {
+    /// Its result.
+    Value { task: u32, bytes: Vec<u8> },
+    /// It failed, or was cancelled because task `origin` failed.
+    Failed {
+        task: u32,
+        origin: u32,
+        kind: u8,
+        message: String,
+    },
+    /// It did not run (the compute is being aborted).
+    Skipped { task: u32 },
+    /// A task of the sender failed: skip what has not started.
+    Abort,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+const CANCEL: u8 = 1;
+const SKIP: u8 = 2;
+
+/// What a worker hands the coordinating thread.
+enum Out {
+    Send(u32, Msg),
+    Abort,
+    /// The last task of this rank completed.
+    Wake,
+}
+
+/// The graph as placed, for this rank.
+pub(crate) struct Placed<'a> {
+    pub(crate) nodes: &'a [Arc<dyn AnyNode>],
+    pub(crate) prior: &'a [Claim],
+    pub(crate) order: &'a [u32],
+    pub(crate) deps: &'a [Vec<u32>],
+    pub(crate) owner: &'a [u32],
+    /// The ranks each task's result goes to.
+    pub(crate) dests: &'a [Vec<u32>],
+    /// The result type of each task whose result crosses ranks.
+    pub(crate) types: &'a [Option<GraphType>],
+    /// Tasks this rank holds from an earlier compute.
+    pub(crate) here: &'a [bool],
+    /// Reads of each result on this rank (local consumers and roots).
+    pub(crate) reads: &'a [u32],
+}
+
+/// How the run went on this rank.
+pub(crate) struct Outcome {
+    /// This rank's first failure: the task and why.
+    pub(crate) failure: Option<(u32, Arc<Failure>)>,
+    pub(crate) cancelled: usize,
+    /// Whether this rank told the others to abort.
+    pub(crate) aborted: bool,
+    /// `Abort` messages received.
+    pub(crate) aborts_seen: usize,
+    pub(crate) sent: usize,
+    pub(crate) received: usize,
+}
+
+struct Exec<'a> {
+    g: &'a Placed<'a>,
+    me: u32,
+    /// Consumers of each task on this rank: `succ[succ_off[i]..succ_off[i+1]]`.
+    succ_off: Vec<u32>,
+    succ: Vec<u32>,
+    pending: Vec<AtomicU32>,
+    flags: Vec<AtomicU8>,
+    abort: AtomicBool,
+    first: OnceLock<(u32, Arc<Failure>)>,
+    cancelled: AtomicUsize,
+    left: AtomicUsize,
+    tx: Mutex<Sender<Out>>,
+    trace: bool,
+}
+
+/// Runs this rank's part of `g` on `comm`.
+pub(crate) fn run(g: &Placed<'_>, comm: &Comm) -> Result<Outcome, Error> {
+    let me = comm.rank() as u32;
+    let n = g.nodes.len();
+    let mine = |i: u32| g.owner[i as usize] == me;
+    // Consumers on this rank, as flat arrays; what each task waits for.
+    let mut off = vec![0u32; n + 1];
+    let mut pending: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+    for c in (0..n as u32).filter(|&c| mine(c)) {
+        for &d in &g.deps[c as usize] {
+            if mine(d) || !g.here[d as usize] {
+                off[d as usize + 1] += 1;
+                *pending[c as usize].get_mut() += 1;
+            }
+        }
+    }
+    for i in 0..n {
+        off[i + 1] += off[i];
+    }
+    let mut fill = off.clone();
+    let mut succ = vec![0u32; off[n] as usize];
+    for c in (0..n as u32).filter(|&c| mine(c)) {
+        for &d in &g.deps[c as usize] {
+            if mine(d) || !g.here[d as usize] {
+                succ[fill[d as usize] as usize] = c;
+                fill[d as usize] += 1;
+            }
+        }
+    }
+    let expected = (0..n)
+        .filter(|&i| !mine(i as u32) && g.dests[i].contains(&me))
+        .count();
+    let (tx, rx) = channel();
+    let exec = Exec {
+        g,
+        me,
+        succ_off: off,
+        succ,
+        pending,
+        flags: (0..n).map(|_| AtomicU8::new(0)).collect(),
+        abort: AtomicBool::new(false),
+        first: OnceLock::new(),
+        cancelled: AtomicUsize::new(0),
+        left: AtomicUsize::new((0..n as u32).filter(|&i| mine(i)).count()),
+        tx: Mutex::new(tx),
+        trace: crate::trace::enabled(),
+    };
+    let x = &exec;
+    for (i, node) in g.nodes.iter().enumerate() {
+        node.head()
+            .remaining
+            .store(g.reads[i] as usize, Ordering::Relaxed);
+    }
+    let mut co = Coordinator {
+        x,
+        comm,
+        rx,
+        expected,
+        sends: Vec::new(),
+        recv: None,
+        aborted: false,
+        aborts_seen: 0,
+        sent: 0,
+        received: 0,
+    };
+    let result = rayon::in_place_scope(|s| {
+        for &i in g.order {
+            if mine(i) && x.pending[i as usize].load(Ordering::Relaxed) == 0 {
+                s.spawn(move |s| x.exec(s, i));
+            }
+        }
+        let r = co.run(s);
+        if r.is_err() {
+            x.abort.store(true, Ordering::Relaxed);
+        }
+        r
+    });
+    result?;
+    for req in co.sends.drain(..) {
+        req.wait()?;
+    }
+    Ok(Outcome {
+        failure: x.first.get().cloned(),
+        cancelled: x.cancelled.load(Ordering::Relaxed),
+        aborted: co.aborted,
+        aborts_seen: co.aborts_seen,
+        sent: co.sent,
+        received: co.received,
+    })
+}
+
+impl Exec<'_> {
+    fn consumers(&self, i: u32) -> &[u32] {
+        let (a, b) = (
+            self.succ_off[i as usize] as usize,
+            self.succ_off[i as usize + 1] as usize,
+        );
+        &self.succ[a..b]
+    }
+
+    fn send(&self, out: Out) {
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        // The coordinator outlives every worker: the send cannot fail.
+        let _ = tx.send(out);
+    }
+
+    /// Runs task `i` of this rank (its inputs are here), then whatever it
+    /// made ready.
+    fn exec<'s>(&'s self, s: &rayon::Scope<'s>, mut i: u32) {
+        loop {
+            let status = self.complete(i);
+            let status = self.publish(i, status);
+            let next = self.release(s, i, status);
+            if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                self.send(Out::Wake);
+            }
+            match next {
+                Some(c) => i = c,
+                None => return,
+            }
+        }
+    }
+
+    /// Marks the consumers of `i` on this rank; returns the first that
+    /// became ready and spawns the others.
+    fn release<'s>(&'s self, s: &rayon::Scope<'s>, i: u32, status: Status) -> Option<u32> {
+        let flag = match status {
+            Status::Ok => 0,
+            Status::Failed => CANCEL,
+            Status::Skipped => SKIP,
+        };
+        let mut next = None;
+        for &c in self.consumers(i) {
+            if flag != 0 {
+                self.flags[c as usize].fetch_or(flag, Ordering::Relaxed);
+            }
+            if self.pending[c as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
+                if next.is_none() {
+                    next = Some(c);
+                } else {
+                    s.spawn(move |s| self.exec(s, c));
+                }
+            }
+        }
+        next
+    }
+
+    /// Runs, cancels or skips task `i`.
+    fn complete(&self, i: u32) -> Status {
+        let node = &*self.g.nodes[i as usize];
+        match self.g.prior[i as usize] {
+            Claim::Idle => {}
+            Claim::Failed => {
+                // SAFETY: the node was complete when claimed.
+                if let Some(f) = unsafe { node.failure() } {
+                    self.failed(i, f);
+                }
+                return Status::Failed;
+            }
+            _ => return Status::Ok,
+        }
+        let flags = self.flags[i as usize].load(Ordering::Relaxed);
+        if flags & CANCEL != 0 {
+            let cause = self.g.deps[i as usize]
+                .iter()
+                // SAFETY: every input completed (here, or its failure was
+                // received) before this task became ready.
+                .find_map(|&d| unsafe { self.g.nodes[d as usize].failure() });
+            if let Some(cause) = cause {
+                // SAFETY: this compute holds the claim; the task is ready.
+                unsafe { node.fail(cause) };
+            }
+            self.cancelled.fetch_add(1, Ordering::Relaxed);
+            return Status::Failed;
+        }
+        if flags & SKIP != 0 || self.abort.load(Ordering::Relaxed) {
+            self.cancelled.fetch_add(1, Ordering::Relaxed);
+            return Status::Skipped;
+        }
+        let start = self.trace.then(crate::trace::now_us);
+        // SAFETY: this compute holds the claim, the prior state was
+        // `Idle`, every input completed without failure, and only this
+        // thread runs task `i`.
+        let result = unsafe { node.run() };
+        if let Some(start) = start {
+            super::trace_task(self.g, i, self.me, start);
+        }
+        match result {
+            Ok(()) => Status::Ok,
+            Err(f) => {
+                self.failed(i, f);
+                Status::Failed
+            }
+        }
+    }
+
+    /// Records this rank's first failure and asks for an abort.
+    fn failed(&self, i: u32, f: Arc<Failure>) {
+        if self.first.set((i, f)).is_ok() {
+            self.abort.store(true, Ordering::Relaxed);
+            self.send(Out::Abort);
+        }
+    }
+
+    /// Hands the result (or failure) of task `i` to the coordinator for
+    /// each rank that consumes it; drops a value with no reader left here.
+    fn publish(&self, i: u32, mut status: Status) -> Status {
+        let dests = &self.g.dests[i as usize];
+        if dests.is_empty() {
+            return status;
+        }
+        let node = &*self.g.nodes[i as usize];
+        let ty = self.g.types[i as usize];
+        if status == Status::Ok {
+            let Some((encode, _)) = ty.and_then(|t| t.wire) else {
+                unreachable!("parallel-runtime: a task sent across ranks without an encoder")
+            };
+            // SAFETY: the task completed and its consumers are not
+            // released yet: nobody reads the value.
+            match unsafe { encode(node) } {
+                Ok(bytes) => {
+                    for &d in dests {
+                        let bytes = bytes.clone();
+                        self.send(Out::Send(d, Msg::Value { task: i, bytes }));
+                    }
+                    let h = node.head();
+                    if self.g.reads[i as usize] == 0 && !h.kept.load(Ordering::Relaxed) {
+                        if let Some(t) = ty {
+                            // SAFETY: no reader on this rank.
+                            unsafe { (t.clear)(node) };
+                        }
+                    }
+                    return Status::Ok;
+                }
+                Err(e) => {
+                    let f = Arc::new(Failure {
+                        key: node.head().key(),
+                        kind: FailureKind::Comm,
+                        message: format!(
+                            "its result could not be encoded for rank {}: {e}",
+                            dests[0]
+                        ),
+                        error: Mutex::new(None),
+                    });
+                    // SAFETY: as above.
+                    unsafe { node.fail(f.clone()) };
+                    self.failed(i, f);
+                    status = Status::Failed;
+                }
+            }
+        }
+        let msg = match status {
+            Status::Skipped => Msg::Skipped { task: i },
+            _ => {
+                // SAFETY: the task completed.
+                let f = unsafe { node.failure() };
+                let (origin, kind, message) = match f {
+                    Some(f) => (
+                        self.index_of(&f).unwrap_or(i),
+                        super::kind_code(f.kind),
+                        f.message.clone(),
+                    ),
+                    None => (i, super::kind_code(FailureKind::Unavailable), String::new()),
+                };
+                Msg::Failed {
+                    task: i,
+                    origin,
+                    kind,
+                    message,
+                }
+            }
+        };
+        for &d in dests {
+            self.send(Out::Send(d, msg.clone()));
+        }
+        status
+    }
+
+    /// The position of the task that failed with `f` (a rare path: a scan).
+    fn index_of(&self, f: &Failure) -> Option<u32> {
+        self.g
+            .nodes
+            .iter()
+            .position(|n| n.head().key() == f.key)
+            .map(|i| i as u32)
+    }
+}
+
+struct Coordinator<'x, 'c> {
+    x: &'x Exec<'x>,
+    comm: &'c Comm,
+    rx: Receiver<Out>,
+    /// Messages about tasks this rank still waits for.
+    expected: usize,
+    sends: Vec<Request<'c, ()>>,
+    recv: Option<Request<'c, Msg>>,
+    aborted: bool,
+    aborts_seen: usize,
+    sent: usize,
+    received: usize,
+}
+
+impl<'x> Coordinator<'x, '_> {
+    fn run(&mut self, s: &rayon::Scope<'x>) -> Result<(), Error> {
+        let mut idle = 0u32;
+        loop {
+            let mut progress = false;
+            while let Ok(out) = self.rx.try_recv() {
+                self.post(out)?;
+                progress = true;
+            }
+            if self.recv.is_none() && self.expected > 0 {
+                self.recv = Some(self.comm.irecv(ANY_SOURCE, TAG)?);
+            }
+            if let Some(req) = self.recv.as_mut() {
+                if let Some(msg) = req.test()? {
+                    self.recv = None;
+                    self.deliver(s, msg);
+                    progress = true;
+                }
+            }
+            if !self.sends.is_empty() {
+                let mut err = None;
+                self.sends.retain_mut(|r| match r.test() {
+                    Ok(done) => done.is_none(),
+                    Err(e) => {
+                        err = Some(e);
+                        false
+                    }
+                });
+                if let Some(e) = err {
+                    return Err(e);
+                }
+            }
+            if self.x.left.load(Ordering::Acquire) == 0 && self.expected == 0 {
+                // Every worker handed its messages over before it counted
+                // its task done.
+                while let Ok(out) = self.rx.try_recv() {
+                    self.post(out)?;
+                }
+                return Ok(());
+            }
+            if progress {
+                idle = 0;
+                continue;
+            }
+            idle += 1;
+            if idle < 64 {
+                std::hint::spin_loop();
+            } else if idle < 256 || self.expected > 0 && idle < 1024 {
+                std::thread::yield_now();
+            } else {
+                let wait = if self.expected > 0 { 50 } else { 2000 };
+                match self.rx.recv_timeout(Duration::from_micros(wait)) {
+                    Ok(out) => {
+                        self.post(out)?;
+                        idle = 0;
+                    }
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
+                }
+            }
+        }
+    }
+
+    /// Sends what a worker handed over.
+    fn post(&mut self, out: Out) -> Result<(), Error> {
+        match out {
+            Out::Send(to, msg) => {
+                let value = match &msg {
+                    Msg::Value { task, bytes } => Some((*task, bytes.len())),
+                    _ => None,
+                };
+                let start = self.x.trace.then(crate::trace::now_us);
+                self.sends.push(self.comm.isend(&msg, to as usize, TAG)?);
+                if let Some((task, len)) = value {
+                    self.sent += 1;
+                    if let Some(start) = start {
+                        super::trace_transfer(self.x.g, task, self.x.me, to, len, start);
+                    }
+                }
+            }
+            Out::Abort if !self.aborted => {
+                self.aborted = true;
+                for r in (0..self.comm.size()).filter(|&r| r != self.x.me as usize) {
+                    self.sends.push(self.comm.isend(&Msg::Abort, r, TAG)?);
+                }
+            }
+            Out::Abort | Out::Wake => {}
+        }
+        Ok(())
+    }
+
+    /// Stores what another rank sent and releases the tasks waiting on it.
+    fn deliver(&mut self, s: &rayon::Scope<'x>, msg: Msg) {
+        let x = self.x;
+        let (task, status) = match msg {
+            Msg::Abort => {
+                self.aborts_seen += 1;
+                x.abort.store(true, Ordering::Relaxed);
+                return;
+            }
+            Msg::Value { task, bytes } => {
+                self.received += 1;
+                let start = x.trace.then(crate::trace::now_us);
+                let node = &*x.g.nodes[task as usize];
+                let decode = x.g.types[task as usize].and_then(|t| t.wire).map(|w| w.1);
+                // SAFETY: this compute holds the claim of the node, which
+                // does not run here; its readers are released below.
+                let got = match decode {
+                    Some(decode) => unsafe { decode(node, &bytes) },
+                    None => Err("no decoder".to_owned()),
+                };
+                if let Some(start) = start {
+                    let from = x.g.owner[task as usize];
+                    super::trace_transfer(x.g, task, from, x.me, bytes.len(), start);
+                }
+                match got {
+                    Ok(()) => (task, Status::Ok),
+                    Err(e) => {
+                        let f = Arc::new(Failure {
+                            key: node.head().key(),
+                            kind: FailureKind::Comm,
+                            message: format!(
+                                "its result from rank {} could not be decoded: {e}",
+                                x.g.owner[task as usize]
+                            ),
+                            error: Mutex::new(None),
+                        });
+                        // SAFETY: as above.
+                        unsafe { node.fail(f.clone()) };
+                        x.failed(task, f);
+                        (task, Status::Failed)
+                    }
+                }
+            }
+            Msg::Failed {
+                task,
+                origin,
+                kind,
+                message,
+            } => {
+                let origin =
+                    x.g.nodes
+                        .get(origin as usize)
+                        .unwrap_or(&x.g.nodes[task as usize]);
+                let cause = Arc::new(Failure {
+                    key: origin.head().key(),
+                    kind: super::kind_of(kind),
+                    message,
+                    error: Mutex::new(None),
+                });
+                // SAFETY: this compute holds the claim; the node does not
+                // run here.
+                unsafe { x.g.nodes[task as usize].fail(cause) };
+                (task, Status::Failed)
+            }
+            Msg::Skipped { task } => (task, Status::Skipped),
+        };
+        self.expected -= 1;
+        if let Some(c) = x.release(s, task, status) {
+            s.spawn(move |s| x.exec(s, c));
+        }
+    }
+}

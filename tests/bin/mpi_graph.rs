@@ -1,0 +1,315 @@
+//! `#[delayed]` graphs across ranks (`compute_on`), on real MPI and in a
+//! local world: results equal to one machine's, pins, transfers only to
+//! the ranks that consume, and every failure path returning the same error
+//! on every rank.
+//!
+//! ```text
+//! mpi_graph MODE               # under mpirun -n 2 (or more)
+//! mpi_graph MODE local N       # the same in a local world of N ranks
+//! ```
+//!
+//! MODE: `results`, `pins`, `panic`, `err`, `mismatch`, `unmovable`.
+//! Each rank prints `rank R: ok MODE` when its checks passed;
+//! tests/delayed_mpi.rs runs it under deadlines.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parallel_runtime::graph::{
+    compute_on, compute_on_root, compute_with, last_cluster_stats, FailureKind,
+};
+use parallel_runtime::mpi::local;
+use parallel_runtime::prelude::*;
+use parallel_runtime::Backend;
+
+type Res = Result<(), String>;
+
+#[mpi_main]
+fn main(world: Comm) -> Result<(), String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = args.first().map_or("results", String::as_str).to_owned();
+    if args.get(1).map(String::as_str) == Some("local") {
+        let n: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(2);
+        let outs = local::run(n, |w| run(&w, &mode));
+        for (r, out) in outs.into_iter().enumerate() {
+            out.map_err(|e| format!("local rank {r}: {e}"))?;
+        }
+        println!("local world of {n}: ok {mode}");
+        return Ok(());
+    }
+    run(&world, &mode)?;
+    println!("rank {}: ok {mode}", world.rank());
+    Ok(())
+}
+
+fn run(w: &Comm, mode: &str) -> Res {
+    match mode {
+        "results" => results(w),
+        "pins" => pins(w),
+        "panic" => fails(w, true),
+        "err" => fails(w, false),
+        "mismatch" => mismatch(w),
+        "unmovable" => unmovable(w),
+        other => Err(format!("unknown mode `{other}`")),
+    }
+}
+
+fn ensure(cond: bool, what: impl FnOnce() -> String) -> Res {
+    if cond {
+        Ok(())
+    } else {
+        Err(what())
+    }
+}
+
+#[delayed]
+fn point(i: u64) -> Vec<u64> {
+    vec![i; 4]
+}
+
+#[delayed]
+fn step(left: Vec<u64>, mid: Vec<u64>, right: Vec<u64>) -> Vec<u64> {
+    mid.iter()
+        .zip(&left)
+        .zip(&right)
+        .map(|((m, l), r)| m.wrapping_mul(3).wrapping_add(*l).wrapping_add(r / 2))
+        .collect()
+}
+
+#[delayed]
+fn total(xs: Vec<Vec<u64>>) -> u64 {
+    xs.iter().flatten().fold(0u64, |a, &b| a.wrapping_add(b))
+}
+
+#[delayed]
+fn add(a: u64, b: u64) -> u64 {
+    a.wrapping_add(b)
+}
+
+/// A stencil of `width` points and `steps` steps, its total, and a tree
+/// reduction of its last row: the result, by whatever computes it.
+fn stencil(width: u64, steps: usize) -> (Delayed<u64>, Delayed<u64>) {
+    let mut row: Vec<Delayed<Vec<u64>>> = (0..width).map(point).collect();
+    for _ in 0..steps {
+        let w = row.len();
+        row = (0..w)
+            .map(|i| {
+                let l = &row[i.saturating_sub(1)];
+                let r = &row[(i + 1).min(w - 1)];
+                step(l, &row[i], r)
+            })
+            .collect();
+    }
+    let sums: Vec<Delayed<u64>> = row.iter().map(|x| total(vec![x.clone()])).collect();
+    let mut level = sums;
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|c| match c {
+                [a, b] => add(a, b),
+                [a] => add(a, 0),
+                _ => unreachable!(),
+            })
+            .collect();
+    }
+    let tree = level.pop().unwrap_or_else(|| add(0, 0));
+    (total(row), tree)
+}
+
+/// Across ranks equals one machine, with `compute_on`, `Delayed::compute_on`,
+/// `compute_on_root` and `compute()` with the `mpi` backend.
+fn results(w: &Comm) -> Res {
+    let expected = compute_with(Backend::Threads, stencil(8, 6)).map_err(|e| e.to_string())?;
+    let got = compute_on(w, stencil(8, 6)).map_err(|e| e.to_string())?;
+    ensure(got == expected, || {
+        format!("compute_on: {got:?}, one machine: {expected:?}")
+    })?;
+    let one = stencil(5, 3).0.compute_on(w).map_err(|e| e.to_string())?;
+    let one_expected =
+        compute_with(Backend::Threads, stencil(5, 3).0).map_err(|e| e.to_string())?;
+    ensure(one == one_expected, || {
+        format!("Delayed::compute_on: {one} != {one_expected}")
+    })?;
+    let root = w.size() - 1;
+    let at_root = compute_on_root(w, root, stencil(8, 6)).map_err(|e| e.to_string())?;
+    if w.rank() == root {
+        ensure(at_root == Some(expected), || {
+            format!("root got {at_root:?}")
+        })?;
+    } else {
+        ensure(at_root.is_none(), || {
+            format!("rank {} got {at_root:?}", w.rank())
+        })?;
+    }
+    let via_backend = compute_with(Backend::Mpi, stencil(8, 6)).map_err(|e| e.to_string())?;
+    ensure(via_backend == expected, || {
+        format!("compute() on mpi: {via_backend:?}")
+    })?;
+    let stats = last_cluster_stats().ok_or("no stats after a compute across ranks")?;
+    ensure(stats.rank == w.rank(), || {
+        format!("stats of rank {}", stats.rank)
+    })?;
+    transfers(w)
+}
+
+/// Independent chains, one per rank, each summed on rank 0: a rank sends
+/// only its chain's end, to rank 0, and receives nothing.
+fn transfers(w: &Comm) -> Res {
+    let (me, size) = (w.rank(), w.size());
+    let ends: Vec<Delayed<u64>> = (0..size)
+        .map(|r| {
+            let mut x = add(r as u64, 1).on_rank(r);
+            for _ in 0..10 {
+                x = add(x, 1);
+            }
+            x
+        })
+        .collect();
+    let sum = delayed_fn("sum", |xs: Vec<u64>| xs.iter().sum::<u64>())
+        .call(ends)
+        .on_rank(0);
+    let got = compute_on_root(w, 0, sum).map_err(|e| e.to_string())?;
+    let want = (0..size as u64).map(|r| r + 11).sum::<u64>();
+    if me == 0 {
+        ensure(got == Some(want), || format!("sum {got:?}, want {want}"))?;
+    }
+    let s = last_cluster_stats().ok_or("no stats")?;
+    let (sent, received) = if me == 0 { (0, size - 1) } else { (1, 0) };
+    ensure(s.tasks == 11 + usize::from(me == 0), || {
+        format!(
+            "rank {me} ran {} tasks, want {}",
+            s.tasks,
+            11 + usize::from(me == 0)
+        )
+    })?;
+    ensure((s.sent, s.received) == (sent, received), || {
+        format!(
+            "rank {me} sent {} and received {} results, want {sent} and {received}",
+            s.sent, s.received
+        )
+    })
+}
+
+static RAN: AtomicUsize = AtomicUsize::new(0);
+
+#[delayed]
+fn counted(x: u64) -> u64 {
+    RAN.fetch_add(1, Ordering::Relaxed);
+    x
+}
+
+/// A pinned task runs on its rank.
+fn pins(w: &Comm) -> Res {
+    let last = w.size() - 1;
+    let x = counted(7).on_rank(last);
+    let got = compute_on(w, x).map_err(|e| e.to_string())?;
+    let s = last_cluster_stats().ok_or("no stats")?;
+    ensure(got == 7, || format!("got {got}"))?;
+    let want = usize::from(w.rank() == last);
+    ensure(s.tasks == want, || {
+        format!("rank {} ran {} tasks, want {want}", w.rank(), s.tasks)
+    })?;
+    let out_of_range = compute_on(w, counted(1).on_rank(w.size() + 3)).unwrap_err();
+    ensure(out_of_range.kind() == FailureKind::NotPlaceable, || {
+        out_of_range.to_string()
+    })?;
+    ensure(out_of_range.to_string().contains("pinned to rank"), || {
+        out_of_range.to_string()
+    })
+}
+
+#[delayed]
+fn breaks(x: u64, panic: bool) -> Result<u64, String> {
+    if panic {
+        panic!("boom at {x}");
+    }
+    Err(format!("bad input {x}"))
+}
+
+/// A task that fails on the last rank: the same error on every rank,
+/// naming the task and the rank, its dependents cancelled.
+fn fails(w: &Comm, panic: bool) -> Res {
+    let last = w.size() - 1;
+    let (_, tree) = stencil(4, 2);
+    let bad = breaks(3, panic).on_rank(last);
+    let dependent = add(&bad, 1).on_rank(0);
+    let other = add(dependent, 2);
+    let err = compute_on(w, (tree, other)).unwrap_err();
+    let text = err.to_string();
+    let kind = if panic {
+        FailureKind::Panicked
+    } else {
+        FailureKind::Error
+    };
+    ensure(err.kind() == kind, || {
+        format!("kind {:?}: {text}", err.kind())
+    })?;
+    ensure(err.function() == "breaks", || format!("function: {text}"))?;
+    ensure(err.rank() == Some(last), || {
+        format!("rank {:?}: {text}", err.rank())
+    })?;
+    ensure(text.contains(&format!("on rank {last}")), || text.clone())?;
+    let why = if panic { "boom at 3" } else { "bad input 3" };
+    ensure(text.contains(why), || text.clone())?;
+    ensure(err.cancelled() >= 2, || {
+        format!("cancelled {}: {text}", err.cancelled())
+    })?;
+    // The world is usable afterwards.
+    let again = compute_on(w, add(1, 2)).map_err(|e| e.to_string())?;
+    ensure(again == 3, || format!("after a failure: {again}"))
+}
+
+/// Rank 1 builds another graph: every rank gets an error naming the first
+/// task that differs.
+fn mismatch(w: &Comm) -> Res {
+    let x = point(1);
+    let y = if w.rank() == 1 {
+        total(vec![x])
+    } else {
+        total(vec![step(&x, &x, &x)])
+    };
+    let err = compute_on(w, y).unwrap_err();
+    let text = err.to_string();
+    ensure(err.kind() == FailureKind::GraphMismatch, || text.clone())?;
+    ensure(
+        text.contains("different graphs") && text.contains("task #1"),
+        || text.clone(),
+    )?;
+    let again = compute_on(w, add(2, 2)).map_err(|e| e.to_string())?;
+    ensure(again == 4, || format!("after a mismatch: {again}"))
+}
+
+/// Not `Serialize`: fine while it stays on its rank.
+struct Opaque(u64);
+
+#[delayed]
+fn opaque(x: u64) -> Opaque {
+    RAN.fetch_add(1, Ordering::Relaxed);
+    Opaque(x)
+}
+
+#[delayed]
+fn open(o: Opaque) -> u64 {
+    o.0
+}
+
+/// A result that cannot move is an error naming the task and its type,
+/// before anything runs; kept on one rank it works.
+fn unmovable(w: &Comm) -> Res {
+    let before = RAN.load(Ordering::Relaxed);
+    w.barrier().map_err(|e| e.to_string())?;
+    let last = w.size() - 1;
+    let err = compute_on(w, open(opaque(5).on_rank(last)).on_rank(0)).unwrap_err();
+    let text = err.to_string();
+    ensure(err.kind() == FailureKind::NotPlaceable, || text.clone())?;
+    ensure(
+        err.function() == "opaque" && text.contains("Opaque"),
+        || text.clone(),
+    )?;
+    w.barrier().map_err(|e| e.to_string())?;
+    ensure(RAN.load(Ordering::Relaxed) == before, || {
+        "a task ran before the error".into()
+    })?;
+    let ok =
+        compute_on(w, open(opaque(5).on_rank(last)).on_rank(last)).map_err(|e| e.to_string())?;
+    ensure(ok == 5, || format!("kept on one rank: {ok}"))
+}

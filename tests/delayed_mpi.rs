@@ -1,0 +1,90 @@
+//! Runs `tests/bin/mpi_graph.rs` (`#[delayed]` graphs across ranks with
+//! `compute_on`): in local worlds of 1 to 4 threads always, and under
+//! `mpirun -n 2` and `-n 4 --oversubscribe` when built with `--features
+//! mpi` (`mpirun` on the PATH); skipped with a printed reason otherwise.
+//! Every job runs under a deadline, so a hang fails the test.
+
+use std::process::Command;
+use std::time::Duration;
+
+const EXE: &str = env!("CARGO_BIN_EXE_mpi_graph");
+
+/// Runs `cmd`, killing it at `deadline`; returns (success, stdout+stderr).
+fn run_with_deadline(mut cmd: Command, deadline: Duration) -> (bool, String) {
+    let done = parallel_tests::run_with_deadline(&mut cmd, deadline);
+    (done.success, format!("{}{}", done.stdout, done.stderr))
+}
+
+fn local(mode: &str, ranks: &[usize]) {
+    for &n in ranks {
+        let mut cmd = Command::new(EXE);
+        cmd.args([mode, "local", &n.to_string()]);
+        let (ok, out) = run_with_deadline(cmd, Duration::from_secs(60));
+        assert!(ok, "mpi_graph {mode} local {n} failed:\n{out}");
+        assert!(
+            out.contains(&format!("local world of {n}: ok {mode}")),
+            "{out}"
+        );
+    }
+}
+
+fn under_mpirun(mode: &str) {
+    if !cfg!(feature = "mpi") || !parallel_tests::mpirun_runs() {
+        println!("skipped: `mpi_graph {mode}` on MPI ranks needs `--features mpi` and mpirun");
+        return;
+    }
+    for n in [2, 4] {
+        let mut cmd = Command::new("mpirun");
+        cmd.args(["--oversubscribe", "-n", &n.to_string(), EXE, mode])
+            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        let (ok, out) = run_with_deadline(cmd, Duration::from_secs(90));
+        assert!(ok, "mpirun -n {n} mpi_graph {mode} failed:\n{out}");
+        for r in 0..n {
+            assert!(out.contains(&format!("rank {r}: ok {mode}")), "{out}");
+        }
+    }
+}
+
+#[test]
+fn results_equal_one_machine_on_1_to_4_ranks() {
+    local("results", &[1, 2, 3, 4]);
+}
+
+#[test]
+fn pins_are_honoured() {
+    local("pins", &[1, 2, 3]);
+}
+
+#[test]
+fn a_panic_names_task_and_rank_on_every_rank() {
+    local("panic", &[1, 2, 4]);
+}
+
+#[test]
+fn an_err_names_task_and_rank_on_every_rank() {
+    local("err", &[1, 3]);
+}
+
+#[test]
+fn mismatched_graphs_are_an_error_on_every_rank() {
+    local("mismatch", &[2, 4]);
+}
+
+#[test]
+fn a_result_that_cannot_move_is_an_error_before_anything_runs() {
+    local("unmovable", &[2, 3]);
+}
+
+#[test]
+fn mpi_results_and_pins() {
+    under_mpirun("results");
+    under_mpirun("pins");
+}
+
+#[test]
+fn mpi_failure_paths() {
+    for mode in ["panic", "err", "mismatch", "unmovable"] {
+        under_mpirun(mode);
+    }
+}
