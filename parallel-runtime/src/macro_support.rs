@@ -10,7 +10,7 @@ pub use crate::graph::outcome::{
     assert_error as delayed_assert_error, from_result as delayed_from_result, ok as delayed_ok,
 };
 // Issue 12: the result types a graph may move between ranks.
-pub use crate::graph::{
+pub use crate::graph::cluster::{
     register as delayed_register, GraphNamed, GraphOpaque, GraphProbe, GraphViaSerde,
 };
 pub use crate::graph::{

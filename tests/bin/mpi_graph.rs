@@ -53,6 +53,14 @@ fn run(w: &Comm, mode: &str) -> Res {
     }
 }
 
+/// The error of `r`, which must be one.
+fn failed<T: std::fmt::Debug>(r: Result<T, DelayedError>) -> Result<DelayedError, String> {
+    match r {
+        Ok(v) => Err(format!("expected an error, got Ok({v:?})")),
+        Err(e) => Ok(e),
+    }
+}
+
 fn ensure(cond: bool, what: impl FnOnce() -> String) -> Res {
     if cond {
         Ok(())
@@ -208,7 +216,7 @@ fn pins(w: &Comm) -> Res {
     ensure(s.tasks == want, || {
         format!("rank {} ran {} tasks, want {want}", w.rank(), s.tasks)
     })?;
-    let out_of_range = compute_on(w, counted(1).on_rank(w.size() + 3)).unwrap_err();
+    let out_of_range = failed(compute_on(w, counted(1).on_rank(w.size() + 3)))?;
     ensure(out_of_range.kind() == FailureKind::NotPlaceable, || {
         out_of_range.to_string()
     })?;
@@ -233,7 +241,7 @@ fn fails(w: &Comm, panic: bool) -> Res {
     let bad = breaks(3, panic).on_rank(last);
     let dependent = add(&bad, 1).on_rank(0);
     let other = add(dependent, 2);
-    let err = compute_on(w, (tree, other)).unwrap_err();
+    let err = failed(compute_on(w, (tree, other)))?;
     let text = err.to_string();
     let kind = if panic {
         FailureKind::Panicked
@@ -267,7 +275,7 @@ fn mismatch(w: &Comm) -> Res {
     } else {
         total(vec![step(&x, &x, &x)])
     };
-    let err = compute_on(w, y).unwrap_err();
+    let err = failed(compute_on(w, y))?;
     let text = err.to_string();
     ensure(err.kind() == FailureKind::GraphMismatch, || text.clone())?;
     ensure(
@@ -298,7 +306,7 @@ fn unmovable(w: &Comm) -> Res {
     let before = RAN.load(Ordering::Relaxed);
     w.barrier().map_err(|e| e.to_string())?;
     let last = w.size() - 1;
-    let err = compute_on(w, open(opaque(5).on_rank(last)).on_rank(0)).unwrap_err();
+    let err = failed(compute_on(w, open(opaque(5).on_rank(last)).on_rank(0)))?;
     let text = err.to_string();
     ensure(err.kind() == FailureKind::NotPlaceable, || text.clone())?;
     ensure(

@@ -43,8 +43,7 @@
 //!   dependencies, and draws them (DOT, SVG).
 
 mod closure;
-// Issue 12: graphs across MPI ranks (`compute_on`).
-mod cluster;
+pub(crate) mod cluster; // issue 12: graphs across MPI ranks (`compute_on`)
 mod error;
 mod handoff;
 mod inspect;
@@ -61,8 +60,6 @@ use std::sync::Arc;
 
 pub use closure::{delayed_fn, DelayedFn, TaskFn};
 pub use cluster::{compute_on, compute_on_root, last_cluster_stats, transferable, ClusterStats};
-#[doc(hidden)]
-pub use cluster::{register, GraphNamed, GraphOpaque, GraphProbe, GraphType, GraphViaSerde};
 pub use error::{DelayedError, FailureKind};
 pub use inspect::{Graph, NodeState, SvgEngine};
 pub use key::{TaskKey, TaskSite};
@@ -467,23 +464,18 @@ pub fn compute<C: Compute>(c: C) -> Result<C::Output, DelayedError> {
 /// [`compute`] on the given backend, whatever `PARALLEL_BACKEND` says:
 /// `Serial` runs every task on the calling thread, inputs first, in a fixed
 /// order (Dask's `scheduler="synchronous"`); `Threads` the shared pool;
-/// `Mpi`, on the thread where `#[mpi_main]` (or a local world) installed a
-/// world of several ranks, runs the graph across its ranks as
-/// [`compute_on`] does (results on every rank), and elsewhere is taken as
-/// `Threads`.
+/// `Mpi` across the ranks of the world `#[mpi_main]` (or a local world)
+/// installed on this thread, as [`compute_on`] (elsewhere, as `Threads`).
 ///
 /// # Errors
 /// The first task that failed; see [`DelayedError`].
 pub fn compute_with<C: Compute>(backend: Backend, c: C) -> Result<C::Output, DelayedError> {
-    // Issue 12: the `mpi` backend inside an MPI job runs across its ranks.
-    let c = match cluster::compute_installed(backend, c) {
-        Ok(out) => return out,
-        Err(c) => c,
-    };
     // A task may call `compute` itself, recursively: continue on a new
     // stack segment when the worker's stack runs low, so that depth is
     // limited by memory (as plain recursion is), not by a 2 MiB stack.
-    crate::pool::deep(|| compute_here(backend, c))
+    cluster::or_here(backend, c, |c| {
+        crate::pool::deep(|| compute_here(backend, c))
+    })
 }
 
 fn compute_here<C: Compute>(backend: Backend, c: C) -> Result<C::Output, DelayedError> {

@@ -17,16 +17,15 @@
 //! collective) tells every rank which task failed where.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::types::GraphType;
 use crate::graph::error::{Failure, FailureKind};
 use crate::graph::node::{AnyNode, Claim};
-use crate::mpi::{Comm, Error, Request, Tag, ANY_SOURCE};
+use crate::mpi::{Comm, Error, Tag};
 
 /// The tag of a graph's messages, on the compute's own communicator.
 pub(crate) const TAG: Tag = 32_100;
@@ -50,7 +49,7 @@ pub(crate) enum Msg {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Status {
+pub(super) enum Status {
     Ok,
     Failed,
     Skipped,
@@ -60,7 +59,7 @@ const CANCEL: u8 = 1;
 const SKIP: u8 = 2;
 
 /// What a worker hands the coordinating thread.
-enum Out {
+pub(super) enum Out {
     Send(u32, Msg),
     Abort,
     /// The last task of this rank completed.
@@ -97,20 +96,20 @@ pub(crate) struct Outcome {
     pub(crate) received: usize,
 }
 
-struct Exec<'a> {
-    g: &'a Placed<'a>,
-    me: u32,
+pub(super) struct Exec<'a> {
+    pub(super) g: &'a Placed<'a>,
+    pub(super) me: u32,
     /// Consumers of each task on this rank: `succ[succ_off[i]..succ_off[i+1]]`.
-    succ_off: Vec<u32>,
-    succ: Vec<u32>,
-    pending: Vec<AtomicU32>,
-    flags: Vec<AtomicU8>,
-    abort: AtomicBool,
-    first: OnceLock<(u32, Arc<Failure>)>,
-    cancelled: AtomicUsize,
-    left: AtomicUsize,
-    tx: Mutex<Sender<Out>>,
-    trace: bool,
+    pub(super) succ_off: Vec<u32>,
+    pub(super) succ: Vec<u32>,
+    pub(super) pending: Vec<AtomicU32>,
+    pub(super) flags: Vec<AtomicU8>,
+    pub(super) abort: AtomicBool,
+    pub(super) first: OnceLock<(u32, Arc<Failure>)>,
+    pub(super) cancelled: AtomicUsize,
+    pub(super) left: AtomicUsize,
+    pub(super) tx: Mutex<Sender<Out>>,
+    pub(super) trace: bool,
 }
 
 /// Runs this rank's part of `g` on `comm`.
@@ -166,7 +165,7 @@ pub(crate) fn run(g: &Placed<'_>, comm: &Comm) -> Result<Outcome, Error> {
             .remaining
             .store(g.reads[i] as usize, Ordering::Relaxed);
     }
-    let mut co = Coordinator {
+    let mut co = super::coordinator::Coordinator {
         x,
         comm,
         rx,
@@ -205,7 +204,7 @@ pub(crate) fn run(g: &Placed<'_>, comm: &Comm) -> Result<Outcome, Error> {
 }
 
 impl Exec<'_> {
-    fn consumers(&self, i: u32) -> &[u32] {
+    pub(super) fn consumers(&self, i: u32) -> &[u32] {
         let (a, b) = (
             self.succ_off[i as usize] as usize,
             self.succ_off[i as usize + 1] as usize,
@@ -213,7 +212,7 @@ impl Exec<'_> {
         &self.succ[a..b]
     }
 
-    fn send(&self, out: Out) {
+    pub(super) fn send(&self, out: Out) {
         let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
         // The coordinator outlives every worker: the send cannot fail.
         let _ = tx.send(out);
@@ -221,7 +220,7 @@ impl Exec<'_> {
 
     /// Runs task `i` of this rank (its inputs are here), then whatever it
     /// made ready.
-    fn exec<'s>(&'s self, s: &rayon::Scope<'s>, mut i: u32) {
+    pub(super) fn exec<'s>(&'s self, s: &rayon::Scope<'s>, mut i: u32) {
         loop {
             let status = self.complete(i);
             let status = self.publish(i, status);
@@ -238,7 +237,12 @@ impl Exec<'_> {
 
     /// Marks the consumers of `i` on this rank; returns the first that
     /// became ready and spawns the others.
-    fn release<'s>(&'s self, s: &rayon::Scope<'s>, i: u32, status: Status) -> Option<u32> {
+    pub(super) fn release<'s>(
+        &'s self,
+        s: &rayon::Scope<'s>,
+        i: u32,
+        status: Status,
+    ) -> Option<u32> {
         let flag = match status {
             Status::Ok => 0,
             Status::Failed => CANCEL,
@@ -298,7 +302,7 @@ impl Exec<'_> {
         // thread runs task `i`.
         let result = unsafe { node.run() };
         if let Some(start) = start {
-            super::trace_task(self.g, i, self.me, start);
+            super::outcome::trace_task(self.g, i, self.me, start);
         }
         match result {
             Ok(()) => Status::Ok,
@@ -310,7 +314,7 @@ impl Exec<'_> {
     }
 
     /// Records this rank's first failure and asks for an abort.
-    fn failed(&self, i: u32, f: Arc<Failure>) {
+    pub(super) fn failed(&self, i: u32, f: Arc<Failure>) {
         if self.first.set((i, f)).is_ok() {
             self.abort.store(true, Ordering::Relaxed);
             self.send(Out::Abort);
@@ -372,10 +376,14 @@ impl Exec<'_> {
                 let (origin, kind, message) = match f {
                     Some(f) => (
                         self.index_of(&f).unwrap_or(i),
-                        super::kind_code(f.kind),
+                        super::outcome::kind_code(f.kind),
                         f.message.clone(),
                     ),
-                    None => (i, super::kind_code(FailureKind::Unavailable), String::new()),
+                    None => (
+                        i,
+                        super::outcome::kind_code(FailureKind::Unavailable),
+                        String::new(),
+                    ),
                 };
                 Msg::Failed {
                     task: i,
@@ -398,182 +406,5 @@ impl Exec<'_> {
             .iter()
             .position(|n| n.head().key() == f.key)
             .map(|i| i as u32)
-    }
-}
-
-struct Coordinator<'x, 'c> {
-    x: &'x Exec<'x>,
-    comm: &'c Comm,
-    rx: Receiver<Out>,
-    /// Messages about tasks this rank still waits for.
-    expected: usize,
-    sends: Vec<Request<'c, ()>>,
-    recv: Option<Request<'c, Msg>>,
-    aborted: bool,
-    aborts_seen: usize,
-    sent: usize,
-    received: usize,
-}
-
-impl<'x> Coordinator<'x, '_> {
-    fn run(&mut self, s: &rayon::Scope<'x>) -> Result<(), Error> {
-        let mut idle = 0u32;
-        loop {
-            let mut progress = false;
-            while let Ok(out) = self.rx.try_recv() {
-                self.post(out)?;
-                progress = true;
-            }
-            if self.recv.is_none() && self.expected > 0 {
-                self.recv = Some(self.comm.irecv(ANY_SOURCE, TAG)?);
-            }
-            if let Some(req) = self.recv.as_mut() {
-                if let Some(msg) = req.test()? {
-                    self.recv = None;
-                    self.deliver(s, msg);
-                    progress = true;
-                }
-            }
-            if !self.sends.is_empty() {
-                let mut err = None;
-                self.sends.retain_mut(|r| match r.test() {
-                    Ok(done) => done.is_none(),
-                    Err(e) => {
-                        err = Some(e);
-                        false
-                    }
-                });
-                if let Some(e) = err {
-                    return Err(e);
-                }
-            }
-            if self.x.left.load(Ordering::Acquire) == 0 && self.expected == 0 {
-                // Every worker handed its messages over before it counted
-                // its task done.
-                while let Ok(out) = self.rx.try_recv() {
-                    self.post(out)?;
-                }
-                return Ok(());
-            }
-            if progress {
-                idle = 0;
-                continue;
-            }
-            idle += 1;
-            if idle < 64 {
-                std::hint::spin_loop();
-            } else if idle < 256 || self.expected > 0 && idle < 1024 {
-                std::thread::yield_now();
-            } else {
-                let wait = if self.expected > 0 { 50 } else { 2000 };
-                match self.rx.recv_timeout(Duration::from_micros(wait)) {
-                    Ok(out) => {
-                        self.post(out)?;
-                        idle = 0;
-                    }
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
-                }
-            }
-        }
-    }
-
-    /// Sends what a worker handed over.
-    fn post(&mut self, out: Out) -> Result<(), Error> {
-        match out {
-            Out::Send(to, msg) => {
-                let value = match &msg {
-                    Msg::Value { task, bytes } => Some((*task, bytes.len())),
-                    _ => None,
-                };
-                let start = self.x.trace.then(crate::trace::now_us);
-                self.sends.push(self.comm.isend(&msg, to as usize, TAG)?);
-                if let Some((task, len)) = value {
-                    self.sent += 1;
-                    if let Some(start) = start {
-                        super::trace_transfer(self.x.g, task, self.x.me, to, len, start);
-                    }
-                }
-            }
-            Out::Abort if !self.aborted => {
-                self.aborted = true;
-                for r in (0..self.comm.size()).filter(|&r| r != self.x.me as usize) {
-                    self.sends.push(self.comm.isend(&Msg::Abort, r, TAG)?);
-                }
-            }
-            Out::Abort | Out::Wake => {}
-        }
-        Ok(())
-    }
-
-    /// Stores what another rank sent and releases the tasks waiting on it.
-    fn deliver(&mut self, s: &rayon::Scope<'x>, msg: Msg) {
-        let x = self.x;
-        let (task, status) = match msg {
-            Msg::Abort => {
-                self.aborts_seen += 1;
-                x.abort.store(true, Ordering::Relaxed);
-                return;
-            }
-            Msg::Value { task, bytes } => {
-                self.received += 1;
-                let start = x.trace.then(crate::trace::now_us);
-                let node = &*x.g.nodes[task as usize];
-                let decode = x.g.types[task as usize].and_then(|t| t.wire).map(|w| w.1);
-                // SAFETY: this compute holds the claim of the node, which
-                // does not run here; its readers are released below.
-                let got = match decode {
-                    Some(decode) => unsafe { decode(node, &bytes) },
-                    None => Err("no decoder".to_owned()),
-                };
-                if let Some(start) = start {
-                    let from = x.g.owner[task as usize];
-                    super::trace_transfer(x.g, task, from, x.me, bytes.len(), start);
-                }
-                match got {
-                    Ok(()) => (task, Status::Ok),
-                    Err(e) => {
-                        let f = Arc::new(Failure {
-                            key: node.head().key(),
-                            kind: FailureKind::Comm,
-                            message: format!(
-                                "its result from rank {} could not be decoded: {e}",
-                                x.g.owner[task as usize]
-                            ),
-                            error: Mutex::new(None),
-                        });
-                        // SAFETY: as above.
-                        unsafe { node.fail(f.clone()) };
-                        x.failed(task, f);
-                        (task, Status::Failed)
-                    }
-                }
-            }
-            Msg::Failed {
-                task,
-                origin,
-                kind,
-                message,
-            } => {
-                let origin =
-                    x.g.nodes
-                        .get(origin as usize)
-                        .unwrap_or(&x.g.nodes[task as usize]);
-                let cause = Arc::new(Failure {
-                    key: origin.head().key(),
-                    kind: super::kind_of(kind),
-                    message,
-                    error: Mutex::new(None),
-                });
-                // SAFETY: this compute holds the claim; the node does not
-                // run here.
-                unsafe { x.g.nodes[task as usize].fail(cause) };
-                (task, Status::Failed)
-            }
-            Msg::Skipped { task } => (task, Status::Skipped),
-        };
-        self.expected -= 1;
-        if let Some(c) = x.release(s, task, status) {
-            s.spawn(move |s| x.exec(s, c));
-        }
     }
 }

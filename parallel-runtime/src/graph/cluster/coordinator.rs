@@ -1,0 +1,191 @@
+//! The coordinating thread of a run on one rank: posts the sends workers
+//! hand it, receives what other ranks send (one receive posted at a time,
+//! any source, the graph's tag), stores each value in its node and releases
+//! the tasks waiting on it.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::exchange::{Exec, Msg, Out, Status, TAG};
+use super::outcome::{kind_of, trace_transfer};
+use crate::graph::error::{Failure, FailureKind};
+use crate::mpi::{Comm, Error, Request, ANY_SOURCE};
+
+pub(super) struct Coordinator<'x, 'c> {
+    pub(super) x: &'x Exec<'x>,
+    pub(super) comm: &'c Comm,
+    pub(super) rx: Receiver<Out>,
+    /// Messages about tasks this rank still waits for.
+    pub(super) expected: usize,
+    pub(super) sends: Vec<Request<'c, ()>>,
+    pub(super) recv: Option<Request<'c, Msg>>,
+    pub(super) aborted: bool,
+    pub(super) aborts_seen: usize,
+    pub(super) sent: usize,
+    pub(super) received: usize,
+}
+
+impl<'x> Coordinator<'x, '_> {
+    pub(super) fn run(&mut self, s: &rayon::Scope<'x>) -> Result<(), Error> {
+        let mut idle = 0u32;
+        loop {
+            let mut progress = false;
+            while let Ok(out) = self.rx.try_recv() {
+                self.post(out)?;
+                progress = true;
+            }
+            if self.recv.is_none() && self.expected > 0 {
+                self.recv = Some(self.comm.irecv(ANY_SOURCE, TAG)?);
+            }
+            if let Some(req) = self.recv.as_mut() {
+                if let Some(msg) = req.test()? {
+                    self.recv = None;
+                    self.deliver(s, msg);
+                    progress = true;
+                }
+            }
+            if !self.sends.is_empty() {
+                let mut err = None;
+                self.sends.retain_mut(|r| match r.test() {
+                    Ok(done) => done.is_none(),
+                    Err(e) => {
+                        err = Some(e);
+                        false
+                    }
+                });
+                if let Some(e) = err {
+                    return Err(e);
+                }
+            }
+            if self.x.left.load(Ordering::Acquire) == 0 && self.expected == 0 {
+                // Every worker handed its messages over before it counted
+                // its task done.
+                while let Ok(out) = self.rx.try_recv() {
+                    self.post(out)?;
+                }
+                return Ok(());
+            }
+            if progress {
+                idle = 0;
+                continue;
+            }
+            idle += 1;
+            if idle < 64 {
+                std::hint::spin_loop();
+            } else if idle < 256 || self.expected > 0 && idle < 1024 {
+                std::thread::yield_now();
+            } else {
+                let wait = if self.expected > 0 { 50 } else { 2000 };
+                match self.rx.recv_timeout(Duration::from_micros(wait)) {
+                    Ok(out) => {
+                        self.post(out)?;
+                        idle = 0;
+                    }
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
+                }
+            }
+        }
+    }
+
+    /// Sends what a worker handed over.
+    fn post(&mut self, out: Out) -> Result<(), Error> {
+        match out {
+            Out::Send(to, msg) => {
+                let value = match &msg {
+                    Msg::Value { task, bytes } => Some((*task, bytes.len())),
+                    _ => None,
+                };
+                let start = self.x.trace.then(crate::trace::now_us);
+                self.sends.push(self.comm.isend(&msg, to as usize, TAG)?);
+                if let Some((task, len)) = value {
+                    self.sent += 1;
+                    if let Some(start) = start {
+                        trace_transfer(self.x.g, task, self.x.me, to, len, start);
+                    }
+                }
+            }
+            Out::Abort if !self.aborted => {
+                self.aborted = true;
+                for r in (0..self.comm.size()).filter(|&r| r != self.x.me as usize) {
+                    self.sends.push(self.comm.isend(&Msg::Abort, r, TAG)?);
+                }
+            }
+            Out::Abort | Out::Wake => {}
+        }
+        Ok(())
+    }
+
+    /// Stores what another rank sent and releases the tasks waiting on it.
+    fn deliver(&mut self, s: &rayon::Scope<'x>, msg: Msg) {
+        let x = self.x;
+        let (task, status) = match msg {
+            Msg::Abort => {
+                self.aborts_seen += 1;
+                x.abort.store(true, Ordering::Relaxed);
+                return;
+            }
+            Msg::Value { task, bytes } => {
+                self.received += 1;
+                let start = x.trace.then(crate::trace::now_us);
+                let node = &*x.g.nodes[task as usize];
+                let decode = x.g.types[task as usize].and_then(|t| t.wire).map(|w| w.1);
+                // SAFETY: this compute holds the claim of the node, which
+                // does not run here; its readers are released below.
+                let got = match decode {
+                    Some(decode) => unsafe { decode(node, &bytes) },
+                    None => Err("no decoder".to_owned()),
+                };
+                if let Some(start) = start {
+                    let from = x.g.owner[task as usize];
+                    trace_transfer(x.g, task, from, x.me, bytes.len(), start);
+                }
+                match got {
+                    Ok(()) => (task, Status::Ok),
+                    Err(e) => {
+                        let f = Arc::new(Failure {
+                            key: node.head().key(),
+                            kind: FailureKind::Comm,
+                            message: format!(
+                                "its result from rank {} could not be decoded: {e}",
+                                x.g.owner[task as usize]
+                            ),
+                            error: Mutex::new(None),
+                        });
+                        // SAFETY: as above.
+                        unsafe { node.fail(f.clone()) };
+                        x.failed(task, f);
+                        (task, Status::Failed)
+                    }
+                }
+            }
+            Msg::Failed {
+                task,
+                origin,
+                kind,
+                message,
+            } => {
+                let origin =
+                    x.g.nodes
+                        .get(origin as usize)
+                        .unwrap_or(&x.g.nodes[task as usize]);
+                let cause = Arc::new(Failure {
+                    key: origin.head().key(),
+                    kind: kind_of(kind),
+                    message,
+                    error: Mutex::new(None),
+                });
+                // SAFETY: this compute holds the claim; the node does not
+                // run here.
+                unsafe { x.g.nodes[task as usize].fail(cause) };
+                (task, Status::Failed)
+            }
+            Msg::Skipped { task } => (task, Status::Skipped),
+        };
+        self.expected -= 1;
+        if let Some(c) = x.release(s, task, status) {
+            s.spawn(move |s| x.exec(s, c));
+        }
+    }
+}

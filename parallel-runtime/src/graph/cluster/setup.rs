@@ -1,0 +1,193 @@
+//! From the claimed graph to a run on this rank: the shape checked on
+//! every rank, the tasks placed, the destinations of each result and the
+//! types that move, then the run and its collective end.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::outcome::{error_at, finish};
+use super::types::{self, GraphType};
+use super::{check, exchange, pin_of, pins, placement, ClusterStats, LAST};
+use crate::graph::error::FailureKind;
+use crate::graph::node::{AnyNode, Claim};
+use crate::graph::plan::Plan;
+use crate::graph::{Compute, DelayedError, Roots};
+use crate::mpi::Comm;
+
+/// Checks, places and runs the claimed graph; `Ok(true)` when this rank
+/// holds the results.
+pub(super) fn placed<C: Compute>(
+    comm: &Comm,
+    root: Option<usize>,
+    plan: &Plan,
+    c: &C,
+) -> Result<bool, DelayedError> {
+    let (nodes, prior, order) = plan.claimed();
+    let (me, size) = (comm.rank(), comm.size());
+    let n = nodes.len();
+    let index = |d: &Arc<dyn AnyNode>| d.head().index.load(Ordering::Relaxed);
+    let deps: Vec<Vec<u32>> = nodes
+        .iter()
+        .zip(prior)
+        .map(|(node, &p)| match p {
+            Claim::Idle => node.head().deps.iter().map(index).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let mut roots = Roots::default();
+    c.roots(&mut roots);
+    let root_ix: Vec<u32> = roots.0.iter().map(index).collect();
+    drop(roots);
+    let shape = check::Shape {
+        names: nodes.iter().map(|n| n.head().site.name).collect(),
+        deps: &deps,
+        roots: &root_ix,
+        nodes,
+    };
+    let done: Vec<u32> = (0..n as u32)
+        .filter(|&i| prior[i as usize] != Claim::Idle)
+        .collect();
+    let done = match check::check(comm, &shape, done) {
+        Ok(Ok(done)) => done,
+        Ok(Err(m)) => {
+            let at = m.task.or(root_ix.first().copied()).unwrap_or(0);
+            return Err(error_at(nodes, at, FailureKind::GraphMismatch, m.message).on_rank(me));
+        }
+        Err(e) => return Err(error_at(nodes, 0, FailureKind::Comm, e.to_string()).on_rank(me)),
+    };
+    // Where each task is complete already, by rank.
+    let mut done_on: Vec<Option<u32>> = vec![None; n];
+    let mut here = vec![false; n];
+    for (r, list) in done.iter().enumerate().rev() {
+        for &i in list {
+            done_on[i as usize] = Some(r as u32);
+            here[i as usize] |= r == me;
+        }
+    }
+    let pinned: Vec<Option<usize>> = {
+        let pins = pins().lock().unwrap_or_else(|p| p.into_inner());
+        nodes.iter().map(|node| pin_of(node, &pins)).collect()
+    };
+    let not_placeable = |i: usize, message: String| {
+        Err(error_at(
+            nodes,
+            i as u32,
+            FailureKind::NotPlaceable,
+            message,
+        ))
+    };
+    if let Some(i) = (0..n).find(|&i| pinned[i].is_some_and(|r| r >= size)) {
+        let r = pinned[i].unwrap_or(0);
+        return not_placeable(
+            i,
+            format!("it is pinned to rank {r}, and the world has {size} ranks"),
+        );
+    }
+    if let Some(r) = root.filter(|&r| r >= size) {
+        let at = root_ix.first().copied().unwrap_or(0) as usize;
+        return not_placeable(
+            at,
+            format!("its result was asked for on rank {r}, and the world has {size} ranks"),
+        );
+    }
+    let tasks: Vec<placement::Task<'_>> = (0..n)
+        .map(|i| placement::Task {
+            deps: &deps[i],
+            pin: pinned[i].map(|r| r as u32),
+            done_on: done_on[i],
+        })
+        .collect();
+    let owner = placement::place(&tasks, order, size as u32).owner;
+    drop(tasks);
+    let results: Vec<u32> = match root {
+        Some(r) => vec![r as u32],
+        None => (0..size as u32).collect(),
+    };
+    let complete_on = |i: usize, r: u32| {
+        done.get(r as usize)
+            .is_some_and(|l| l.binary_search(&(i as u32)).is_ok())
+    };
+    let mut dests: Vec<Vec<u32>> = vec![Vec::new(); n];
+    let mut reads = vec![0u32; n];
+    for c in 0..n {
+        for &d in &deps[c] {
+            dests[d as usize].push(owner[c]);
+            reads[d as usize] += u32::from(owner[c] == me as u32);
+        }
+    }
+    for &r in &root_ix {
+        dests[r as usize].extend_from_slice(&results);
+        reads[r as usize] += u32::from(results.contains(&(me as u32)));
+    }
+    for (i, list) in dests.iter_mut().enumerate() {
+        list.sort_unstable();
+        list.dedup();
+        list.retain(|&r| r != owner[i] && !complete_on(i, r));
+    }
+    let types = transfer_types(nodes, &owner, &dests)?;
+    let g = exchange::Placed {
+        nodes,
+        prior,
+        order,
+        deps: &deps,
+        owner: &owner,
+        dests: &dests,
+        types: &types,
+        here: &here,
+        reads: &reads,
+    };
+    let outcome = exchange::run(&g, comm)
+        .map_err(|e| error_at(nodes, 0, FailureKind::Comm, e.to_string()).on_rank(me))?;
+    let mine = owner.iter().filter(|&&o| o == me as u32).count();
+    LAST.with(|l| {
+        l.set(Some(ClusterStats {
+            rank: me,
+            tasks: mine,
+            sent: outcome.sent,
+            received: outcome.received,
+        }))
+    });
+    finish(comm, nodes, outcome)?;
+    Ok(results.contains(&(me as u32)))
+}
+
+/// The type of each task whose result crosses ranks; an error, the same
+/// on every rank, for the first that cannot.
+fn transfer_types(
+    nodes: &[Arc<dyn AnyNode>],
+    owner: &[u32],
+    dests: &[Vec<u32>],
+) -> Result<Vec<Option<GraphType>>, DelayedError> {
+    let mut seen: HashMap<std::any::TypeId, Option<GraphType>> = HashMap::new();
+    let mut types = vec![None; nodes.len()];
+    for (i, node) in nodes.iter().enumerate() {
+        let Some(&to) = dests[i].first() else {
+            continue;
+        };
+        let t = *seen
+            .entry(node.as_any().type_id())
+            .or_insert_with(|| types::lookup(&**node));
+        if t.and_then(|t| t.wire).is_none() {
+            let ty = t.map_or_else(
+                || "its type (made by `value` or `delayed_fn`, never registered)".to_owned(),
+                |t| format!("its type `{}`", t.name),
+            );
+            let message = format!(
+                "its result must move from rank {} to rank {to}, which consumes it, and {ty} is not \
+                 `Serialize + DeserializeOwned`: derive them (and call \
+                 `parallel_runtime::graph::transferable::<T>()` for a type no #[delayed] function \
+                 returns), or pin the task and its consumers to one rank with `.on_rank(r)`",
+                owner[i]
+            );
+            return Err(error_at(
+                nodes,
+                i as u32,
+                FailureKind::NotPlaceable,
+                message,
+            ));
+        }
+        types[i] = t;
+    }
+    Ok(types)
+}
