@@ -88,3 +88,23 @@ fn mpi_failure_paths() {
         under_mpirun(mode);
     }
 }
+
+#[test]
+fn mpi_a_rank_that_dies_ends_the_job_within_10_s() {
+    if !cfg!(feature = "mpi") || !parallel_tests::mpirun_runs() {
+        println!("skipped: `mpi_graph dies` needs `--features mpi` and mpirun");
+        return;
+    }
+    let mut cmd = Command::new("mpirun");
+    cmd.args(["--oversubscribe", "-n", "2", EXE, "dies"])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    let done = parallel_tests::run_with_deadline(&mut cmd, Duration::from_secs(60));
+    let out = format!("{}{}", done.stdout, done.stderr);
+    assert!(!done.success, "the job succeeded after a rank died:\n{out}");
+    assert!(
+        done.took < Duration::from_secs(15), // 10 s, and the start of a job on a loaded machine
+        "the job took {:?} to end after a rank died:\n{out}",
+        done.took
+    );
+}

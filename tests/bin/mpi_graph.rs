@@ -8,7 +8,8 @@
 //! mpi_graph MODE local N       # the same in a local world of N ranks
 //! ```
 //!
-//! MODE: `results`, `pins`, `panic`, `err`, `mismatch`, `unmovable`.
+//! MODE: `results`, `pins`, `panic`, `err`, `mismatch`, `unmovable`, and
+//! `dies` (mpirun only: the last rank's process exits inside a task).
 //! Each rank prints `rank R: ok MODE` when its checks passed;
 //! tests/delayed_mpi.rs runs it under deadlines.
 
@@ -49,6 +50,7 @@ fn run(w: &Comm, mode: &str) -> Res {
         "err" => fails(w, false),
         "mismatch" => mismatch(w),
         "unmovable" => unmovable(w),
+        "dies" => dies(w),
         other => Err(format!("unknown mode `{other}`")),
     }
 }
@@ -320,4 +322,22 @@ fn unmovable(w: &Comm) -> Res {
     let ok =
         compute_on(w, open(opaque(5).on_rank(last)).on_rank(last)).map_err(|e| e.to_string())?;
     ensure(ok == 5, || format!("kept on one rank: {ok}"))
+}
+
+#[delayed]
+fn exit_process(x: u64) -> u64 {
+    std::process::exit(3 + x as i32 * 0)
+}
+
+/// The last rank's process exits inside a task while the others wait for
+/// its result: the job must end (mpirun's part), not hang.
+fn dies(w: &Comm) -> Res {
+    let last = w.size() - 1;
+    let x = exit_process(0).on_rank(last);
+    let y = add(x, 1).on_rank(0);
+    let r = compute_on(w, y);
+    Err(format!(
+        "rank {} returned {r:?} after a rank died",
+        w.rank()
+    ))
 }

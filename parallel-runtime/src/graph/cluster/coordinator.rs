@@ -4,14 +4,106 @@
 //! the tasks waiting on it.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use super::exchange::{Exec, Msg, Out, Status, TAG};
-use super::outcome::{kind_of, trace_transfer};
+use super::exchange::{Exec, Out, Outcome, Placed, Status};
+use super::message::{kind_of, trace_transfer, Msg, TAG};
 use crate::graph::error::{Failure, FailureKind};
 use crate::mpi::{Comm, Error, Request, ANY_SOURCE};
+
+/// Runs this rank's part of `g` on `comm`.
+pub(crate) fn run(g: &Placed<'_>, comm: &Comm) -> Result<Outcome, Error> {
+    let me = comm.rank() as u32;
+    let n = g.nodes.len();
+    let mine = |i: u32| g.owner[i as usize] == me;
+    // Consumers on this rank, as flat arrays; what each task waits for.
+    let mut off = vec![0u32; n + 1];
+    let mut pending: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+    for c in (0..n as u32).filter(|&c| mine(c)) {
+        for &d in &g.deps[c as usize] {
+            if mine(d) || !g.here[d as usize] {
+                off[d as usize + 1] += 1;
+                *pending[c as usize].get_mut() += 1;
+            }
+        }
+    }
+    for i in 0..n {
+        off[i + 1] += off[i];
+    }
+    let mut fill = off.clone();
+    let mut succ = vec![0u32; off[n] as usize];
+    for c in (0..n as u32).filter(|&c| mine(c)) {
+        for &d in &g.deps[c as usize] {
+            if mine(d) || !g.here[d as usize] {
+                succ[fill[d as usize] as usize] = c;
+                fill[d as usize] += 1;
+            }
+        }
+    }
+    let expected = (0..n)
+        .filter(|&i| !mine(i as u32) && g.dests[i].contains(&me))
+        .count();
+    let (tx, rx) = channel();
+    let exec = Exec {
+        g,
+        me,
+        succ_off: off,
+        succ,
+        pending,
+        flags: (0..n).map(|_| AtomicU8::new(0)).collect(),
+        abort: AtomicBool::new(false),
+        first: OnceLock::new(),
+        cancelled: AtomicUsize::new(0),
+        left: AtomicUsize::new((0..n as u32).filter(|&i| mine(i)).count()),
+        tx: Mutex::new(tx),
+        trace: crate::trace::enabled(),
+    };
+    let x = &exec;
+    for (i, node) in g.nodes.iter().enumerate() {
+        node.head()
+            .remaining
+            .store(g.reads[i] as usize, Ordering::Relaxed);
+    }
+    let mut co = Coordinator {
+        x,
+        comm,
+        rx,
+        expected,
+        sends: Vec::new(),
+        recv: None,
+        aborted: false,
+        aborts_seen: 0,
+        sent: 0,
+        received: 0,
+    };
+    let result = rayon::in_place_scope(|s| {
+        for &i in g.order {
+            if mine(i) && x.pending[i as usize].load(Ordering::Relaxed) == 0 {
+                s.spawn(move |s| x.exec(s, i));
+            }
+        }
+        let r = co.run(s);
+        if r.is_err() {
+            x.abort.store(true, Ordering::Relaxed);
+        }
+        r
+    });
+    result?;
+    for req in co.sends.drain(..) {
+        req.wait()?;
+    }
+    Ok(Outcome {
+        failure: x.first.get().cloned(),
+        cancelled: x.cancelled.load(Ordering::Relaxed),
+        aborted: co.aborted,
+        aborts_seen: co.aborts_seen,
+        sent: co.sent,
+        received: co.received,
+    })
+}
 
 pub(super) struct Coordinator<'x, 'c> {
     pub(super) x: &'x Exec<'x>,
@@ -102,7 +194,7 @@ impl<'x> Coordinator<'x, '_> {
                 if let Some((task, len)) = value {
                     self.sent += 1;
                     if let Some(start) = start {
-                        trace_transfer(self.x.g, task, self.x.me, to, len, start);
+                        trace_transfer(self.x.g.nodes, task, self.x.me, to, len, start);
                     }
                 }
             }
@@ -139,7 +231,7 @@ impl<'x> Coordinator<'x, '_> {
                 };
                 if let Some(start) = start {
                     let from = x.g.owner[task as usize];
-                    trace_transfer(x.g, task, from, x.me, bytes.len(), start);
+                    trace_transfer(x.g.nodes, task, from, x.me, bytes.len(), start);
                 }
                 match got {
                     Ok(()) => (task, Status::Ok),

@@ -17,36 +17,13 @@
 //! collective) tells every rank which task failed where.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, Sender};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use serde::{Deserialize, Serialize};
-
+use super::message::{kind_code, trace_task, Msg};
 use super::types::GraphType;
 use crate::graph::error::{Failure, FailureKind};
 use crate::graph::node::{AnyNode, Claim};
-use crate::mpi::{Comm, Error, Tag};
-
-/// The tag of a graph's messages, on the compute's own communicator.
-pub(crate) const TAG: Tag = 32_100;
-
-/// One message between ranks about task `task` (a position in the plan).
-#[derive(Serialize, Deserialize, Clone)]
-pub(crate) enum Msg {
-    /// Its result.
-    Value { task: u32, bytes: Vec<u8> },
-    /// It failed, or was cancelled because task `origin` failed.
-    Failed {
-        task: u32,
-        origin: u32,
-        kind: u8,
-        message: String,
-    },
-    /// It did not run (the compute is being aborted).
-    Skipped { task: u32 },
-    /// A task of the sender failed: skip what has not started.
-    Abort,
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Status {
@@ -110,97 +87,6 @@ pub(super) struct Exec<'a> {
     pub(super) left: AtomicUsize,
     pub(super) tx: Mutex<Sender<Out>>,
     pub(super) trace: bool,
-}
-
-/// Runs this rank's part of `g` on `comm`.
-pub(crate) fn run(g: &Placed<'_>, comm: &Comm) -> Result<Outcome, Error> {
-    let me = comm.rank() as u32;
-    let n = g.nodes.len();
-    let mine = |i: u32| g.owner[i as usize] == me;
-    // Consumers on this rank, as flat arrays; what each task waits for.
-    let mut off = vec![0u32; n + 1];
-    let mut pending: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
-    for c in (0..n as u32).filter(|&c| mine(c)) {
-        for &d in &g.deps[c as usize] {
-            if mine(d) || !g.here[d as usize] {
-                off[d as usize + 1] += 1;
-                *pending[c as usize].get_mut() += 1;
-            }
-        }
-    }
-    for i in 0..n {
-        off[i + 1] += off[i];
-    }
-    let mut fill = off.clone();
-    let mut succ = vec![0u32; off[n] as usize];
-    for c in (0..n as u32).filter(|&c| mine(c)) {
-        for &d in &g.deps[c as usize] {
-            if mine(d) || !g.here[d as usize] {
-                succ[fill[d as usize] as usize] = c;
-                fill[d as usize] += 1;
-            }
-        }
-    }
-    let expected = (0..n)
-        .filter(|&i| !mine(i as u32) && g.dests[i].contains(&me))
-        .count();
-    let (tx, rx) = channel();
-    let exec = Exec {
-        g,
-        me,
-        succ_off: off,
-        succ,
-        pending,
-        flags: (0..n).map(|_| AtomicU8::new(0)).collect(),
-        abort: AtomicBool::new(false),
-        first: OnceLock::new(),
-        cancelled: AtomicUsize::new(0),
-        left: AtomicUsize::new((0..n as u32).filter(|&i| mine(i)).count()),
-        tx: Mutex::new(tx),
-        trace: crate::trace::enabled(),
-    };
-    let x = &exec;
-    for (i, node) in g.nodes.iter().enumerate() {
-        node.head()
-            .remaining
-            .store(g.reads[i] as usize, Ordering::Relaxed);
-    }
-    let mut co = super::coordinator::Coordinator {
-        x,
-        comm,
-        rx,
-        expected,
-        sends: Vec::new(),
-        recv: None,
-        aborted: false,
-        aborts_seen: 0,
-        sent: 0,
-        received: 0,
-    };
-    let result = rayon::in_place_scope(|s| {
-        for &i in g.order {
-            if mine(i) && x.pending[i as usize].load(Ordering::Relaxed) == 0 {
-                s.spawn(move |s| x.exec(s, i));
-            }
-        }
-        let r = co.run(s);
-        if r.is_err() {
-            x.abort.store(true, Ordering::Relaxed);
-        }
-        r
-    });
-    result?;
-    for req in co.sends.drain(..) {
-        req.wait()?;
-    }
-    Ok(Outcome {
-        failure: x.first.get().cloned(),
-        cancelled: x.cancelled.load(Ordering::Relaxed),
-        aborted: co.aborted,
-        aborts_seen: co.aborts_seen,
-        sent: co.sent,
-        received: co.received,
-    })
 }
 
 impl Exec<'_> {
@@ -302,7 +188,7 @@ impl Exec<'_> {
         // thread runs task `i`.
         let result = unsafe { node.run() };
         if let Some(start) = start {
-            super::outcome::trace_task(self.g, i, self.me, start);
+            trace_task(self.g.nodes, i, self.me, start);
         }
         match result {
             Ok(()) => Status::Ok,
@@ -376,14 +262,10 @@ impl Exec<'_> {
                 let (origin, kind, message) = match f {
                     Some(f) => (
                         self.index_of(&f).unwrap_or(i),
-                        super::outcome::kind_code(f.kind),
+                        kind_code(f.kind),
                         f.message.clone(),
                     ),
-                    None => (
-                        i,
-                        super::outcome::kind_code(FailureKind::Unavailable),
-                        String::new(),
-                    ),
+                    None => (i, kind_code(FailureKind::Unavailable), String::new()),
                 };
                 Msg::Failed {
                     task: i,

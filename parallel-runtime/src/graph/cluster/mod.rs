@@ -22,6 +22,7 @@
 mod check;
 mod coordinator;
 mod exchange;
+mod message;
 mod outcome;
 mod placement;
 mod setup;

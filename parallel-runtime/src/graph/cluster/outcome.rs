@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use super::exchange;
+use super::message::{kind_code, kind_of, Msg, TAG};
 use crate::graph::error::{Failure, FailureKind};
 use crate::graph::node::AnyNode;
 use crate::graph::{Compute, DelayedError, Roots, TaskKey, TaskSite};
@@ -47,8 +48,7 @@ pub(super) fn finish(
         .filter(|(r, a)| *r != me && a.aborted)
         .count();
     for _ in o.aborts_seen..aborts {
-        comm.recv::<exchange::Msg>(ANY_SOURCE, exchange::TAG)
-            .map_err(comm_err)?;
+        comm.recv::<Msg>(ANY_SOURCE, TAG).map_err(comm_err)?;
     }
     let cancelled = all.iter().map(|a| a.cancelled as usize).sum();
     let Some((rank, report)) = all.iter().enumerate().find(|(_, a)| a.failure.is_some()) else {
@@ -97,64 +97,4 @@ pub(super) fn comm_error<C: Compute>(c: &C, e: crate::mpi::Error) -> DelayedErro
     let mut roots = Roots::default();
     c.roots(&mut roots);
     error_at(&roots.0, 0, FailureKind::Comm, e.to_string())
-}
-
-/// A [`FailureKind`] as it travels.
-pub(super) fn kind_code(k: FailureKind) -> u8 {
-    match k {
-        FailureKind::Panicked => 0,
-        FailureKind::Error => 1,
-        FailureKind::Unavailable => 2,
-        FailureKind::Busy => 3,
-        FailureKind::GraphMismatch => 4,
-        FailureKind::NotPlaceable => 5,
-        FailureKind::Comm => 6,
-    }
-}
-
-pub(super) fn kind_of(code: u8) -> FailureKind {
-    match code {
-        0 => FailureKind::Panicked,
-        1 => FailureKind::Error,
-        2 => FailureKind::Unavailable,
-        3 => FailureKind::Busy,
-        4 => FailureKind::GraphMismatch,
-        5 => FailureKind::NotPlaceable,
-        _ => FailureKind::Comm,
-    }
-}
-
-/// Records task `i`, run on this rank from `start`: its key, its inputs'
-/// keys, and the rank (`args.rank`, for the report to colour by rank).
-#[cold]
-pub(super) fn trace_task(g: &exchange::Placed<'_>, i: u32, rank: u32, start: f64) {
-    let end = crate::trace::now_us();
-    let h = g.nodes[i as usize].head();
-    let mut args = serde_json::Map::new();
-    args.insert("key".into(), h.key().to_string().into());
-    let deps: Vec<String> = h.deps.iter().map(|d| d.head().key().to_string()).collect();
-    args.insert("deps".into(), deps.into());
-    args.insert("rank".into(), rank.into());
-    crate::trace::record(h.site.name, "task", start, end, args);
-}
-
-/// Records the move of task `i`'s result from rank `from` to rank `to`
-/// (on the rank that sends, and on the rank that receives).
-#[cold]
-pub(super) fn trace_transfer(
-    g: &exchange::Placed<'_>,
-    i: u32,
-    from: u32,
-    to: u32,
-    bytes: usize,
-    start: f64,
-) {
-    let end = crate::trace::now_us();
-    let key = g.nodes[i as usize].head().key().to_string();
-    let mut args = serde_json::Map::new();
-    args.insert("key".into(), key.clone().into());
-    args.insert("from".into(), from.into());
-    args.insert("to".into(), to.into());
-    args.insert("bytes".into(), bytes.into());
-    crate::trace::record(&format!("transfer {key}"), "transfer", start, end, args);
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::outcome::{error_at, finish};
 use super::types::{self, GraphType};
-use super::{check, exchange, pin_of, pins, placement, ClusterStats, LAST};
+use super::{check, coordinator, exchange, pin_of, pins, placement, ClusterStats, LAST};
 use crate::graph::error::FailureKind;
 use crate::graph::node::{AnyNode, Claim};
 use crate::graph::plan::Plan;
@@ -137,7 +137,7 @@ pub(super) fn placed<C: Compute>(
         here: &here,
         reads: &reads,
     };
-    let outcome = exchange::run(&g, comm)
+    let outcome = coordinator::run(&g, comm)
         .map_err(|e| error_at(nodes, 0, FailureKind::Comm, e.to_string()).on_rank(me))?;
     let mine = owner.iter().filter(|&&o| o == me as u32).count();
     LAST.with(|l| {
