@@ -37,6 +37,8 @@ use super::plan::Plan;
 use super::{Compute, Delayed, DelayedError, Roots};
 use crate::config::Backend;
 use crate::mpi::Comm;
+#[cfg(doc)]
+use crate::graph::FailureKind;
 
 pub use types::transferable;
 #[doc(hidden)]
