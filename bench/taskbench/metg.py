@@ -28,6 +28,9 @@ NAMES = {
     "ours": "ours, #[delayed] on {c} threads",
     "ours_compute": "ours, compute only",
     "dask": "Dask distributed ({c} worker processes)",
+    # Issue 12, row (b): the graph across MPI ranks (taskbench_ranks).
+    "ours_ranks": "ours, #[delayed] across {c} ranks",
+    "ours_ranks_compute": "ours across ranks, compute only",
 }
 
 
@@ -94,6 +97,9 @@ def main():
     pats = [p for p in ["trivial", "stencil_1d", "tree"] if any(k[1] == p for k in data)]
     head = ["pattern"] + [NAMES[s].format(c=cores[s]) for s in systems]
     head += ["ours ÷ C MPI", "Dask ÷ ours"]
+    ranks = "ours_ranks" in systems
+    if ranks:
+        head += ["across ranks ÷ C MPI"]
     print("| " + " | ".join(head) + " |")
     print("|---" + "|---:" * (len(head) - 1) + "|")
     for pat in pats:
@@ -104,6 +110,8 @@ def main():
         cells = [pat] + [fmt(*m[s]) for s in systems]
         ratio = lambda a, b: f"{m[a][0] / m[b][0]:.1f}×" if m.get(a, (None,))[0] and m.get(b, (None,))[0] else "n/a"
         cells += [ratio("ours", "c_mpi"), ratio("dask", "ours")]
+        if ranks:
+            cells += [ratio("ours_ranks", "c_mpi")]
         print("| " + " | ".join(cells) + " |")
     print()
     for s in systems:

@@ -50,6 +50,15 @@ if [ "${1:-}" = "--check" ]; then
     fi
     echo "ok: $prog rejects a wrong result"
   done
+  # Issue 12, row (b): the graph across 2 ranks, checked, then spoilt.
+  cargo build -q --release --features parallel-runtime/mpi -p parallel-examples --example taskbench_ranks
+  timeout 300 mpirun --oversubscribe -n 2 "$TARGET/release/examples/taskbench_ranks" --check
+  if TASKBENCH_CORRUPT=1 timeout 300 mpirun --oversubscribe -x TASKBENCH_CORRUPT -n 2 \
+      "$TARGET/release/examples/taskbench_ranks" --check >/dev/null 2>&1; then
+    echo "taskbench: OURS_RANKS accepted a wrong result" >&2
+    exit 1
+  fi
+  echo "ok: OURS_RANKS rejects a wrong result"
   exit 0
 fi
 
@@ -72,3 +81,23 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 python3 bench/taskbench/metg.py "$out" ${DETAIL:+--detail}
 echo "(every time measured: $out)"
+
+# Issue 12, row (b): our graph across MPI ranks (compute_on; one thread per
+# rank), beside the C MPI program on as many ranks, on stencil_1d (width =
+# ranks), 2 and 4 ranks (4 oversubscribes 2 cores: noisy); then what a task
+# costs across ranks with an empty kernel. RANKS="2 4" by default.
+cargo build -q --release --features parallel-runtime/mpi -p parallel-examples --example taskbench_ranks
+for n in ${RANKS:-2 4}; do
+  rout="$TARGET/taskbench-ranks-$n.txt"
+  : >"$rout"
+  for _ in $(seq "${ROUNDS:-3}"); do
+    mpirun --oversubscribe -n "$n" "$TARGET/taskbench_mpi" --patterns stencil_1d --width "$n" \
+      --iters "$ITERS" --reps "$REPS" >>"$rout"
+    PARALLEL_NUM_THREADS=1 mpirun --oversubscribe -x PARALLEL_NUM_THREADS -n "$n" \
+      "$TARGET/release/examples/taskbench_ranks" --patterns stencil_1d --width "$n" \
+      --iters "$ITERS" --reps "$REPS" >>"$rout"
+  done
+  echo
+  echo "across $n ranks (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+  python3 bench/taskbench/metg.py "$rout" ${DETAIL:+--detail}
+done

@@ -277,7 +277,9 @@ impl<'x> Coordinator<'x, '_> {
         };
         self.expected -= 1;
         if let Some(c) = x.release(s, task, status) {
-            s.spawn(move |s| x.exec(s, c));
+            if let Some(next) = x.step(s, c) {
+                s.spawn(move |s| x.exec(s, next));
+            }
         }
     }
 }

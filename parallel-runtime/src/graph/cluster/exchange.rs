@@ -107,18 +107,24 @@ impl Exec<'_> {
     /// Runs task `i` of this rank (its inputs are here), then whatever it
     /// made ready.
     pub(super) fn exec<'s>(&'s self, s: &rayon::Scope<'s>, mut i: u32) {
-        loop {
-            let status = self.complete(i);
-            let status = self.publish(i, status);
-            let next = self.release(s, i, status);
-            if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-                self.send(Out::Wake);
-            }
-            match next {
-                Some(c) => i = c,
-                None => return,
-            }
+        while let Some(c) = self.step(s, i) {
+            i = c;
         }
+    }
+
+    /// Runs task `i` alone; returns the first consumer it made ready (and
+    /// spawns the others). The coordinating thread runs the task a value
+    /// it received made ready this way, without waking a worker (the
+    /// latency of a step across ranks), and spawns what that task makes
+    /// ready.
+    pub(super) fn step<'s>(&'s self, s: &rayon::Scope<'s>, i: u32) -> Option<u32> {
+        let status = self.complete(i);
+        let status = self.publish(i, status);
+        let next = self.release(s, i, status);
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.send(Out::Wake);
+        }
+        next
     }
 
     /// Marks the consumers of `i` on this rank; returns the first that

@@ -36,9 +36,9 @@ use super::node::AnyNode;
 use super::plan::Plan;
 use super::{Compute, Delayed, DelayedError, Roots};
 use crate::config::Backend;
-use crate::mpi::Comm;
 #[cfg(doc)]
 use crate::graph::FailureKind;
+use crate::mpi::Comm;
 
 pub use types::transferable;
 #[doc(hidden)]
