@@ -154,11 +154,22 @@ fn results(w: &Comm) -> Res {
     ensure(via_backend == expected, || {
         format!("compute() on mpi: {via_backend:?}")
     })?;
+    // A task that computes a graph of its own runs it on its rank alone.
+    let nested: Vec<Delayed<u64>> = (0..4).map(nested).collect();
+    let nested = compute_on(w, nested).map_err(|e| e.to_string())?;
+    ensure(nested == [1, 2, 3, 4], || {
+        format!("nested computes: {nested:?}")
+    })?;
     let stats = last_cluster_stats().ok_or("no stats after a compute across ranks")?;
     ensure(stats.rank == w.rank(), || {
         format!("stats of rank {}", stats.rank)
     })?;
     transfers(w)
+}
+
+#[delayed]
+fn nested(x: u64) -> u64 {
+    compute_with(Backend::Mpi, add(x, 1)).unwrap_or(u64::MAX)
 }
 
 /// Independent chains, one per rank, each summed on rank 0: a rank sends
@@ -325,15 +336,15 @@ fn unmovable(w: &Comm) -> Res {
 }
 
 #[delayed]
-fn exit_process(x: u64) -> u64 {
-    std::process::exit(3 + x as i32 * 0)
+fn exit_process(code: i32) -> u64 {
+    std::process::exit(code)
 }
 
 /// The last rank's process exits inside a task while the others wait for
 /// its result: the job must end (mpirun's part), not hang.
 fn dies(w: &Comm) -> Res {
     let last = w.size() - 1;
-    let x = exit_process(0).on_rank(last);
+    let x = exit_process(3).on_rank(last);
     let y = add(x, 1).on_rank(0);
     let r = compute_on(w, y);
     Err(format!(

@@ -79,17 +79,23 @@ pub(crate) fn run(g: &Placed<'_>, comm: &Comm) -> Result<Outcome, Error> {
         sent: 0,
         received: 0,
     };
-    let result = rayon::in_place_scope(|s| {
-        for &i in g.order {
-            if mine(i) && x.pending[i as usize].load(Ordering::Relaxed) == 0 {
-                s.spawn(move |s| x.exec(s, i));
+    // Tasks that this thread runs (see `Exec::step`) must not see the
+    // program's world: a map or a compute inside a task runs on this rank
+    // alone, as it does on the pool's workers.
+    let alone = Comm::single();
+    let result = alone.install(|| {
+        rayon::in_place_scope(|s| {
+            for &i in g.order {
+                if mine(i) && x.pending[i as usize].load(Ordering::Relaxed) == 0 {
+                    s.spawn(move |s| x.exec(s, i));
+                }
             }
-        }
-        let r = co.run(s);
-        if r.is_err() {
-            x.abort.store(true, Ordering::Relaxed);
-        }
-        r
+            let r = co.run(s);
+            if r.is_err() {
+                x.abort.store(true, Ordering::Relaxed);
+            }
+            r
+        })
     });
     result?;
     for req in co.sends.drain(..) {

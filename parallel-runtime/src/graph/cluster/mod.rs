@@ -154,17 +154,12 @@ pub(crate) fn or_here<C: Compute>(
     if backend != Backend::Mpi || !crate::mpi::world::active() {
         return here(c);
     }
-    let mut c = Some(c);
-    let out = crate::mpi::world::with_comm(|comm| {
-        let Some(c) = c.take() else {
-            unreachable!("with_comm calls its closure once")
-        };
-        run_on(comm, false, None, c)
-    });
-    match (out, c) {
-        (Some(r), _) => r.map(|o| o.unwrap_or_else(|| unreachable!("every rank gets the results"))),
-        (None, Some(c)) => here(c),
-        (None, None) => unreachable!("with_comm ran its closure but returned nothing"),
+    // A handle, so that the installed communicator is not borrowed while
+    // the graph runs (a task may compute or map itself).
+    match crate::mpi::world::with_comm(Comm::handle) {
+        Some(comm) => run_on(&comm, false, None, c)
+            .map(|o| o.unwrap_or_else(|| unreachable!("every rank gets the results"))),
+        None => here(c),
     }
 }
 
