@@ -21,56 +21,22 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use parallel_examples::taskbench::{build, checksum, kernel, reference, Pattern};
+use parallel_examples::taskbench::{
+    build, checksum, peak_seconds, reference, Args, Pattern, CHECK_SIZES, PEAK_ITERS,
+};
 use parallel_runtime::graph::compute_with;
 use parallel_runtime::prelude::*;
 
-struct Args {
-    patterns: Vec<Pattern>,
-    width: usize,
-    steps: usize,
-    iters: Vec<u32>,
-    reps: usize,
-    check: bool,
-}
-
 fn parse() -> Result<Args, String> {
-    let mut a = Args {
+    Args {
         patterns: Pattern::ALL.to_vec(),
-        width: parallel_runtime::num_threads(),
+        width: None,
         steps: 1000,
         iters: (0..=16).rev().map(|k| 1 << k).collect(),
         reps: 5,
         check: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "--check" {
-            a.check = true;
-            continue;
-        }
-        let v = it.next().ok_or(format!("{flag} needs a value"))?;
-        let num = |v: &str| v.parse::<usize>().map_err(|e| format!("{flag} {v}: {e}"));
-        match flag.as_str() {
-            "--patterns" => {
-                a.patterns = v
-                    .split(',')
-                    .map(|p| Pattern::parse(p).ok_or(format!("unknown pattern {p}")))
-                    .collect::<Result<_, _>>()?
-            }
-            "--width" => a.width = num(&v)?,
-            "--steps" => a.steps = num(&v)?,
-            "--reps" => a.reps = num(&v)?.max(1),
-            "--iters" => {
-                a.iters = v
-                    .split(',')
-                    .map(|k| k.parse::<u32>().map_err(|e| format!("--iters {k}: {e}")))
-                    .collect::<Result<_, _>>()?
-            }
-            _ => return Err(format!("unknown option {flag}")),
-        }
     }
-    Ok(a)
+    .parse()
 }
 
 /// Builds and computes one graph; returns (build + compute, compute)
@@ -104,7 +70,7 @@ fn run_once(
 
 fn check() -> Result<(), String> {
     for pattern in Pattern::ALL {
-        for (width, steps) in [(1, 5), (2, 40), (3, 40), (5, 33)] {
+        for (width, steps) in CHECK_SIZES {
             let expect = reference(pattern, width, steps);
             for backend in [Backend::Serial, Backend::Threads] {
                 run_once(backend, pattern, width, steps, 16, expect)?;
@@ -122,28 +88,23 @@ fn check() -> Result<(), String> {
 /// calls (the ideal against which efficiency is measured, robust to a
 /// shared machine's load).
 fn peak(cores: usize) {
-    const ITERS: u32 = 4096;
-    let mut best = f64::INFINITY;
-    for i in 0..400 {
-        let t = Instant::now();
-        std::hint::black_box(kernel(ITERS, i));
-        best = best.min(t.elapsed().as_secs_f64());
-    }
+    let best = peak_seconds();
     for who in ["ours", "ours_compute"] {
-        println!("{who} peak {cores} 0 0 {ITERS} 1 {best:.9}");
+        println!("{who} peak {cores} 0 0 {PEAK_ITERS} 1 {best:.9}");
     }
 }
 
 fn sweep(a: &Args) -> Result<(), String> {
     let cores = parallel_runtime::num_threads();
+    let width = a.width.unwrap_or(cores);
     peak(cores);
     for &pattern in &a.patterns {
-        let expect = reference(pattern, a.width, a.steps);
-        let tasks = pattern.tasks(a.width, a.steps);
+        let expect = reference(pattern, width, a.steps);
+        let tasks = pattern.tasks(width, a.steps);
         for &iters in &a.iters {
             let (mut all, mut comp) = (f64::INFINITY, f64::INFINITY);
             for _ in 0..a.reps {
-                let (e, c) = run_once(Backend::Threads, pattern, a.width, a.steps, iters, expect)?;
+                let (e, c) = run_once(Backend::Threads, pattern, width, a.steps, iters, expect)?;
                 all = all.min(e);
                 comp = comp.min(c);
             }
@@ -151,7 +112,7 @@ fn sweep(a: &Args) -> Result<(), String> {
                 println!(
                     "{who} {} {cores} {} {} {iters} {tasks} {s:.9}",
                     pattern.name(),
-                    a.width,
+                    width,
                     a.steps
                 )
             };

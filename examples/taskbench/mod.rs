@@ -173,3 +173,74 @@ pub fn reference(pattern: Pattern, width: usize, steps: usize) -> u64 {
     sinks.extend(prev);
     checksum(&sinks)
 }
+
+/// The options of the Task Bench runners (`taskbench` on threads, and
+/// `taskbench_ranks` across MPI ranks, issue 12's row b).
+pub struct Args {
+    /// The patterns to run.
+    pub patterns: Vec<Pattern>,
+    /// The width of the grid; `None`: the runner's default (its cores).
+    pub width: Option<usize>,
+    /// The number of steps.
+    pub steps: usize,
+    /// The kernel sizes, largest first.
+    pub iters: Vec<u32>,
+    /// Runs of each size (the best is kept).
+    pub reps: usize,
+    /// `--check`: small checked graphs only.
+    pub check: bool,
+}
+
+impl Args {
+    /// Reads `--patterns a,b --width W --steps S --iters i,j --reps R
+    /// --check` from the command line over these defaults.
+    pub fn parse(mut self) -> Result<Args, String> {
+        let mut it = std::env::args().skip(1);
+        while let Some(flag) = it.next() {
+            if flag == "--check" {
+                self.check = true;
+                continue;
+            }
+            let v = it.next().ok_or(format!("{flag} needs a value"))?;
+            let num = |v: &str| v.parse::<usize>().map_err(|e| format!("{flag} {v}: {e}"));
+            match flag.as_str() {
+                "--patterns" => {
+                    self.patterns = v
+                        .split(',')
+                        .map(|p| Pattern::parse(p).ok_or(format!("unknown pattern {p}")))
+                        .collect::<Result<_, _>>()?
+                }
+                "--width" => self.width = Some(num(&v)?),
+                "--steps" => self.steps = num(&v)?,
+                "--reps" => self.reps = num(&v)?.max(1),
+                "--iters" => {
+                    self.iters = v
+                        .split(',')
+                        .map(|k| k.parse::<u32>().map_err(|e| format!("--iters {k}: {e}")))
+                        .collect::<Result<_, _>>()?
+                }
+                _ => return Err(format!("unknown option {flag}")),
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// The kernel size of [`peak_seconds`].
+pub const PEAK_ITERS: u32 = 4096;
+
+/// The kernel's time on one core, undisturbed: the best of many short
+/// calls of [`PEAK_ITERS`] iterations (the ideal against which efficiency
+/// is measured, robust to a shared machine's load).
+pub fn peak_seconds() -> f64 {
+    let mut best = f64::INFINITY;
+    for i in 0..400 {
+        let t = std::time::Instant::now();
+        std::hint::black_box(kernel(PEAK_ITERS, i));
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+/// The (width, steps) of the small graphs `--check` runs.
+pub const CHECK_SIZES: [(usize, usize); 4] = [(1, 5), (2, 40), (3, 40), (5, 33)];

@@ -20,56 +20,22 @@
 
 use std::time::Instant;
 
-use parallel_examples::taskbench::{build, checksum, kernel, reference, Pattern};
+use parallel_examples::taskbench::{
+    build, checksum, peak_seconds, reference, Args, Pattern, CHECK_SIZES, PEAK_ITERS,
+};
 use parallel_runtime::graph::{compute_on_root, delayed_fn};
 use parallel_runtime::prelude::*;
 
-struct Args {
-    patterns: Vec<Pattern>,
-    width: Option<usize>,
-    steps: usize,
-    iters: Vec<u32>,
-    reps: usize,
-    check: bool,
-}
-
 fn parse() -> Result<Args, String> {
-    let mut a = Args {
+    Args {
         patterns: vec![Pattern::Stencil1d],
         width: None,
         steps: 1000,
         iters: (0..=13).rev().map(|k| 1 << k).collect(),
         reps: 3,
         check: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "--check" {
-            a.check = true;
-            continue;
-        }
-        let v = it.next().ok_or(format!("{flag} needs a value"))?;
-        let num = |v: &str| v.parse::<usize>().map_err(|e| format!("{flag} {v}: {e}"));
-        match flag.as_str() {
-            "--patterns" => {
-                a.patterns = v
-                    .split(',')
-                    .map(|p| Pattern::parse(p).ok_or(format!("unknown pattern {p}")))
-                    .collect::<Result<_, _>>()?
-            }
-            "--width" => a.width = Some(num(&v)?),
-            "--steps" => a.steps = num(&v)?,
-            "--reps" => a.reps = num(&v)?.max(1),
-            "--iters" => {
-                a.iters = v
-                    .split(',')
-                    .map(|k| k.parse::<u32>().map_err(|e| format!("--iters {k}: {e}")))
-                    .collect::<Result<_, _>>()?
-            }
-            _ => return Err(format!("unknown option {flag}")),
-        }
     }
-    Ok(a)
+    .parse()
 }
 
 /// The graph's checksum as one task: the sinks XOR-ed in `parts` groups
@@ -118,7 +84,7 @@ fn run_once(
 
 fn check(world: &Comm) -> Result<(), String> {
     for pattern in Pattern::ALL {
-        for (width, steps) in [(1, 5), (2, 40), (3, 40), (5, 33)] {
+        for (width, steps) in CHECK_SIZES {
             let expect = reference(pattern, width, steps);
             run_once(world, pattern, width, steps, 16, expect)?;
         }
@@ -137,15 +103,9 @@ fn sweep(world: &Comm, a: &Args) -> Result<(), String> {
     let ranks = world.size();
     let width = a.width.unwrap_or(ranks);
     if world.rank() == 0 {
-        const ITERS: u32 = 4096;
-        let mut best = f64::INFINITY;
-        for i in 0..400 {
-            let t = Instant::now();
-            std::hint::black_box(kernel(ITERS, i));
-            best = best.min(t.elapsed().as_secs_f64());
-        }
+        let best = peak_seconds();
         for who in ["ours_ranks", "ours_ranks_compute"] {
-            println!("{who} peak {ranks} 0 0 {ITERS} 1 {best:.9}");
+            println!("{who} peak {ranks} 0 0 {PEAK_ITERS} 1 {best:.9}");
         }
     }
     for &pattern in &a.patterns {

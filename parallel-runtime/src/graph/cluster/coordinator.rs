@@ -82,13 +82,19 @@ pub(crate) fn run(g: &Placed<'_>, comm: &Comm) -> Result<Outcome, Error> {
     // Tasks that this thread runs (see `Exec::step`) must not see the
     // program's world: a map or a compute inside a task runs on this rank
     // alone, as it does on the pool's workers.
+    // The tasks ready at the start, listed before any runs (a task that
+    // runs would make others ready, which must not be spawned twice).
+    let ready: Vec<u32> = g
+        .order
+        .iter()
+        .copied()
+        .filter(|&i| mine(i) && x.pending[i as usize].load(Ordering::Relaxed) == 0)
+        .collect();
     let alone = Comm::single();
     let result = alone.install(|| {
         rayon::in_place_scope(|s| {
-            for &i in g.order {
-                if mine(i) && x.pending[i as usize].load(Ordering::Relaxed) == 0 {
-                    s.spawn(move |s| x.exec(s, i));
-                }
+            for &i in &ready {
+                s.spawn(move |s| x.exec(s, i));
             }
             let r = co.run(s);
             if r.is_err() {
