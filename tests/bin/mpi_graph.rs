@@ -21,8 +21,9 @@ use parallel_runtime::graph::{
 use parallel_runtime::mpi::local;
 use parallel_runtime::prelude::*;
 use parallel_runtime::Backend;
+use parallel_tests::ensure;
 
-type Res = Result<(), String>;
+type Res = Result<(), Box<dyn std::error::Error>>;
 
 #[mpi_main]
 fn main(world: Comm) -> Result<(), String> {
@@ -30,14 +31,14 @@ fn main(world: Comm) -> Result<(), String> {
     let mode = args.first().map_or("results", String::as_str).to_owned();
     if args.get(1).map(String::as_str) == Some("local") {
         let n: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(2);
-        let outs = local::run(n, |w| run(&w, &mode));
+        let outs = local::run(n, |w| run(&w, &mode).map_err(|e| e.to_string()));
         for (r, out) in outs.into_iter().enumerate() {
             out.map_err(|e| format!("local rank {r}: {e}"))?;
         }
         println!("local world of {n}: ok {mode}");
         return Ok(());
     }
-    run(&world, &mode)?;
+    run(&world, &mode).map_err(|e| e.to_string())?;
     println!("rank {}: ok {mode}", world.rank());
     Ok(())
 }
@@ -51,7 +52,7 @@ fn run(w: &Comm, mode: &str) -> Res {
         "mismatch" => mismatch(w),
         "unmovable" => unmovable(w),
         "dies" => dies(w),
-        other => Err(format!("unknown mode `{other}`")),
+        other => Err(format!("unknown mode `{other}`").into()),
     }
 }
 
@@ -60,14 +61,6 @@ fn failed<T: std::fmt::Debug>(r: Result<T, DelayedError>) -> Result<DelayedError
     match r {
         Ok(v) => Err(format!("expected an error, got Ok({v:?})")),
         Err(e) => Ok(e),
-    }
-}
-
-fn ensure(cond: bool, what: impl FnOnce() -> String) -> Res {
-    if cond {
-        Ok(())
-    } else {
-        Err(what())
     }
 }
 
@@ -347,8 +340,5 @@ fn dies(w: &Comm) -> Res {
     let x = exit_process(3).on_rank(last);
     let y = add(x, 1).on_rank(0);
     let r = compute_on(w, y);
-    Err(format!(
-        "rank {} returned {r:?} after a rank died",
-        w.rank()
-    ))
+    Err(format!("rank {} returned {r:?} after a rank died", w.rank()).into())
 }
