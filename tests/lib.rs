@@ -131,3 +131,26 @@ pub fn expect_err<T: std::fmt::Debug>(
         Err(e) => Ok(e),
     }
 }
+
+/// For a test binary run as `BIN MODE local N` (the local-world form of a
+/// check written for `mpirun`): runs `run` on every rank of a local world
+/// of `N` threads (2 by default) and prints `local world of N: ok MODE`;
+/// `None` when `args` (without the program) do not ask for a local world.
+pub fn run_local(
+    args: &[String],
+    mode: &str,
+    run: impl Fn(&parallel_runtime::mpi::Comm) -> Result<(), String> + Sync,
+) -> Option<Result<(), String>> {
+    if args.get(1).map(String::as_str) != Some("local") {
+        return None;
+    }
+    let n: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(2);
+    let outs = parallel_runtime::mpi::local::run(n, |w| run(&w));
+    for (r, out) in outs.into_iter().enumerate() {
+        if let Err(e) = out {
+            return Some(Err(format!("local rank {r}: {e}")));
+        }
+    }
+    println!("local world of {n}: ok {mode}");
+    Some(Ok(()))
+}

@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use parallel_runtime::graph::{
     compute_on, compute_on_root, compute_with, last_cluster_stats, FailureKind,
 };
-use parallel_runtime::mpi::local;
 use parallel_runtime::prelude::*;
 use parallel_runtime::Backend;
 use parallel_tests::ensure;
@@ -29,14 +28,10 @@ type Res = Result<(), Box<dyn std::error::Error>>;
 fn main(world: Comm) -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mode = args.first().map_or("results", String::as_str).to_owned();
-    if args.get(1).map(String::as_str) == Some("local") {
-        let n: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(2);
-        let outs = local::run(n, |w| run(&w, &mode).map_err(|e| e.to_string()));
-        for (r, out) in outs.into_iter().enumerate() {
-            out.map_err(|e| format!("local rank {r}: {e}"))?;
-        }
-        println!("local world of {n}: ok {mode}");
-        return Ok(());
+    if let Some(done) =
+        parallel_tests::run_local(&args, &mode, |w| run(w, &mode).map_err(|e| e.to_string()))
+    {
+        return done;
     }
     run(&world, &mode).map_err(|e| e.to_string())?;
     println!("rank {}: ok {mode}", world.rank());

@@ -13,7 +13,7 @@
 //! Each rank prints `rank R: ok <mode>` when all its checks passed;
 //! tests/messages.rs runs it under deadlines.
 
-use parallel_runtime::mpi::{local, Error, Request, ANY_SOURCE, ANY_TAG};
+use parallel_runtime::mpi::{Error, Request, ANY_SOURCE, ANY_TAG};
 use parallel_runtime::prelude::*;
 use parallel_tests::{ensure, expect_err as err};
 
@@ -23,14 +23,10 @@ type Res = Result<(), Box<dyn std::error::Error>>;
 fn main(world: Comm) -> Res {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mode = args.first().map_or("checks", String::as_str).to_owned();
-    if args.get(1).map(String::as_str) == Some("local") {
-        let n: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(2);
-        let outs = local::run(n, |w| run(&w, &mode).map_err(|e| e.to_string()));
-        for (r, out) in outs.into_iter().enumerate() {
-            out.map_err(|e| format!("local rank {r}: {e}"))?;
-        }
-        println!("local world of {n}: ok {mode}");
-        return Ok(());
+    if let Some(done) =
+        parallel_tests::run_local(&args, &mode, |w| run(w, &mode).map_err(|e| e.to_string()))
+    {
+        return Ok(done?);
     }
     if world.size() < 2 {
         return Err("run under mpirun -n 2 (or more), or as `mpi_messages MODE local N`".into());
