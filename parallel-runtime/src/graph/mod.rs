@@ -463,9 +463,8 @@ pub fn compute<C: Compute>(c: C) -> Result<C::Output, DelayedError> {
 
 /// [`compute`] on the given backend, whatever `PARALLEL_BACKEND` says:
 /// `Serial` runs every task on the calling thread, inputs first, in a fixed
-/// order (Dask's `scheduler="synchronous"`); `Threads` the shared pool;
-/// `Mpi` across the ranks of the world `#[mpi_main]` (or a local world)
-/// installed on this thread, as [`compute_on`] (elsewhere, as `Threads`).
+/// order (Dask's `scheduler="synchronous"`); `Threads` the shared pool; `Mpi`
+/// the ranks `#[mpi_main]` installed here, as [`compute_on`] (else `Threads`).
 ///
 /// # Errors
 /// The first task that failed; see [`DelayedError`].
