@@ -35,7 +35,9 @@ use super::transport::nonblocking::{CollFlight, Extended};
 ///
 /// Every rank must start the same collectives in the same order, as in
 /// MPI; they may complete in any order. Dropping one before it completed
-/// waits for it (see the [module](self) for why).
+/// waits for it on real MPI, which may neither cancel nor free a
+/// nonblocking collective whose buffers must outlive it (while unwinding
+/// from a panic it leaks them instead; `mem::forget` leaks them too).
 #[must_use = "a request does nothing unless waited on or tested"]
 pub struct CollRequest<'c, R> {
     flight: Option<Box<dyn CollFlight<R> + 'c>>,
