@@ -1,8 +1,12 @@
-//! A self-contained HTML report of a trace: a timeline of every worker and
-//! rank, busy and idle time, load imbalance, the critical path of a task
-//! graph and the graph itself. Everything is inline SVG and CSS (plus a few
-//! lines of script that count what was drawn, for tests), so the file opens
-//! anywhere with no network access.
+//! A self-contained HTML report of a trace: one section per map, reduction
+//! or compute, each with a timeline of every worker and rank (zoom and pan;
+//! every span when they fit, each track's occupancy when they do not),
+//! busy and idle time, load imbalance, the critical path of a task graph and
+//! the graph itself; failed and cancelled tasks and items marked, with their
+//! errors. Everything is inline (style, SVG, the timelines' data and the
+//! script that draws them on canvases), so the file opens anywhere with no
+//! network access, and a trace of a million events makes a report of a few
+//! megabytes.
 //!
 //! Made by the `parallel-report` command:
 //! `cargo run -p parallel-report -- run.json` writes `run.html` beside the
@@ -25,14 +29,26 @@
 //! assert!(html.contains("id=\"timeline\"") && html.contains("id=\"graph\""));
 //! ```
 //!
-//! The layers of the code: [`summarize`] measures (`summary.rs`, with the
-//! task graph of the trace in `tasks.rs`); [`render_html`] lays the numbers
-//! out (`page.rs`) into the template `templates/report.html`, whose style
-//! and script are `templates/report.css` and `templates/report.js`.
+//! A large trace is read as a stream with [`Trace::read`] and rendered with
+//! [`render_trace`] (what the command does): memory stays near 40 bytes
+//! per span.
+//!
+//! The layers of the code: `trace.rs` reads spans compactly; `sections.rs`
+//! splits them into the program's runs, each with its task graph
+//! (`tasks.rs`); [`summarize`] measures (`summary.rs`); [`render_html`]
+//! lays the numbers out (`page.rs`, colours from `palette.rs`, the
+//! timelines' data from `encode.rs`) into the template
+//! `templates/report.html`, whose style and script are
+//! `templates/report.css` and `templates/report.js`.
 
+mod encode;
 mod page;
+mod palette;
+mod sections;
 mod summary;
 mod tasks;
+mod trace;
 
-pub use page::render_html;
-pub use summary::{summarize, Summary};
+pub use page::{render_html, render_trace};
+pub use summary::{summarize, summarize_trace, Summary};
+pub use trace::Trace;

@@ -14,8 +14,9 @@ fn main() -> ExitCode {
         .get(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| input.with_extension("html"));
-    let events = match parallel_runtime::trace::read(&input) {
-        Ok(e) => e,
+    // Streamed: a trace of a million events never sits whole in memory.
+    let trace = match parallel_report::Trace::read(&input) {
+        Ok(t) => t,
         Err(e) => {
             eprintln!(
                 "parallel-report: cannot read the trace {}: {e}",
@@ -27,19 +28,24 @@ fn main() -> ExitCode {
     let title = input
         .file_name()
         .map_or_else(|| "trace".into(), |n| n.to_string_lossy().into_owned());
-    let html = parallel_report::render_html(&title, &events);
-    if let Err(e) = std::fs::write(&output, html) {
+    let html = parallel_report::render_trace(&title, &trace);
+    if let Err(e) = std::fs::write(&output, &html) {
         eprintln!("parallel-report: cannot write {}: {e}", output.display());
         return ExitCode::FAILURE;
     }
-    let s = parallel_report::summarize(&events);
+    let s = parallel_report::summarize_trace(&trace);
     println!(
-        "{}: {} tracks, wall {:.3} ms, imbalance {:.2}, critical path {} tasks",
+        "{}: {} events, {} sections, {} tracks, wall {:.3} ms, imbalance {:.2}, critical path {} tasks, {} failed, {} cancelled, {:.1} MB",
         output.display(),
+        trace.events(),
+        s.sections,
         s.busy_us.len(),
         s.wall_us / 1e3,
         s.imbalance,
-        s.critical_path.len()
+        s.critical_path.len(),
+        s.failed,
+        s.cancelled,
+        html.len() as f64 / 1e6
     );
     ExitCode::SUCCESS
 }

@@ -1,15 +1,20 @@
-//! The page: the summary and the spans laid out for the template
-//! `templates/report.html` (timeline, busy table, critical path, graph).
+//! The page: the summary and the sections laid out for the template
+//! `templates/report.html` (sections with their timelines, busy tables,
+//! critical paths and graphs; the timelines' spans as data for the
+//! template's script, see `encode.rs`).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 
 use askama::Template;
 use parallel_runtime::graph::layout::layered;
 use parallel_runtime::trace::Event;
 
-use crate::summary::{spans, summarize_spans, Summary};
-use crate::tasks::{task_key, Tasks};
+use crate::encode::{timeline_json, track_label};
+use crate::palette::colour;
+use crate::sections::{sections, Section};
+use crate::summary::{measure, summarize_sections, Summary};
+use crate::trace::{Status, Trace, NONE};
 
 /// The report, as filled into `templates/report.html`.
 #[derive(Template)]
@@ -22,45 +27,61 @@ struct Page<'a> {
     wall: Us,
     imbalance: f64,
     /// Every function name, sorted, and its colour.
-    legend: Vec<(&'a str, Colour<'a>)>,
-    timeline: Timeline<'a>,
+    legend: Vec<(&'a str, &'a str)>,
     busy: Vec<Busy>,
-    critical: Option<Critical<'a>>,
+    failed: usize,
+    cancelled: usize,
+    /// The first spans that did not succeed, and how many more there are.
+    failures: Vec<FailureRow<'a>>,
+    failures_more: usize,
+    sections: Vec<SectionView<'a>>,
+    /// The timelines' data (JSON, safe inside `<script>`).
+    data: String,
 }
 
 /// Renders the report of `events` as one HTML document.
 pub fn render_html(title: &str, events: &[Event]) -> String {
-    let spans = spans(events);
-    let tasks = Tasks::of(&spans);
-    let summary = summarize_spans(&spans, &tasks);
-    let mut legend: Vec<&str> = spans.iter().map(|e| e.name.as_str()).collect();
-    legend.sort_unstable();
-    legend.dedup();
+    render_trace(title, &Trace::from_events(events))
+}
+
+/// Renders the report of a trace read with [`Trace::read`] as one HTML
+/// document.
+pub fn render_trace(title: &str, trace: &Trace) -> String {
+    let sections = sections(trace);
+    let summary = summarize_sections(trace, &sections);
+    // Colours by function name, handed out in name order.
+    let names: BTreeSet<&str> = trace.funcs.iter().map(|f| f.name.as_str()).collect();
+    let name_colour: BTreeMap<&str, String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (*n, colour(i)))
+        .collect();
+    let colours: Vec<String> = trace
+        .funcs
+        .iter()
+        .map(|f| name_colour[f.name.as_str()].clone())
+        .collect();
+    let (failures, failures_more) = failure_rows(trace, &sections);
     let page = Page {
         title,
-        spans: spans.len(),
+        spans: trace.spans.len(),
         tracks: summary.busy_us.len(),
-        ranks: spans.iter().map(|e| e.pid).collect::<BTreeSet<u32>>().len(),
+        ranks: trace
+            .spans
+            .iter()
+            .map(|e| e.pid)
+            .collect::<BTreeSet<u32>>()
+            .len(),
         wall: Us(summary.wall_us),
         imbalance: summary.imbalance,
-        legend: legend.into_iter().map(|n| (n, Colour(n))).collect(),
-        timeline: Timeline::new(&spans, &summary),
-        busy: summary
-            .busy_us
-            .iter()
-            .map(|(&(pid, tid), &busy)| Busy {
-                pid,
-                track: Track(tid),
-                busy: Us(busy),
-                idle: Us((summary.wall_us - busy).max(0.0)),
-                percent: if summary.wall_us > 0.0 {
-                    100.0 * busy / summary.wall_us
-                } else {
-                    0.0
-                },
-            })
-            .collect(),
-        critical: Critical::new(&summary, &tasks),
+        legend: name_colour.iter().map(|(n, c)| (*n, c.as_str())).collect(),
+        busy: busy_rows(&summary),
+        failed: summary.failed,
+        cancelled: summary.cancelled,
+        failures,
+        failures_more,
+        sections: section_views(trace, &sections, &colours),
+        data: timeline_json(trace, &sections, &colours),
     };
     // Writing into a String only fails if a value's `Display` does, and
     // none of ours do.
@@ -85,163 +106,185 @@ impl fmt::Display for Us {
     }
 }
 
-/// A stable colour per function name.
-struct Colour<'a>(&'a str);
-
-impl fmt::Display for Colour<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let h = self
-            .0
-            .bytes()
-            .fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619));
-        write!(f, "hsl({}, 62%, 55%)", h % 360)
-    }
-}
-
-/// The thread of a track: the calling thread, or a worker of the pool.
-#[derive(Clone, Copy)]
-struct Track(u32);
-
-impl fmt::Display for Track {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&parallel_runtime::trace::thread_name(self.0))
-    }
-}
-
-/// One row of the busy and idle table.
+/// One row of a busy and idle table.
 struct Busy {
-    pid: u32,
-    track: Track,
+    track: String,
     busy: Us,
     idle: Us,
     percent: f64,
 }
 
-/// The timeline: one row per track, one bar per span, time across.
-struct Timeline<'a> {
-    width: f64,
-    height: f64,
-    /// Time axis: x and the time there.
-    ticks: Vec<(f64, Us)>,
-    rows: Vec<Row<'a>>,
+fn busy_rows(summary: &Summary) -> Vec<Busy> {
+    summary
+        .busy_us
+        .iter()
+        .map(|(&(pid, tid), &busy)| Busy {
+            track: track_label(pid, tid),
+            busy: Us(busy),
+            idle: Us((summary.wall_us - busy).max(0.0)),
+            percent: if summary.wall_us > 0.0 {
+                100.0 * busy / summary.wall_us
+            } else {
+                0.0
+            },
+        })
+        .collect()
 }
 
-/// One track of the timeline.
-struct Row<'a> {
-    pid: u32,
-    track: Track,
-    /// Top of the bars.
-    y: f64,
-    bars: Vec<Bar<'a>>,
+/// A span that did not succeed, in the table of failures.
+struct FailureRow<'a> {
+    section: usize,
+    name: &'a str,
+    status: &'static str,
+    what: &'a str,
+    error: &'a str,
 }
 
-/// One span on the timeline.
-struct Bar<'a> {
-    span: Span<'a>,
-    x: f64,
-    width: f64,
-    /// On the critical path.
-    crit: bool,
-}
+/// The failures table lists at most this many spans.
+const FAILURES_LISTED: usize = 100;
 
-/// A span, as the timeline and the graph write it.
-#[derive(Clone, Copy)]
-struct Span<'a>(&'a Event);
-
-impl<'a> Span<'a> {
-    fn name(&self) -> &'a str {
-        &self.0.name
-    }
-
-    fn cat(&self) -> &'a str {
-        &self.0.cat
-    }
-
-    /// The colour of its function.
-    fn colour(&self) -> Colour<'a> {
-        Colour(&self.0.name)
-    }
-
-    fn dur(&self) -> Us {
-        Us(self.0.dur)
-    }
-
-    /// Its details: `key=value, …`.
-    fn detail(&self) -> Detail<'a> {
-        Detail(&self.0.args)
-    }
-}
-
-/// A span's details, `key=value` pairs separated by commas.
-struct Detail<'a>(&'a serde_json::Map<String, serde_json::Value>);
-
-impl fmt::Display for Detail<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (k, v)) in self.0.iter().enumerate() {
-            let sep = if i == 0 { "" } else { ", " };
-            write!(f, "{sep}{k}={v}")?;
-        }
-        Ok(())
-    }
-}
-
-const LABEL_W: f64 = 130.0;
-const TIMELINE_W: f64 = 1100.0;
-const ROW_H: f64 = 22.0;
-/// A bar's height: the row, less a gap.
-const BAR_H: f64 = ROW_H - 4.0;
-
-impl<'a> Timeline<'a> {
-    fn new(spans: &[&'a Event], summary: &Summary) -> Self {
-        let t0 = spans.iter().map(|e| e.ts).fold(f64::INFINITY, f64::min);
-        let scale = if summary.wall_us > 0.0 {
-            (TIMELINE_W - LABEL_W - 10.0) / summary.wall_us
-        } else {
-            1.0
-        };
-        let crit: HashSet<&str> = summary.critical_path.iter().map(String::as_str).collect();
-        let mut rows: Vec<Row<'a>> = summary
-            .busy_us
-            .keys()
-            .enumerate()
-            .map(|(row, &(pid, tid))| Row {
-                pid,
-                track: Track(tid),
-                y: 22.0 + ROW_H * row as f64,
-                bars: Vec::new(),
-            })
-            .collect();
-        // Tracks are the summary's, in its (sorted) order.
-        let row_of: std::collections::HashMap<(u32, u32), usize> = summary
-            .busy_us
-            .keys()
-            .enumerate()
-            .map(|(row, &track)| (track, row))
-            .collect();
-        for e in spans {
-            let row = &mut rows[row_of[&(e.pid, e.tid)]];
-            row.bars.push(Bar {
-                span: Span(e),
-                x: LABEL_W + (e.ts - t0) * scale,
-                width: (e.dur * scale).max(0.5),
-                crit: task_key(e).is_some_and(|k| crit.contains(k)),
+fn failure_rows<'a>(trace: &'a Trace, sections: &[Section]) -> (Vec<FailureRow<'a>>, usize) {
+    let mut rows = Vec::new();
+    let mut more = 0;
+    for (n, s) in sections.iter().enumerate() {
+        for &i in &s.spans {
+            let e = &trace.spans[i as usize];
+            let status = match e.status {
+                Status::Ok => continue,
+                Status::Failed => "failed",
+                Status::Cancelled => "cancelled",
+            };
+            if rows.len() == FAILURES_LISTED {
+                more += 1;
+                continue;
+            }
+            let detail = (e.detail != NONE).then(|| &trace.details[e.detail as usize]);
+            let what = if e.task != NONE {
+                &*trace.keys[trace.tasks[e.task as usize].key as usize]
+            } else {
+                detail.map_or("", |d| d.text.as_str())
+            };
+            rows.push(FailureRow {
+                section: n + 1,
+                name: &trace.func(e).name,
+                status,
+                what,
+                error: detail.and_then(|d| d.error.as_deref()).unwrap_or(""),
             });
         }
-        Timeline {
-            width: TIMELINE_W,
-            height: 30.0 + ROW_H * rows.len() as f64,
-            ticks: (0..=10)
-                .map(|i| {
-                    let x = LABEL_W + (TIMELINE_W - LABEL_W - 40.0) * i as f64 / 10.0;
-                    (x, Us(summary.wall_us * i as f64 / 10.0))
-                })
-                .collect(),
-            rows,
+    }
+    (rows, more)
+}
+
+/// The sections as drawn; the first with a task graph keeps the ids
+/// `critical` and `graph`, the others' end in their number.
+fn section_views<'a>(
+    trace: &'a Trace,
+    sections: &[Section],
+    colours: &'a [String],
+) -> Vec<SectionView<'a>> {
+    let mut views: Vec<SectionView<'a>> = sections
+        .iter()
+        .enumerate()
+        .map(|(i, s)| SectionView::new(trace, s, i, colours))
+        .collect();
+    if let Some(first) = views.iter_mut().find(|v| v.critical.is_some()) {
+        first.id.clear();
+    }
+    views
+}
+
+/// One section: a map, reduction or compute.
+struct SectionView<'a> {
+    /// 1-based.
+    n: usize,
+    /// What ran: the kind of work and its functions.
+    label: String,
+    events: usize,
+    failures: usize,
+    /// When it started, from the start of the trace, and how long it took.
+    start: Us,
+    wall: Us,
+    imbalance: f64,
+    tracks: usize,
+    /// The height of its timeline's canvas.
+    height: f64,
+    busy: Vec<Busy>,
+    critical: Option<Critical<'a>>,
+    /// What its ids end in: `-<n>`, or nothing (see [`section_views`]).
+    id: String,
+}
+
+const ROW_H: f64 = 22.0;
+
+impl<'a> SectionView<'a> {
+    fn new(trace: &'a Trace, s: &Section, i: usize, colours: &'a [String]) -> Self {
+        let spans = s.spans.iter().map(|&i| &trace.spans[i as usize]);
+        let summary = measure(spans.clone());
+        let t0 = trace
+            .spans
+            .iter()
+            .map(|e| e.ts)
+            .fold(f64::INFINITY, f64::min);
+        SectionView {
+            n: i + 1,
+            label: section_label(trace, s),
+            events: s.spans.len(),
+            failures: spans.clone().filter(|e| e.status != Status::Ok).count(),
+            start: Us(s.t0 - t0),
+            wall: Us(summary.wall_us),
+            imbalance: summary.imbalance,
+            tracks: summary.busy_us.len(),
+            height: 30.0 + ROW_H * summary.busy_us.len() as f64,
+            busy: busy_rows(&summary),
+            critical: Critical::new(trace, s, colours, summary.wall_us),
+            id: format!("-{}", i + 1),
         }
     }
 }
 
-/// The critical path and the picture of the task graph.
+/// `compute: 12 tasks (load, clean, sum)`, `map square: 40 chunks`.
+fn section_label(trace: &Trace, s: &Section) -> String {
+    let mut count: BTreeMap<u32, usize> = BTreeMap::new();
+    for &i in &s.spans {
+        *count.entry(trace.spans[i as usize].func).or_default() += 1;
+    }
+    let cat = |f: u32| trace.funcs[f as usize].cat.as_str();
+    let mut work: Vec<(u32, usize)> = count
+        .into_iter()
+        .filter(|(f, _)| cat(*f) != "mpi")
+        .collect();
+    work.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let names = |list: &[(u32, usize)]| {
+        let mut shown: Vec<&str> = list
+            .iter()
+            .take(4)
+            .map(|(f, _)| trace.funcs[*f as usize].name.as_str())
+            .collect();
+        shown.dedup();
+        let more = if list.len() > 4 { ", …" } else { "" };
+        format!("{}{more}", shown.join(", "))
+    };
+    let messages = s.spans.len() - work.iter().map(|w| w.1).sum::<usize>();
+    if s.tasks.len() > 0 {
+        format!("compute: {} tasks ({})", s.tasks.len(), names(&work))
+    } else if let Some(&(f, n)) = work.first() {
+        let kind = cat(f);
+        if work.len() == 1 {
+            format!("{kind} {}: {n} chunks", trace.funcs[f as usize].name)
+        } else {
+            format!(
+                "{kind}: {} chunks ({})",
+                work.iter().map(|w| w.1).sum::<usize>(),
+                names(&work)
+            )
+        }
+    } else {
+        format!("messages: {messages} operations")
+    }
+}
+
+/// The critical path of a section's task graph, and the graph's picture.
 struct Critical<'a> {
     /// Tasks on the path.
     len: usize,
@@ -260,24 +303,28 @@ const LISTED: usize = 50;
 const MAX_NODES: usize = 400;
 
 impl<'a> Critical<'a> {
-    fn new(summary: &'a Summary, tasks: &Tasks<'a>) -> Option<Self> {
-        let path = &summary.critical_path;
+    fn new(trace: &'a Trace, s: &Section, colours: &'a [String], wall: f64) -> Option<Self> {
+        let (path, len) = &s.critical;
         (!path.is_empty()).then(|| Critical {
             len: path.len(),
-            work: Us(summary.critical_path_us),
-            wall: Us(summary.wall_us),
-            keys: path.iter().take(LISTED).map(String::as_str).collect(),
+            work: Us(*len),
+            wall: Us(wall),
+            keys: path
+                .iter()
+                .take(LISTED)
+                .map(|&i| s.tasks.key(trace, i))
+                .collect(),
             more: path.len().saturating_sub(LISTED),
-            graph: if tasks.len() > MAX_NODES {
-                Err(tasks.len())
+            graph: if s.tasks.len() > MAX_NODES {
+                Err(s.tasks.len())
             } else {
-                Ok(GraphPicture::new(tasks, path))
+                Ok(GraphPicture::new(trace, s, colours))
             },
         })
     }
 }
 
-/// The task graph, in layers by depth (longest chain of inputs), inputs on
+/// A task graph, in layers by depth (longest chain of inputs), inputs on
 /// top.
 struct GraphPicture<'a> {
     width: f64,
@@ -295,11 +342,16 @@ struct Edge {
 
 /// A task's box.
 struct Node<'a> {
-    span: Span<'a>,
     key: &'a str,
+    name: &'a str,
+    colour: &'a str,
+    dur: Us,
     x: f64,
     y: f64,
     crit: bool,
+    /// `""`, `failed` or `cancelled`.
+    status: &'static str,
+    error: &'a str,
 }
 
 impl<'a> Node<'a> {
@@ -319,7 +371,8 @@ const GAP_X: f64 = 30.0;
 const GAP_Y: f64 = 50.0;
 
 impl<'a> GraphPicture<'a> {
-    fn new(tasks: &Tasks<'a>, critical: &[String]) -> Self {
+    fn new(trace: &'a Trace, s: &Section, colours: &'a [String]) -> Self {
+        let tasks = &s.tasks;
         let layers = layered(&tasks.inputs);
         let widest = layers.widest().max(1) as f64;
         let width = (widest * (BOX_W + GAP_X) + GAP_X).max(300.0);
@@ -336,11 +389,9 @@ impl<'a> GraphPicture<'a> {
                 )
             })
             .collect();
-        let on_path: HashSet<(&str, &str)> = critical
-            .windows(2)
-            .map(|w| (w[0].as_str(), w[1].as_str()))
-            .collect();
-        let crit: HashSet<&str> = critical.iter().map(String::as_str).collect();
+        let path = &s.critical.0;
+        let on_path: HashSet<(usize, usize)> = path.windows(2).map(|w| (w[0], w[1])).collect();
+        let crit: HashSet<usize> = path.iter().copied().collect();
         // Drawn in the trace's order.
         let mut drawn: Vec<usize> = (0..tasks.len()).collect();
         drawn.sort_by_key(|&i| tasks.at[i]);
@@ -352,18 +403,30 @@ impl<'a> GraphPicture<'a> {
                 edges.push(Edge {
                     from: (dx + BOX_W / 2.0, dy + BOX_H),
                     to: (x + BOX_W / 2.0, y),
-                    crit: on_path.contains(&(tasks.keys[d], tasks.keys[i])),
+                    crit: on_path.contains(&(d, i)),
                 });
             }
         }
         let nodes = drawn
             .into_iter()
-            .map(|i| Node {
-                span: Span(tasks.spans[i]),
-                key: tasks.keys[i],
-                x: xy[i].0,
-                y: xy[i].1,
-                crit: crit.contains(tasks.keys[i]),
+            .map(|i| {
+                let e = &trace.spans[tasks.spans[i] as usize];
+                let detail = (e.detail != NONE).then(|| &trace.details[e.detail as usize]);
+                Node {
+                    key: tasks.key(trace, i),
+                    name: &trace.func(e).name,
+                    colour: &colours[e.func as usize],
+                    dur: Us(e.dur),
+                    x: xy[i].0,
+                    y: xy[i].1,
+                    crit: crit.contains(&i),
+                    status: match e.status {
+                        Status::Ok => "",
+                        Status::Failed => "failed",
+                        Status::Cancelled => "cancelled",
+                    },
+                    error: detail.and_then(|d| d.error.as_deref()).unwrap_or(""),
+                }
             })
             .collect();
         GraphPicture {
@@ -376,42 +439,4 @@ impl<'a> GraphPicture<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use parallel_runtime::trace::parse;
-
-    use super::render_html;
-
-    /// A chain of `n` tasks, each reading the one before, named `name`.
-    fn chain(n: usize, name: &str) -> Vec<parallel_runtime::trace::Event> {
-        let events: Vec<String> = (0..n)
-            .map(|i| {
-                let deps = if i == 0 { String::new() } else { format!("\"t-{}\"", i - 1) };
-                format!(
-                    r#"{{"name": {name:?}, "cat": "task", "ph": "X", "ts": {i}, "dur": 1, "pid": 0, "tid": 1, "args": {{"key": "t-{i}", "deps": [{deps}]}}}}"#
-                )
-            })
-            .collect();
-        parse(&format!("[{}]", events.join(","))).expect("valid trace")
-    }
-
-    #[test]
-    fn names_and_titles_are_escaped() {
-        let html = render_html("<b>&run.json", &chain(2, "f<script>\"'"));
-        assert!(html.contains("<title>&#60;b&#62;&#38;run.json — parallel report</title>"));
-        assert!(!html.contains("<script>\"") && !html.contains("f<script>"));
-        assert!(html.contains("f&#60;script&#62;&#34;&#39;"));
-        // Only the page's own script.
-        assert_eq!(html.matches("<script>").count(), 1);
-    }
-
-    #[test]
-    fn long_paths_are_cut_and_big_graphs_are_not_drawn() {
-        let html = render_html("t", &chain(60, "f"));
-        assert_eq!(html.matches("<li>").count(), 51);
-        assert!(html.contains("<li>… 10 more</li>"));
-        assert_eq!(html.matches("<g class=\"node crit\">").count(), 60);
-        let html = render_html("t", &chain(401, "f"));
-        assert!(html.contains("The graph has 401 tasks, too many to draw legibly here (limit 400)"));
-        assert!(!html.contains("id=\"graph\""));
-    }
-}
+mod tests;

@@ -1,68 +1,60 @@
-//! The task graph of a trace: the spans of `#[delayed]` tasks, which carry
-//! their key and the keys of their inputs.
+//! The task graph of a section: the spans of `#[delayed]` tasks, which
+//! carry their key and the keys of their inputs.
 
 use std::collections::HashMap;
 
-use parallel_runtime::trace::Event;
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-/// The key of a task's span (`cat` `task`, `args.key`).
-pub(crate) fn task_key(e: &Event) -> Option<&str> {
-    (e.cat == "task")
-        .then(|| e.args.get("key").and_then(|k| k.as_str()))
-        .flatten()
-}
+use crate::trace::{Trace, NONE};
 
-/// The keys of a task's inputs (`args.deps`), in argument order.
-fn task_deps(e: &Event) -> impl Iterator<Item = &str> {
-    e.args
-        .get("deps")
-        .and_then(|d| d.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str())
-}
-
-/// The tasks of a trace, one per key (the last span seen with that key), in
-/// the order they started.
-pub(crate) struct Tasks<'a> {
-    /// The span of each task.
-    pub(crate) spans: Vec<&'a Event>,
-    /// The key of each task.
-    pub(crate) keys: Vec<&'a str>,
-    /// Where each task's span is among the trace's spans.
+/// The tasks of a section, one per key (the last span seen with that key),
+/// in the order they started.
+#[derive(Default)]
+pub(crate) struct Tasks {
+    /// The span of each task (an index into the trace's spans).
+    pub(crate) spans: Vec<u32>,
+    /// Where each task's span is among the section's spans.
     pub(crate) at: Vec<usize>,
-    /// For each task, its inputs that are in the trace, by index, in
+    /// For each task, its inputs that are in the section, by index, in
     /// argument order (repeated when an input is passed twice).
     pub(crate) inputs: Vec<Vec<usize>>,
 }
 
-impl<'a> Tasks<'a> {
-    /// The task graph of `spans` (empty when no span is a task).
-    pub(crate) fn of(spans: &[&'a Event]) -> Self {
-        let by_key: HashMap<&str, (usize, &Event)> = spans
+impl Tasks {
+    /// The task graph of `spans`, indices into `trace`'s spans in start
+    /// order (empty when no span is a task).
+    pub(crate) fn of(trace: &Trace, spans: &[u32]) -> Self {
+        let key = |s: u32| {
+            let t = trace.spans[s as usize].task;
+            (t != NONE).then(|| trace.tasks[t as usize].key)
+        };
+        let by_key: HashMap<u32, (usize, u32)> = spans
             .iter()
             .enumerate()
-            .filter_map(|(at, e)| task_key(e).map(|k| (k, (at, *e))))
+            .filter_map(|(at, &s)| key(s).map(|k| (k, (at, s))))
             .collect();
-        let mut order: Vec<(&str, usize, &Event)> =
-            by_key.into_iter().map(|(k, (at, e))| (k, at, e)).collect();
+        let mut order: Vec<(usize, u32)> = by_key.into_values().collect();
         // Start order; spans that started together stay in the trace's order.
-        order.sort_by(|a, b| a.2.ts.total_cmp(&b.2.ts).then(a.1.cmp(&b.1)));
-        let index: HashMap<&str, usize> = order
+        order.sort_unstable_by_key(|&(at, _)| at);
+        let index: HashMap<u32, usize> = order
             .iter()
             .enumerate()
-            .map(|(i, (k, ..))| (*k, i))
+            .filter_map(|(i, &(_, s))| key(s).map(|k| (k, i)))
             .collect();
         let inputs = order
             .iter()
-            .map(|(_, _, e)| task_deps(e).filter_map(|d| index.get(d).copied()).collect())
+            .map(|&(_, s)| {
+                let t = &trace.tasks[trace.spans[s as usize].task as usize];
+                trace.deps[t.deps.clone()]
+                    .iter()
+                    .filter_map(|d| index.get(d).copied())
+                    .collect()
+            })
             .collect();
         Tasks {
-            keys: order.iter().map(|(k, ..)| *k).collect(),
-            at: order.iter().map(|(_, at, _)| *at).collect(),
-            spans: order.into_iter().map(|(_, _, e)| e).collect(),
+            at: order.iter().map(|&(at, _)| at).collect(),
+            spans: order.into_iter().map(|(_, s)| s).collect(),
             inputs,
         }
     }
@@ -72,9 +64,15 @@ impl<'a> Tasks<'a> {
         self.spans.len()
     }
 
+    /// The key of task `i`.
+    pub(crate) fn key<'t>(&self, trace: &'t Trace, i: usize) -> &'t str {
+        let t = trace.spans[self.spans[i] as usize].task;
+        &trace.keys[trace.tasks[t as usize].key as usize]
+    }
+
     /// The chain of dependent tasks with the largest total duration, first
     /// to last, and that duration.
-    pub(crate) fn critical_path(&self) -> (Vec<usize>, f64) {
+    pub(crate) fn critical_path(&self, trace: &Trace) -> (Vec<usize>, f64) {
         let n = self.len();
         let mut g = DiGraph::<(), ()>::with_capacity(n, self.inputs.iter().map(Vec::len).sum());
         for _ in 0..n {
@@ -103,7 +101,7 @@ impl<'a> Tasks<'a> {
                     }
                 }
             }
-            best[i] = Some((acc + self.spans[i].dur, prev));
+            best[i] = Some((acc + trace.spans[self.spans[i] as usize].dur, prev));
         }
         let Some((mut at, len)) = best
             .iter()

@@ -183,7 +183,13 @@ where
         (Path::Serial, _) => {
             let seq = items.into_seq();
             let out: Result<Vec<T>, (usize, E)> = call.hooks(len_hint(&seq), |hooks| {
-                serial::run(hooks, seq, |i, x| hooks.item(i, &f, x).map_err(|e| (i, e)))
+                serial::run(hooks, seq, |i, x| {
+                    hooks.item(i, &f, x).map_err(|e| {
+                        // The chunk's trace event marks it (issue 13).
+                        crate::trace::item_failed(i, "failed", None);
+                        (i, e)
+                    })
+                })
             });
             out.map_err(wrap)
         }
@@ -220,6 +226,8 @@ where
     let out: Result<Vec<T>, ()> = call.hooks(par.len(), |hooks| {
         schedule::run(hooks, par, offset, call.plan.jobs(), |i, x| {
             hooks.item(i, f, x).map_err(|e| {
+                // The chunk's trace event marks it (issue 13).
+                crate::trace::item_failed(i, "failed", None);
                 let mut slot = lowest.lock().unwrap_or_else(|p| p.into_inner());
                 if slot.as_ref().is_none_or(|(j, _)| i < *j) {
                     *slot = Some((i, e));

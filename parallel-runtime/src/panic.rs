@@ -26,7 +26,7 @@ impl fmt::Display for PayloadText<'_> {
 
 /// The message of `panic!("…")`, `assert!` or `unwrap`: a payload that is
 /// a `&str` or a `String`.
-fn text(p: &(dyn Any + Send)) -> Option<&str> {
+pub(crate) fn text(p: &(dyn Any + Send)) -> Option<&str> {
     p.downcast_ref::<&'static str>()
         .copied()
         .or_else(|| p.downcast_ref::<String>().map(String::as_str))

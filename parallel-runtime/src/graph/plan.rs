@@ -316,6 +316,15 @@ impl Plan {
                 // ready; we hold the claim of the whole graph.
                 .find_map(|d| unsafe { d.failure() })
                 .unwrap_or_else(|| busy(node.head().key()).failure().clone());
+            // A cancelled task is recorded too, with no length, so a report
+            // can show it (issue 13: failures visible).
+            if let Some(ends) = &self.ends {
+                let outcome = crate::trace::Outcome {
+                    status: "cancelled",
+                    error: format!("not run: input `{}` failed: {}", cause.key, cause.message),
+                };
+                self.trace(ends, i, crate::trace::now_us(), Some(outcome));
+            }
             // SAFETY: this plan holds the claim; the node is ready.
             unsafe { node.fail(cause) };
             self.cancelled.fetch_add(1, Ordering::Relaxed);
@@ -331,7 +340,15 @@ impl Plan {
         // above), and only this thread runs node `i`.
         let result = unsafe { node.run() };
         if let (Some(ends), Some(start)) = (&self.ends, start) {
-            self.trace(ends, i, start);
+            // The event says how a task that did not succeed ended (issue 13).
+            let outcome = result.as_ref().err().map(|f| crate::trace::Outcome {
+                status: match f.kind {
+                    FailureKind::Panicked => "panicked",
+                    _ => "failed",
+                },
+                error: f.message.clone(),
+            });
+            self.trace(ends, i, start, outcome);
         }
         match result {
             Ok(()) => false,
@@ -347,7 +364,13 @@ impl Plan {
     /// inputs' keys, and the input that finished last (the one it waited
     /// for).
     #[cold]
-    fn trace(&self, ends: &[AtomicU64], i: u32, start: f64) {
+    fn trace(
+        &self,
+        ends: &[AtomicU64],
+        i: u32,
+        start: f64,
+        outcome: Option<crate::trace::Outcome>,
+    ) {
         let end = crate::trace::now_us();
         ends[i as usize].store(end.to_bits(), Ordering::Relaxed);
         let h = self.nodes[i as usize].head();
@@ -366,6 +389,7 @@ impl Plan {
             h.key().to_string(),
             deps,
             waited_on,
+            outcome,
             start,
             end,
         );

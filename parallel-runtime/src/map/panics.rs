@@ -36,6 +36,8 @@ impl FirstPanic {
         match catch_unwind(AssertUnwindSafe(|| f(x))) {
             Ok(r) => r,
             Err(payload) => {
+                // The chunk's trace event marks it (issue 13).
+                crate::trace::item_failed(index, "panicked", crate::panic::text(&*payload));
                 self.record(index, payload);
                 resume_unwind(Box::new(Cancelled))
             }

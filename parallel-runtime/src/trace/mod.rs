@@ -44,4 +44,4 @@ pub(crate) use file::{flush_if_top_level, start_from_env};
 pub(crate) use ranks::{abandon_part, mark_sync, RankPart};
 pub(crate) use ranks::{merge_parts, merging, start_for_rank};
 pub(crate) use record::record;
-pub(crate) use record::{now_us, task_event, ChunkSpan};
+pub(crate) use record::{item_failed, now_us, task_event, ChunkSpan, Outcome};

@@ -130,13 +130,15 @@ pub(crate) fn record(
     });
 }
 
-/// Records one task of a graph: its key, its dependencies' keys, and the
-/// dependency that finished last (the one it waited for).
+/// Records one task of a graph: its key, its dependencies' keys, the
+/// dependency that finished last (the one it waited for), and, for a task
+/// that did not succeed, its [`Outcome`].
 pub(crate) fn task_event(
     name: &str,
     key: String,
     deps: Vec<String>,
     waited_on: Option<String>,
+    outcome: Option<Outcome>,
     start_us: f64,
     end_us: f64,
 ) {
@@ -146,7 +148,54 @@ pub(crate) fn task_event(
     if let Some(w) = waited_on {
         args.insert("waited_on".into(), w.into());
     }
+    if let Some(outcome) = outcome {
+        outcome.write(&mut args);
+    }
     record(name, "task", start_us, end_us, args);
+}
+
+/// How a task or an item that did not succeed ended, as its event says
+/// (`args.status` and `args.error`), so that a report can mark it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    /// `failed` (returned an error), `panicked`, or `cancelled` (an input
+    /// failed, so it never ran).
+    pub(crate) status: &'static str,
+    /// What went wrong, in words.
+    pub(crate) error: String,
+}
+
+impl Outcome {
+    fn write(self, args: &mut serde_json::Map<String, serde_json::Value>) {
+        args.insert("status".into(), self.status.into());
+        args.insert("error".into(), self.error.into());
+    }
+}
+
+thread_local! {
+    /// The first item of the chunk running on this thread that did not
+    /// succeed, for the chunk's event ([`ChunkSpan`]'s drop takes it).
+    static ITEM_FAILURE: std::cell::RefCell<Option<(usize, Outcome)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Notes that item `index` of the chunk running on this thread failed
+/// (`status` `failed`) or panicked: its chunk's event will say so. Called on
+/// the failure path only; nothing is kept when tracing is off.
+#[cold]
+pub(crate) fn item_failed(index: usize, status: &'static str, error: Option<&str>) {
+    if !enabled() {
+        return;
+    }
+    let error = match error {
+        Some(e) => format!("item {index}: {e}"),
+        None if status == "panicked" => format!("item {index} panicked"),
+        None => format!("item {index} returned an error"),
+    };
+    ITEM_FAILURE.with(|f| {
+        f.borrow_mut()
+            .get_or_insert((index, Outcome { status, error }));
+    });
 }
 
 /// A chunk of a map being traced: created when a piece of work starts,
@@ -189,6 +238,25 @@ impl Drop for ChunkSpan {
         args.insert("first_item".into(), self.first.into());
         args.insert("last_item".into(), self.last.into());
         args.insert("items".into(), self.items.into());
+        // An item of this chunk failed or panicked (issue 13: failures
+        // visible in the report); a chunk dropped while unwinding from a
+        // panic that no item noted is marked too.
+        let failure = ITEM_FAILURE.with(|f| f.borrow_mut().take());
+        match failure {
+            Some((index, outcome)) => {
+                args.insert("failed_item".into(), index.into());
+                outcome.write(&mut args);
+            }
+            None if std::thread::panicking() => Outcome {
+                status: "panicked",
+                error: format!(
+                    "a panic unwound through items {}..={}",
+                    self.first, self.last
+                ),
+            }
+            .write(&mut args),
+            None => {}
+        }
         record(self.name, self.cat, self.start, now_us(), args);
     }
 }

@@ -86,3 +86,50 @@ fn file_is_valid_json_after_every_flush() {
     assert_eq!(spans[1].args["items"], 2);
     assert!(!enabled());
 }
+
+/// Issue 13: the event of a task or chunk that did not succeed says so.
+#[test]
+fn failed_items_and_tasks_are_marked_in_their_events() {
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = std::env::temp_dir().join(format!("trace-fail-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.json");
+    let guard = start(&path).unwrap();
+    {
+        let mut ok = ChunkSpan::start("fine", "map");
+        ok.item(0);
+    }
+    {
+        let mut c = ChunkSpan::start("parse", "map");
+        c.item(3);
+        item_failed(3, "failed", None);
+        c.item(4);
+        item_failed(4, "panicked", Some("boom"));
+    }
+    task_event(
+        "sum",
+        "sum-1".into(),
+        vec!["load-0".into()],
+        None,
+        Some(Outcome {
+            status: "cancelled",
+            error: "not run".into(),
+        }),
+        5.0,
+        5.0,
+    );
+    drop(guard);
+    let all = read(&path).unwrap();
+    let spans: Vec<_> = all.iter().filter(|e| e.ph == "X").collect();
+    assert_eq!(spans.len(), 3);
+    assert!(!spans[0].args.contains_key("status"));
+    // The first failure of the chunk is the one it reports.
+    assert_eq!(spans[1].args["status"], "failed");
+    assert_eq!(spans[1].args["failed_item"], 3);
+    assert_eq!(spans[1].args["error"], "item 3 returned an error");
+    assert_eq!(spans[2].args["status"], "cancelled");
+    assert_eq!(spans[2].args["error"], "not run");
+    // Off: nothing is kept for a later chunk.
+    item_failed(9, "panicked", Some("late"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
