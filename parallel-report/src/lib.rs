@@ -49,6 +49,6 @@ mod summary;
 mod tasks;
 mod trace;
 
-pub use page::{render_html, render_trace};
+pub use page::{render_html, render_trace, report};
 pub use summary::{summarize, summarize_trace, Summary};
 pub use trace::Trace;

@@ -28,12 +28,11 @@ fn main() -> ExitCode {
     let title = input
         .file_name()
         .map_or_else(|| "trace".into(), |n| n.to_string_lossy().into_owned());
-    let html = parallel_report::render_trace(&title, &trace);
+    let (html, s) = parallel_report::report(&title, &trace);
     if let Err(e) = std::fs::write(&output, &html) {
         eprintln!("parallel-report: cannot write {}: {e}", output.display());
         return ExitCode::FAILURE;
     }
-    let s = parallel_report::summarize_trace(&trace);
     println!(
         "{}: {} events, {} sections, {} tracks, wall {:.3} ms, imbalance {:.2}, critical path {} tasks, {} failed, {} cancelled, {:.1} MB",
         output.display(),

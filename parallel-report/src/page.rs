@@ -47,6 +47,12 @@ pub fn render_html(title: &str, events: &[Event]) -> String {
 /// Renders the report of a trace read with [`Trace::read`] as one HTML
 /// document.
 pub fn render_trace(title: &str, trace: &Trace) -> String {
+    report(title, trace).0
+}
+
+/// [`render_trace`], and the [`Summary`](crate::Summary) of the trace,
+/// computed once for both.
+pub fn report(title: &str, trace: &Trace) -> (String, Summary) {
     let sections = sections(trace);
     let summary = summarize_sections(trace, &sections);
     // Colours by function name, handed out in name order.
@@ -85,8 +91,10 @@ pub fn render_trace(title: &str, trace: &Trace) -> String {
     };
     // Writing into a String only fails if a value's `Display` does, and
     // none of ours do.
-    page.render()
-        .unwrap_or_else(|e| format!("<p>cannot render the report: {e}</p>\n"))
+    let html = page
+        .render()
+        .unwrap_or_else(|e| format!("<p>cannot render the report: {e}</p>\n"));
+    (html, summary)
 }
 
 /// A duration in microseconds, written in the unit that suits it.

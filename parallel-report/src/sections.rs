@@ -2,20 +2,28 @@
 //! several runs in one program are drawn (and their task graphs laid out)
 //! apart rather than merged.
 //!
-//! The trace does not say which call a span belongs to; its times do. The
-//! calls of a program run one after another, so a section ends where no
-//! chunk or task runs for a while ([`GAP_US`]), or where nothing runs and
-//! the next span is of another kind of work (another map's function, or
-//! tasks after a map). Message-passing operations join the section they
-//! start in, or the one before them.
+//! The trace does not say which call a span belongs to; its times and
+//! details do. The calls of a program run one after another, so a section
+//! ends where nothing runs and then
+//! - the next span is of another kind of work (another map's function, or
+//!   tasks after a map);
+//! - or a map starts again: a chunk holding item 0 when one of this map
+//!   did already;
+//! - or, for tasks, no task ran for a while ([`GAP_US`]), or a task's key
+//!   comes again.
+//!
+//! Message-passing operations join the section they start in, or the one
+//! before them.
+
+use std::collections::HashSet;
 
 use crate::tasks::Tasks;
-use crate::trace::Trace;
+use crate::trace::{Trace, NONE};
 
-/// A pause longer than this (microseconds) in which no chunk or task runs
-/// ends a section: longer than a scheduler's gap between two chunks of one
-/// map, shorter than the end of a call (its trace is flushed) and the start
-/// of the next.
+/// A pause longer than this (microseconds) in which no task runs ends a
+/// compute: longer than a scheduler's gap between two tasks of one graph,
+/// shorter than the end of a call (its trace is flushed) and the start of
+/// the next.
 pub(crate) const GAP_US: f64 = 50.0;
 
 /// One map, reduction or compute: its spans, in start order.
@@ -59,6 +67,9 @@ pub(crate) fn sections(trace: &Trace) -> Vec<Section> {
     let mut groups: Vec<(Vec<u32>, f64, f64)> = Vec::new();
     let mut last = None;
     let mut messages = Vec::new();
+    // What the current section has seen: maps that held item 0, task keys.
+    let mut started: HashSet<u32> = HashSet::new();
+    let mut keys: HashSet<u32> = HashSet::new();
     for &i in &order {
         let s = &trace.spans[i as usize];
         let k = kind(i);
@@ -66,10 +77,21 @@ pub(crate) fn sections(trace: &Trace) -> Vec<Section> {
             messages.push(i);
             continue;
         }
+        let key = (s.task != NONE).then(|| trace.tasks[s.task as usize].key);
         let gap = groups.last().map_or(f64::INFINITY, |g| s.ts - g.2);
-        if gap > 0.0 && (gap >= GAP_US || last != Some(k)) {
+        let again = match k {
+            Kind::Tasks => gap >= GAP_US || key.is_some_and(|key| keys.contains(&key)),
+            _ => s.first && started.contains(&s.func),
+        };
+        if gap > 0.0 && (again || last != Some(k)) {
             groups.push((Vec::new(), s.ts, s.ts + s.dur));
+            started.clear();
+            keys.clear();
         }
+        if s.first {
+            started.insert(s.func);
+        }
+        keys.extend(key);
         let g = groups.last_mut().expect("a group was just pushed");
         g.0.push(i);
         g.2 = g.2.max(s.ts + s.dur);

@@ -55,6 +55,9 @@ pub(crate) struct Span {
     /// Its function: an index into [`Trace::funcs`].
     pub(crate) func: u32,
     pub(crate) status: Status,
+    /// A chunk that holds item 0 (`args.first_item` is 0): the first of
+    /// its call, so one that comes again starts another call.
+    pub(crate) first: bool,
     /// Its details: an index into [`Trace::details`], or [`NONE`].
     pub(crate) detail: u32,
     /// Its task: an index into [`Trace::tasks`], or [`NONE`].
@@ -115,6 +118,7 @@ struct Args {
     deps: Vec<String>,
     status: Option<String>,
     error: Option<String>,
+    first_item: Option<u64>,
 }
 
 /// One event as read from the file; its `args` stay JSON text until needed.
@@ -158,7 +162,7 @@ impl Trace {
                 continue;
             }
             let task = e.cat == "task";
-            let failed = e.args.contains_key("status");
+            let failed = e.args.contains_key("status") || e.args.contains_key("first_item");
             let args = if task || failed {
                 serde_json::from_value(Value::Object(e.args.clone())).unwrap_or_default()
             } else {
@@ -193,7 +197,7 @@ impl Trace {
         }
         let raw = e.args.as_deref().map_or("{}", RawValue::get);
         let task = e.cat == "task";
-        let args = if task || raw.contains("\"status\"") {
+        let args = if task || raw.contains("\"status\"") || raw.contains("\"first_item\"") {
             serde_json::from_str(raw)?
         } else {
             Args::default()
@@ -275,6 +279,7 @@ impl Trace {
             tid,
             func,
             status,
+            first: args.first_item == Some(0),
             detail,
             task,
         });

@@ -50,9 +50,18 @@
 
   function fmtUs(us) {
     const a = Math.abs(us);
+    if (a === 0) return '0';
     if (a >= 1e6) return (us / 1e6).toPrecision(4) + ' s';
     if (a >= 1e3) return (us / 1e3).toPrecision(4) + ' ms';
     return us.toPrecision(3) + ' µs';
+  }
+
+  // A tick's time, with as many decimals as the step between ticks needs.
+  function fmtTick(us, step) {
+    if (us === 0) return '0';
+    const [div, unit] = step >= 1e5 ? [1e6, ' s'] : step >= 100 ? [1e3, ' ms'] : [1, ' µs'];
+    const decimals = Math.max(0, Math.ceil(-Math.log10(step / div) - 1e-9));
+    return (us / div).toFixed(Math.min(decimals, 9)) + unit;
   }
 
   const q = data.q, funcs = data.funcs, details = data.details;
@@ -84,7 +93,7 @@
       for (let t = Math.ceil(v0 / step) * step; t <= v1; t += step) {
         const x = LABEL + (t - v0) * scale;
         ctx.beginPath(); ctx.moveTo(x, 18); ctx.lineTo(x, H); ctx.stroke();
-        ctx.fillText(fmtUs(t * q), x, 12);
+        ctx.fillText(fmtTick(t * q, step * q), x, 12);
       }
       ctx.textAlign = 'left';
       let drawn = 0, failed = 0, aggregated = 0;
@@ -134,10 +143,12 @@
             const a = row.ts[i], d = row.dur[i];
             if (a + d < v0) continue;
             const c = row.code[i], st = (c >> 1) & 3, crit = c & 1;
-            const x = LABEL + (a - v0) * scale;
             const w = Math.max(d * scale, st === 2 ? 5 : 1);
+            // A mark of no length at the right edge stays in view.
+            const x = Math.min(LABEL + (a - v0) * scale, LABEL + plotW - w);
             ctx.fillStyle = funcs[Math.floor(c / 8)][2];
-            ctx.fillRect(x, y, w, BAR);
+            // A pixel of gap between spans wide enough to spare it.
+            ctx.fillRect(x, y, w > 4 ? w - 1 : w, BAR);
             if (st === 1) {
               ctx.fillStyle = failedFill; ctx.fillRect(x, y, w, BAR);
               ctx.strokeStyle = '#d00'; ctx.lineWidth = 2; ctx.setLineDash([]); ctx.strokeRect(x, y, w, BAR);
@@ -149,8 +160,6 @@
               failed++;
             } else if (crit) {
               ctx.strokeStyle = '#111'; ctx.lineWidth = 2.5; ctx.strokeRect(x + 1, y + 1, w - 2, BAR - 2);
-            } else if (w > 3) {
-              ctx.strokeStyle = '#fff'; ctx.lineWidth = 0.5; ctx.strokeRect(x, y, w, BAR);
             }
             drawn++;
           }

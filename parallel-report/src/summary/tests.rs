@@ -203,3 +203,30 @@ fn failures_are_counted_listed_and_marked() {
     // The error travels to the page's hover text, escaped for the script.
     assert!(html.contains(r#""invalid digit \u003cx\u003e""#));
 }
+
+/// A map called twice in a row is two sections (each call has a chunk
+/// holding item 0); a pause inside one map (a thread descheduled) is not.
+#[test]
+fn a_map_called_again_is_a_section_of_its_own() {
+    let chunk = |ts: f64, first: u64, tid: u32| {
+        ev(
+            "square",
+            "map",
+            ts,
+            1.0,
+            tid,
+            serde_json::json!({"first_item": first, "last_item": first + 9, "items": 10}),
+        )
+    };
+    let events = vec![
+        chunk(0.0, 0, 1),
+        chunk(0.5, 10, 2),
+        // A long pause inside the first call.
+        chunk(5_000.0, 20, 1),
+        chunk(5_002.0, 0, 1),
+        chunk(5_002.5, 10, 2),
+    ];
+    assert_eq!(summarize(&events).sections, 2);
+    let html = crate::render_html("t", &events);
+    assert!(html.contains(r#"data-events="3""#) && html.contains(r#"data-events="2""#));
+}
