@@ -1,18 +1,29 @@
 #!/usr/bin/env python3
 """Opens a parallel-report HTML file in headless Chromium and checks that the
-timeline drew: the DOM (after layout and scripts) must hold every event
-rectangle with a non-zero size, and a screenshot must not be blank.
+timelines drew: after layout and scripts, every section's canvas must have
+accounted for every span of its section (drawn one by one, or in its
+track's occupancy), and a screenshot must not be blank.
 
-usage: check_report.py REPORT.html SCREENSHOT.png [MIN_TRACKS] [graph]
+usage: check_report.py REPORT.html SCREENSHOT.png [MIN_TRACKS] [OPTION...]
 
-With `graph`, the report must also show a task graph and its critical path.
+Options:
+  graph          the report shows a task graph and its critical path
+  failures       the report has failed or cancelled spans, and the page marked
+                 every one of them (in the canvases, the graph, the table)
+  sections=N     the report has exactly N sections (maps, computes), each
+                 with its own timeline
+  max-mb=N       the file is at most N megabytes
+  max-seconds=N  Chromium loads, lays out and draws it in at most N seconds
+  zoom=S,A,B     the screenshot zooms section S to fractions A..B of its time
 """
+import json
 import os
 import re
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 import zlib
 
 FLAGS = [
@@ -71,31 +82,58 @@ def png_pixels(path):
 def main():
     report, shot = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     min_tracks = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    opts = dict((a.split("=", 1) + [""])[:2] for a in sys.argv[4:])
+    size_mb = os.path.getsize(report) / 1e6
+    if "max-mb" in opts:
+        assert size_mb <= float(opts["max-mb"]), f"the report is {size_mb:.1f} MB, limit {opts['max-mb']} MB"
     html = open(report, encoding="utf-8").read()
     assert "<script src" not in html and "http://" not in html.replace("http://www.w3.org", ""), \
         "the report must not load anything from the network"
-    expected = html.count('<rect class="ev')
-    tracks = len(set(re.findall(r'<text x="4" y="[0-9.]+">([^<]+)</text>', html)))
+    data = json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>', html, re.S).group(1))
+    sections = re.findall(r'<section class="run" id="section-\d+" data-events="(\d+)" data-failures="(\d+)">', html)
+    expected = sum(int(n) for n, _ in sections)
+    failures = sum(int(f) for _, f in sections)
+    tracks = len({row for s in data["sections"] for row in s["rows"]})
     assert expected > 0, "the report holds no events"
-    assert tracks >= min_tracks, f"{tracks} tracks in the timeline, expected at least {min_tracks}"
-    if "graph" in sys.argv[4:]:
+    assert expected == sum(sum(s["counts"]) for s in data["sections"]), "the sections' data miss spans"
+    assert tracks >= min_tracks, f"{tracks} tracks in the timelines, expected at least {min_tracks}"
+    if "graph" in opts:
         assert 'id="critical"' in html and 'id="graph"' in html, "no critical path or task graph in the report"
         assert html.count('class="node') > 1, "the task graph has no nodes"
+    if "sections" in opts:
+        assert len(sections) == int(opts["sections"]), f"{len(sections)} sections, expected {opts['sections']}"
 
+    started = time.monotonic()
     dom = chromium("--dump-dom", f"file://{report}")
-    m = re.search(r'data-drawn="(\d+)"', dom.stdout)
+    seconds = time.monotonic() - started
+    if "max-seconds" in opts:
+        assert seconds <= float(opts["max-seconds"]), f"Chromium took {seconds:.1f} s, limit {opts['max-seconds']} s"
+    m = re.search(r'<body data-drawn="(\d+)" data-failed="(\d+)" data-spans="(\d+)" data-sections="(\d+)"', dom.stdout)
     assert m, f"the page's script did not run (no data-drawn in the DOM); stderr: {dom.stderr[-500:]}"
-    drawn = int(m.group(1))
-    assert drawn == expected, f"{drawn} of {expected} event rectangles were laid out with a size"
+    drawn, failed, _, drawn_sections = map(int, m.groups())
+    assert drawn == expected, f"{drawn} of {expected} spans were drawn"
+    assert drawn_sections == len(sections), f"{drawn_sections} of {len(sections)} timelines were drawn"
+    # Each section's own canvas drew its own spans (sections do not merge).
+    canvases = re.findall(r'<canvas class="timeline" data-section="(\d+)"[^>]*data-drawn="(\d+)"', dom.stdout)
+    assert [int(d) for _, d in canvases] == [int(n) for n, _ in sections], \
+        f"spans drawn per section {canvases}, expected {[n for n, _ in sections]}"
+    if "failures" in opts:
+        assert failures > 0, "the report marks no failed or cancelled span"
+        assert failed == failures, f"{failed} of {failures} failed or cancelled spans were marked in the timelines"
+        assert '<table id="failures">' in dom.stdout, "no table of failures in the DOM"
+        if "graph" in opts:
+            assert re.search(r'<g class="node[^"]* (failed|cancelled)">', dom.stdout), "no failed task marked in the graph"
 
     os.makedirs(os.path.dirname(shot), exist_ok=True)
-    chromium(f"--screenshot={shot}", f"file://{report}")
+    url = f"file://{report}" + (f"#zoom={opts['zoom']}" if "zoom" in opts else "")
+    chromium(f"--screenshot={shot}", url)
     rows = png_pixels(shot)
     pixels = [p for row in rows for p in row]
     colours = len(set(pixels))
     inked = sum(1 for p in pixels if p != (255, 255, 255)) / len(pixels)
     assert colours >= 8 and inked > 0.02, f"the screenshot looks blank ({colours} colours, {inked:.1%} non-white)"
-    print(f"browser check passed: {drawn}/{expected} event rectangles drawn on {tracks} tracks; "
+    print(f"browser check passed: {drawn}/{expected} spans drawn in {len(sections)} sections on {tracks} tracks, "
+          f"{failed} failed or cancelled marked; {size_mb:.1f} MB, drawn by Chromium in {seconds:.1f} s; "
           f"screenshot {shot} ({len(rows[0])}x{len(rows)}, {colours} colours, {inked:.0%} non-white)")
 
 

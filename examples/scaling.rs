@@ -16,13 +16,19 @@
 //! ranks (one thread each), results gathered on rank 0, which writes the
 //! files; there communication joins the serial step in the cost.
 //!
-//! Run: `cargo run --release --example scaling -- [--out-dir DIR] [--max-threads N] [--items N] [--quick]`
+//! When repeated timings of one point differ by more than `--max-spread`
+//! (or the fit misses the points by as much), the study says so, on the
+//! terminal and on the plot: the machine was too busy for the fit to mean
+//! anything.
+//!
+//! Run: `cargo run --release --example scaling -- --help`
 //! or `mpirun -n 4 target/release/examples/scaling --quick`
 
 use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use clap::Parser;
 use parallel_examples::busy_work;
 use parallel_runtime::prelude::*;
 use plotters::prelude::*;
@@ -43,41 +49,44 @@ fn serial_part(results: &[f64], iters: u32) -> f64 {
     acc
 }
 
+/// Scaling study: speed-up and efficiency of one map against the thread
+/// count (or, under mpirun, the rank count), with Amdahl's law fitted.
+#[derive(Parser)]
 struct Args {
+    /// Where to write scaling.csv and scaling.svg.
+    #[arg(long, default_value = "target/scaling")]
     out_dir: PathBuf,
-    max_threads: usize,
-    items: usize,
+    /// The largest thread count to measure [default: twice the cores, at
+    /// most 16].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    max_threads: Option<u32>,
+    /// Items of the map (at most 4000 with --quick).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    items: u64,
+    /// A short study (fewer items, iterations and repeats), for CI.
+    #[arg(long)]
     quick: bool,
+    /// The relative spread of repeated timings ((slowest - fastest) /
+    /// fastest) above which the fit is flagged as meaningless.
+    #[arg(long, default_value_t = 0.25)]
+    max_spread: f64,
 }
 
-fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut a = Args {
-        out_dir: PathBuf::from("target/scaling"),
-        max_threads: (2 * cores).min(16),
-        items: 20_000,
-        quick: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "--out-dir" => a.out_dir = value("--out-dir")?.into(),
-            "--max-threads" => a.max_threads = value("--max-threads")?.parse()?,
-            "--items" => a.items = value("--items")?.parse()?,
-            "--quick" => a.quick = true,
-            other => {
-                return Err(format!(
-                "unknown argument {other:?}; expected --out-dir, --max-threads, --items or --quick"
-            )
-                .into())
-            }
+/// The arguments, or `None` when `--help` or `--version` was answered.
+/// (Not `Args::parse`, which exits the process: under MPI every rank must
+/// return from `main` so that MPI is finalized.)
+fn parse_args() -> Result<Option<Args>, Box<dyn Error>> {
+    match Args::try_parse() {
+        Ok(a) => Ok(Some(a)),
+        Err(e) if !e.use_stderr() => {
+            e.print()?;
+            Ok(None)
+        }
+        Err(e) => {
+            e.print()?;
+            Err("invalid arguments (see --help)".into())
         }
     }
-    if a.max_threads == 0 || a.items == 0 {
-        return Err("--max-threads and --items must be positive".into());
-    }
-    Ok(a)
 }
 
 struct Row {
@@ -87,6 +96,16 @@ struct Row {
     chunk: usize,
     seconds: f64,
     speedup: f64,
+    /// Relative spread of the repeated timings: (slowest - fastest) /
+    /// fastest.
+    spread: f64,
+}
+
+/// The best of repeated timings, and their relative spread.
+fn best_and_spread(times: &[f64]) -> (f64, f64) {
+    let best = times.iter().copied().fold(f64::INFINITY, f64::min);
+    let worst = times.iter().copied().fold(0.0, f64::max);
+    (best, (worst - best) / best)
 }
 
 /// Amdahl's law: speed-up on `p` threads when a fraction `f` of the work
@@ -130,7 +149,7 @@ fn rank_study(
     for k in 1..=size {
         let member = rank < k;
         let sub = world.split(Some(u32::from(member)), rank as i32)?;
-        let mut best = f64::INFINITY;
+        let mut times = Vec::with_capacity(repeats);
         for _ in 0..repeats {
             world.barrier()?;
             let t = parallel_runtime::mpi::wtime();
@@ -144,13 +163,15 @@ fn rank_study(
                 }
             }
             world.barrier()?;
-            best = best.min(parallel_runtime::mpi::wtime() - t);
+            times.push(parallel_runtime::mpi::wtime() - t);
         }
+        let (seconds, spread) = best_and_spread(&times);
         rows.push(Row {
             threads: k,
             chunk: 0,
-            seconds: best,
+            seconds,
             speedup: 0.0,
+            spread,
         });
     }
     let base = rows[0].seconds;
@@ -162,22 +183,26 @@ fn rank_study(
 
 #[mpi_main]
 fn main(world: Comm) -> Result<(), Box<dyn Error>> {
-    let args = parse_args()?;
+    let Some(args) = parse_args()? else {
+        return Ok(());
+    };
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let max_threads = args.max_threads.map_or((2 * cores).min(16), |n| n as usize);
     let iters = if args.quick { 100 } else { 400 };
     let items = if args.quick {
         args.items.min(4_000)
     } else {
         args.items
     };
-    let repeats = if args.quick { 2 } else { 5 };
-    let seeds: Vec<u64> = (0..items as u64).collect();
+    // Three at least: the spread of two timings says little.
+    let repeats = if args.quick { 3 } else { 5 };
+    let seeds: Vec<u64> = (0..items).collect();
 
     if world.size() > 1 {
         let Some(rows) = rank_study(&world, &seeds, iters, repeats)? else {
             return Ok(());
         };
         // Ranks on this one machine share its cores.
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         return report(&args, &rows, &[0], world.size(), cores, "ranks");
     }
 
@@ -187,22 +212,24 @@ fn main(world: Comm) -> Result<(), Box<dyn Error>> {
         let opts = MapOptions::new()
             .schedule(Schedule::Dynamic)
             .chunk_size(chunk);
-        for threads in 1..=args.max_threads {
+        for threads in 1..=max_threads {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()?;
-            let mut best = f64::INFINITY;
+            let mut times = Vec::with_capacity(repeats);
             for _ in 0..repeats {
                 let t = Instant::now();
                 let out = pool.install(|| work::map_with(&opts, seeds.iter().copied(), iters));
                 std::hint::black_box(serial_part(&out, iters));
-                best = best.min(t.elapsed().as_secs_f64());
+                times.push(t.elapsed().as_secs_f64());
             }
+            let (seconds, spread) = best_and_spread(&times);
             rows.push(Row {
                 threads,
                 chunk,
-                seconds: best,
+                seconds,
                 speedup: 0.0,
+                spread,
             });
         }
     }
@@ -216,8 +243,7 @@ fn main(world: Comm) -> Result<(), Box<dyn Error>> {
             r.speedup = base / r.seconds;
         }
     }
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    report(&args, &rows, &chunks, args.max_threads, cores, "threads")
+    report(&args, &rows, &chunks, max_threads, cores, "threads")
 }
 
 /// Fits Amdahl's law, writes the CSV and the SVG, prints the table and
@@ -228,7 +254,7 @@ fn report(
     chunks: &[usize],
     max: usize,
     cores: usize,
-    unit: &str,
+    unit: &'static str,
 ) -> Result<(), Box<dyn Error>> {
     std::fs::create_dir_all(&args.out_dir)?;
     // Fit Amdahl to the best series, on the counts the machine really has
@@ -249,23 +275,34 @@ fn report(
         .map(|r| (r.threads as f64, r.speedup))
         .collect();
     let f = fit_amdahl(&points);
+    let noise = Noise::of(rows, &points, f, args.max_spread, unit);
 
     let csv_path = args.out_dir.join("scaling.csv");
-    let mut csv = format!("{unit},chunk_size,seconds,speedup,efficiency\n");
+    let mut csv = format!("{unit},chunk_size,seconds,speedup,efficiency,spread\n");
     for r in rows {
         csv.push_str(&format!(
-            "{},{},{:.6},{:.4},{:.4}\n",
+            "{},{},{:.6},{:.4},{:.4},{:.4}\n",
             r.threads,
             r.chunk,
             r.seconds,
             r.speedup,
-            r.speedup / r.threads as f64
+            r.speedup / r.threads as f64,
+            r.spread
         ));
     }
     std::fs::write(&csv_path, &csv)?;
 
     let svg_path = args.out_dir.join("scaling.svg");
-    plot(&svg_path, rows, chunks, f, max, cores, unit)?;
+    plot(
+        &svg_path,
+        rows,
+        chunks,
+        f,
+        max,
+        cores,
+        unit,
+        noise.warning(),
+    )?;
 
     let label = |c: usize| format!("speed-up, {}", series_label(c, unit));
     println!(
@@ -296,8 +333,13 @@ fn report(
         1.0 / (1.0 - f).max(1e-9)
     );
 
+    if let Some(w) = noise.warning() {
+        println!("warning: {w}");
+    }
+
     // Check what was written, as CI does: every measurement in the table,
-    // and a plot that drew every series and the fit.
+    // and a plot that drew every series and the fit (and the warning,
+    // when there is one).
     let written = std::fs::read_to_string(&csv_path)?;
     assert_eq!(
         written.lines().count(),
@@ -319,12 +361,74 @@ fn report(
         "plot lines missing"
     );
     assert!((0.0..=1.0).contains(&f));
+    assert_eq!(
+        svg.contains("timings too noisy"),
+        noise.warning().is_some(),
+        "the plot and the terminal disagree about the warning"
+    );
+    assert!(rows.iter().all(|r| r.spread >= 0.0));
     println!(
         "ok: wrote {} and {}",
         csv_path.display(),
         svg_path.display()
     );
     Ok(())
+}
+
+/// How far the timings can be trusted: the largest spread of repeated
+/// timings among the fitted points, and how far the fit misses them.
+struct Noise {
+    /// Largest relative spread of repeats, and at how many threads or ranks.
+    spread: (f64, usize),
+    /// `threads` or `ranks`.
+    unit: &'static str,
+    /// Root-mean-square relative error of the fit at the fitted points.
+    misfit: f64,
+    /// Above this spread or misfit the fit is flagged.
+    limit: f64,
+}
+
+impl Noise {
+    fn of(rows: &[Row], points: &[(f64, f64)], f: f64, limit: f64, unit: &'static str) -> Self {
+        let spread = rows
+            .iter()
+            .filter(|r| points.iter().any(|(p, _)| *p as usize == r.threads))
+            .map(|r| (r.spread, r.threads))
+            .fold((0.0, 1), |a, b| if b.0 > a.0 { b } else { a });
+        let misfit = (points
+            .iter()
+            .map(|(p, s)| ((amdahl(f, *p) - s) / s).powi(2))
+            .sum::<f64>()
+            / points.len().max(1) as f64)
+            .sqrt();
+        Noise {
+            spread,
+            unit,
+            misfit,
+            limit,
+        }
+    }
+
+    /// What to say when the fit cannot be trusted.
+    fn warning(&self) -> Option<String> {
+        let (spread, at) = self.spread;
+        if spread > self.limit {
+            Some(format!(
+                "timings too noisy for the fit to mean anything: repeats differ by {:.0}% at {at} {} (limit {:.0}%); rerun on a quiet machine, with more --items",
+                100.0 * spread,
+                if at == 1 { self.unit.trim_end_matches('s') } else { self.unit },
+                100.0 * self.limit
+            ))
+        } else if self.misfit > self.limit {
+            Some(format!(
+                "timings too noisy for the fit to mean anything: Amdahl's law misses the points by {:.0}% (limit {:.0}%); rerun on a quiet machine, with more --items",
+                100.0 * self.misfit,
+                100.0 * self.limit
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 /// The legend of one measured series.
@@ -336,6 +440,7 @@ fn series_label(chunk: usize, unit: &str) -> String {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one plot, every number it shows
 fn plot(
     path: &std::path::Path,
     rows: &[Row],
@@ -344,17 +449,41 @@ fn plot(
     max_threads: usize,
     cores: usize,
     unit: &str,
+    warning: Option<String>,
 ) -> Result<(), Box<dyn Error>> {
     let root = SVGBackend::new(path, (1000, 440)).into_drawing_area();
     root.fill(&WHITE)?;
+    let root = match &warning {
+        Some(w) => {
+            let (banner, rest) = root.split_vertically(26);
+            banner.fill(&RGBColor(255, 236, 236))?;
+            banner.draw(&Text::new(
+                format!("WARNING: {w}"),
+                (8, 7),
+                ("sans-serif", 12).into_font().color(&RGBColor(170, 0, 0)),
+            ))?;
+            rest
+        }
+        None => root,
+    };
     let (left, right) = root.split_horizontally(500);
+    // Thread counts are whole: a label every half step, written only on
+    // the whole ones.
+    let x_labels = 2 * max_threads + 1;
+    let whole = |x: &f64| {
+        if (x - x.round()).abs() < 1e-6 {
+            format!("{}", x.round() as i64)
+        } else {
+            String::new()
+        }
+    };
     let colours = [
         RGBColor(31, 119, 180),
         RGBColor(255, 127, 14),
         RGBColor(44, 160, 44),
         RGBColor(214, 39, 40),
     ];
-    let xmax = max_threads as f64 + 0.2;
+    let xmax = max_threads as f64 + 0.5;
     let ymax = rows.iter().map(|r| r.speedup).fold(
         amdahl(f, max_threads as f64).max(max_threads.min(cores) as f64),
         f64::max,
@@ -368,9 +497,12 @@ fn plot(
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(44)
-        .build_cartesian_2d(0.8f64..xmax, 0f64..ymax)?;
+        .build_cartesian_2d(0.5f64..xmax, 0f64..ymax)?;
     chart
         .configure_mesh()
+        .x_labels(x_labels)
+        .x_label_formatter(&whole)
+        .disable_x_mesh()
         .x_desc(unit)
         .y_desc("speed-up")
         .draw()?;
@@ -434,9 +566,12 @@ fn plot(
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(44)
-        .build_cartesian_2d(0.8f64..xmax, 0f64..1.2f64)?;
+        .build_cartesian_2d(0.5f64..xmax, 0f64..1.2f64)?;
     chart
         .configure_mesh()
+        .x_labels(x_labels)
+        .x_label_formatter(&whole)
+        .disable_x_mesh()
         .x_desc(unit)
         .y_desc("efficiency")
         .draw()?;

@@ -15,7 +15,6 @@ use parallel_runtime::prelude::*;
 
 /// Records a trace for `parallel-report`.
 #[derive(Parser)]
-#[command(about)]
 struct Args {
     /// Where to write the trace (Chrome trace-event JSON).
     out: PathBuf,
