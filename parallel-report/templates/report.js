@@ -240,11 +240,14 @@
     views.push(view);
   });
 
-  // `#zoom=S,A,B` zooms section S (from 1) to fractions A..B of its time,
-  // for screenshots of a zoomed view.
+  // A link to one section, zoomed: `#zoom=S,A,B` shows section S (from 1)
+  // alone, zoomed to fractions A..B of its time (for sharing a view, and
+  // for the screenshots of the documentation).
   const m = /zoom=(\d+),([0-9.]+),([0-9.]+)/.exec(location.hash);
   if (m && views[+m[1] - 1]) {
     const v = views[+m[1] - 1], span = Math.max(v.sec.span / q, 1);
+    document.body.classList.add('focus');
+    v.canvas.closest('section').classList.add('focused');
     v.v0 = +m[2] * span; v.v1 = Math.max(+m[3] * span, v.v0 + 10); v.draw();
   }
   document.body.dataset.drawn = totalDrawn;
