@@ -153,30 +153,23 @@ impl Trace {
         Ok(trace)
     }
 
-    /// The compact form of events already in memory.
+    /// The compact form of events already in memory (through the same
+    /// path as a file's).
     pub fn from_events(events: &[Event]) -> Trace {
         let mut trace = Trace::default();
         for e in events {
-            if e.ph != "X" {
-                trace.other_events += 1;
-                continue;
-            }
-            let task = e.cat == "task";
-            let failed = e.args.contains_key("status") || e.args.contains_key("first_item");
-            let args = if task || failed {
-                serde_json::from_value(Value::Object(e.args.clone())).unwrap_or_default()
-            } else {
-                Args::default()
+            let raw = RawEvent {
+                name: e.name.clone(),
+                cat: e.cat.clone(),
+                ph: e.ph.clone(),
+                ts: e.ts,
+                dur: e.dur,
+                pid: e.pid,
+                tid: e.tid,
+                args: serde_json::value::to_raw_value(&e.args).ok(),
             };
-            let detail = trace.keeps_detail(&args).then(|| detail_text(&e.args));
-            trace.push(
-                &e.name,
-                &e.cat,
-                (e.ts, e.dur, e.pid, e.tid),
-                task,
-                args,
-                detail,
-            );
+            // Arguments that came from JSON values parse back.
+            let _ = trace.push_raw(raw);
         }
         trace
     }
