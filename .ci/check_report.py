@@ -15,9 +15,18 @@ Options:
   max-mb=N       the file is at most N megabytes
   max-seconds=N  Chromium loads, lays out and draws it in at most N seconds
   zoom=S,A,B     the screenshot zooms section S to fractions A..B of its time
+
+or: check_report.py --write REPORT_COMMAND... -- MAX_SECONDS
+  runs the command that writes a report and checks that it took at most
+  MAX_SECONDS, printing its wall time, CPU time and peak memory.
+
+A time limit that wall time overruns while the machine is overloaded (load
+average above its cores) only warns, if the CPU time kept to it: the
+check is of the program, not of the machine's other work.
 """
 import json
 import os
+import resource
 import re
 import struct
 import subprocess
@@ -79,7 +88,35 @@ def png_pixels(path):
     return rows
 
 
+def within(what, wall, limit, cpu=None):
+    """Checks a time limit (see the module's documentation)."""
+    if wall <= limit:
+        return
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > cores and (cpu is None or cpu <= limit):
+        print(f"warning: {what} took {wall:.1f} s, over {limit} s, on an overloaded machine "
+              f"(load average {load:.1f} on {cores} cores)" + (f"; CPU time {cpu:.1f} s" if cpu is not None else ""))
+        return
+    raise AssertionError(f"{what} took {wall:.1f} s, limit {limit} s")
+
+
+def write(args):
+    """`--write COMMAND... -- MAX_SECONDS`: times a report's writing."""
+    sep = args.index("--")
+    command, limit = args[:sep], float(args[sep + 1])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    subprocess.run(command, check=True)
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(f"report written in {wall:.2f} s (CPU {cpu:.2f} s), peak memory {after.ru_maxrss / 1024:.0f} MB")
+    within("writing the report", wall, limit, cpu)
+
+
 def main():
+    if sys.argv[1] == "--write":
+        return write(sys.argv[2:])
     report, shot = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     min_tracks = int(sys.argv[3]) if len(sys.argv) > 3 else 1
     opts = dict((a.split("=", 1) + [""])[:2] for a in sys.argv[4:])
@@ -107,7 +144,7 @@ def main():
     dom = chromium("--dump-dom", f"file://{report}")
     seconds = time.monotonic() - started
     if "max-seconds" in opts:
-        assert seconds <= float(opts["max-seconds"]), f"Chromium took {seconds:.1f} s, limit {opts['max-seconds']} s"
+        within("Chromium", seconds, float(opts["max-seconds"]))
     m = re.search(r'<body data-drawn="(\d+)" data-failed="(\d+)" data-spans="(\d+)" data-sections="(\d+)"', dom.stdout)
     assert m, f"the page's script did not run (no data-drawn in the DOM); stderr: {dom.stderr[-500:]}"
     drawn, failed, _, drawn_sections = map(int, m.groups())
