@@ -230,7 +230,7 @@ impl Trace {
             self.other_events += 1;
             return Ok(());
         }
-        let raw = e.args.as_deref().map_or("{}", RawValue::get);
+        let raw = e.args.map_or("{}", RawValue::get);
         let task = e.cat == "task";
         let args = if task || raw.contains("\"status\"") {
             serde_json::from_str(raw)?
