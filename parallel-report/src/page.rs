@@ -191,10 +191,11 @@ fn section_views<'a>(
     sections: &[Section],
     colours: &'a [String],
 ) -> Vec<SectionView<'a>> {
+    let t0 = sections.first().map_or(0.0, |s| s.t0);
     let mut views: Vec<SectionView<'a>> = sections
         .iter()
         .enumerate()
-        .map(|(i, s)| SectionView::new(trace, s, i, colours))
+        .map(|(i, s)| SectionView::new(trace, s, i, colours, t0))
         .collect();
     if let Some(first) = views.iter_mut().find(|v| v.critical.is_some()) {
         first.id.clear();
@@ -226,14 +227,10 @@ struct SectionView<'a> {
 const ROW_H: f64 = 22.0;
 
 impl<'a> SectionView<'a> {
-    fn new(trace: &'a Trace, s: &Section, i: usize, colours: &'a [String]) -> Self {
+    /// Section `i` of a trace whose first section starts at `t0`.
+    fn new(trace: &'a Trace, s: &Section, i: usize, colours: &'a [String], t0: f64) -> Self {
         let spans = s.spans.iter().map(|&i| &trace.spans[i as usize]);
         let summary = measure(spans.clone());
-        let t0 = trace
-            .spans
-            .iter()
-            .map(|e| e.ts)
-            .fold(f64::INFINITY, f64::min);
         SectionView {
             n: i + 1,
             label: section_label(trace, s),
