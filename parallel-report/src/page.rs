@@ -12,7 +12,7 @@ use parallel_runtime::trace::Event;
 
 use crate::encode::{timeline_json, track_label};
 use crate::palette::colour;
-use crate::sections::{sections, Section};
+use crate::sections::{is_message, sections, Section};
 use crate::summary::{measure, summarize_sections, Summary};
 use crate::trace::{Status, Trace, NONE};
 
@@ -257,7 +257,7 @@ fn section_label(trace: &Trace, s: &Section) -> String {
     let cat = |f: u32| trace.funcs[f as usize].cat.as_str();
     let mut work: Vec<(u32, usize)> = count
         .into_iter()
-        .filter(|(f, _)| cat(*f) != "mpi")
+        .filter(|(f, _)| !is_message(cat(*f)))
         .collect();
     work.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let names = |list: &[(u32, usize)]| {

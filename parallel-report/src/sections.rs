@@ -12,8 +12,8 @@
 //! - or, for tasks, no task ran for a while ([`GAP_US`]), or a task's key
 //!   comes again.
 //!
-//! Message-passing operations join the section they start in, or the one
-//! before them.
+//! Message-passing operations (and a graph's transfers between ranks) join
+//! the section they start in, or the one before them.
 
 use std::collections::HashSet;
 
@@ -48,13 +48,20 @@ enum Kind {
     Messages,
 }
 
+/// Whether spans of category `cat` move data rather than compute:
+/// message-passing operations (`mpi`) and a graph's transfers of values
+/// between ranks (`transfer`).
+pub(crate) fn is_message(cat: &str) -> bool {
+    matches!(cat, "mpi" | "transfer")
+}
+
 /// The sections of `trace`, in time order.
 pub(crate) fn sections(trace: &Trace) -> Vec<Section> {
     let kind = |i: u32| {
         let s = &trace.spans[i as usize];
         match trace.func(s).cat.as_str() {
             "task" => Kind::Tasks,
-            "mpi" => Kind::Messages,
+            c if is_message(c) => Kind::Messages,
             _ => Kind::Chunks(s.func),
         }
     };

@@ -127,6 +127,8 @@ fn runs_apart_in_time_are_sections_apart() {
         // Right after, with no pause: another function is another map.
         ev("cube", "map", 12.5, 5.0, 1, serde_json::json!({})),
         ev("bcast", "mpi", 18.0, 1.0, 0, serde_json::json!({})),
+        // A graph's transfer between ranks is a message too.
+        ev("send", "transfer", 18.5, 0.2, 0, serde_json::json!({})),
     ];
     for (t, n) in [(1000.0, "a"), (5000.0, "b")] {
         events.push(ev(
@@ -157,8 +159,8 @@ fn runs_apart_in_time_are_sections_apart() {
     // The first graph keeps the plain id.
     assert!(html.contains("id=\"graph\"") && html.contains("id=\"graph-4\""));
     assert_eq!(html.matches("<svg id=\"graph").count(), 2);
-    // The message joins the map it follows.
-    assert!(html.contains(r#"data-events="2""#));
+    // The messages join the map they follow.
+    assert!(html.contains(r#"data-events="3""#));
 }
 
 /// Issue 13: failed and cancelled tasks are counted, listed with their
