@@ -8,7 +8,7 @@ use super::comm::Comm;
 use super::error::Error;
 use super::limits::max_count;
 use super::message::{Source, Status, Tag, TagMatch};
-use super::op::{AnyBitPattern, Op, Operand, Scalar};
+use super::op::{AnyBitPattern, Reduction, Scalar};
 use super::request::BufRequest;
 use super::transport::Transport;
 use super::wire::send_slice;
@@ -17,7 +17,12 @@ impl Comm {
     /// Combines every rank's number with `op`; the result at `root`
     /// (`comm.reduce(x, op=MPI.SUM, root=0)`). Numbers go through the
     /// buffer path, at the speed of the C library.
-    pub fn reduce<T: Operand>(&self, root: usize, value: T, op: Op) -> Result<Option<T>, Error> {
+    pub fn reduce<T: Scalar + AnyBitPattern>(
+        &self,
+        root: usize,
+        value: T,
+        op: impl Reduction<T>,
+    ) -> Result<Option<T>, Error> {
         let _span = crate::trace::op_span("reduce");
         let mut out = [value];
         let is_root = self.rank() == root;
@@ -27,7 +32,11 @@ impl Comm {
 
     /// Combines every rank's number with `op`, result on every rank
     /// (`comm.allreduce(x, op=MPI.SUM)`).
-    pub fn all_reduce<T: Operand>(&self, value: T, op: Op) -> Result<T, Error> {
+    pub fn all_reduce<T: Scalar + AnyBitPattern>(
+        &self,
+        value: T,
+        op: impl Reduction<T>,
+    ) -> Result<T, Error> {
         let _span = crate::trace::op_span("all_reduce");
         let mut out = [value];
         self.all_reduce_buf(&[value], &mut out, op)?;
@@ -219,12 +228,12 @@ impl Comm {
     /// Element-wise `op` of every rank's `send` into the root's `recv`
     /// (`comm.Reduce(sendbuf, recvbuf, op, root)`); `recv` is `Some` on the
     /// root only. Of any length (over `i32::MAX` elements, in pieces).
-    pub fn reduce_buf<T: Operand>(
+    pub fn reduce_buf<T: Scalar + AnyBitPattern>(
         &self,
         root: usize,
         send: &[T],
         recv: Option<&mut [T]>,
-        op: Op,
+        op: impl Reduction<T>,
     ) -> Result<(), Error> {
         let _span = crate::trace::op_span("reduce_buf");
         self.t.check_rank("reduce_buf", root)?;
@@ -257,11 +266,11 @@ impl Comm {
     /// Element-wise `op` of every rank's `send` into every rank's `recv`
     /// (`comm.Allreduce(sendbuf, recvbuf, op)`), of any length (over
     /// `i32::MAX` elements, in pieces).
-    pub fn all_reduce_buf<T: Operand>(
+    pub fn all_reduce_buf<T: Scalar + AnyBitPattern>(
         &self,
         send: &[T],
         recv: &mut [T],
-        op: Op,
+        op: impl Reduction<T>,
     ) -> Result<(), Error> {
         let _span = crate::trace::op_span("all_reduce_buf");
         if recv.len() != send.len() {

@@ -159,7 +159,10 @@ pub enum Error {
     },
     /// An argument that describes no valid call: a Cartesian direction or
     /// coordinate out of range, dims that do not multiply to the size, ranks
-    /// that disagree on a topology.
+    /// that disagree on a topology; counts or displacements that do not fit
+    /// their buffers (`scatterv_buf`, `all_to_allv_buf`,
+    /// `reduce_scatter_buf`…), or another rank's refusal of its own
+    /// (`alltoall`).
     #[error("rank {rank}: `{op}`: {detail}")]
     Argument {
         /// The rank that saw it.

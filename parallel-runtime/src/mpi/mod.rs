@@ -31,6 +31,7 @@
 
 mod buffer;
 mod check;
+mod collective;
 mod comm;
 mod datatype;
 mod error;
@@ -46,6 +47,7 @@ mod request;
 pub(crate) mod start;
 mod topology;
 mod transport;
+mod vector;
 #[cfg(any(feature = "mpi", test))]
 mod watchdog;
 mod wire;
@@ -57,6 +59,7 @@ pub use error::Error;
 pub use message::{Source, Status, Tag, TagMatch, ANY_SOURCE, ANY_TAG};
 pub use nonblocking::CollRequest;
 pub use op::{AnyBitPattern, Op, Operand, Scalar};
+pub use op::{Bitwise, Integer, Loc, LocValue, Locate, Logical, Reduction};
 pub use request::{BufDone, BufRequest, Request};
 pub use topology::{dims_create, CartComm};
 

@@ -1,10 +1,28 @@
 //! Reduction operations and the element types of the buffer path.
+//!
+//! Every predefined operation is a value of a type that says which element
+//! types it is defined on: [`Op`] (sum, product, min, max) on numbers,
+//! [`Logical`] and [`Bitwise`] on integers, [`Locate`] on [`Loc`] pairs.
+//! The collectives take any of them as an `impl` [`Reduction<T>`], so an
+//! operation on a type MPI does not define it on (a bitwise and of `f64`)
+//! is a compile error.
+
+mod loc;
+mod reduction;
 
 use super::datatype::Equivalence;
+
+pub use loc::{Loc, LocValue, Locate};
+pub use reduction::{Bitwise, Integer, Logical, Reduction};
 
 /// A predefined reduction, as mpi4py's `MPI.SUM`, `MPI.PROD`, `MPI.MIN`,
 /// `MPI.MAX`. For any other combination, pass a closure to
 /// [`Comm::reduce_with`](super::Comm::reduce_with).
+///
+/// The other predefined operations are constants of `Op` too, of their own
+/// types: [`Op::LAnd`], [`Op::LOr`], [`Op::LXor`] ([`Logical`]),
+/// [`Op::BAnd`], [`Op::BOr`], [`Op::BXor`] ([`Bitwise`]), [`Op::MaxLoc`]
+/// and [`Op::MinLoc`] ([`Locate`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Op {
@@ -98,6 +116,31 @@ macro_rules! operand {
     )* };
 }
 operand!(f32, f64, i8, i16, i32, i64, u8, u16, u32, u64, usize, isize);
+
+// The names are MPI's and mpi4py's (`MPI.LAND`, `MPI.MAXLOC`), written as
+// `Op`'s variants are, so that `Op::BAnd` reads as `Op::Sum` does; each is
+// of its own type, so that the compiler knows which elements it takes.
+#[allow(non_upper_case_globals)]
+impl Op {
+    /// Logical and (`MPI.LAND`) of integers: 1 when both are non-zero, else 0.
+    pub const LAnd: Logical = Logical::And;
+    /// Logical or (`MPI.LOR`) of integers.
+    pub const LOr: Logical = Logical::Or;
+    /// Logical exclusive or (`MPI.LXOR`) of integers.
+    pub const LXor: Logical = Logical::Xor;
+    /// Bitwise and (`MPI.BAND`) of integers.
+    pub const BAnd: Bitwise = Bitwise::And;
+    /// Bitwise or (`MPI.BOR`) of integers.
+    pub const BOr: Bitwise = Bitwise::Or;
+    /// Bitwise exclusive or (`MPI.BXOR`) of integers.
+    pub const BXor: Bitwise = Bitwise::Xor;
+    /// The larger value with its index (`MPI.MAXLOC`) of [`Loc`] pairs; on
+    /// equal values, the lower index.
+    pub const MaxLoc: Locate = Locate::MaxLoc;
+    /// The smaller value with its index (`MPI.MINLOC`) of [`Loc`] pairs; on
+    /// equal values, the lower index.
+    pub const MinLoc: Locate = Locate::MinLoc;
+}
 
 #[cfg(feature = "mpi")]
 pub(crate) fn system_op(op: Op) -> rsmpi::collective::SystemOperation {

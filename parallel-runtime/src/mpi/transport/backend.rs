@@ -2,6 +2,7 @@
 //! the trait implemented by delegating to it: the one place that tells the
 //! backends apart.
 
+use super::collectives::Collectives;
 use super::local::{Envelope, Local, Sent};
 use super::nonblocking::{CollFlight, Extended, Peeked};
 #[cfg(feature = "mpi")]
@@ -9,7 +10,7 @@ use super::rsmpi::{Probed, Rsmpi, SendRequest};
 use super::{Direct, Fit, InFlight, Matched, Transport};
 use crate::mpi::error::Error;
 use crate::mpi::message::{Source, Tag, TagMatch};
-use crate::mpi::op::{AnyBitPattern, Op, Operand, Scalar};
+use crate::mpi::op::{AnyBitPattern, Op, Operand, Reduction, Scalar};
 
 /// The transport of one communicator: the local world of threads or real
 /// MPI.
@@ -283,21 +284,21 @@ impl Transport for Backend {
     ) -> Result<(), Error> {
         each!(self, t => t.all_gather_into(send, recv, op))
     }
-    fn reduce_into<T: Operand>(
+    fn reduce_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
         &self,
         root: usize,
         send: &[T],
         recv: Option<&mut [T]>,
-        reduction: Op,
+        reduction: O,
         op: &'static str,
     ) -> Result<(), Error> {
         each!(self, t => t.reduce_into(root, send, recv, reduction, op))
     }
-    fn all_reduce_into<T: Operand>(
+    fn all_reduce_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
         &self,
         send: &[T],
         recv: &mut [T],
-        reduction: Op,
+        reduction: O,
         op: &'static str,
     ) -> Result<(), Error> {
         each!(self, t => t.all_reduce_into(send, recv, reduction, op))
@@ -363,5 +364,72 @@ impl Extended for Backend {
             #[cfg(feature = "mpi")]
             Backend::Rsmpi(t) => t.cart_create(dims, periods, reorder).map(Backend::Rsmpi),
         }
+    }
+}
+
+/// Issue 11's collectives (all-to-all, counts and displacements, scans,
+/// reduce-scatter), by delegation as above.
+impl Collectives for Backend {
+    fn all_to_all_into<T: Scalar + AnyBitPattern>(
+        &self,
+        send: &[T],
+        recv: &mut [T],
+        op: &'static str,
+    ) -> Result<(), Error> {
+        each!(self, t => t.all_to_all_into(send, recv, op))
+    }
+    fn all_to_allv_into<T: Scalar + AnyBitPattern>(
+        &self,
+        send: (&[T], &[usize], &[usize]),
+        recv: (&mut [T], &[usize], &[usize]),
+        op: &'static str,
+    ) -> Result<(), Error> {
+        each!(self, t => t.all_to_allv_into(send, recv, op))
+    }
+    fn scatterv_into<T: Scalar + AnyBitPattern>(
+        &self,
+        root: usize,
+        send: Option<(&[T], &[usize], &[usize])>,
+        recv: &mut [T],
+        op: &'static str,
+    ) -> Result<(), Error> {
+        each!(self, t => t.scatterv_into(root, send, recv, op))
+    }
+    fn gatherv_into<T: Scalar + AnyBitPattern>(
+        &self,
+        root: usize,
+        send: &[T],
+        recv: Option<(&mut [T], &[usize], &[usize])>,
+        op: &'static str,
+    ) -> Result<(), Error> {
+        each!(self, t => t.gatherv_into(root, send, recv, op))
+    }
+    fn all_gatherv_into<T: Scalar + AnyBitPattern>(
+        &self,
+        send: &[T],
+        recv: (&mut [T], &[usize], &[usize]),
+        op: &'static str,
+    ) -> Result<(), Error> {
+        each!(self, t => t.all_gatherv_into(send, recv, op))
+    }
+    fn scan_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
+        &self,
+        send: &[T],
+        recv: &mut [T],
+        reduction: O,
+        exclusive: bool,
+        op: &'static str,
+    ) -> Result<(), Error> {
+        each!(self, t => t.scan_into(send, recv, reduction, exclusive, op))
+    }
+    fn reduce_scatter_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
+        &self,
+        send: &[T],
+        recv: &mut [T],
+        counts: &[usize],
+        reduction: O,
+        op: &'static str,
+    ) -> Result<(), Error> {
+        each!(self, t => t.reduce_scatter_into(send, recv, counts, reduction, op))
     }
 }

@@ -10,6 +10,7 @@
 mod collective;
 mod mailbox;
 mod nonblocking;
+mod vector;
 
 use std::any::Any;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,7 +23,7 @@ use super::{InFlight, Transport};
 use crate::mpi::error::Error;
 use crate::mpi::limits::{max_count, pieces_of};
 use crate::mpi::message::{Source, Tag, TagMatch};
-use crate::mpi::op::{AnyBitPattern, Op, Operand, Scalar};
+use crate::mpi::op::{AnyBitPattern, Reduction, Scalar};
 
 /// State shared by every group of one local world.
 #[derive(Default)]
@@ -382,12 +383,12 @@ impl Transport for Local {
         self.copy_in(op, "the blocks gathered", recv, &all.concat())
     }
 
-    fn reduce_into<T: Operand>(
+    fn reduce_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
         &self,
         root: usize,
         send: &[T],
         recv: Option<&mut [T]>,
-        reduction: Op,
+        reduction: O,
         op: &'static str,
     ) -> Result<(), Error> {
         if let (Some(all), Some(recv)) = (self.gather(root, send.to_vec(), op)?, recv) {
@@ -396,11 +397,11 @@ impl Transport for Local {
         Ok(())
     }
 
-    fn all_reduce_into<T: Operand>(
+    fn all_reduce_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
         &self,
         send: &[T],
         recv: &mut [T],
-        reduction: Op,
+        reduction: O,
         op: &'static str,
     ) -> Result<(), Error> {
         let all = self.allgather(send.to_vec(), op)?;

@@ -13,6 +13,7 @@
 //! wants.
 
 pub(crate) mod backend;
+pub(crate) mod collectives;
 pub(crate) mod local;
 pub(crate) mod nonblocking;
 #[cfg(feature = "mpi")]
@@ -20,7 +21,7 @@ pub(crate) mod rsmpi;
 
 use super::error::Error;
 use super::message::{Source, Status, Tag, TagMatch};
-use super::op::{AnyBitPattern, Op, Operand, Scalar};
+use super::op::{AnyBitPattern, Reduction, Scalar};
 
 /// What differs between the local world of threads and real MPI. Every
 /// method works on one rank's end of one communicator; the checks of
@@ -162,20 +163,20 @@ pub(crate) trait Transport: Sized {
     ) -> Result<(), Error>;
     /// Element-wise `reduction` into the root's `recv` (`Some` on the root
     /// only), of any length.
-    fn reduce_into<T: Operand>(
+    fn reduce_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
         &self,
         root: usize,
         send: &[T],
         recv: Option<&mut [T]>,
-        reduction: Op,
+        reduction: O,
         op: &'static str,
     ) -> Result<(), Error>;
     /// Element-wise `reduction` into every rank's `recv`, of any length.
-    fn all_reduce_into<T: Operand>(
+    fn all_reduce_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
         &self,
         send: &[T],
         recv: &mut [T],
-        reduction: Op,
+        reduction: O,
         op: &'static str,
     ) -> Result<(), Error>;
 

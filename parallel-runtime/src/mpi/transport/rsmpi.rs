@@ -4,6 +4,7 @@
 mod nonblocking;
 mod receive;
 mod send;
+mod vector;
 
 use rsmpi::attribute::{AttributeKey, CommAttribute};
 use rsmpi::datatype::{Partition, PartitionMut};
@@ -18,7 +19,7 @@ use super::{Direct, Transport};
 use crate::mpi::error::Error;
 use crate::mpi::limits::{max_count, object_piece};
 use crate::mpi::message::{Source, Tag, TagMatch};
-use crate::mpi::op::{system_op, AnyBitPattern, Op, Operand, Scalar};
+use crate::mpi::op::{AnyBitPattern, Reduction, Scalar};
 
 /// One rank's end of an MPI communicator.
 pub(crate) struct Rsmpi {
@@ -358,25 +359,26 @@ impl Transport for Rsmpi {
     }
 
     /// In pieces of `max_count` elements.
-    fn reduce_into<T: Operand>(
+    fn reduce_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
         &self,
         root: usize,
         send: &[T],
         recv: Option<&mut [T]>,
-        reduction: Op,
+        reduction: O,
         _op: &'static str,
     ) -> Result<(), Error> {
         let root_proc = self.comm.process_at_rank(root as i32);
         let p = max_count();
+        let reduction = reduction.mpi_op();
         match recv {
             Some(recv) => {
                 for (s, r) in send.chunks(p).zip(recv.chunks_mut(p)) {
-                    root_proc.reduce_into_root(s, r, system_op(reduction));
+                    root_proc.reduce_into_root(s, r, &reduction);
                 }
             }
             None => {
                 for s in send.chunks(p) {
-                    root_proc.reduce_into(s, system_op(reduction));
+                    root_proc.reduce_into(s, &reduction);
                 }
             }
         }
@@ -384,16 +386,17 @@ impl Transport for Rsmpi {
     }
 
     /// In pieces of `max_count` elements.
-    fn all_reduce_into<T: Operand>(
+    fn all_reduce_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
         &self,
         send: &[T],
         recv: &mut [T],
-        reduction: Op,
+        reduction: O,
         _op: &'static str,
     ) -> Result<(), Error> {
         let p = max_count();
+        let reduction = reduction.mpi_op();
         for (s, r) in send.chunks(p).zip(recv.chunks_mut(p)) {
-            self.comm.all_reduce_into(s, r, system_op(reduction));
+            self.comm.all_reduce_into(s, r, &reduction);
         }
         Ok(())
     }

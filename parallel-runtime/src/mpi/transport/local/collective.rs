@@ -10,7 +10,7 @@ use super::mailbox::{Ctx, Envelope, Mailbox};
 use super::{Group, Local};
 use crate::mpi::error::Error;
 use crate::mpi::message::{Source, TagMatch};
-use crate::mpi::op::{Op, Operand};
+use crate::mpi::op::Reduction;
 
 impl Local {
     /// The payload of `env` as a `P`.
@@ -199,12 +199,12 @@ impl Local {
     }
 
     /// `recv[i] = op(all[0][i], all[1][i], …)`, in rank order.
-    pub(super) fn fold_into<T: Operand>(
+    pub(super) fn fold_into<T: Copy, O: Reduction<T>>(
         &self,
         what: &'static str,
         recv: &mut [T],
         all: &[Vec<T>],
-        op: Op,
+        op: O,
     ) -> Result<(), Error> {
         for (r, part) in all.iter().enumerate() {
             if part.len() != recv.len() {
@@ -220,7 +220,7 @@ impl Local {
                 recv.copy_from_slice(part);
             } else {
                 for (a, b) in recv.iter_mut().zip(part) {
-                    *a = T::apply(op, *a, *b);
+                    *a = op.combine(*a, *b);
                 }
             }
         }
