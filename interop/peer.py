@@ -54,6 +54,19 @@ def main() -> int:
     back = np.empty(n, dtype="d")
     comm.Recv([back, MPI.DOUBLE], source=1, tag=4)
     np.testing.assert_array_equal(back, np.ones(37))
+    # Issue 11's collectives across the two languages: Alltoallv with
+    # counts and displacements, Scan, Reduce_scatter_block, a bitwise op.
+    send = np.arange(3, dtype="d")  # 1 element to rank 0, 2 to rank 1
+    recv = np.full(4, -1.0)
+    comm.Alltoallv([send, [1, 2], [0, 1], MPI.DOUBLE], [recv, [1, 3], [0, 1], MPI.DOUBLE])
+    np.testing.assert_array_equal(recv, [0.0, 10.0, 11.0, 12.0])
+    prefix = np.zeros(2, dtype="d")
+    comm.Scan([np.array([1.0, 2.0]), MPI.DOUBLE], [prefix, MPI.DOUBLE], op=MPI.SUM)
+    np.testing.assert_array_equal(prefix, [1.0, 2.0])  # rank 0: its own
+    mine = np.zeros(2, dtype="i8")
+    comm.Reduce_scatter_block([np.array([1, 2, 4, 8], dtype="i8"), MPI.INT64_T],
+                              [mine, MPI.INT64_T], op=MPI.BOR)
+    np.testing.assert_array_equal(mine, [1 | 16, 2 | 32])  # the Rust rank passes 16, 32, 64, 128
 
     print(f"peer.py: ok (sent {N} float64 to Rust, checked {2 * N} coming back)")
     return 0

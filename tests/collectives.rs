@@ -31,12 +31,14 @@ fn local(mode: &str, n: usize, max_count: Option<&str>) {
     );
 }
 
-fn under_mpirun(n: usize, mode: &str, max_count: Option<&str>) {
+/// `mpirun --oversubscribe -n N mpi_collectives MODE`, or `None` (having
+/// said why) where this test cannot run it.
+fn mpirun(n: usize, mode: &str, max_count: Option<&str>) -> Option<Command> {
     if !cfg!(feature = "mpi") || !parallel_tests::mpirun_runs() {
         println!(
             "skipped: `mpi_collectives {mode}` on {n} MPI ranks needs `--features mpi` and mpirun"
         );
-        return;
+        return None;
     }
     let mut cmd = Command::new("mpirun");
     cmd.args(["--oversubscribe", "-n", &n.to_string()]);
@@ -46,6 +48,13 @@ fn under_mpirun(n: usize, mode: &str, max_count: Option<&str>) {
     cmd.args([EXE, mode])
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    Some(cmd)
+}
+
+fn under_mpirun(n: usize, mode: &str, max_count: Option<&str>) {
+    let Some(cmd) = mpirun(n, mode, max_count) else {
+        return;
+    };
     let (ok, out) = run(cmd, 120);
     assert!(ok, "mpirun -n {n} mpi_collectives {mode} failed:\n{out}");
     for r in 0..n {
@@ -80,5 +89,24 @@ fn mpi_on_1_2_and_4_ranks() {
 fn mpi_at_the_limits_on_1_2_and_4_ranks() {
     for n in [1, 2, 4] {
         under_mpirun(n, "limits", Some(MAX_COUNT));
+    }
+}
+
+/// What the root of `scatterv_buf` says when a block ends past its buffer.
+const ROOT_REFUSES: &str =
+    "rank 0: `scatterv_buf`: the block for rank 3 of the send buffer (displacement 4, count 1) \
+     ends at element 5, past its 4 elements";
+
+/// A root that refuses its arguments ends the job with its message (the
+/// other ranks do not wait for it forever), in a local world and on MPI.
+#[test]
+fn a_refusing_root_ends_the_job_with_its_message() {
+    let mut cmd = Command::new(EXE);
+    cmd.args(["root-refuses", "local", "4"]);
+    let (ok, out) = run(cmd, 60);
+    assert!(!ok && out.contains(ROOT_REFUSES), "{out}");
+    if let Some(cmd) = mpirun(4, "root-refuses", None) {
+        let (ok, out) = run(cmd, 120);
+        assert!(!ok && out.contains(ROOT_REFUSES), "{out}");
     }
 }

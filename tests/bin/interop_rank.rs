@@ -55,6 +55,17 @@ fn main(world: Comm) -> Result<(), Box<dyn std::error::Error>> {
     world.recv_buf(&mut extra, 0, 5)?;
     assert!(extra.iter().all(|&x| x == 3.0));
     world.send_buf(&[1.0f64; 37], 0, 4)?;
+    // Issue 11's collectives, as peer.py calls them.
+    let send = [10.0, 11.0, 12.0, 20.0, 21.0]; // 3 elements to rank 0, 2 to itself
+    let mut recv = vec![-1.0; 4];
+    world.all_to_allv_buf((&send, &[3, 2], &[0, 3]), (&mut recv, &[2, 2], &[0, 2]))?;
+    assert_eq!(recv, [1.0, 2.0, 20.0, 21.0]);
+    let mut prefix = [0.0; 2];
+    world.scan_buf(&[0.5, 0.25], &mut prefix, Op::Sum)?;
+    assert_eq!(prefix, [1.5, 2.25]);
+    let mut mine = [0i64; 2];
+    world.reduce_scatter_block_buf(&[16, 32, 64, 128], &mut mine, Op::BOr)?;
+    assert_eq!(mine, [4 | 64, 8 | 128]);
     println!(
         "interop_rank: ok (received {N} float64 from mpi4py, sent {} back)",
         2 * N

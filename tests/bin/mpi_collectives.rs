@@ -10,6 +10,8 @@
 //! mpi_collectives all local 4        # the same in a local world of 4 ranks
 //! PARALLEL_MPI_MAX_COUNT=64 mpi_collectives limits [local N]
 //!                                    # MPI's int limits, lowered to 64
+//! mpi_collectives root-refuses [local N]
+//!                                    # fails: the root's error ends the job
 //! ```
 //!
 //! Each rank prints `rank R of N (mpi: B): ok <mode>` when all its checks
@@ -60,6 +62,7 @@ fn run(w: &Comm, mode: &str) -> Res {
             errors::refusals(w)?;
         }
         "limits" => errors::limits(w)?,
+        "root-refuses" => errors::root_refuses(w)?,
         other => return Err(format!("unknown mode `{other}`").into()),
     }
     w.barrier()?;

@@ -9,6 +9,8 @@ use super::error::Error;
 use super::limits::max_count;
 use super::message::{Source, Status, Tag, TagMatch};
 use super::op::{AnyBitPattern, Reduction, Scalar};
+#[cfg(doc)]
+use super::op::{Loc, Op};
 use super::request::BufRequest;
 use super::transport::Transport;
 use super::wire::send_slice;
@@ -16,7 +18,9 @@ use super::wire::send_slice;
 impl Comm {
     /// Combines every rank's number with `op`; the result at `root`
     /// (`comm.reduce(x, op=MPI.SUM, root=0)`). Numbers go through the
-    /// buffer path, at the speed of the C library.
+    /// buffer path, at the speed of the C library. `op` is an [`Op`] on
+    /// numbers, or any other [`Reduction`]: `Op::LAnd`… and `Op::BAnd`… on
+    /// integers, `Op::MaxLoc`/`Op::MinLoc` on [`Loc`] pairs.
     pub fn reduce<T: Scalar + AnyBitPattern>(
         &self,
         root: usize,
@@ -228,6 +232,7 @@ impl Comm {
     /// Element-wise `op` of every rank's `send` into the root's `recv`
     /// (`comm.Reduce(sendbuf, recvbuf, op, root)`); `recv` is `Some` on the
     /// root only. Of any length (over `i32::MAX` elements, in pieces).
+    /// `op` as for [`Comm::reduce`].
     pub fn reduce_buf<T: Scalar + AnyBitPattern>(
         &self,
         root: usize,

@@ -11,6 +11,7 @@ use super::comm::Comm;
 use super::error::{decode, Error};
 use super::op::{AnyBitPattern, Reduction, Scalar};
 use super::transport::collectives::Collectives;
+use super::transport::Transport;
 use crate::codec;
 
 /// Offsets of consecutive blocks of `lens` elements.
@@ -24,7 +25,29 @@ fn offsets(lens: &[usize]) -> Vec<usize> {
         .collect()
 }
 
+/// The length a rank sends in `alltoall` to say it refused its arguments.
+const REFUSED: u64 = u64::MAX;
+
 impl Comm {
+    /// Every rank learns whether every rank accepted its arguments: its
+    /// own error on a rank that refused, [`Error::Blocks`] naming the first
+    /// such rank on the others. One allgather.
+    fn agree(&self, op: &'static str, mine: Result<(), Error>) -> Result<(), Error> {
+        let all = self.t.all_lens(usize::from(mine.is_err()), op)?;
+        mine?;
+        match all.iter().position(|&n| n != 0) {
+            None => Ok(()),
+            Some(r) => Err(self.refused(op, r)),
+        }
+    }
+
+    fn refused(&self, op: &'static str, r: usize) -> Error {
+        self.blocks(
+            op,
+            format!("rank {r} refused its arguments (its own error says why); no data moved"),
+        )
+    }
+
     /// `values[r]` to rank `r`, and rank `r`'s value for this rank at
     /// index `r` of the result (`comm.alltoall(list)`): every rank passes
     /// `size()` values of any serde type.
@@ -55,12 +78,12 @@ impl Comm {
         };
         let outgoing: Vec<u64> = match &parts {
             Ok(p) => p.iter().map(|b| b.len() as u64).collect(),
-            Err(_) => vec![u64::MAX; size],
+            Err(_) => vec![REFUSED; size],
         };
         let mut incoming = vec![0u64; size];
         self.t.all_to_all_into(&outgoing, &mut incoming, OP)?;
-        // A rank that refused sent `u64::MAX`: `agree` names it.
-        let refused = incoming.contains(&u64::MAX);
+        // A rank that refused sent `REFUSED`: `agree` names it.
+        let refused = incoming.contains(&REFUSED);
         let (mine, parts) = match parts {
             Ok(p) => {
                 let past = beyond_counts(&outgoing)
@@ -86,9 +109,9 @@ impl Comm {
 
     /// Block `r` of `send` (`send.len() / size()` elements) to rank `r`,
     /// and rank `r`'s block for this rank into block `r` of `recv`
-    /// (`comm.Alltoall(sendbuf, recvbuf)`). Every rank sends blocks of the
-    /// same length (checked, with one allgather); `recv` is as long as
-    /// `send`. `send.len()` may not exceed `i32::MAX` (MPI's counts): else
+    /// (`comm.Alltoall(sendbuf, recvbuf)`). `send.len()` is a multiple of
+    /// `size()` and `recv` as long; every rank sends blocks of the same
+    /// length, as in MPI. `send.len()` may not exceed `i32::MAX` (MPI's counts): else
     /// an [`Error::TooLarge`] on every rank.
     pub fn all_to_all_buf<T: Scalar + AnyBitPattern>(
         &self,
@@ -99,36 +122,17 @@ impl Comm {
         let _span = crate::trace::op_span(OP);
         let size = self.size();
         let n = send.len() / size;
-        let mine = if send.len() % size != 0 {
-            Err(self.argument(
+        if !send.len().is_multiple_of(size) {
+            return Err(self.blocks(
                 OP,
                 format!(
                     "the send buffer has {} elements, not a multiple of the {size} ranks",
                     send.len()
                 ),
-            ))
-        } else if recv.len() != send.len() {
-            Err(Error::Length {
-                rank: self.rank(),
-                op: OP,
-                what: "the receive buffer",
-                got: recv.len(),
-                expected: send.len(),
-            })
-        } else {
-            self.t.check_blocks(OP, n).map(|()| n as u64)
-        };
-        let all = self.share(OP, mine)?;
-        if let Some(r) = all.iter().position(|&m| m != all[0]) {
-            return Err(self.argument(
-                OP,
-                format!(
-                    "rank {r} sends blocks of {} elements, rank 0 of {}; every rank sends \
-                     blocks of the same length",
-                    all[r], all[0]
-                ),
             ));
         }
+        self.check_same_len(OP, send.len(), recv.len())?;
+        self.t.check_blocks(OP, n)?;
         self.t.all_to_all_into(send, recv, OP)
     }
 
@@ -288,10 +292,10 @@ impl Comm {
     /// blocks of `counts[r]` elements: block `r` into rank `r`'s `recv`
     /// (`comm.Reduce_scatter(sendbuf, recvbuf, counts, op)`).
     ///
-    /// Every rank passes the same `counts`, one per rank, summing to
-    /// `send.len()`, and a `recv` of its own count: checked, with one
-    /// allgather, the same verdict on every rank. Counts past `i32::MAX`
-    /// in all are an [`Error::TooLarge`].
+    /// `counts` has one count per rank and sums to `send.len()`, and
+    /// `recv` holds this rank's count (checked); every rank passes the same
+    /// `counts`, as in MPI. A count or the offset of a block past
+    /// `i32::MAX` is an [`Error::TooLarge`].
     pub fn reduce_scatter_buf<T: Scalar + AnyBitPattern>(
         &self,
         send: &[T],
@@ -301,27 +305,18 @@ impl Comm {
     ) -> Result<(), Error> {
         const OP: &str = "reduce_scatter_buf";
         let _span = crate::trace::op_span(OP);
-        let mine = self.check_reduce_counts(OP, send.len(), recv.len(), counts);
-        let all = self.share(OP, mine)?;
-        if let Some(r) = all.iter().position(|&h| h != all[0]) {
-            return Err(self.argument(
-                OP,
-                format!("rank {r} passes other counts than rank 0; every rank passes the same"),
-            ));
-        }
+        self.check_reduce_counts(OP, send.len(), recv.len(), counts)?;
         self.t.reduce_scatter_into(send, recv, counts, op, OP)
     }
 
-    /// The checks of `reduce_scatter_buf` on this rank: a fingerprint of
-    /// `counts` to compare between ranks.
+    /// The checks of `reduce_scatter_buf` on this rank.
     fn check_reduce_counts(
         &self,
         op: &'static str,
         send: usize,
         recv: usize,
         counts: &[usize],
-    ) -> Result<u64, Error> {
-        use std::hash::{Hash, Hasher};
+    ) -> Result<(), Error> {
         if counts.len() != self.size() {
             return Err(Error::Length {
                 rank: self.rank(),
@@ -333,17 +328,13 @@ impl Comm {
         }
         let sum = counts.iter().fold(0usize, |a, &c| a.saturating_add(c));
         if sum != send {
-            return Err(self.argument(
+            return Err(self.blocks(
                 op,
                 format!("the counts sum to {sum}, but the send buffer has {send} elements"),
             ));
         }
         self.check_same_len(op, counts[self.rank()], recv)?;
         let lens: Vec<u64> = counts.iter().map(|&c| c as u64).collect();
-        self.t.check_varcount(op, &lens)?;
-        // `DefaultHasher::new()` has fixed keys: the same in every process.
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        counts.hash(&mut h);
-        Ok(h.finish())
+        self.t.check_varcount(op, &lens)
     }
 }

@@ -95,6 +95,11 @@ pub(crate) fn zeroed<T: AnyBitPattern>() -> T {
 }
 
 /// A number that the predefined [`Op`]s apply to.
+#[diagnostic::on_unimplemented(
+    message = "`Op::Sum`, `Prod`, `Min` and `Max` take numbers, not `{Self}`",
+    label = "an operation on numbers",
+    note = "`Op::MaxLoc` and `Op::MinLoc` take `Loc` pairs; for any other type, pass a closure on the object path (`all_reduce_with`, `scan_with`)"
+)]
 pub trait Operand: Scalar + AnyBitPattern {
     /// `op` applied to `a` and `b`.
     fn apply(op: Op, a: Self, b: Self) -> Self;

@@ -56,6 +56,11 @@ unsafe impl<T: AnyBitPattern> AnyBitPattern for Loc<T> {}
 /// The value types of [`Loc`], those of MPI's pair types: `f32`
 /// (`MPI_FLOAT_INT`), `f64` (`MPI_DOUBLE_INT`), `i16` (`MPI_SHORT_INT`),
 /// `i32` (`MPI_2INT`), `i64` (`MPI_LONG_INT`).
+#[diagnostic::on_unimplemented(
+    message = "`Op::MaxLoc` and `Op::MinLoc` take `Loc` pairs of `f32`, `f64`, `i16`, `i32` or `i64`, not `{Self}`",
+    label = "an operation on `Loc` pairs",
+    note = "wrap each value with its index: `Loc::new(value, index)` (mpi4py's `(value, rank)`)"
+)]
 pub trait LocValue: Scalar + AnyBitPattern + PartialOrd + Sealed {}
 
 #[cfg(not(feature = "mpi"))]
@@ -102,6 +107,22 @@ loc_value!(f32, f64, i16, i32, i64);
 /// and [`Op::MinLoc`](super::Op::MinLoc): the larger (smaller) value of
 /// [`Loc`] pairs with its index; of equal values, the lower index, as MPI
 /// defines them.
+///
+/// They take pairs only, and pairs take no other operation:
+///
+/// ```compile_fail
+/// # use parallel_runtime::mpi::{Comm, Op};
+/// # let world = Comm::single();
+/// let x = world.all_reduce(2.5f64, Op::MaxLoc)?; // error: `Locate` is not defined on `f64`
+/// # Ok::<(), parallel_runtime::mpi::Error>(())
+/// ```
+///
+/// ```compile_fail
+/// # use parallel_runtime::mpi::{Comm, Loc, Op};
+/// # let world = Comm::single();
+/// let x = world.all_reduce(Loc::new(2.5f64, 0), Op::Sum)?; // error: `Op` is not defined on `Loc<f64>`
+/// # Ok::<(), parallel_runtime::mpi::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Locate {
     /// The larger value and its index (`MPI.MAXLOC`).

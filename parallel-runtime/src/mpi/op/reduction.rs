@@ -59,6 +59,11 @@ impl<T: Operand> Reduction<T> for Op {
 
 /// The integer types, which the logical and bitwise operations take (as
 /// in MPI, which defines them on C's integers).
+#[diagnostic::on_unimplemented(
+    message = "the logical and bitwise operations (`Op::LAnd`, `Op::BAnd`…) take integers, not `{Self}`",
+    label = "an operation on integers",
+    note = "MPI defines them on integers only; to reduce flags, send them as `u8`"
+)]
 pub trait Integer:
     Operand
     + PartialEq
