@@ -22,7 +22,6 @@ mod checks;
 #[path = "collectives/errors.rs"]
 mod errors;
 
-use parallel_runtime::mpi::local;
 use parallel_runtime::prelude::*;
 
 type Res = Result<(), Box<dyn std::error::Error>>;
@@ -31,14 +30,9 @@ type Res = Result<(), Box<dyn std::error::Error>>;
 fn main(world: Comm) -> Res {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mode = args.first().map_or("all", String::as_str).to_owned();
-    if args.get(1).map(String::as_str) == Some("local") {
-        let n: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(2);
-        let outs = local::run(n, |w| run(&w, &mode).map_err(|e| e.to_string()));
-        for (r, out) in outs.into_iter().enumerate() {
-            out.map_err(|e| format!("local rank {r}: {e}"))?;
-        }
-        println!("local world of {n}: ok {mode}");
-        return Ok(());
+    let each = |w: &Comm| run(w, &mode).map_err(|e| e.to_string());
+    if let Some(done) = parallel_tests::run_local(&args, &mode, each) {
+        return Ok(done?);
     }
     run(&world, &mode)?;
     println!(

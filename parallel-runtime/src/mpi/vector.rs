@@ -92,6 +92,33 @@ impl Comm {
         Ok(())
     }
 
+    /// The checks of a rooted collective: the root in range and, on the
+    /// root, its buffer's blocks (`layout`: its length, counts and
+    /// displacements, `None` where the root passed none).
+    fn check_root_layout(
+        &self,
+        op: &'static str,
+        root: usize,
+        what: &'static str,
+        layout: Option<(usize, &[usize], &[usize])>,
+        apart: bool,
+    ) -> Result<(), Error> {
+        self.t.check_rank(op, root)?;
+        if self.rank() != root {
+            return Ok(());
+        }
+        match layout {
+            None => Err(Error::RootValueMissing {
+                rank: root,
+                op,
+                root,
+            }),
+            Some((len, counts, displs)) => {
+                self.check_layout(op, what, len, (counts, displs), apart)
+            }
+        }
+    }
+
     /// Block `r` of the root's `send` (`(buf, counts, displs)`, `Some` on
     /// the root only) into rank `r`'s `recv`, which holds `counts[r]`
     /// elements (`comm.Scatterv([sendbuf, counts, displs, T], recvbuf,
@@ -108,18 +135,9 @@ impl Comm {
     ) -> Result<(), Error> {
         const OP: &str = "scatterv_buf";
         let _span = crate::trace::op_span(OP);
-        self.t.check_rank(OP, root)?;
         let send = send.filter(|_| self.rank() == root);
-        if self.rank() == root {
-            let Some((buf, counts, displs)) = send else {
-                return Err(Error::RootValueMissing {
-                    rank: root,
-                    op: OP,
-                    root,
-                });
-            };
-            self.check_layout(OP, "the send buffer", buf.len(), (counts, displs), false)?;
-        }
+        let layout = send.map(|(buf, c, d)| (buf.len(), c, d));
+        self.check_root_layout(OP, root, "the send buffer", layout, false)?;
         self.t.scatterv_into(root, send, recv, OP)
     }
 
@@ -136,18 +154,9 @@ impl Comm {
     ) -> Result<(), Error> {
         const OP: &str = "gatherv_buf";
         let _span = crate::trace::op_span(OP);
-        self.t.check_rank(OP, root)?;
         let recv = recv.filter(|_| self.rank() == root);
-        if self.rank() == root {
-            let Some((buf, counts, displs)) = &recv else {
-                return Err(Error::RootValueMissing {
-                    rank: root,
-                    op: OP,
-                    root,
-                });
-            };
-            self.check_layout(OP, "the receive buffer", buf.len(), (counts, displs), true)?;
-        }
+        let layout = recv.as_ref().map(|(buf, c, d)| (buf.len(), *c, *d));
+        self.check_root_layout(OP, root, "the receive buffer", layout, true)?;
         self.t.gatherv_into(root, send, recv, OP)
     }
 

@@ -7,6 +7,7 @@ use super::Local;
 use crate::mpi::error::Error;
 use crate::mpi::op::{AnyBitPattern, Reduction, Scalar};
 use crate::mpi::transport::collectives::Collectives;
+use crate::mpi::transport::Transport;
 
 /// Block `r` of `buf` by `counts` and `displs`.
 fn block<'a, T>(buf: &'a [T], counts: &[usize], displs: &[usize], r: usize) -> &'a [T] {
@@ -28,27 +29,28 @@ impl Local {
         }
         Ok(())
     }
+}
 
-    pub(super) fn exchange_all<T: Copy + Send + 'static>(
+impl Collectives for Local {
+    fn all_to_all_into<T: Scalar + AnyBitPattern>(
         &self,
         send: &[T],
         recv: &mut [T],
         op: &'static str,
     ) -> Result<(), Error> {
-        let n = send.len() / self.size_of_group();
-        let counts = vec![n; self.size_of_group()];
-        let displs: Vec<usize> = (0..self.size_of_group()).map(|r| r * n).collect();
-        self.exchange_v((send, &counts, &displs), (recv, &counts, &displs), op)
+        let n = send.len() / self.size();
+        let counts = vec![n; self.size()];
+        let displs: Vec<usize> = (0..self.size()).map(|r| r * n).collect();
+        self.all_to_allv_into((send, &counts, &displs), (recv, &counts, &displs), op)
     }
-
-    pub(super) fn exchange_v<T: Copy + Send + 'static>(
+    fn all_to_allv_into<T: Scalar + AnyBitPattern>(
         &self,
         send: (&[T], &[usize], &[usize]),
         recv: (&mut [T], &[usize], &[usize]),
         op: &'static str,
     ) -> Result<(), Error> {
         let (buf, counts, displs) = send;
-        let parts: Vec<Vec<T>> = (0..self.size_of_group())
+        let parts: Vec<Vec<T>> = (0..self.size())
             .map(|r| block(buf, counts, displs, r).to_vec())
             .collect();
         let all = self.allgather(parts, op)?;
@@ -58,8 +60,7 @@ impl Local {
             .collect();
         self.place(op, recv, &mine)
     }
-
-    pub(super) fn scatter_blocks<T: Copy + Send + 'static>(
+    fn scatterv_into<T: Scalar + AnyBitPattern>(
         &self,
         root: usize,
         send: Option<(&[T], &[usize], &[usize])>,
@@ -67,15 +68,14 @@ impl Local {
         op: &'static str,
     ) -> Result<(), Error> {
         let parts = send.map(|(buf, counts, displs)| {
-            (0..self.size_of_group())
+            (0..self.size())
                 .map(|r| block(buf, counts, displs, r).to_vec())
                 .collect::<Vec<_>>()
         });
         let got = self.scatter(root, parts, op)?;
         self.copy_in(op, "the block sent", recv, &got)
     }
-
-    pub(super) fn gather_blocks<T: Copy + Send + 'static>(
+    fn gatherv_into<T: Scalar + AnyBitPattern>(
         &self,
         root: usize,
         send: &[T],
@@ -87,8 +87,7 @@ impl Local {
         }
         Ok(())
     }
-
-    pub(super) fn allgather_blocks<T: Copy + Send + 'static>(
+    fn all_gatherv_into<T: Scalar + AnyBitPattern>(
         &self,
         send: &[T],
         recv: (&mut [T], &[usize], &[usize]),
@@ -97,8 +96,7 @@ impl Local {
         let all = self.allgather(send.to_vec(), op)?;
         self.place(op, recv, &all)
     }
-
-    pub(super) fn scan_prefix<T: Copy + Send + 'static, O: Reduction<T>>(
+    fn scan_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
         &self,
         send: &[T],
         recv: &mut [T],
@@ -113,8 +111,7 @@ impl Local {
         }
         self.fold_into(op, recv, &all[..upto], reduction)
     }
-
-    pub(super) fn reduce_scatter_blocks<T: Copy + Send + 'static, O: Reduction<T>>(
+    fn reduce_scatter_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
         &self,
         send: &[T],
         recv: &mut [T],
@@ -132,74 +129,5 @@ impl Local {
             recv,
             &folded[at..at + counts[self.rank]],
         )
-    }
-
-    fn size_of_group(&self) -> usize {
-        self.group.boxes.len()
-    }
-}
-
-impl Collectives for Local {
-    fn all_to_all_into<T: Scalar + AnyBitPattern>(
-        &self,
-        send: &[T],
-        recv: &mut [T],
-        op: &'static str,
-    ) -> Result<(), Error> {
-        self.exchange_all(send, recv, op)
-    }
-    fn all_to_allv_into<T: Scalar + AnyBitPattern>(
-        &self,
-        send: (&[T], &[usize], &[usize]),
-        recv: (&mut [T], &[usize], &[usize]),
-        op: &'static str,
-    ) -> Result<(), Error> {
-        self.exchange_v(send, recv, op)
-    }
-    fn scatterv_into<T: Scalar + AnyBitPattern>(
-        &self,
-        root: usize,
-        send: Option<(&[T], &[usize], &[usize])>,
-        recv: &mut [T],
-        op: &'static str,
-    ) -> Result<(), Error> {
-        self.scatter_blocks(root, send, recv, op)
-    }
-    fn gatherv_into<T: Scalar + AnyBitPattern>(
-        &self,
-        root: usize,
-        send: &[T],
-        recv: Option<(&mut [T], &[usize], &[usize])>,
-        op: &'static str,
-    ) -> Result<(), Error> {
-        self.gather_blocks(root, send, recv, op)
-    }
-    fn all_gatherv_into<T: Scalar + AnyBitPattern>(
-        &self,
-        send: &[T],
-        recv: (&mut [T], &[usize], &[usize]),
-        op: &'static str,
-    ) -> Result<(), Error> {
-        self.allgather_blocks(send, recv, op)
-    }
-    fn scan_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
-        &self,
-        send: &[T],
-        recv: &mut [T],
-        reduction: O,
-        exclusive: bool,
-        op: &'static str,
-    ) -> Result<(), Error> {
-        self.scan_prefix(send, recv, reduction, exclusive, op)
-    }
-    fn reduce_scatter_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
-        &self,
-        send: &[T],
-        recv: &mut [T],
-        counts: &[usize],
-        reduction: O,
-        op: &'static str,
-    ) -> Result<(), Error> {
-        self.reduce_scatter_blocks(send, recv, counts, reduction, op)
     }
 }

@@ -19,85 +19,96 @@ fn counts(v: &[usize]) -> Vec<Count> {
     v.iter().map(|&n| count(n)).collect()
 }
 
-/// The end of the furthest block.
-fn end(counts: &[usize], displs: &[usize]) -> usize {
-    counts
-        .iter()
-        .zip(displs)
-        .map(|(c, d)| c + d)
-        .max()
-        .unwrap_or(0)
+/// `buf` up to the end of its furthest block, cut into MPI's partition.
+fn parts<'a, T: Scalar>(
+    (buf, c, d): (&'a [T], &[usize], &[usize]),
+) -> Partition<'a, [T], Vec<Count>, Vec<Count>> {
+    let end = c.iter().zip(d).map(|(c, d)| c + d).max().unwrap_or(0);
+    Partition::new(&buf[..end], counts(c), counts(d))
 }
 
-impl Rsmpi {
-    pub(super) fn exchange_all<T: Scalar + AnyBitPattern>(&self, send: &[T], recv: &mut [T]) {
-        self.comm.all_to_all_into(send, recv);
-    }
+/// [`parts`] of a receive buffer.
+fn parts_mut<'a, T: Scalar>(
+    (buf, c, d): (&'a mut [T], &[usize], &[usize]),
+) -> PartitionMut<'a, [T], Vec<Count>, Vec<Count>> {
+    let end = c.iter().zip(d).map(|(c, d)| c + d).max().unwrap_or(0);
+    PartitionMut::new(&mut buf[..end], counts(c), counts(d))
+}
 
-    pub(super) fn exchange_v<T: Scalar + AnyBitPattern>(
+impl Collectives for Rsmpi {
+    fn all_to_all_into<T: Scalar + AnyBitPattern>(
         &self,
-        (sbuf, sc, sd): (&[T], &[usize], &[usize]),
-        (rbuf, rc, rd): (&mut [T], &[usize], &[usize]),
-    ) {
-        let send = Partition::new(&sbuf[..end(sc, sd)], counts(sc), counts(sd));
-        let rend = end(rc, rd);
-        let mut recv = PartitionMut::new(&mut rbuf[..rend], counts(rc), counts(rd));
-        self.comm.all_to_all_varcount_into(&send, &mut recv);
+        send: &[T],
+        recv: &mut [T],
+        _op: &'static str,
+    ) -> Result<(), Error> {
+        self.comm.all_to_all_into(send, recv);
+        Ok(())
     }
 
-    pub(super) fn scatter_blocks<T: Scalar + AnyBitPattern>(
+    fn all_to_allv_into<T: Scalar + AnyBitPattern>(
+        &self,
+        send: (&[T], &[usize], &[usize]),
+        recv: (&mut [T], &[usize], &[usize]),
+        _op: &'static str,
+    ) -> Result<(), Error> {
+        self.comm
+            .all_to_all_varcount_into(&parts(send), &mut parts_mut(recv));
+        Ok(())
+    }
+
+    fn scatterv_into<T: Scalar + AnyBitPattern>(
         &self,
         root: usize,
         send: Option<(&[T], &[usize], &[usize])>,
         recv: &mut [T],
-    ) {
+        _op: &'static str,
+    ) -> Result<(), Error> {
         let root_proc = self.comm.process_at_rank(root as i32);
         match send {
-            Some((buf, c, d)) => {
-                let send = Partition::new(&buf[..end(c, d)], counts(c), counts(d));
-                root_proc.scatter_varcount_into_root(&send, recv);
-            }
+            Some(send) => root_proc.scatter_varcount_into_root(&parts(send), recv),
             None => root_proc.scatter_varcount_into(recv),
         }
+        Ok(())
     }
 
-    pub(super) fn gather_blocks<T: Scalar + AnyBitPattern>(
+    fn gatherv_into<T: Scalar + AnyBitPattern>(
         &self,
         root: usize,
         send: &[T],
         recv: Option<(&mut [T], &[usize], &[usize])>,
-    ) {
+        _op: &'static str,
+    ) -> Result<(), Error> {
         let root_proc = self.comm.process_at_rank(root as i32);
         match recv {
-            Some((buf, c, d)) => {
-                let e = end(c, d);
-                let mut recv = PartitionMut::new(&mut buf[..e], counts(c), counts(d));
-                root_proc.gather_varcount_into_root(send, &mut recv);
-            }
+            Some(recv) => root_proc.gather_varcount_into_root(send, &mut parts_mut(recv)),
             None => root_proc.gather_varcount_into(send),
         }
+        Ok(())
     }
 
-    pub(super) fn allgather_blocks<T: Scalar + AnyBitPattern>(
+    fn all_gatherv_into<T: Scalar + AnyBitPattern>(
         &self,
         send: &[T],
-        (buf, c, d): (&mut [T], &[usize], &[usize]),
-    ) {
-        let e = end(c, d);
-        let mut recv = PartitionMut::new(&mut buf[..e], counts(c), counts(d));
-        self.comm.all_gather_varcount_into(send, &mut recv);
+        recv: (&mut [T], &[usize], &[usize]),
+        _op: &'static str,
+    ) -> Result<(), Error> {
+        self.comm
+            .all_gather_varcount_into(send, &mut parts_mut(recv));
+        Ok(())
     }
 
     /// In pieces of `max_count` elements; rank 0 of an exclusive scan
     /// receives into a scratch buffer (MPI leaves it undefined), so that
     /// its `recv` keeps its values.
-    pub(super) fn scan_prefix<T: Scalar + AnyBitPattern, O: Reduction<T>>(
+    fn scan_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
         &self,
         send: &[T],
         recv: &mut [T],
         reduction: O,
         exclusive: bool,
-    ) {
+        _op: &'static str,
+    ) -> Result<(), Error> {
         let op = reduction.mpi_op();
         let p = max_count();
         let mut scratch = Vec::new();
@@ -111,21 +122,23 @@ impl Rsmpi {
                 self.comm.exclusive_scan_into(s, r, &op);
             }
         }
+        Ok(())
     }
 
     /// `MPI_Reduce_scatter_block` when every count is the same, else
     /// `MPI_Reduce_scatter`.
-    pub(super) fn reduce_scatter_blocks<T: Scalar + AnyBitPattern, O: Reduction<T>>(
+    fn reduce_scatter_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
         &self,
         send: &[T],
         recv: &mut [T],
         block_counts: &[usize],
         reduction: O,
-    ) {
+        _op: &'static str,
+    ) -> Result<(), Error> {
         let op = reduction.mpi_op();
         if block_counts.windows(2).all(|w| w[0] == w[1]) {
             self.comm.reduce_scatter_block_into(send, recv, &op);
-            return;
+            return Ok(());
         }
         use rsmpi::raw::AsRaw;
         let c = counts(block_counts);
@@ -143,77 +156,6 @@ impl Rsmpi {
                 self.comm.as_raw(),
             );
         }
-    }
-}
-
-impl Collectives for Rsmpi {
-    fn all_to_all_into<T: Scalar + AnyBitPattern>(
-        &self,
-        send: &[T],
-        recv: &mut [T],
-        _op: &'static str,
-    ) -> Result<(), Error> {
-        self.exchange_all(send, recv);
-        Ok(())
-    }
-    fn all_to_allv_into<T: Scalar + AnyBitPattern>(
-        &self,
-        send: (&[T], &[usize], &[usize]),
-        recv: (&mut [T], &[usize], &[usize]),
-        _op: &'static str,
-    ) -> Result<(), Error> {
-        self.exchange_v(send, recv);
-        Ok(())
-    }
-    fn scatterv_into<T: Scalar + AnyBitPattern>(
-        &self,
-        root: usize,
-        send: Option<(&[T], &[usize], &[usize])>,
-        recv: &mut [T],
-        _op: &'static str,
-    ) -> Result<(), Error> {
-        self.scatter_blocks(root, send, recv);
-        Ok(())
-    }
-    fn gatherv_into<T: Scalar + AnyBitPattern>(
-        &self,
-        root: usize,
-        send: &[T],
-        recv: Option<(&mut [T], &[usize], &[usize])>,
-        _op: &'static str,
-    ) -> Result<(), Error> {
-        self.gather_blocks(root, send, recv);
-        Ok(())
-    }
-    fn all_gatherv_into<T: Scalar + AnyBitPattern>(
-        &self,
-        send: &[T],
-        recv: (&mut [T], &[usize], &[usize]),
-        _op: &'static str,
-    ) -> Result<(), Error> {
-        self.allgather_blocks(send, recv);
-        Ok(())
-    }
-    fn scan_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
-        &self,
-        send: &[T],
-        recv: &mut [T],
-        reduction: O,
-        exclusive: bool,
-        _op: &'static str,
-    ) -> Result<(), Error> {
-        self.scan_prefix(send, recv, reduction, exclusive);
-        Ok(())
-    }
-    fn reduce_scatter_into<T: Scalar + AnyBitPattern, O: Reduction<T>>(
-        &self,
-        send: &[T],
-        recv: &mut [T],
-        counts: &[usize],
-        reduction: O,
-        _op: &'static str,
-    ) -> Result<(), Error> {
-        self.reduce_scatter_blocks(send, recv, counts, reduction);
         Ok(())
     }
 }
