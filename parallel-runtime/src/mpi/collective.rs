@@ -30,7 +30,7 @@ const REFUSED: u64 = u64::MAX;
 
 impl Comm {
     /// Every rank learns whether every rank accepted its arguments: its
-    /// own error on a rank that refused, [`Error::Blocks`] naming the first
+    /// own error on a rank that refused, [`Error::Argument`] naming the first
     /// such rank on the others. One allgather.
     fn agree(&self, op: &'static str, mine: Result<(), Error>) -> Result<(), Error> {
         let all = self.t.all_lens(usize::from(mine.is_err()), op)?;
@@ -42,7 +42,7 @@ impl Comm {
     }
 
     fn refused(&self, op: &'static str, r: usize) -> Error {
-        self.blocks(
+        self.argument(
             op,
             format!("rank {r} refused its arguments (its own error says why); no data moved"),
         )
@@ -123,7 +123,7 @@ impl Comm {
         let size = self.size();
         let n = send.len() / size;
         if !send.len().is_multiple_of(size) {
-            return Err(self.blocks(
+            return Err(self.argument(
                 OP,
                 format!(
                     "the send buffer has {} elements, not a multiple of the {size} ranks",
@@ -328,7 +328,7 @@ impl Comm {
         }
         let sum = counts.iter().fold(0usize, |a, &c| a.saturating_add(c));
         if sum != send {
-            return Err(self.blocks(
+            return Err(self.argument(
                 op,
                 format!("the counts sum to {sum}, but the send buffer has {send} elements"),
             ));

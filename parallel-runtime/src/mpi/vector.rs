@@ -20,9 +20,9 @@ use super::op::{AnyBitPattern, Scalar};
 use super::transport::collectives::Collectives;
 
 impl Comm {
-    /// An [`Error::Blocks`] on this rank.
-    pub(super) fn blocks(&self, op: &'static str, detail: String) -> Error {
-        Error::Blocks {
+    /// An [`Error::Argument`] on this rank.
+    pub(super) fn argument(&self, op: &'static str, detail: String) -> Error {
+        Error::Argument {
             rank: self.rank(),
             op,
             detail,
@@ -57,7 +57,7 @@ impl Comm {
         for (r, (&c, &d)) in counts.iter().zip(displs).enumerate() {
             let end = d.saturating_add(c);
             if end > len {
-                return Err(self.blocks(
+                return Err(self.argument(
                     op,
                     format!(
                         "the block for rank {r} of {what} (displacement {d}, count {c}) ends at \
@@ -78,7 +78,7 @@ impl Comm {
             spans.sort_unstable();
             for w in spans.windows(2) {
                 if w[0].1 > w[1].0 {
-                    return Err(self.blocks(
+                    return Err(self.argument(
                         op,
                         format!(
                             "the blocks for ranks {} and {} of {what} overlap (MPI writes each \
@@ -125,7 +125,7 @@ impl Comm {
     /// root)`).
     ///
     /// The root checks its counts and displacements (one per rank, each
-    /// block inside `buf`): [`Error::Length`], [`Error::Blocks`]; a block
+    /// block inside `buf`): [`Error::Length`], [`Error::Argument`]; a block
     /// ending past `i32::MAX` elements is an [`Error::TooLarge`].
     pub fn scatterv_buf<T: Scalar + AnyBitPattern>(
         &self,

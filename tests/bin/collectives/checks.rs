@@ -5,15 +5,7 @@
 use parallel_runtime::mpi::{Comm, Loc, Op};
 
 use crate::Res;
-
-/// Fails with `what` unless `cond`.
-pub(crate) fn ensure(cond: bool, what: impl FnOnce() -> String) -> Res {
-    if cond {
-        Ok(())
-    } else {
-        Err(what().into())
-    }
-}
+pub(crate) use parallel_tests::ensure;
 
 /// Fails unless `got == want`, naming `what`.
 pub(crate) fn same<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T) -> Res {

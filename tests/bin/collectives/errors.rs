@@ -5,22 +5,16 @@
 
 use parallel_runtime::mpi::{Comm, Error, Op};
 
+use parallel_tests::expect_err;
+
 use crate::checks::{ensure, same};
 use crate::Res;
 
-/// The error of `r`, which must be one.
-fn err<T: std::fmt::Debug>(r: Result<T, Error>, what: &str) -> Result<Error, String> {
-    match r {
-        Ok(v) => Err(format!("{what}: expected an error, got Ok({v:?})")),
-        Err(e) => Ok(e),
-    }
-}
-
-/// Fails unless `e` is an `Error::Blocks` whose text holds `words`.
-fn blocks(e: &Error, words: &str) -> Res {
+/// Fails unless `e` is an `Error::Argument` whose text holds `words`.
+fn argument(e: &Error, words: &str) -> Res {
     ensure(
-        matches!(e, Error::Blocks { .. }) && e.to_string().contains(words),
-        || format!("expected Error::Blocks with `{words}`, got: {e}"),
+        matches!(e, Error::Argument { .. }) && e.to_string().contains(words),
+        || format!("expected Error::Argument with `{words}`, got: {e}"),
     )
 }
 
@@ -40,11 +34,11 @@ pub(crate) fn refusals(w: &Comm) -> Res {
     let mut displs: Vec<usize> = (0..p).collect();
     displs[p - 1] = p;
     let mut recv = vec![0.0f64; p];
-    let e = err(
+    let e = expect_err(
         w.all_gatherv_buf(&[1.0], (&mut recv, &counts, &displs)),
         "past the end",
     )?;
-    blocks(
+    argument(
         &e,
         &format!(
             "the block for rank {} of the receive buffer (displacement {p}, count 1) ends at \
@@ -60,7 +54,7 @@ pub(crate) fn refusals(w: &Comm) -> Res {
     )?;
     // Counts of the wrong length, a send buffer that is not this rank's count.
     let long = vec![1usize; p + 1];
-    let e = err(
+    let e = expect_err(
         w.all_gatherv_buf(&[1.0], (&mut recv, &long, &long)),
         "p + 1 counts",
     )?;
@@ -69,7 +63,7 @@ pub(crate) fn refusals(w: &Comm) -> Res {
         || e.to_string(),
     )?;
     let packed: Vec<usize> = (0..p).collect();
-    let e = err(
+    let e = expect_err(
         w.all_gatherv_buf(&[1.0, 2.0], (&mut recv, &counts, &packed)),
         "send",
     )?;
@@ -86,56 +80,56 @@ pub(crate) fn refusals(w: &Comm) -> Res {
         || e.to_string(),
     )?;
     // A send block past the end in an all-to-all.
-    let e = err(
+    let e = expect_err(
         w.all_to_allv_buf(
             (&vec![0u16; p - 1], &counts, &packed),
             (&mut vec![0u16; p], &counts, &packed),
         ),
         "all_to_allv_buf past the end",
     )?;
-    blocks(&e, "of the send buffer (displacement")?;
+    argument(&e, "of the send buffer (displacement")?;
     if p > 1 {
         // Overlapping receive blocks.
         let over: Vec<usize> = (0..p).map(|r| r.saturating_sub(1)).collect();
         let twos = vec![2usize; p];
         let mut recv = vec![0i32; p + 1];
-        let e = err(
+        let e = expect_err(
             w.all_gatherv_buf(&[1, 2], (&mut recv, &twos, &over)),
             "overlap",
         )?;
-        blocks(
+        argument(
             &e,
             "the blocks for ranks 0 and 1 of the receive buffer overlap",
         )?;
-        let e = err(
+        let e = expect_err(
             w.all_to_allv_buf(
                 (&vec![0i32; 2 * p], &twos, &over),
                 (&mut recv, &twos, &over),
             ),
             "all_to_allv_buf overlap",
         )?;
-        blocks(&e, "overlap")?;
+        argument(&e, "overlap")?;
         // All-to-all blocks that are no multiple of the ranks.
-        let e = err(
+        let e = expect_err(
             w.all_to_all_buf(&vec![0u8; p + 1], &mut vec![0u8; p + 1]),
             "odd",
         )?;
-        blocks(&e, "not a multiple")?;
+        argument(&e, "not a multiple")?;
     }
     in_step(w)?;
     // Reduce-scatter counts that do not sum, or of the wrong length.
-    let e = err(
+    let e = expect_err(
         w.reduce_scatter_buf(&vec![1i32; p + 1], &mut [0], &counts, Op::Sum),
         "reduce_scatter_buf counts that do not sum",
     )?;
-    blocks(
+    argument(
         &e,
         &format!(
             "the counts sum to {p}, but the send buffer has {} elements",
             p + 1
         ),
     )?;
-    let e = err(
+    let e = expect_err(
         w.reduce_scatter_buf(&vec![1i32; p + 1], &mut [0], &long, Op::Sum),
         "long",
     )?;
@@ -150,7 +144,7 @@ pub(crate) fn refusals(w: &Comm) -> Res {
         || e.to_string(),
     )?;
     // Receive buffers of the wrong size.
-    let e = err(
+    let e = expect_err(
         w.reduce_scatter_buf(&vec![1i32; p], &mut [0, 0], &counts, Op::Sum),
         "recv",
     )?;
@@ -166,7 +160,7 @@ pub(crate) fn refusals(w: &Comm) -> Res {
         ),
         || e.to_string(),
     )?;
-    let e = err(w.scan_buf(&[1.0, 2.0], &mut [0.0], Op::Sum), "scan_buf")?;
+    let e = expect_err(w.scan_buf(&[1.0, 2.0], &mut [0.0], Op::Sum), "scan_buf")?;
     ensure(
         matches!(
             e,
@@ -178,7 +172,7 @@ pub(crate) fn refusals(w: &Comm) -> Res {
         ),
         || e.to_string(),
     )?;
-    let e = err(
+    let e = expect_err(
         w.exscan_buf(&[1.0, 2.0], &mut [0.0; 3], Op::Max),
         "exscan_buf",
     )?;
@@ -193,7 +187,7 @@ pub(crate) fn refusals(w: &Comm) -> Res {
         ),
         || e.to_string(),
     )?;
-    let e = err(
+    let e = expect_err(
         w.reduce_scatter_block_buf(&vec![1u8; p + 1], &mut [0], Op::BOr),
         "rsb",
     )?;
@@ -207,7 +201,7 @@ pub(crate) fn refusals(w: &Comm) -> Res {
         ),
         || e.to_string(),
     )?;
-    let e = err(
+    let e = expect_err(
         w.all_to_all_buf(&vec![0u8; p], &mut vec![0u8; p + 1]),
         "all_to_all recv",
     )?;
@@ -224,7 +218,7 @@ pub(crate) fn refusals(w: &Comm) -> Res {
     // The object path exchanges lengths anyway, so every rank learns when
     // one refuses: a list of the wrong length on rank 0 only.
     let list = vec![me; if me == 0 { p + 1 } else { p }];
-    let e = err(w.alltoall(list), "alltoall of p + 1 values on rank 0")?;
+    let e = expect_err(w.alltoall(list), "alltoall of p + 1 values on rank 0")?;
     if me == 0 {
         ensure(
             matches!(
@@ -237,7 +231,7 @@ pub(crate) fn refusals(w: &Comm) -> Res {
             || e.to_string(),
         )?;
     } else {
-        blocks(&e, "rank 0 refused its arguments")?;
+        argument(&e, "rank 0 refused its arguments")?;
     }
     in_step(w)?;
     if !w.is_mpi() && p > 1 {
@@ -263,7 +257,7 @@ fn disagreements(w: &Comm) -> Res {
         (&mut vec![0u16; p], &ones, &rd),
     );
     if me == 1 {
-        let e = err(got, "all_to_allv_buf with counts that disagree")?;
+        let e = expect_err(got, "all_to_allv_buf with counts that disagree")?;
         ensure(
             matches!(
                 e,
@@ -332,12 +326,12 @@ pub(crate) fn limits(w: &Comm) -> Res {
     )?;
     // Refusals past the limit.
     let n = max / p + 1;
-    let e = err(
+    let e = expect_err(
         w.all_to_all_buf(&vec![0u8; n * p], &mut vec![0u8; n * p]),
         "all_to_all_buf",
     )?;
     ensure(too_large(&e), || e.to_string())?;
-    let e = err(
+    let e = expect_err(
         w.reduce_scatter_block_buf(&vec![0u8; n * p], &mut vec![0u8; n], Op::Sum),
         "rsb",
     )?;
@@ -345,14 +339,14 @@ pub(crate) fn limits(w: &Comm) -> Res {
     let counts = vec![1usize; p];
     let displs: Vec<usize> = (0..p).map(|r| if r == p - 1 { max } else { r }).collect();
     let mut recv = vec![0.0f64; max + 1];
-    let e = err(
+    let e = expect_err(
         w.all_gatherv_buf(&[0.0], (&mut recv, &counts, &displs)),
         "all_gatherv_buf past MPI's counts",
     )?;
     ensure(too_large(&e), || e.to_string())?;
     let mut counts = vec![0usize; p];
     counts[0] = max + 1;
-    let e = err(
+    let e = expect_err(
         w.reduce_scatter_buf(
             &vec![1u32; max + 1],
             &mut vec![0u32; counts[me]],
@@ -364,7 +358,7 @@ pub(crate) fn limits(w: &Comm) -> Res {
     ensure(too_large(&e), || e.to_string())?;
     let big = vec![vec![0u8; if me == 0 { 2 * max } else { 1 }]; p];
     // Rank 0 sends too much; every rank receives too much from it.
-    let e = err(w.alltoall(big), "alltoall past MPI's counts")?;
+    let e = expect_err(w.alltoall(big), "alltoall past MPI's counts")?;
     ensure(too_large(&e), || e.to_string())?;
     in_step(w)
 }
