@@ -22,6 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["codec", "items", "config"],
     &["pool"],
     &["trace", "panic", "bounds"],
+    &["dashboard"],
 ];
 
 fn src() -> PathBuf {

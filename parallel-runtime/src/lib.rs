@@ -29,6 +29,7 @@
 
 pub mod codec;
 pub mod config;
+pub mod dashboard;
 pub mod graph;
 pub mod items;
 pub mod map;

@@ -71,6 +71,8 @@ fn threads_wanted(from_env: impl FnOnce() -> Option<usize>) -> Option<usize> {
 pub(crate) fn ensure(from_env: impl FnOnce() -> Option<usize>) -> usize {
     *STARTED.get_or_init(|| {
         crate::trace::start_from_env();
+        // The live dashboard, if `PARALLEL_DASHBOARD` asks for one.
+        crate::dashboard::start_from_env();
         let wanted = threads_wanted(from_env);
         let mut builder = rayon::ThreadPoolBuilder::new()
             .thread_name(|i| format!("parallel-worker-{i}"));

@@ -48,6 +48,9 @@ pub(crate) struct Plan {
     /// Nodes without consumers not yet completed: when none is left, every
     /// node is (each node has a path to one).
     sinks_left: AtomicUsize,
+    /// With the live dashboard on: this compute's progress, ended when the
+    /// plan is dropped.
+    live: Option<crate::dashboard::Job>,
 }
 
 impl Plan {
@@ -66,6 +69,7 @@ impl Plan {
             cancelled: AtomicUsize::new(0),
             ends: None,
             sinks_left: AtomicUsize::new(0),
+            live: None,
         };
         // Reads of each node's result: one per consuming edge, one per root.
         let mut reads: Vec<u32> = Vec::new();
@@ -129,6 +133,11 @@ impl Plan {
         plan.succ = succ;
         if crate::trace::enabled() {
             plan.ends = Some((0..n).map(|_| AtomicU64::new(0)).collect());
+        }
+        // The live dashboard: the tasks to run, named after the first root.
+        if let (true, Some(root)) = (crate::dashboard::enabled(), plan.nodes.first()) {
+            let to_run = plan.prior.iter().filter(|&&p| p == Claim::Idle).count();
+            plan.live = crate::dashboard::job("compute", root.head().site.name, to_run);
         }
         // A node whose `Arc` is held by more than this plan, its consuming
         // edges and the roots has a handle outside: keep its result for it.
@@ -334,11 +343,19 @@ impl Plan {
             // Left as it is, to run in a later compute.
             return false;
         }
+        // The live dashboard's span of this task (when it is on).
+        let live = self
+            .live
+            .as_ref()
+            .map(|job| job.task(node.head().site.name));
         let start = self.ends.as_ref().map(|_| crate::trace::now_us());
         // SAFETY: this plan holds the claim, the prior state was `IDLE`,
         // every input completed without failure (else we were cancelled
         // above), and only this thread runs node `i`.
         let result = unsafe { node.run() };
+        if let Some(task) = live {
+            task.end(result.is_err()); // the live dashboard's task stream
+        }
         if let (Some(ends), Some(start)) = (&self.ends, start) {
             // The event says how a task that did not succeed ended (issue 13).
             let outcome = result.as_ref().err().map(|f| crate::trace::Outcome {

@@ -95,7 +95,8 @@ impl Call<'_> {
             kind: self.kind,
             panics: self.panics,
             progress,
-            traced: crate::trace::enabled(),
+            // The live dashboard's task stream is made of the trace's chunks.
+            traced: crate::trace::enabled() || crate::dashboard::enabled(),
             pool: self.pool,
         })
     }
@@ -107,6 +108,7 @@ pub(super) struct Hooks<'a> {
     kind: &'static str,
     panics: &'a FirstPanic,
     progress: Progress,
+    /// Whether chunks are recorded: for the trace or the live dashboard.
     traced: bool,
     pool: Option<&'static rayon::ThreadPool>,
 }
@@ -141,7 +143,7 @@ impl Hooks<'_> {
         }
     }
 
-    /// Whether a trace is being recorded.
+    /// Whether chunks are recorded (a trace, or the live dashboard).
     #[inline]
     pub(super) fn traced(&self) -> bool {
         self.traced

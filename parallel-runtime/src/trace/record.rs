@@ -257,6 +257,7 @@ impl Drop for ChunkSpan {
             .write(&mut args),
             None => {}
         }
+        crate::dashboard::chunk(self.name, self.cat, now_us() - self.start, self.items); // live view
         record(self.name, self.cat, self.start, now_us(), args);
     }
 }
