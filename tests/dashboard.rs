@@ -49,6 +49,13 @@ fn running(v: &Value, name: &str) -> Option<u64> {
     })
 }
 
+/// The job named `name` on the page (the last one of that name).
+fn job(v: &Value, name: &str) -> Value {
+    let jobs = v["jobs"].as_array().expect("jobs");
+    let found = jobs.iter().rfind(|j| j["name"] == name);
+    found.expect("the job is on the page").clone()
+}
+
 /// Polls until `ready` sees what it waits for, for 60 s at most.
 fn until<T>(at: SocketAddr, what: &str, ready: impl Fn(&Value) -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -74,13 +81,7 @@ fn the_page_follows_a_map_and_a_compute() {
         running(v, "slow").filter(|&d| d > first)
     });
     assert!(later > first && later <= 2_000);
-    let v = state(at);
-    let job = v["jobs"]
-        .as_array()
-        .expect("jobs")
-        .iter()
-        .find(|j| j["name"] == "slow");
-    assert_eq!(job.expect("the map")["total"], 2_000);
+    assert_eq!(job(&state(at), "slow")["total"], 2_000);
     assert_eq!(
         map.join().expect("the map ran"),
         (0..2_000u64).map(|x| x * 2).collect::<Vec<_>>()
@@ -107,13 +108,7 @@ fn the_page_follows_a_map_and_a_compute() {
         graph.join().expect("the compute ran").expect("no failure"),
         (0..400).sum::<u64>()
     );
-    let v = state(at);
-    let job = v["jobs"]
-        .as_array()
-        .expect("jobs")
-        .iter()
-        .find(|j| j["name"] == "total");
-    assert_eq!(job.expect("the compute")["total"], 401);
+    assert_eq!(job(&state(at), "total")["total"], 401);
 }
 
 fn probe(dashboard: &str, public: Option<&str>) -> (bool, String) {

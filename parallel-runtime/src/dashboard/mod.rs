@@ -12,9 +12,10 @@
 //! script may read too.
 //!
 //! **Off by default, and free when off**: the hooks in the map and the
-//! graph are one relaxed atomic load per map call, chunk or task (on paths
-//! that already test whether tracing is on), and the per-item progress goes
-//! through the branch the progress bar already takes.
+//! graph are one relaxed atomic load per map call, traced chunk and compute
+//! (on paths that already test whether tracing is on); a map's per-item
+//! loop is unchanged (its `barless` instance runs whenever no bar is shown
+//! and no dashboard served).
 //!
 //! **Loopback only**: the page shows function names and timings of the
 //! program, so an address that is not loopback (`0.0.0.0:8787`,

@@ -38,10 +38,26 @@ struct JobState {
     kind: &'static str,
     name: &'static str,
     total: u64,
-    done: AtomicU64,
+    /// Items (or tasks) done, counted in one lane per worker (modulo
+    /// [`LANES`]) so that workers do not contend for one cache line.
+    done: [Lane; LANES],
     started: f64,
     /// When it ended (seconds, as `f64` bits); 0 while it runs.
     ended: AtomicU64,
+}
+
+/// The lanes of a job's counter of items done.
+const LANES: usize = 16;
+
+/// One lane of a job's counter, on a cache line of its own.
+#[repr(align(128))]
+#[derive(Default)]
+struct Lane(AtomicU64);
+
+impl JobState {
+    fn done(&self) -> u64 {
+        self.done.iter().map(|l| l.0.load(Ordering::Relaxed)).sum()
+    }
 }
 
 /// Marks its job ended when the last copy of the [`Job`] is dropped.
@@ -76,7 +92,7 @@ fn register(kind: &'static str, name: &'static str, total: usize) -> Job {
         kind,
         name,
         total: total as u64,
-        done: AtomicU64::new(0),
+        done: Default::default(),
         started: now_s(),
         ended: AtomicU64::new(0),
     });
@@ -97,7 +113,8 @@ impl Job {
     /// One more item (or task) done.
     #[inline]
     pub(crate) fn inc(&self) {
-        self.0 .0.done.fetch_add(1, Ordering::Relaxed);
+        let lane = rayon::current_thread_index().unwrap_or(0) % LANES;
+        self.0 .0.done[lane].0.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A task of this compute starting now on this thread: it counts as
@@ -192,7 +209,7 @@ pub(super) fn snapshot(rank: u32) -> Value {
                     "id": j.id,
                     "kind": j.kind,
                     "name": j.name,
-                    "done": j.done.load(Ordering::Relaxed),
+                    "done": j.done(),
                     "total": j.total,
                     "running": running,
                     "elapsed_s": if running { now } else { ended } - j.started,

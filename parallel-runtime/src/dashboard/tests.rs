@@ -16,6 +16,13 @@ fn get(addr: std::net::SocketAddr, path: &str) -> String {
     out
 }
 
+/// The job of [`serves_the_page_and_the_progress`] in a snapshot.
+fn unit_job(v: &serde_json::Value) -> serde_json::Value {
+    let jobs = v["jobs"].as_array().expect("jobs");
+    let found = jobs.iter().find(|j| j["name"] == "dash_unit_job");
+    found.expect("the job is listed").clone()
+}
+
 #[test]
 fn addresses_are_loopback_unless_asked() {
     assert!(check("127.0.0.1:8787", false).is_ok());
@@ -66,12 +73,7 @@ fn serves_the_page_and_the_progress() {
     let body = get(at, "/state.json");
     let json = &body[body.find("\r\n\r\n").expect("a body") + 4..];
     let v: serde_json::Value = serde_json::from_str(json).expect("JSON");
-    let mine = v["jobs"]
-        .as_array()
-        .expect("jobs")
-        .iter()
-        .find(|j| j["name"] == "dash_unit_job")
-        .expect("the job is listed");
+    let mine = unit_job(&v);
     assert_eq!(
         (mine["done"].as_u64(), mine["total"].as_u64()),
         (Some(5), Some(10))
@@ -89,11 +91,6 @@ fn serves_the_page_and_the_progress() {
         .any(|s| s[2] == "dash_unit_task" && s[5] == true));
     drop(j);
     let v: serde_json::Value = serde_json::to_value(state::snapshot(0)).expect("JSON");
-    let mine = v["jobs"]
-        .as_array()
-        .expect("jobs")
-        .iter()
-        .find(|j| j["name"] == "dash_unit_job")
-        .expect("a finished job stays a few seconds");
+    let mine = unit_job(&v); // a finished job stays a few seconds
     assert_eq!(mine["running"], false);
 }
