@@ -48,9 +48,9 @@ pub(crate) struct Plan {
     /// Nodes without consumers not yet completed: when none is left, every
     /// node is (each node has a path to one).
     sinks_left: AtomicUsize,
-    /// With the live dashboard on: this compute's progress, ended when the
-    /// plan is dropped.
-    live: Option<crate::dashboard::Job>,
+    /// With the live dashboard on, once [`Plan::run`] starts: this
+    /// compute's progress, ended when the plan is dropped.
+    live: OnceLock<crate::dashboard::Job>,
 }
 
 impl Plan {
@@ -69,7 +69,7 @@ impl Plan {
             cancelled: AtomicUsize::new(0),
             ends: None,
             sinks_left: AtomicUsize::new(0),
-            live: None,
+            live: OnceLock::new(),
         };
         // Reads of each node's result: one per consuming edge, one per root.
         let mut reads: Vec<u32> = Vec::new();
@@ -133,11 +133,6 @@ impl Plan {
         plan.succ = succ;
         if crate::trace::enabled() {
             plan.ends = Some((0..n).map(|_| AtomicU64::new(0)).collect());
-        }
-        // The live dashboard: the tasks to run, named after the first root.
-        if let (true, Some(root)) = (crate::dashboard::enabled(), plan.nodes.first()) {
-            let to_run = plan.prior.iter().filter(|&&p| p == Claim::Idle).count();
-            plan.live = crate::dashboard::job("compute", root.head().site.name, to_run);
         }
         // A node whose `Arc` is held by more than this plan, its consuming
         // edges and the roots has a handle outside: keep its result for it.
@@ -207,6 +202,13 @@ impl Plan {
 
     /// Runs every node on `backend`.
     pub(crate) fn run(&self, backend: Backend) {
+        // The live dashboard: the tasks to run, named after the first root.
+        if let (true, Some(root)) = (crate::dashboard::enabled(), self.nodes.first()) {
+            let to_run = self.prior.iter().filter(|&&p| p == Claim::Idle).count();
+            if let Some(job) = crate::dashboard::job("compute", root.head().site.name, to_run) {
+                let _ = self.live.set(job);
+            }
+        }
         if self.nodes.is_empty() {
             return;
         }
@@ -344,10 +346,7 @@ impl Plan {
             return false;
         }
         // The live dashboard's span of this task (when it is on).
-        let live = self
-            .live
-            .as_ref()
-            .map(|job| job.task(node.head().site.name));
+        let live = self.live.get().map(|job| job.task(node.head().site.name));
         let start = self.ends.as_ref().map(|_| crate::trace::now_us());
         // SAFETY: this plan holds the claim, the prior state was `IDLE`,
         // every input completed without failure (else we were cancelled
