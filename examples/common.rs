@@ -36,4 +36,5 @@ pub fn busy_work(seed: u64, iters: u32) -> f64 {
     std::hint::black_box(x)
 }
 
+pub mod bench;
 pub mod taskbench;

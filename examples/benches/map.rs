@@ -14,59 +14,14 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use parallel_examples::bench::{fmt_time, inc, side_by_side, ten_us, ten_us_iters};
 use parallel_examples::busy_work;
 use parallel_runtime::prelude::*;
 use rayon::prelude::*;
 
 #[parallel_map]
-fn inc(x: &u64) -> u64 {
-    x + 1
-}
-
-/// About 10 µs of floating-point work.
-#[parallel_map]
-fn ten_us(seed: &u64, iters: u32) -> f64 {
-    busy_work(*seed, iters)
-}
-
-#[parallel_map]
 fn sq(x: &f64) -> f64 {
     x * x
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// Times `a` and `b` in alternating rounds; returns their median times (s).
-fn side_by_side(rounds: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
-    a();
-    b();
-    let (mut ta, mut tb) = (Vec::new(), Vec::new());
-    for r in 0..rounds {
-        let time = |f: &mut dyn FnMut(), out: &mut Vec<f64>| {
-            let t = Instant::now();
-            f();
-            out.push(t.elapsed().as_secs_f64());
-        };
-        if r % 2 == 0 {
-            time(&mut a, &mut ta);
-            time(&mut b, &mut tb);
-        } else {
-            time(&mut b, &mut tb);
-            time(&mut a, &mut ta);
-        }
-    }
-    (median(&mut ta), median(&mut tb))
-}
-
-fn fmt_time(s: f64) -> String {
-    if s < 1e-3 {
-        format!("{:.1} µs", s * 1e6)
-    } else {
-        format!("{:.2} ms", s * 1e3)
-    }
 }
 
 fn main() {
@@ -142,18 +97,7 @@ fn main() {
     }
 
     // Calibrate ~10 µs per item.
-    let mut iters = 1000u32;
-    loop {
-        let t = Instant::now();
-        for s in 0..200 {
-            black_box(busy_work(s, iters));
-        }
-        let per = t.elapsed().as_secs_f64() / 200.0;
-        if (per - 10e-6).abs() < 1e-6 || quick {
-            break;
-        }
-        iters = ((iters as f64) * 10e-6 / per).max(1.0) as u32;
-    }
+    let iters = ten_us_iters(quick);
     let n = if quick { 2_000 } else { 20_000 };
     let seeds: Vec<u64> = (0..n as u64).collect();
     let (ours, rayon) = side_by_side(

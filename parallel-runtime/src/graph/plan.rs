@@ -348,10 +348,13 @@ impl Plan {
         // The live dashboard's span of this task (when it is on).
         let live = self.live.get().map(|job| job.task(node.head().site.name));
         let start = self.ends.as_ref().map(|_| crate::trace::now_us());
-        // SAFETY: this plan holds the claim, the prior state was `IDLE`,
-        // every input completed without failure (else we were cancelled
-        // above), and only this thread runs node `i`.
-        let result = unsafe { node.run() };
+        let result = {
+            let _span = crate::trace::task_span(node.head().site.name, &node.head().key());
+            // SAFETY: this plan holds the claim, the prior state was `IDLE`,
+            // every input completed without failure (else we were cancelled
+            // above), and only this thread runs node `i`.
+            unsafe { node.run() }
+        };
         if let Some(task) = live {
             task.end(result.is_err()); // the live dashboard's task stream
         }

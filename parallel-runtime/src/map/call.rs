@@ -96,7 +96,7 @@ impl Call<'_> {
             panics: self.panics,
             progress,
             // The live dashboard's task stream is made of the trace's chunks.
-            traced: crate::trace::enabled() || crate::dashboard::enabled(),
+            traced: crate::trace::chunks_wanted() || crate::dashboard::enabled(),
             pool: self.pool,
         })
     }
@@ -143,7 +143,9 @@ impl Hooks<'_> {
         }
     }
 
-    /// Whether chunks are recorded (a trace, or the live dashboard).
+    /// Whether chunks are timed: a trace is being recorded, the live
+    /// dashboard is on, or (with the `tracing` feature) a `tracing`
+    /// subscriber wants them.
     #[inline]
     pub(super) fn traced(&self) -> bool {
         self.traced

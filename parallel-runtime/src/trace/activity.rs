@@ -4,14 +4,16 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use super::record::{enabled, now_us, record};
+use super::record::{enabled, now_us, op_event};
+use super::spans;
 
 /// A message-passing operation in progress: recorded in the trace when
-/// dropped (if tracing), and published to the hang watchdog while it lasts
-/// (if one watches).
+/// dropped (if tracing), published to the hang watchdog while it lasts
+/// (if one watches), and a span of the `tracing` crate (with the feature).
 pub(crate) struct OpSpan {
     trace: Option<(&'static str, f64)>,
     watched: bool,
+    _span: spans::Entered,
 }
 
 /// Starts the span of one communicator operation: one relaxed load and
@@ -23,6 +25,7 @@ pub(crate) fn op_span(op: &'static str) -> OpSpan {
         activity_enter(op);
     }
     OpSpan {
+        _span: spans::op(op),
         trace: enabled().then(|| (op, now_us())),
         watched,
     }
@@ -32,7 +35,7 @@ impl Drop for OpSpan {
     #[inline]
     fn drop(&mut self) {
         if let Some((op, start)) = self.trace {
-            record(op, "mpi", start, now_us(), serde_json::Map::new());
+            op_event(op, start, now_us());
         }
         if self.watched {
             activity_exit();

@@ -3,12 +3,15 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::record::{enabled, lock, Event, Sink, ENABLED, EPOCH};
+use super::buffer::{collect, next_generation};
+use super::event::Event;
+use super::record::{enabled, ENABLED, EPOCH};
+use super::sink::{lock, serialize, Sink};
 
 /// Environment variable that turns tracing on and names the output file.
 pub const ENV_TRACE: &str = "PARALLEL_TRACE";
@@ -43,7 +46,8 @@ pub fn start(path: impl AsRef<Path>) -> std::io::Result<TraceGuard> {
         path,
         file,
         seekable,
-        events: Vec::new(),
+        generation: next_generation(),
+        pending: Vec::new(),
         written: 0,
         named_threads: Default::default(),
     });
@@ -116,40 +120,23 @@ pub fn path() -> Option<PathBuf> {
     lock().as_ref().map(|s| s.path.clone())
 }
 
-/// Appends the recorded events to the file, keeping it valid JSON.
+/// Appends the recorded events to the file, keeping it valid JSON: what
+/// every thread has recorded so far, the pool's threads (which never
+/// exit) and the threads that have exited included.
 pub fn flush() -> std::io::Result<()> {
+    let Some(generation) = lock().as_ref().map(|s| s.generation) else {
+        return Ok(());
+    };
+    // Taken and serialized outside the sink's lock: threads that fill
+    // their buffers meanwhile hand them over without waiting for this.
+    let events = collect(generation);
+    let batch = serialize(generation, &events)?;
     let mut state = lock();
     let Some(sink) = state.as_mut() else {
         return Ok(());
     };
-    if sink.events.is_empty() {
-        return Ok(());
-    }
-    let mut text = Vec::new();
-    for e in sink.events.drain(..) {
-        // A stream puts the comma before each later event and ends every
-        // line: what else the program writes there lands on its own lines.
-        match (sink.written > 0, sink.seekable) {
-            (true, true) => text.extend_from_slice(b",\n"),
-            (true, false) => text.push(b','),
-            (false, _) => {}
-        }
-        serde_json::to_writer(&mut text, &e).map_err(std::io::Error::other)?;
-        if !sink.seekable {
-            text.push(b'\n');
-        }
-        sink.written += 1;
-    }
-    if sink.seekable {
-        // Overwrite the closing "]\n" with the new events and close again.
-        sink.file.seek(SeekFrom::End(-2))?;
-        sink.file.write_all(&text)?;
-        sink.file.write_all(b"\n]\n")?;
-    } else {
-        sink.file.write_all(&text)?;
-    }
-    sink.file.flush()?;
-    Ok(())
+    sink.append(batch)?;
+    sink.write_out()
 }
 
 /// Flushes at the end of a top-level parallel call (not inside the pool).

@@ -11,6 +11,16 @@
 //! [`flush`]), appending to what is there, so it is always valid JSON and
 //! nothing is lost if the program stops later. With tracing off the whole
 //! cost is one relaxed atomic load per map call, chunk of a reduction or task.
+//! With it on, each thread records into a buffer of its own (no lock shared
+//! with other threads on the way), serializes it itself when it is full, and
+//! a flush collects every thread's buffer: the cost per event is measured in
+//! `docs/performance.md` ("Recording cost").
+//!
+//! With the `tracing` cargo feature, the same chunks, tasks and
+//! communicator operations are also spans of the [`tracing`] crate (targets
+//! `parallel_runtime::map`, `::graph` and `::mpi`), for programs that
+//! already record with `tracing-subscriber` or `tracing-chrome`: see
+//! `docs/observability.md` ("With the tracing crate").
 //!
 //! The trace may also go to a pipe or a terminal (`PARALLEL_TRACE=/dev/stdout`,
 //! `PARALLEL_TRACE=/dev/stderr`), which cannot be rewritten in place: there
@@ -27,14 +37,19 @@
 //! ```
 
 mod activity;
+mod buffer;
+mod event;
 mod file;
 mod ranks;
 mod record;
+mod sink;
+mod spans;
 #[cfg(test)]
 mod tests;
 
+pub use event::{set_rank, thread_name, Event};
 pub use file::{flush, parse, path, read, start, stop, TraceGuard, ENV_TRACE};
-pub use record::{enabled, set_rank, thread_name, Event};
+pub use record::enabled;
 
 pub(crate) use activity::op_span;
 #[cfg(any(feature = "mpi", test))]
@@ -44,4 +59,5 @@ pub(crate) use file::{flush_if_top_level, start_from_env};
 pub(crate) use ranks::{abandon_part, mark_sync, RankPart};
 pub(crate) use ranks::{merge_parts, merging, start_for_rank};
 pub(crate) use record::record;
-pub(crate) use record::{item_failed, now_us, task_event, ChunkSpan, Outcome};
+pub(crate) use record::{chunks_wanted, item_failed, now_us, task_event, ChunkSpan, Outcome};
+pub(crate) use spans::task as task_span;

@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
+use super::event::{set_rank, Event};
 use super::file::{claim_env, read, start, start_from_env, stop};
 #[cfg(feature = "mpi")]
-use super::record::{lock, now_us, ENABLED};
-use super::record::{set_rank, Event};
+use super::record::{now_us, ENABLED};
+#[cfg(feature = "mpi")]
+use super::sink::lock;
 
 /// Under MPI: the file every rank's part is merged into (by rank 0).
 static MERGED_PATH: Mutex<Option<PathBuf>> = Mutex::new(None);

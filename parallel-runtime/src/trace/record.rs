@@ -1,17 +1,17 @@
-//! Recording: the switch that tracing costs when off, the trace's clock, and
-//! the events that spans (chunks of a map, tasks of a graph) add to the open
-//! trace until it is flushed.
+//! Recording: the switch that tracing costs when off, the trace's clock,
+//! and the events that spans (chunks of a map, tasks of a graph) record
+//! into their thread's buffer until it is flushed.
 
-use std::collections::BTreeSet;
-use std::fs::File;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use std::time::Instant;
 
+use super::buffer::emit;
+use super::event::{current_tid, rank, Args, Raw};
+use super::spans;
+
 pub(super) static ENABLED: AtomicBool = AtomicBool::new(false);
-static RANK: AtomicU32 = AtomicU32::new(0);
-static STATE: Mutex<Option<Sink>> = Mutex::new(None);
 pub(super) static EPOCH: OnceLock<Instant> = OnceLock::new();
 
 /// Whether events are being recorded: the one branch tracing costs when off.
@@ -20,74 +20,37 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
+/// Whether the chunks of a map are to be timed: a trace is being
+/// recorded, or (with the `tracing` feature) a `tracing` subscriber wants
+/// our spans.
+#[inline(always)]
+pub(crate) fn chunks_wanted() -> bool {
+    enabled() || spans::wanted()
+}
+
 /// Microseconds since the trace's epoch.
 pub(crate) fn now_us() -> f64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_secs_f64() * 1e6
 }
 
-/// One complete event ("ph": "X").
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Event {
-    /// What ran: the function's name, or the operation's.
-    pub name: String,
-    /// `map`, `reduce`, `task` or `mpi`.
-    pub cat: String,
-    /// Always `"X"` (complete event) for spans, `"M"` for metadata.
-    pub ph: String,
-    /// Start, in microseconds since the trace's epoch.
-    pub ts: f64,
-    /// Duration in microseconds.
-    #[serde(default)]
-    pub dur: f64,
-    /// The rank (0 outside MPI).
-    pub pid: u32,
-    /// The thread: 0 for a thread outside the pool, 1 + index for workers.
-    pub tid: u32,
-    /// Details: items of a chunk, key and dependencies of a task, bytes of
-    /// a message.
-    #[serde(default)]
-    pub args: serde_json::Map<String, serde_json::Value>,
-}
-
-/// The open trace: the file, and the events recorded since the last flush.
-pub(super) struct Sink {
-    pub(super) path: PathBuf,
-    pub(super) file: File,
-    /// A regular file, rewritten in place to stay valid JSON; otherwise a
-    /// pipe or device, streamed and closed at the end.
-    pub(super) seekable: bool,
-    pub(super) events: Vec<Event>,
-    pub(super) written: usize,
-    pub(super) named_threads: BTreeSet<(u32, u32)>,
-}
-
-/// Sets the rank recorded in events (`pid`), for MPI jobs.
-pub fn set_rank(rank: u32) {
-    RANK.store(rank, Ordering::Relaxed);
-}
-
-/// The open trace, if tracing is on.
-pub(super) fn lock() -> MutexGuard<'static, Option<Sink>> {
-    STATE.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn current_tid() -> u32 {
-    rayon::current_thread_index().map_or(0, |i| i as u32 + 1)
-}
-
-/// The name of the thread `tid` of a trace (the `tid` of its events), as
-/// the trace writes it in its `thread_name` entries and the report labels
-/// its tracks: `main` for a thread outside the pool (0), `worker i` for
-/// the pool's worker `i` (`tid` `i + 1`).
-pub fn thread_name(tid: u32) -> String {
-    if tid == 0 {
-        "main".to_string()
-    } else {
-        format!("worker {}", tid - 1)
+/// Records one complete event, if a trace is being recorded.
+#[inline]
+fn push(name: Cow<'static, str>, cat: &'static str, start_us: f64, end_us: f64, args: Args) {
+    if !enabled() {
+        return;
     }
+    emit(Raw {
+        name,
+        cat,
+        ts: start_us,
+        dur: (end_us - start_us).max(0.0),
+        pid: rank(),
+        tid: current_tid(),
+        args,
+    });
 }
 
-/// Records one complete event.
+/// Records one complete event with free-form details.
 pub(crate) fn record(
     name: &str,
     cat: &'static str,
@@ -95,39 +58,19 @@ pub(crate) fn record(
     end_us: f64,
     args: serde_json::Map<String, serde_json::Value>,
 ) {
-    let (pid, tid) = (RANK.load(Ordering::Relaxed), current_tid());
-    let mut state = lock();
-    let Some(sink) = state.as_mut() else { return };
-    if sink.named_threads.insert((pid, tid)) {
-        let thread = thread_name(tid);
-        for (name, value) in [
-            ("process_name", format!("rank {pid}")),
-            ("thread_name", thread),
-        ] {
-            let mut a = serde_json::Map::new();
-            a.insert("name".into(), value.into());
-            sink.events.push(Event {
-                name: name.into(),
-                cat: "__metadata".into(),
-                ph: "M".into(),
-                ts: 0.0,
-                dur: 0.0,
-                pid,
-                tid,
-                args: a,
-            });
-        }
+    let args = if args.is_empty() {
+        Args::None
+    } else {
+        Args::Map(Box::new(args))
+    };
+    if enabled() {
+        push(Cow::Owned(name.to_owned()), cat, start_us, end_us, args);
     }
-    sink.events.push(Event {
-        name: name.to_owned(),
-        cat: cat.to_owned(),
-        ph: "X".into(),
-        ts: start_us,
-        dur: (end_us - start_us).max(0.0),
-        pid,
-        tid,
-        args,
-    });
+}
+
+/// Records one communicator operation `op` (no allocation).
+pub(super) fn op_event(op: &'static str, start_us: f64, end_us: f64) {
+    push(Cow::Borrowed(op), "mpi", start_us, end_us, Args::None);
 }
 
 /// Records one task of a graph: its key, its dependencies' keys, the
@@ -199,7 +142,8 @@ pub(crate) fn item_failed(index: usize, status: &'static str, error: Option<&str
 }
 
 /// A chunk of a map being traced: created when a piece of work starts,
-/// recorded when it is dropped.
+/// recorded when it is dropped (and, with the `tracing` feature, a span
+/// of the `tracing` crate while it lasts).
 pub(crate) struct ChunkSpan {
     name: &'static str,
     cat: &'static str,
@@ -207,6 +151,7 @@ pub(crate) struct ChunkSpan {
     first: usize,
     last: usize,
     items: usize,
+    span: spans::Entered,
 }
 
 impl ChunkSpan {
@@ -214,6 +159,7 @@ impl ChunkSpan {
         ChunkSpan {
             name,
             cat,
+            span: spans::chunk(name, cat),
             start: now_us(),
             first: usize::MAX,
             last: 0,
@@ -234,30 +180,56 @@ impl Drop for ChunkSpan {
         if self.items == 0 {
             return;
         }
-        let mut args = serde_json::Map::new();
-        args.insert("first_item".into(), self.first.into());
-        args.insert("last_item".into(), self.last.into());
-        args.insert("items".into(), self.items.into());
+        self.span.items(self.first, self.last, self.items);
+        // Taken even when tracing has stopped meanwhile: a later chunk of
+        // this thread must not inherit it.
+        let noted = ITEM_FAILURE.with(|f| f.borrow_mut().take());
+        crate::dashboard::chunk(self.name, self.cat, now_us() - self.start, self.items); // live view
+        if !enabled() {
+            return;
+        }
         // An item of this chunk failed or panicked (issue 13: failures
         // visible in the report); a chunk dropped while unwinding from a
         // panic that no item noted is marked too.
-        let failure = ITEM_FAILURE.with(|f| f.borrow_mut().take());
-        match failure {
+        let failure = match noted {
+            Some((index, outcome)) => Some((Some(index), outcome)),
+            None if std::thread::panicking() => Some((
+                None,
+                Outcome {
+                    status: "panicked",
+                    error: format!(
+                        "a panic unwound through items {}..={}",
+                        self.first, self.last
+                    ),
+                },
+            )),
+            None => None,
+        };
+        let args = match failure {
+            // The common case: a compact record, no allocation.
+            None => Args::Items {
+                first: self.first,
+                last: self.last,
+                items: self.items,
+            },
             Some((index, outcome)) => {
-                args.insert("failed_item".into(), index.into());
+                let mut args = serde_json::Map::new();
+                args.insert("first_item".into(), self.first.into());
+                args.insert("last_item".into(), self.last.into());
+                args.insert("items".into(), self.items.into());
+                if let Some(index) = index {
+                    args.insert("failed_item".into(), index.into());
+                }
                 outcome.write(&mut args);
+                Args::Map(Box::new(args))
             }
-            None if std::thread::panicking() => Outcome {
-                status: "panicked",
-                error: format!(
-                    "a panic unwound through items {}..={}",
-                    self.first, self.last
-                ),
-            }
-            .write(&mut args),
-            None => {}
-        }
-        crate::dashboard::chunk(self.name, self.cat, now_us() - self.start, self.items); // live view
-        record(self.name, self.cat, self.start, now_us(), args);
+        };
+        push(
+            Cow::Borrowed(self.name),
+            self.cat,
+            self.start,
+            now_us(),
+            args,
+        );
     }
 }

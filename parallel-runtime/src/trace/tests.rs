@@ -133,3 +133,67 @@ fn failed_items_and_tasks_are_marked_in_their_events() {
     item_failed(9, "panicked", Some("late"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Recording goes through per-thread buffers: a flush must still find the
+/// events of threads that have exited, of threads that live on (as the
+/// pool's do), and of buffers handed over in full batches; a later trace
+/// must not get an earlier one's leftovers.
+#[test]
+fn every_threads_events_reach_the_file() {
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = std::env::temp_dir().join(format!("trace-threads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.json");
+    let guard = start(&path).unwrap();
+    // A thread that exits before the flush, with more than one batch.
+    std::thread::spawn(|| {
+        for i in 0..2500 {
+            record(
+                "exited",
+                "map",
+                f64::from(i),
+                f64::from(i) + 1.0,
+                Default::default(),
+            );
+        }
+    })
+    .join()
+    .unwrap();
+    // A thread that outlives the flush, with fewer than one batch.
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let alive = std::thread::spawn(move || {
+        for _ in 0..10 {
+            record("alive", "map", 1.0, 2.0, Default::default());
+        }
+        done_tx.send(()).unwrap();
+        let _ = rx.recv();
+    });
+    done_rx.recv().unwrap();
+    flush().unwrap();
+    let events = read(&path).unwrap();
+    let count = |name: &str| events.iter().filter(|e| e.name == name).count();
+    assert_eq!(count("exited"), 2500);
+    assert_eq!(count("alive"), 10);
+    let tracks = events
+        .iter()
+        .filter(|e| e.name == "thread_name" && e.tid == 0)
+        .count();
+    assert_eq!(tracks, 1, "both threads are outside the pool: one track");
+    drop(guard);
+    tx.send(()).unwrap();
+    alive.join().unwrap();
+
+    // Recorded after tracing stopped: in no trace.
+    record("late", "map", 1.0, 2.0, Default::default());
+    let guard = start(&path).unwrap();
+    record("next", "map", 1.0, 2.0, Default::default());
+    drop(guard);
+    let events = read(&path).unwrap();
+    assert_eq!(
+        events.iter().filter(|e| e.ph == "X").count(),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(events.iter().filter(|e| e.name == "next").count(), 1);
+}
