@@ -14,10 +14,11 @@
 //! With it on, each thread records into a buffer of its own (no lock shared
 //! with other threads on the way), serializes it itself when it is full, and
 //! a flush collects every thread's buffer: the cost per event is measured in
-//! `docs/performance.md` ("Recording cost").
+//! `docs/performance.md` ("Recording a trace").
 //!
 //! With the `tracing` cargo feature, the same chunks, tasks and
-//! communicator operations are also spans of the [`tracing`] crate (targets
+//! communicator operations are also spans of the
+//! [`tracing`](https://docs.rs/tracing) crate (targets
 //! `parallel_runtime::map`, `::graph` and `::mpi`), for programs that
 //! already record with `tracing-subscriber` or `tracing-chrome`: see
 //! `docs/observability.md` ("With the tracing crate").

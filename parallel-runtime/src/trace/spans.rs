@@ -1,6 +1,7 @@
 //! With the `tracing` feature: our chunks of a map, tasks of a graph and
-//! communicator operations as spans of the [`tracing`] crate too, so that
-//! a program that records with `tracing-subscriber` or `tracing-chrome`
+//! communicator operations as spans of the
+//! [`tracing`](https://docs.rs/tracing) crate too, so that a program that
+//! records with `tracing-subscriber` or `tracing-chrome`
 //! sees our work in its own timeline.
 //!
 //! | target                     | span    | fields                                          |
