@@ -53,6 +53,31 @@ pub use parallel_macros::mpi_main;
 #[doc(inline)]
 pub use parallel_macros::parallel_map;
 
+/// [serde](https://serde.rs), re-exported, with its derives: a struct
+/// sent on the object path ([`Comm::send`](mpi::Comm::send), `bcast`, a
+/// map's results between ranks) needs no `serde` dependency of its own.
+/// serde's derives name the `serde` crate, so point them here with
+/// `#[serde(crate = "parallel_runtime::serde")]`:
+///
+/// ```
+/// use parallel_runtime::serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Debug, PartialEq)]
+/// #[serde(crate = "parallel_runtime::serde")]
+/// struct Particle {
+///     id: u64,
+///     pos: Vec<f64>,
+/// }
+///
+/// let p = Particle { id: 7, pos: vec![0.5; 3] };
+/// let bytes = parallel_runtime::codec::encode(&p).unwrap();
+/// assert_eq!(parallel_runtime::codec::decode::<Particle>(&bytes).unwrap(), p);
+/// ```
+///
+/// (Python's pickle needs nothing of the kind; a crate that depends on
+/// `serde` itself derives as usual.)
+pub use serde;
+
 /// What most programs need, in one `use`.
 pub mod prelude {
     pub use crate::config::{Backend, Schedule};

@@ -20,6 +20,11 @@ use crate::codec;
 #[cfg(doc)]
 use super::message::{ANY_SOURCE, ANY_TAG};
 
+/// Bytes per rank of [`Comm::all_reduce_with`]'s one `MPI_Allgather`: a
+/// value encoded in up to `SLOT - 3` bytes (its type's name included)
+/// needs no second collective.
+const SLOT: usize = 256;
+
 /// A communicator: a group of ranks that exchange messages, as mpi4py's
 /// `MPI.Comm`. `#[mpi_main]` hands `main` the world; [`Comm::split`] makes
 /// sub-communicators.
@@ -393,14 +398,54 @@ impl Comm {
 
     /// [`Comm::reduce_with`] with the result on every rank
     /// (`comm.allreduce(obj, op=my_function)`).
-    pub fn all_reduce_with<T, F>(&self, value: T, f: F) -> Result<T, Error>
+    ///
+    /// Every rank gathers all values and folds them itself, in rank order,
+    /// so `f` runs on every rank and all get the same result. A value
+    /// encoded in up to 253 bytes (the header with its type's name, then
+    /// the value) costs one `MPI_Allgather` of
+    /// fixed-size slots (C `MPI_Allreduce`'s latency for a number or a
+    /// small struct); a longer one, one more collective.
+    pub fn all_reduce_with<T, F>(&self, value: T, mut f: F) -> Result<T, Error>
     where
         T: Serialize + DeserializeOwned,
         F: FnMut(T, T) -> T,
     {
         let _span = crate::trace::op_span("all_reduce_with");
-        let folded = self.reduce_with(0, value, f)?;
-        self.bcast(0, folded)
+        const OP: &str = "all_reduce_with";
+        let bytes = self.encode(OP, &value)?;
+        let mut slot = [0u8; SLOT];
+        // The length first, `u16::MAX` for "too long for a slot".
+        let fits = bytes.len() < SLOT - 2;
+        let len = if fits { bytes.len() as u16 } else { u16::MAX };
+        slot[..2].copy_from_slice(&len.to_le_bytes());
+        if fits {
+            slot[2..2 + bytes.len()].copy_from_slice(&bytes);
+        }
+        let mut all = vec![0u8; SLOT * self.size()];
+        self.t.all_gather_into(&slot, &mut all, OP)?;
+        let slots: Vec<&[u8]> = all.chunks_exact(SLOT).collect();
+        let long;
+        let parts: Vec<&[u8]> = if slots.iter().all(|s| s[..2] != [0xFF, 0xFF]) {
+            let len = |s: &[u8]| usize::from(u16::from_le_bytes([s[0], s[1]]));
+            slots.iter().map(|s| &s[2..2 + len(s)]).collect()
+        } else {
+            // Every rank saw the same slots, so all take this path.
+            long = self.allgather_bytes(bytes, OP)?;
+            long.iter().map(Vec::as_slice).collect()
+        };
+        let mut own = Some(value);
+        let mut acc: Option<T> = None;
+        for (r, b) in parts.iter().enumerate() {
+            let v = match own.take_if(|_| r == self.rank()) {
+                Some(v) => v,
+                None => self.decode(OP, r, b)?,
+            };
+            acc = Some(match acc {
+                None => v,
+                Some(a) => f(a, v),
+            });
+        }
+        Ok(acc.unwrap_or_else(|| unreachable!("a communicator has a rank")))
     }
 
     /// Waits until every rank has reached it (`comm.barrier()`).
