@@ -1,6 +1,6 @@
 /* The C reference for the MPI benchmark (examples/mpi_bench/pingpong.rs
  * measures the same with parallel-runtime's Comm):
- *   ping-pong latency (8 B) and bandwidth (1 MiB) between ranks 0 and 1,
+ *   ping-pong latency (8 B, 1 KiB) and bandwidth (1 MiB) between ranks 0 and 1,
  *   then MPI_Allreduce of one double on all ranks.
  * Build: mpicc -O2 -o target/pingpong_c bench/mpi/pingpong.c
  * Run:   mpirun -n 2 --bind-to core target/pingpong_c [funneled]   (and -n 4 --oversubscribe)
@@ -46,9 +46,11 @@ int main(int argc, char **argv) {
     memset(buf, 1, big);
     if (size >= 2) {
         double lat = pingpong(rank, buf, 8, 20000);
+        double kib = pingpong(rank, buf, 1024, 20000);
         double bw = pingpong(rank, buf, big, 300);
         if (rank == 0) {
             printf("%s ranks=%d pingpong_8B_us=%.3f\n", who, size, lat * 1e6);
+            printf("%s ranks=%d pingpong_1KiB_us=%.3f\n", who, size, kib * 1e6);
             printf("%s ranks=%d pingpong_1MiB_GBps=%.3f\n", who, size, big / bw / 1e9);
         }
     }

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The MPI benchmark of docs/performance.md: C (mpicc), Rust (parallel-runtime)
-# and mpi4py, alternated ROUNDS times in the same job set-up, medians printed.
+# The MPI benchmark of docs/performance.md: C (mpicc), Rust (parallel-runtime:
+# buffer path, object path, closures) and mpi4py (pickle, pickle-5 `pkl5`),
+# alternated ROUNDS times in the same job set-up, medians printed. The 4-rank
+# all_reduce rows run oversubscribed (4 ranks on 2 cores) with
+# `--mca mpi_yield_when_idle 1`.
 #   bash bench/mpi/run.sh [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,7 +22,7 @@ for _ in $(seq "$ROUNDS"); do
   mpirun -n 2 --bind-to core python3 bench/mpi/pingpong.py >>"$out"
   for prog in "pingpong_c" "pingpong_c funneled" "release/examples/mpi_pingpong_single" "release/examples/mpi_pingpong"; do
     # shellcheck disable=SC2086
-    mpirun -n 4 --oversubscribe $TARGET/$prog | grep allreduce >>"$out"
+    mpirun -n 4 --oversubscribe --mca mpi_yield_when_idle 1 $TARGET/$prog | grep allreduce >>"$out"
   done
 done
 python3 - "$out" <<'PY'

@@ -34,6 +34,15 @@ fn buffer_pingpong(world: &Comm, buf: &mut [u8], iters: usize) -> Result<f64, mp
     Ok(one_way)
 }
 
+/// A message with two numeric fields, 1 MiB in all: the bulk path inside
+/// a struct.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Fields {
+    step: u64,
+    pos: Vec<f32>,
+    raw: Vec<u8>,
+}
+
 fn object_pingpong<T>(world: &Comm, value: &T, iters: usize) -> Result<f64, mpi::Error>
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
@@ -58,12 +67,33 @@ pub(crate) fn run(world: Comm, label: &str) -> Result<(), mpi::Error> {
     if size >= 2 {
         let mut small = [1u8; 8];
         let mut big = vec![1u8; BIG];
+        let mut kib = [1u8; 1024];
         let lat = buffer_pingpong(&world, &mut small, 20_000)?;
+        let klat = buffer_pingpong(&world, &mut kib, 20_000)?;
         let bw = buffer_pingpong(&world, &mut big, 300)?;
         let olat = object_pingpong(&world, &3.25f64, 20_000)?;
+        let oklat = object_pingpong(&world, &vec![1.0f64; 128], 20_000)?;
         let floats: Vec<f64> = vec![1.0; BIG / 8];
         let obw = object_pingpong(&world, &floats, 300)?;
+        let fields = Fields {
+            step: 7,
+            pos: vec![1.0; BIG / 8],
+            raw: vec![1; BIG / 2],
+        };
+        let sbw = object_pingpong(&world, &fields, 300)?;
         if rank == 0 {
+            println!(
+                "{label}-buffer ranks={size} pingpong_1KiB_us={:.3}",
+                klat * 1e6
+            );
+            println!(
+                "{label}-object ranks={size} pingpong_1KiB_us={:.3}",
+                oklat * 1e6
+            );
+            println!(
+                "{label}-object ranks={size} pingpong_struct_1MiB_GBps={:.3}",
+                BIG as f64 / sbw / 1e9
+            );
             println!(
                 "{label}-buffer ranks={size} pingpong_8B_us={:.3}",
                 lat * 1e6

@@ -82,9 +82,17 @@ impl CodecError {
 
 /// Encodes `value` into bytes: the header naming its type, then the value.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
+    encode_after(value, Vec::new())
+}
+
+/// [`encode`], appended to `out` (which may hold bytes of its own before).
+pub(crate) fn encode_after<T: Serialize + ?Sized>(
+    value: &T,
+    mut out: Vec<u8>,
+) -> Result<Vec<u8>, CodecError> {
     let tag = typename::tag_of::<T>();
     let name = truncated(&tag.name);
-    let mut out = Vec::with_capacity(FIXED + name.len() + 16);
+    out.reserve(FIXED + name.len() + 16);
     out.push(MARK);
     out.extend_from_slice(&tag.fingerprint.to_le_bytes());
     out.extend_from_slice(&(name.len() as u16).to_le_bytes());

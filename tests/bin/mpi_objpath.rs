@@ -195,6 +195,12 @@ fn reductions(w: &Comm) -> Res {
         joined.len() == 1000 + (0..n - 1).map(|r| r.to_string().len()).sum::<usize>(),
         || format!("joined {} bytes", joined.len()),
     )?;
+    // Around the end of a slot (a `String` of 108 bytes is encoded in
+    // 126): each length in turn on every rank.
+    for len in 105..=111 {
+        let s = w.all_reduce_with("y".repeat(len), |a, b| a + &b)?;
+        ensure(s.len() == len * n, || format!("{len}: {} bytes", s.len()))?;
+    }
     // Every value long, in a struct.
     let f = w.all_reduce_with(frame(300, r as u64), |mut a, b| {
         a.inner

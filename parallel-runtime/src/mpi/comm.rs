@@ -21,9 +21,9 @@ use crate::codec;
 use super::message::{ANY_SOURCE, ANY_TAG};
 
 /// Bytes per rank of [`Comm::all_reduce_with`]'s one `MPI_Allgather`: a
-/// value encoded in up to `SLOT - 3` bytes (its type's name included)
+/// value encoded in up to `SLOT - 2` bytes (its type's name included)
 /// needs no second collective.
-const SLOT: usize = 256;
+const SLOT: usize = 128;
 
 /// A communicator: a group of ranks that exchange messages, as mpi4py's
 /// `MPI.Comm`. `#[mpi_main]` hands `main` the world; [`Comm::split`] makes
@@ -401,10 +401,10 @@ impl Comm {
     ///
     /// Every rank gathers all values and folds them itself, in rank order,
     /// so `f` runs on every rank and all get the same result. A value
-    /// encoded in up to 253 bytes (the header with its type's name, then
-    /// the value) costs one `MPI_Allgather` of
-    /// fixed-size slots (C `MPI_Allreduce`'s latency for a number or a
-    /// small struct); a longer one, one more collective.
+    /// encoded in up to 126 bytes (the header with its type's name, then
+    /// the value) costs one `MPI_Allgather` of fixed-size slots (about C
+    /// `MPI_Allreduce`'s latency for a number or a small struct); a longer
+    /// one, one more collective.
     pub fn all_reduce_with<T, F>(&self, value: T, mut f: F) -> Result<T, Error>
     where
         T: Serialize + DeserializeOwned,
@@ -412,33 +412,43 @@ impl Comm {
     {
         let _span = crate::trace::op_span("all_reduce_with");
         const OP: &str = "all_reduce_with";
-        let bytes = self.encode(OP, &value)?;
-        let mut slot = [0u8; SLOT];
-        // The length first, `u16::MAX` for "too long for a slot".
-        let fits = bytes.len() < SLOT - 2;
-        let len = if fits { bytes.len() as u16 } else { u16::MAX };
+        // A slot: the length of the encoded value (`u16::MAX`: too long
+        // for a slot, sent by the second collective), then the value.
+        let mut slot = Vec::with_capacity(SLOT);
+        slot.extend_from_slice(&[0, 0]);
+        let slot = codec::encode_after(&value, slot).map_err(Error::codec(self.rank(), OP))?;
+        let fits = slot.len() <= SLOT;
+        let (mut slot, long) = if fits {
+            (slot, Vec::new())
+        } else {
+            (vec![0xFF, 0xFF], slot[2..].to_vec())
+        };
+        let len = if fits {
+            slot.len() as u16 - 2
+        } else {
+            u16::MAX
+        };
         slot[..2].copy_from_slice(&len.to_le_bytes());
-        if fits {
-            slot[2..2 + bytes.len()].copy_from_slice(&bytes);
-        }
+        slot.resize(SLOT, 0);
         let mut all = vec![0u8; SLOT * self.size()];
         self.t.all_gather_into(&slot, &mut all, OP)?;
-        let slots: Vec<&[u8]> = all.chunks_exact(SLOT).collect();
-        let long;
-        let parts: Vec<&[u8]> = if slots.iter().all(|s| s[..2] != [0xFF, 0xFF]) {
-            let len = |s: &[u8]| usize::from(u16::from_le_bytes([s[0], s[1]]));
-            slots.iter().map(|s| &s[2..2 + len(s)]).collect()
+        // Every rank saw the same slots, so all take the same path.
+        let long = if all.chunks_exact(SLOT).any(|s| s[..2] == [0xFF, 0xFF]) {
+            self.allgather_bytes(long, OP)?
         } else {
-            // Every rank saw the same slots, so all take this path.
-            long = self.allgather_bytes(bytes, OP)?;
-            long.iter().map(Vec::as_slice).collect()
+            Vec::new()
         };
         let mut own = Some(value);
         let mut acc: Option<T> = None;
-        for (r, b) in parts.iter().enumerate() {
+        for (r, s) in all.chunks_exact(SLOT).enumerate() {
             let v = match own.take_if(|_| r == self.rank()) {
                 Some(v) => v,
-                None => self.decode(OP, r, b)?,
+                // Values that fit come from their slot (and sent nothing
+                // more), the others from the second collective.
+                None => match u16::from_le_bytes([s[0], s[1]]) {
+                    u16::MAX => self.decode(OP, r, &long[r])?,
+                    n => self.decode(OP, r, &s[2..2 + usize::from(n)])?,
+                },
             };
             acc = Some(match acc {
                 None => v,
