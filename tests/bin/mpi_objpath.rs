@@ -85,11 +85,7 @@ fn run(w: &Comm) -> Res {
 
 /// Fails with `what` unless `cond`.
 fn ensure(cond: bool, what: impl FnOnce() -> String) -> Res {
-    if cond {
-        Ok(())
-    } else {
-        Err(what().into())
-    }
+    cond.then_some(()).ok_or_else(|| what().into())
 }
 
 /// `v` from rank 0 to every other rank and back (send/recv, then

@@ -263,11 +263,7 @@ impl<'de> serde::de::MapAccess<'de> for Elements<'_, 'de> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Error> {
-        if self.len == 0 {
-            return Ok(None);
-        }
-        self.len -= 1;
-        seed.deserialize(&mut *self.de).map(Some)
+        serde::de::SeqAccess::next_element_seed(self, seed)
     }
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
         seed.deserialize(&mut *self.de)

@@ -188,13 +188,12 @@ impl serde::Serializer for &mut Ser {
     }
     fn serialize_struct_variant(
         self,
-        _: &'static str,
+        name: &'static str,
         index: u32,
-        _: &'static str,
-        _: usize,
+        variant: &'static str,
+        len: usize,
     ) -> Result<Self, Error> {
-        self.varint(u64::from(index));
-        Ok(self)
+        self.serialize_tuple_variant(name, index, variant, len)
     }
     fn collect_str<T: std::fmt::Display + ?Sized>(self, value: &T) -> Result<(), Error> {
         self.serialize_str(&value.to_string())
