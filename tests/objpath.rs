@@ -23,7 +23,7 @@ fn check(mut cmd: Command, deadline: u64, want: &[String]) {
 
 fn local(n: usize, piece: Option<&str>) {
     let mut cmd = Command::new(EXE);
-    cmd.args(["local", &n.to_string()]);
+    cmd.args(["objpath", "local", &n.to_string()]);
     if let Some(p) = piece {
         cmd.env("PARALLEL_MPI_MAX_COUNT", p);
     }

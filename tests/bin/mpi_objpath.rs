@@ -10,15 +10,16 @@
 //!
 //! ```text
 //! mpi_objpath               # under mpirun -n 2 (or more)
-//! mpi_objpath local 3       # the same in a local world of 3 ranks
+//! mpi_objpath objpath local 3   # the same in a local world of 3 ranks
 //! ```
 //!
 //! Each rank prints `rank R: ok objpath` when all its checks passed;
 //! tests/objpath.rs runs it under deadlines.
 
-use parallel_runtime::mpi::{local, Error};
+use parallel_runtime::mpi::Error;
 use parallel_runtime::prelude::*;
 use parallel_runtime::serde::{de::DeserializeOwned, Deserialize, Serialize};
+use parallel_tests::ensure;
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 
@@ -57,14 +58,10 @@ fn frame(n: usize, seed: u64) -> Frame {
 #[mpi_main]
 fn main(world: Comm) -> Res {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("local") {
-        let n: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(2);
-        let outs = local::run(n, |w| run(&w).map_err(|e| e.to_string()));
-        for (r, out) in outs.into_iter().enumerate() {
-            out.map_err(|e| format!("local rank {r}: {e}"))?;
-        }
-        println!("local world of {n}: ok objpath");
-        return Ok(());
+    if let Some(done) =
+        parallel_tests::run_local(&args, "objpath", |w| run(w).map_err(|e| e.to_string()))
+    {
+        return done.map_err(Into::into);
     }
     if world.size() < 2 {
         return Err("run under mpirun -n 2 (or more), or as `mpi_objpath local N`".into());
@@ -81,11 +78,6 @@ fn run(w: &Comm) -> Res {
     reductions(w)?;
     w.barrier()?;
     Ok(())
-}
-
-/// Fails with `what` unless `cond`.
-fn ensure(cond: bool, what: impl FnOnce() -> String) -> Res {
-    cond.then_some(()).ok_or_else(|| what().into())
 }
 
 /// `v` from rank 0 to every other rank and back (send/recv, then
