@@ -64,7 +64,7 @@ fn main(world: Comm) -> Res {
         return done.map_err(Into::into);
     }
     if world.size() < 2 {
-        return Err("run under mpirun -n 2 (or more), or as `mpi_objpath local N`".into());
+        return Err("run under mpirun -n 2 (or more), or as `mpi_objpath objpath local N`".into());
     }
     run(&world)?;
     println!("rank {}: ok objpath", world.rank());
