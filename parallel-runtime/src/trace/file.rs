@@ -101,10 +101,20 @@ pub(crate) fn start_from_env() {
     }
 }
 
+/// One flush at a time, and none while the trace stops: a flush takes the
+/// buffered events before it appends them to the sink, so a `stop` between
+/// the two (a map ending on another thread flushes) would lose them.
+static FLUSHING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_flush() -> std::sync::MutexGuard<'static, ()> {
+    FLUSHING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Writes the events recorded so far and stops recording.
 pub fn stop() -> std::io::Result<Option<PathBuf>> {
     ENABLED.store(false, Ordering::Release);
-    flush()?;
+    let _one = one_flush();
+    flush_now()?;
     let Some(mut sink) = lock().take() else {
         return Ok(None);
     };
@@ -124,6 +134,12 @@ pub fn path() -> Option<PathBuf> {
 /// every thread has recorded so far, the pool's threads (which never
 /// exit) and the threads that have exited included.
 pub fn flush() -> std::io::Result<()> {
+    let _one = one_flush();
+    flush_now()
+}
+
+/// [`flush`], its caller holding [`FLUSHING`].
+fn flush_now() -> std::io::Result<()> {
     let Some(generation) = lock().as_ref().map(|s| s.generation) else {
         return Ok(());
     };
