@@ -53,6 +53,13 @@ fn local_world_of_2_and_4() {
     local(4, None);
 }
 
+/// 65 ranks: `all_reduce_with`'s slots take `MPI_Allgather` beyond 64
+/// ranks (and one reduction up to 64, the worlds above).
+#[test]
+fn local_world_of_65() {
+    local(65, None);
+}
+
 /// Object messages in pieces of 64 KiB: the bulk sequences cross them.
 #[test]
 fn local_world_in_pieces() {

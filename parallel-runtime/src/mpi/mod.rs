@@ -33,6 +33,7 @@ mod buffer;
 mod check;
 mod collective;
 mod comm;
+mod fold;
 mod datatype;
 mod error;
 mod launcher;
