@@ -111,7 +111,10 @@ impl Comm {
         // Words, so that the reduction ors 8 bytes at a time.
         let words = SLOT / 8;
         let mut mine = vec![0u64; words * size];
-        for (w, b) in mine[self.rank() * words..].iter_mut().zip(slot.chunks_exact(8)) {
+        for (w, b) in mine[self.rank() * words..]
+            .iter_mut()
+            .zip(slot.chunks_exact(8))
+        {
             *w = u64::from_le_bytes(b.try_into().expect("8 bytes"));
         }
         let mut all = vec![0u64; words * size];
