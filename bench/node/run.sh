@@ -38,6 +38,7 @@ machine() {
 echo "cores: $CORES; built from commit $(cat "$BIN/commit" 2>/dev/null)"
 grep -m1 'model name' /proc/cpuinfo
 lscpu 2>/dev/null | grep -E '^(Thread|Core|Socket|NUMA node\(s\))' || true
+echo "kernel: $(uname -r)"
 mpirun --version 2>&1 | head -1
 ldd "$BIN/taskbench_ranks" | grep -E 'mpi|not found' || true
 mpicc -O2 -o "$BIN/taskbench_mpi" bench/taskbench/taskbench_mpi.c
