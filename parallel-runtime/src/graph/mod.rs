@@ -45,6 +45,7 @@
 mod closure;
 pub(crate) mod cluster; // issue 12: graphs across MPI ranks (`compute_on`)
 mod error;
+mod free;
 mod handoff;
 mod inspect;
 mod key;
@@ -83,7 +84,7 @@ pub struct Delayed<T> {
 
 impl<T: Clone + Send + Sync + 'static> Clone for Delayed<T> {
     fn clone(&self) -> Self {
-        self.node.cloner.get_or_init(|| <T as Clone>::clone);
+        self.node.cloner.set(<T as Clone>::clone);
         Delayed {
             node: self.node.clone(),
         }
@@ -228,7 +229,13 @@ impl<T: Send + 'static> Input<T> for At<T> {
 
 impl<T: Send + 'static> Input<Vec<T>> for Range<T> {
     fn resolve(self, inputs: &Inputs<'_>) -> Result<Vec<T>, TaskFail> {
-        (self.0..self.1).map(|i| read(inputs, i)).collect()
+        // Sized up front: one allocation, where collecting a `Result`
+        // iterator starts small and grows.
+        let mut out = Vec::with_capacity((self.1 - self.0) as usize);
+        for i in self.0..self.1 {
+            out.push(read(inputs, i)?);
+        }
+        Ok(out)
     }
 }
 
@@ -327,34 +334,7 @@ pub fn value<T: Send + 'static>(v: T) -> Delayed<T> {
 
 /// Result helpers for the macro.
 #[doc(hidden)]
-pub mod outcome {
-    use super::TaskFail;
-    use crate::graph::FailureKind;
-
-    /// Checks that a `Result`'s error type can fail a task.
-    #[inline(always)]
-    pub const fn assert_error<E: std::fmt::Display + Send + 'static>() {}
-
-    /// A plain return value.
-    #[inline(always)]
-    pub fn ok<T>(t: T) -> Result<T, TaskFail> {
-        Ok(t)
-    }
-
-    /// A `Result` return value: `Err` fails the task.
-    #[inline(always)]
-    pub fn from_result<R>(r: R) -> Result<R::Ok, TaskFail>
-    where
-        R: crate::bounds::IsResult,
-        R::Err: std::fmt::Display + Send + 'static,
-    {
-        r.into_result().map_err(|e| TaskFail {
-            kind: FailureKind::Error,
-            message: e.to_string(),
-            error: Some(Box::new(e)),
-        })
-    }
-}
+pub mod outcome;
 
 /// The roots of one compute (written by [`Compute`] impls).
 #[doc(hidden)]
@@ -490,7 +470,7 @@ fn compute_here<C: Compute>(backend: Backend, c: C) -> Result<C::Output, Delayed
         None => unsafe { c.finish() },
     };
     plan.release();
-    drop(plan);
+    free::free(plan, out.is_ok());
     crate::trace::flush_if_top_level();
     out
 }
