@@ -207,3 +207,26 @@ fn every_communicator_operation_is_a_span() {
             .all(|s| s.target == "parallel_runtime::mpi" && s.name == "op"));
     }
 }
+
+#[test]
+fn every_task_of_a_graph_across_ranks_is_a_span_on_the_rank_that_ran_it() {
+    subscribe();
+    // A local world of two ranks (threads): each task runs on one rank, so
+    // its span is recorded once, by that rank, as on one machine.
+    parallel_runtime::graph::transferable::<u64>();
+    let totals = parallel_runtime::mpi::local::run(2, |comm| {
+        let part = delayed_fn("traced_part_on_ranks", |i: u64| i * i);
+        let sum = delayed_fn("traced_sum_on_ranks", |xs: Vec<u64>| {
+            xs.into_iter().sum::<u64>()
+        });
+        let parts: Vec<_> = (0..8u64).map(|i| part.call(i)).collect();
+        sum.call(parts).compute_on(&comm).expect("computes")
+    });
+    assert_eq!(totals, [140, 140]);
+    let parts = seen("function", "traced_part_on_ranks");
+    assert_eq!(parts.len(), 8, "one span per task: {parts:?}");
+    assert_eq!(seen("function", "traced_sum_on_ranks").len(), 1);
+    assert!(parts
+        .iter()
+        .all(|t| t.target == "parallel_runtime::graph" && t.fields["key"].contains("traced_part")));
+}

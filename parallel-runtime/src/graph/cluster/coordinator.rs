@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::exchange::{Exec, Out, Outcome, Placed, Status};
 use super::message::{kind_of, trace_transfer, Msg, TAG};
 use crate::graph::error::{Failure, FailureKind};
+use crate::graph::node::Claim;
 use crate::mpi::{Comm, Error, Request, ANY_SOURCE};
 
 /// Runs this rank's part of `g` on `comm`.
@@ -60,6 +61,7 @@ pub(crate) fn run(g: &Placed<'_>, comm: &Comm) -> Result<Outcome, Error> {
         left: AtomicUsize::new((0..n as u32).filter(|&i| mine(i)).count()),
         tx: Mutex::new(tx),
         trace: crate::trace::enabled(),
+        live: live_job(g, &mine),
     };
     let x = &exec;
     for (i, node) in g.nodes.iter().enumerate() {
@@ -294,4 +296,18 @@ impl<'x> Coordinator<'x, '_> {
             }
         }
     }
+}
+
+/// The live dashboard's job for this rank's part of the compute (when it
+/// is on): named after the first root, as a compute on one machine is, and
+/// counting the tasks this rank runs.
+fn live_job(g: &Placed<'_>, mine: &impl Fn(u32) -> bool) -> Option<crate::dashboard::Job> {
+    if !crate::dashboard::enabled() {
+        return None;
+    }
+    let root = g.nodes.first()?;
+    let to_run = (0..g.nodes.len() as u32)
+        .filter(|&i| mine(i) && g.prior[i as usize] == Claim::Idle)
+        .count();
+    crate::dashboard::job("compute", root.head().site.name, to_run)
 }

@@ -87,6 +87,9 @@ pub(super) struct Exec<'a> {
     pub(super) left: AtomicUsize,
     pub(super) tx: Mutex<Sender<Out>>,
     pub(super) trace: bool,
+    /// With the live dashboard on: this rank's part of the compute, its
+    /// progress and task stream, as on one machine (issue 13).
+    pub(super) live: Option<crate::dashboard::Job>,
 }
 
 impl Exec<'_> {
@@ -189,10 +192,19 @@ impl Exec<'_> {
             return Status::Skipped;
         }
         let start = self.trace.then(crate::trace::now_us);
-        // SAFETY: this compute holds the claim, the prior state was
-        // `Idle`, every input completed without failure, and only this
-        // thread runs task `i`.
-        let result = unsafe { node.run() };
+        let name = node.head().site.name;
+        let live = self.live.as_ref().map(|job| job.task(name));
+        let result = {
+            // The `tracing` span of the task, with its rank, as on one machine.
+            let _span = crate::trace::task_span(name, &node.head().key());
+            // SAFETY: this compute holds the claim, the prior state was
+            // `Idle`, every input completed without failure, and only this
+            // thread runs task `i`.
+            unsafe { node.run() }
+        };
+        if let Some(task) = live {
+            task.end(result.is_err());
+        }
         if let Some(start) = start {
             trace_task(self.g.nodes, i, self.me, start);
         }
