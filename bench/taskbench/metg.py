@@ -31,6 +31,11 @@ NAMES = {
     # Issue 12, row (b): the graph across MPI ranks (taskbench_ranks).
     "ours_ranks": "ours, #[delayed] across {c} ranks",
     "ours_ranks_compute": "ours across ranks, compute only",
+    # run.sh's BEFORE=DIR: an earlier build, side by side.
+    "before": "before, #[delayed] on {c} threads",
+    "before_compute": "before, compute only",
+    "before_ranks": "before, across {c} ranks",
+    "before_ranks_compute": "before across ranks, compute only",
 }
 
 

@@ -12,6 +12,10 @@
 # kept; DETAIL=1 also prints every size's efficiency and granularity; the
 # raw times stay in \$CARGO_TARGET_DIR/taskbench-times.txt. Every run checks its result
 # against a serial walk of the same graph; a wrong result stops the script.
+# NO_DASK=1 leaves Dask out (its sweep is the slowest part). BEFORE=DIR
+# also runs the taskbench and taskbench_ranks binaries of an earlier build
+# found in DIR, alternating with ours, as "before" rows: a change measured
+# side by side under the same load.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -74,9 +78,15 @@ for _ in $(seq "${ROUNDS:-3}"); do
   for pattern in trivial stencil_1d tree; do
     "${C_MPI[@]}" --patterns "$pattern" --width "$CORES" --iters "$ITERS" --reps "$REPS" >>"$out"
     PARALLEL_NUM_THREADS=$CORES "${RT[@]}" "$OURS" --patterns "$pattern" --width "$CORES" --iters "$ITERS" --reps "$REPS" >>"$out"
+    if [ -n "${BEFORE:-}" ]; then
+      PARALLEL_NUM_THREADS=$CORES "${RT[@]}" "$BEFORE/taskbench" --patterns "$pattern" --width "$CORES" \
+        --iters "$ITERS" --reps "$REPS" | sed 's/^ours/before/' >>"$out"
+    fi
   done
 done
-"${DASK[@]}" --width "$CORES" --steps 20 --iters "$DASK_ITERS" --reps 2 2>/dev/null >>"$out"
+if [ -z "${NO_DASK:-}" ]; then
+  "${DASK[@]}" --width "$CORES" --steps 20 --iters "$DASK_ITERS" --reps 2 2>/dev/null >>"$out"
+fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 python3 bench/taskbench/metg.py "$out" ${DETAIL:+--detail}
@@ -96,6 +106,11 @@ for n in ${RANKS:-2 4}; do
     PARALLEL_NUM_THREADS=1 mpirun --oversubscribe -x PARALLEL_NUM_THREADS -n "$n" \
       "$TARGET/release/examples/taskbench_ranks" --patterns stencil_1d --width "$n" \
       --iters "$ITERS" --reps "$REPS" >>"$rout"
+    if [ -n "${BEFORE:-}" ]; then
+      PARALLEL_NUM_THREADS=1 mpirun --oversubscribe -x PARALLEL_NUM_THREADS -n "$n" \
+        "$BEFORE/taskbench_ranks" --patterns stencil_1d --width "$n" \
+        --iters "$ITERS" --reps "$REPS" | sed 's/^ours/before/' >>"$rout"
+    fi
   done
   echo
   echo "across $n ranks (load average $(cut -d' ' -f1-3 /proc/loadavg)):"

@@ -59,7 +59,7 @@ pub(crate) fn run(g: &Placed<'_>, comm: &Comm) -> Result<Outcome, Error> {
         first: OnceLock::new(),
         cancelled: AtomicUsize::new(0),
         left: AtomicUsize::new((0..n as u32).filter(|&i| mine(i)).count()),
-        tx: Mutex::new(tx),
+        tx,
         trace: crate::trace::enabled(),
         live: live_job(g, &mine),
     };

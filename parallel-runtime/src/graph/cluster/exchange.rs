@@ -85,7 +85,8 @@ pub(super) struct Exec<'a> {
     pub(super) first: OnceLock<(u32, Arc<Failure>)>,
     pub(super) cancelled: AtomicUsize,
     pub(super) left: AtomicUsize,
-    pub(super) tx: Mutex<Sender<Out>>,
+    /// To the coordinator (a `Sender` is `Sync`: workers send without a lock).
+    pub(super) tx: Sender<Out>,
     pub(super) trace: bool,
     /// With the live dashboard on: this rank's part of the compute, its
     /// progress and task stream, as on one machine (issue 13).
@@ -102,9 +103,8 @@ impl Exec<'_> {
     }
 
     pub(super) fn send(&self, out: Out) {
-        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
         // The coordinator outlives every worker: the send cannot fail.
-        let _ = tx.send(out);
+        let _ = self.tx.send(out);
     }
 
     /// Runs task `i` of this rank (its inputs are here), then whatever it
@@ -242,10 +242,16 @@ impl Exec<'_> {
             // released yet: nobody reads the value.
             match unsafe { encode(node) } {
                 Ok(bytes) => {
-                    for &d in dests {
+                    // The bytes move to the last rank (most results have
+                    // one): a copy only for each further rank.
+                    let Some((&last, others)) = dests.split_last() else {
+                        return status;
+                    };
+                    for &d in others {
                         let bytes = bytes.clone();
                         self.send(Out::Send(d, Msg::Value { task: i, bytes }));
                     }
+                    self.send(Out::Send(last, Msg::Value { task: i, bytes }));
                     let h = node.head();
                     if self.g.reads[i as usize] == 0 && !h.kept.load(Ordering::Relaxed) {
                         if let Some(t) = ty {
