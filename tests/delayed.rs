@@ -593,3 +593,57 @@ fn traced_tasks_name_their_keys_and_inputs() {
     }
     assert_eq!(add(inc(1), inc(2)).compute().unwrap(), 5);
 }
+
+static LIVE_BIG: AtomicUsize = AtomicUsize::new(0);
+
+#[delayed]
+fn widen(t: Tracked, k: u64) -> (Tracked, u64) {
+    (t, k + 1)
+}
+
+#[delayed]
+fn narrow(p: (Tracked, u64)) -> Tracked {
+    p.0
+}
+
+/// Graphs of thousands of tasks, which are freed on a thread of the pool
+/// after `compute` returns when nothing else can see them: every value is
+/// still freed before `compute` returns, and a graph with a handle kept
+/// (or a failure) keeps what that handle needs.
+#[test]
+fn big_graphs_free_their_values_before_compute_returns_and_keep_what_handles_need() {
+    for backend in BACKENDS {
+        for _ in 0..3 {
+            // 4,001 tasks, no handle kept: freed later, elsewhere; the
+            // values are gone already.
+            let mut t = make(&LIVE_BIG);
+            for k in 0..2000 {
+                t = narrow(widen(t, k));
+            }
+            assert_eq!(compute_with(backend, live_now(t)).unwrap(), 1, "{backend}");
+            assert_eq!(LIVE_BIG.load(Ordering::SeqCst), 0, "{backend}");
+        }
+        // A handle to the middle is kept: its value stays for it, and
+        // computing it afterwards costs nothing and gives it.
+        let mut t = make(&LIVE_BIG);
+        let mut middle = None;
+        for k in 0..2000 {
+            t = narrow(widen(t, k));
+            if k == 1000 {
+                middle = Some(t.clone());
+                t = step(middle.clone().unwrap());
+            }
+        }
+        let middle = middle.unwrap();
+        assert_eq!(compute_with(backend, live_now(t)).unwrap(), 2, "{backend}");
+        assert_eq!(
+            LIVE_BIG.load(Ordering::SeqCst),
+            1,
+            "{backend}: the kept value"
+        );
+        assert_eq!(middle.graph().state(&middle.key()), Some(NodeState::Done));
+        let kept = compute_with(backend, middle).unwrap();
+        drop(kept);
+        assert_eq!(LIVE_BIG.load(Ordering::SeqCst), 0, "{backend}");
+    }
+}
