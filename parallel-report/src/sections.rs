@@ -2,9 +2,16 @@
 //! several runs in one program are drawn (and their task graphs laid out)
 //! apart rather than merged.
 //!
-//! The trace does not say which call a span belongs to; its times and
-//! details do. The calls of a program run one after another, so a section
-//! ends where nothing runs and then
+//! The runtime gives every map call and every compute an id of its own
+//! (`args.call` of its chunks and tasks, issue 13): spans with the same id
+//! are one section, however closely calls follow or overlap each other.
+//! In the same SPMD program the n-th call of every rank has the same id, so a
+//! map across ranks stays one section.
+//!
+//! Spans without an id (a trace of an older runtime, another tool's, a
+//! streaming map's windows, a compute across ranks) are told apart by their
+//! times and details. The calls of a program run one after another, so such
+//! a section ends where nothing runs and then
 //! - the next span is of another kind of work (another map's function, or
 //!   tasks after a map);
 //! - or a map starts again: a chunk holding item 0 when one of this map
@@ -15,7 +22,7 @@
 //! Message-passing operations (and a graph's transfers between ranks) join
 //! the section they start in, or the one before them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::tasks::Tasks;
 use crate::trace::{Trace, NONE};
@@ -45,7 +52,6 @@ pub(crate) struct Section {
 enum Kind {
     Tasks,
     Chunks(u32),
-    Messages,
 }
 
 /// Whether spans of category `cat` move data rather than compute:
@@ -55,55 +61,40 @@ pub(crate) fn is_message(cat: &str) -> bool {
     matches!(cat, "mpi" | "transfer")
 }
 
+/// Spans of one section, with their first start and last end.
+type Group = (Vec<u32>, f64, f64);
+
 /// The sections of `trace`, in time order.
 pub(crate) fn sections(trace: &Trace) -> Vec<Section> {
-    let kind = |i: u32| {
-        let s = &trace.spans[i as usize];
-        match trace.func(s).cat.as_str() {
-            "task" => Kind::Tasks,
-            c if is_message(c) => Kind::Messages,
-            _ => Kind::Chunks(s.func),
-        }
-    };
     let by_start = |a: &u32, b: &u32| {
         let (x, y) = (&trace.spans[*a as usize], &trace.spans[*b as usize]);
         x.ts.total_cmp(&y.ts).then(a.cmp(b))
     };
     let mut order: Vec<u32> = (0..trace.spans.len() as u32).collect();
     order.sort_unstable_by(by_start);
-    let mut groups: Vec<(Vec<u32>, f64, f64)> = Vec::new();
-    let mut last = None;
     let mut messages = Vec::new();
-    // What the current section has seen: maps that held item 0, task keys.
-    let mut started: HashSet<u32> = HashSet::new();
-    let mut keys: HashSet<u32> = HashSet::new();
+    let mut unmarked = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut of_call: HashMap<u64, usize> = HashMap::new();
     for &i in &order {
         let s = &trace.spans[i as usize];
-        let k = kind(i);
-        if k == Kind::Messages {
+        if is_message(&trace.func(s).cat) {
             messages.push(i);
-            continue;
+        } else if s.call == 0 {
+            unmarked.push(i);
+        } else {
+            let g = *of_call.entry(s.call).or_insert_with(|| {
+                groups.push((Vec::new(), s.ts, s.ts));
+                groups.len() - 1
+            });
+            let g = &mut groups[g];
+            g.0.push(i);
+            g.2 = g.2.max(s.ts + s.dur);
         }
-        let key = (s.task != NONE).then(|| trace.tasks[s.task as usize].key);
-        let gap = groups.last().map_or(f64::INFINITY, |g| s.ts - g.2);
-        let again = match k {
-            Kind::Tasks => gap >= GAP_US || key.is_some_and(|key| keys.contains(&key)),
-            _ => s.first && started.contains(&s.func),
-        };
-        if gap > 0.0 && (again || last != Some(k)) {
-            groups.push((Vec::new(), s.ts, s.ts + s.dur));
-            started.clear();
-            keys.clear();
-        }
-        if s.first {
-            started.insert(s.func);
-        }
-        keys.extend(key);
-        let g = groups.last_mut().expect("a group was just pushed");
-        g.0.push(i);
-        g.2 = g.2.max(s.ts + s.dur);
-        last = Some(k);
     }
+    groups.extend(by_time(trace, &unmarked));
+    // Each group's spans are in start order, so its first start is its t0.
+    groups.sort_by(|a, b| a.1.total_cmp(&b.1));
     // Messages join the section they start in (or the one before); a
     // trace of messages alone is one section.
     if groups.is_empty() && !messages.is_empty() {
@@ -131,4 +122,46 @@ pub(crate) fn sections(trace: &Trace) -> Vec<Section> {
             }
         })
         .collect()
+}
+
+/// The sections of spans without a call id (`order`, in start order, no
+/// messages among them), told apart by their times and details (see the
+/// module's documentation).
+fn by_time(trace: &Trace, order: &[u32]) -> Vec<Group> {
+    let kind = |i: u32| {
+        let s = &trace.spans[i as usize];
+        match trace.func(s).cat.as_str() {
+            "task" => Kind::Tasks,
+            _ => Kind::Chunks(s.func),
+        }
+    };
+    let mut groups: Vec<Group> = Vec::new();
+    let mut last = None;
+    // What the current section has seen: maps that held item 0, task keys.
+    let mut started: HashSet<u32> = HashSet::new();
+    let mut keys: HashSet<u32> = HashSet::new();
+    for &i in order {
+        let s = &trace.spans[i as usize];
+        let k = kind(i);
+        let key = (s.task != NONE).then(|| trace.tasks[s.task as usize].key);
+        let gap = groups.last().map_or(f64::INFINITY, |g| s.ts - g.2);
+        let again = match k {
+            Kind::Tasks => gap >= GAP_US || key.is_some_and(|key| keys.contains(&key)),
+            _ => s.first && started.contains(&s.func),
+        };
+        if gap > 0.0 && (again || last != Some(k)) {
+            groups.push((Vec::new(), s.ts, s.ts + s.dur));
+            started.clear();
+            keys.clear();
+        }
+        if s.first {
+            started.insert(s.func);
+        }
+        keys.extend(key);
+        let g = groups.last_mut().expect("a group was just pushed");
+        g.0.push(i);
+        g.2 = g.2.max(s.ts + s.dur);
+        last = Some(k);
+    }
+    groups
 }

@@ -63,6 +63,9 @@ pub(crate) struct Span {
     pub(crate) detail: u32,
     /// Its task: an index into [`Trace::tasks`], or [`NONE`].
     pub(crate) task: u32,
+    /// The map call or compute it belongs to (`args.call`, written by the
+    /// runtime since issue 13), or 0 in a trace without call ids.
+    pub(crate) call: u64,
 }
 
 /// A function (or operation): a name in a category (`map`, `task`, …).
@@ -124,12 +127,24 @@ struct Args {
 /// Whether `args` (JSON text) say `"first_item": 0`, read without parsing
 /// them (a million chunks each have one).
 fn first_item_is_zero(args: &str) -> bool {
-    let Some(at) = args.find("\"first_item\"") else {
-        return false;
-    };
-    let value = args[at + "\"first_item\"".len()..].trim_start();
-    let value = value.strip_prefix(':').unwrap_or(value).trim_start();
-    value.starts_with('0') && !value[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.')
+    uint_arg(args, "\"first_item\"") == Some(0)
+}
+
+/// The whole number that `args` (JSON text, an object of scalars and
+/// arrays of strings) give the key `quoted` (with its quotes), read without
+/// parsing them; `None` if there is none, or it is not a plain unsigned
+/// integer (`01`, `0.5`, `-1`, `"3"`). A key inside a string cannot match:
+/// its quotes are escaped there.
+fn uint_arg(args: &str, quoted: &str) -> Option<u64> {
+    let at = args.find(quoted)?;
+    let value = args[at + quoted.len()..].trim_start();
+    let value = value.strip_prefix(':')?.trim_start();
+    let digits = value.len() - value.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (number, rest) = value.split_at(digits);
+    let plain = !number.is_empty()
+        && (number == "0" || !number.starts_with('0'))
+        && !rest.starts_with(['.', 'e', 'E']);
+    plain.then(|| number.parse().ok()).flatten()
 }
 
 /// One event as read from the file, borrowing its strings from the text;
@@ -298,6 +313,7 @@ impl Trace {
             first: first_item_is_zero(raw),
             detail,
             task,
+            call: uint_arg(raw, "\"call\"").unwrap_or(0),
         });
         Ok(())
     }
@@ -530,6 +546,23 @@ mod tests {
             (r#"{"items":0}"#, false),
         ] {
             assert_eq!(first_item_is_zero(args), zero, "{args}");
+        }
+    }
+
+    #[test]
+    fn the_call_id_is_read_without_parsing() {
+        for (args, call) in [
+            (r#"{"call":12,"first_item":0,"items":3}"#, Some(12)),
+            (r#"{"call" : 7 }"#, Some(7)),
+            (r#"{"call":0}"#, Some(0)),
+            (r#"{"key":"call","deps":[]}"#, None),
+            (r#"{"key":"a\"call\":3","deps":[]}"#, None),
+            (r#"{"call":"3"}"#, None),
+            (r#"{"call":1.5}"#, None),
+            (r#"{"call":-1}"#, None),
+            (r#"{"items":3}"#, None),
+        ] {
+            assert_eq!(uint_arg(args, "\"call\""), call, "{args}");
         }
     }
 }

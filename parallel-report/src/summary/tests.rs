@@ -232,3 +232,66 @@ fn a_map_called_again_is_a_section_of_its_own() {
     let html = crate::render_html("t", &events);
     assert!(html.contains(r#"data-events="3""#) && html.contains(r#"data-events="2""#));
 }
+
+/// Issue 13: with call ids (`args.call`), two maps of one function that
+/// overlap and a compute that starts a microsecond after them are three
+/// sections, which their times alone could not tell apart; spans without
+/// an id (an older trace) are still told apart by their times.
+#[test]
+fn calls_with_ids_are_sections_however_close() {
+    let chunk = |ts: f64, first: u64, tid: u32, call: u64| {
+        ev(
+            "square",
+            "map",
+            ts,
+            10.0,
+            tid,
+            serde_json::json!({"call": call, "first_item": first, "last_item": first + 9, "items": 10}),
+        )
+    };
+    let task = |name: &str, ts: f64, key: &str, deps: &[&str]| {
+        ev(
+            name,
+            "task",
+            ts,
+            5.0,
+            3,
+            serde_json::json!({"call": 3, "key": key, "deps": deps}),
+        )
+    };
+    let mut events = vec![
+        chunk(0.0, 0, 1, 1),
+        chunk(0.5, 0, 2, 2),
+        chunk(10.0, 10, 1, 2),
+        chunk(10.2, 10, 2, 1),
+        task("load", 20.5, "load-0", &[]),
+        task("sum", 25.5, "sum-1", &["load-0"]),
+    ];
+    // Without the ids the two maps (one function, overlapping) merge.
+    let bare: Vec<Event> = events
+        .iter()
+        .cloned()
+        .map(|mut e| {
+            e.args.remove("call");
+            e
+        })
+        .collect();
+    assert_eq!(summarize(&bare).sections, 2);
+    assert_eq!(summarize(&events).sections, 3);
+    let html = crate::render_html("t", &events);
+    assert_eq!(html.matches("<section class=\"run\"").count(), 3);
+    assert_eq!(html.matches(r#"data-events="2""#).count(), 3);
+    // A later map of an older runtime (no id) is a section of its own.
+    events.push(ev(
+        "cube",
+        "map",
+        40.0,
+        1.0,
+        1,
+        serde_json::json!({"first_item": 0, "items": 1}),
+    ));
+    events.push(ev("bcast", "mpi", 40.5, 1.0, 0, serde_json::json!({})));
+    assert_eq!(summarize(&events).sections, 4);
+    let html = crate::render_html("t", &events);
+    assert!(html.contains(">map cube: 1 chunks<"));
+}

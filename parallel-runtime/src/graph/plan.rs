@@ -45,6 +45,8 @@ pub(crate) struct Plan {
     cancelled: AtomicUsize,
     /// With tracing on: when each node finished (µs, as `f64` bits).
     ends: Option<Vec<AtomicU64>>,
+    /// With tracing on: this compute's id in the trace (issue 13, obs hook).
+    call: u64,
     /// Nodes without consumers not yet completed: when none is left, every
     /// node is (each node has a path to one).
     sinks_left: AtomicUsize,
@@ -68,6 +70,7 @@ impl Plan {
             first: OnceLock::new(),
             cancelled: AtomicUsize::new(0),
             ends: None,
+            call: crate::trace::next_call(), // obs hook: the compute's trace id
             sinks_left: AtomicUsize::new(0),
             live: OnceLock::new(),
         };
@@ -404,6 +407,7 @@ impl Plan {
             .map(|d| d.head().key().to_string());
         let deps = h.deps.iter().map(|d| d.head().key().to_string()).collect();
         crate::trace::task_event(
+            self.call,
             h.site.name,
             h.key().to_string(),
             deps,

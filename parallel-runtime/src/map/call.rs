@@ -81,16 +81,28 @@ impl Call<'_> {
     /// when `body` returns; a panic drops it instead, which clears it.
     pub(super) fn hooks<R>(&self, len: usize, body: impl FnOnce(&Hooks<'_>) -> R) -> R {
         let bar = Progress::start(self.site.name, self.plan.progress, len);
-        let out = self.hooks_on(bar.share(), body);
+        // The trace's id of this call: its chunks are one section of the report.
+        let out = self.hooks_with(bar.share(), crate::trace::next_call(), body);
         bar.finish();
         out
     }
 
     /// Runs `body` with hooks that advance `progress`, a bar that may
     /// outlive this call (a streaming map's, across its windows): it is
-    /// left as it is when `body` returns.
+    /// left as it is when `body` returns. Its chunks carry no call id (the
+    /// report groups a stream's windows by their times and items).
     pub(super) fn hooks_on<R>(&self, progress: Progress, body: impl FnOnce(&Hooks<'_>) -> R) -> R {
+        self.hooks_with(progress, 0, body)
+    }
+
+    fn hooks_with<R>(
+        &self,
+        progress: Progress,
+        call: u64,
+        body: impl FnOnce(&Hooks<'_>) -> R,
+    ) -> R {
         body(&Hooks {
+            call,
             name: self.site.name,
             kind: self.kind,
             panics: self.panics,
@@ -104,6 +116,8 @@ impl Call<'_> {
 
 /// What a path reports through, item by item and chunk by chunk.
 pub(super) struct Hooks<'a> {
+    /// The trace's id of the call ([`crate::trace::next_call`], 0 for none).
+    call: u64,
     name: &'static str,
     kind: &'static str,
     panics: &'a FirstPanic,
@@ -153,7 +167,7 @@ impl Hooks<'_> {
 
     /// A chunk of the trace for one piece of work, starting now.
     pub(super) fn span(&self) -> ChunkSpan {
-        ChunkSpan::start(self.name, self.kind)
+        ChunkSpan::start(self.call, self.name, self.kind)
     }
 
     /// A chunk of the trace for one piece of work when tracing is on.

@@ -59,8 +59,9 @@ pub(crate) struct Raw {
 pub(crate) enum Args {
     /// None (a message-passing operation).
     None,
-    /// The items a chunk of a map ran.
+    /// The items a chunk of a map ran, and the id of its call (0: none).
     Items {
+        call: u64,
         first: usize,
         last: usize,
         items: usize,
@@ -88,10 +89,21 @@ impl Raw {
         match &self.args {
             Args::None => out.extend_from_slice(b"{}"),
             // In the order a `serde_json::Map` of the same keys has.
-            Args::Items { first, last, items } => write!(
-                out,
-                "{{\"first_item\":{first},\"items\":{items},\"last_item\":{last}}}"
-            )?,
+            Args::Items {
+                call,
+                first,
+                last,
+                items,
+            } => {
+                out.push(b'{');
+                if *call != 0 {
+                    write!(out, "\"call\":{call},")?;
+                }
+                write!(
+                    out,
+                    "\"first_item\":{first},\"items\":{items},\"last_item\":{last}}}"
+                )?
+            }
             Args::Map(map) => {
                 serde_json::to_writer(&mut *out, map).map_err(std::io::Error::other)?
             }

@@ -60,5 +60,7 @@ pub(crate) use file::{flush_if_top_level, start_from_env};
 pub(crate) use ranks::{abandon_part, mark_sync, RankPart};
 pub(crate) use ranks::{merge_parts, merging, start_for_rank};
 pub(crate) use record::record;
-pub(crate) use record::{chunks_wanted, item_failed, now_us, task_event, ChunkSpan, Outcome};
+pub(crate) use record::{
+    chunks_wanted, item_failed, next_call, now_us, task_event, ChunkSpan, Outcome,
+};
 pub(crate) use spans::task as task_span;

@@ -3,7 +3,7 @@
 //! into their thread's buffer until it is flushed.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -26,6 +26,22 @@ pub fn enabled() -> bool {
 #[inline(always)]
 pub(crate) fn chunks_wanted() -> bool {
     enabled() || spans::wanted()
+}
+
+/// The next call's id (see [`next_call`]).
+static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
+
+/// A process-unique id for a map call or a compute that starts now, which
+/// its events carry (`args.call`) so that the report draws each call as a
+/// section of its own, however closely calls follow or overlap each other.
+/// 0 (no id, nothing recorded) when tracing is off.
+#[inline]
+pub(crate) fn next_call() -> u64 {
+    if enabled() {
+        NEXT_CALL.fetch_add(1, Ordering::Relaxed)
+    } else {
+        0
+    }
 }
 
 /// Microseconds since the trace's epoch.
@@ -75,8 +91,11 @@ pub(super) fn op_event(op: &'static str, start_us: f64, end_us: f64) {
 
 /// Records one task of a graph: its key, its dependencies' keys, the
 /// dependency that finished last (the one it waited for), and, for a task
-/// that did not succeed, its [`Outcome`].
+/// that did not succeed, its [`Outcome`]; `call` is its compute's id
+/// ([`next_call`], 0 for none).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn task_event(
+    call: u64,
     name: &str,
     key: String,
     deps: Vec<String>,
@@ -86,6 +105,9 @@ pub(crate) fn task_event(
     end_us: f64,
 ) {
     let mut args = serde_json::Map::new();
+    if call != 0 {
+        args.insert("call".into(), call.into());
+    }
     args.insert("key".into(), key.into());
     args.insert("deps".into(), deps.into());
     if let Some(w) = waited_on {
@@ -145,6 +167,8 @@ pub(crate) fn item_failed(index: usize, status: &'static str, error: Option<&str
 /// recorded when it is dropped (and, with the `tracing` feature, a span
 /// of the `tracing` crate while it lasts).
 pub(crate) struct ChunkSpan {
+    /// The map call's id ([`next_call`], 0 for none).
+    call: u64,
     name: &'static str,
     cat: &'static str,
     start: f64,
@@ -155,8 +179,9 @@ pub(crate) struct ChunkSpan {
 }
 
 impl ChunkSpan {
-    pub(crate) fn start(name: &'static str, cat: &'static str) -> Self {
+    pub(crate) fn start(call: u64, name: &'static str, cat: &'static str) -> Self {
         ChunkSpan {
+            call,
             name,
             cat,
             span: spans::chunk(name, cat),
@@ -208,12 +233,16 @@ impl Drop for ChunkSpan {
         let args = match failure {
             // The common case: a compact record, no allocation.
             None => Args::Items {
+                call: self.call,
                 first: self.first,
                 last: self.last,
                 items: self.items,
             },
             Some((index, outcome)) => {
                 let mut args = serde_json::Map::new();
+                if self.call != 0 {
+                    args.insert("call".into(), self.call.into());
+                }
                 args.insert("first_item".into(), self.first.into());
                 args.insert("last_item".into(), self.last.into());
                 args.insert("items".into(), self.items.into());

@@ -74,7 +74,7 @@ fn file_is_valid_json_after_every_flush() {
     let first = read(&path).unwrap();
     assert_eq!(first.iter().filter(|e| e.ph == "X").count(), 1);
     {
-        let mut c = ChunkSpan::start("b", "map");
+        let mut c = ChunkSpan::start(7, "b", "map");
         c.item(3);
         c.item(5);
     }
@@ -84,6 +84,9 @@ fn file_is_valid_json_after_every_flush() {
     assert_eq!(spans.len(), 2);
     assert_eq!(spans[1].args["first_item"], 3);
     assert_eq!(spans[1].args["items"], 2);
+    // Issue 13: the chunk carries its call's id.
+    assert_eq!(spans[1].args["call"], 7);
+    assert!(!spans[0].args.contains_key("call"));
     assert!(!enabled());
 }
 
@@ -96,17 +99,18 @@ fn failed_items_and_tasks_are_marked_in_their_events() {
     let path = dir.join("t.json");
     let guard = start(&path).unwrap();
     {
-        let mut ok = ChunkSpan::start("fine", "map");
+        let mut ok = ChunkSpan::start(0, "fine", "map");
         ok.item(0);
     }
     {
-        let mut c = ChunkSpan::start("parse", "map");
+        let mut c = ChunkSpan::start(0, "parse", "map");
         c.item(3);
         item_failed(3, "failed", None);
         c.item(4);
         item_failed(4, "panicked", Some("boom"));
     }
     task_event(
+        0,
         "sum",
         "sum-1".into(),
         vec!["load-0".into()],
