@@ -11,10 +11,22 @@
 //! chunks of one item records one event per item, so (time with tracing on
 //! − time off) / items is what one event costs, writing it to the file
 //! included (each round starts and stops its own trace).
+//!
+//! Two ways of tracing each map of the goals:
+//! - **own trace**: each traced round starts and stops a trace of its own,
+//!   so a 1–2 ms map also pays creating the file and closing it;
+//! - **one trace**: as with `PARALLEL_TRACE`, one trace holds many maps: the
+//!   traced rounds come in blocks, each block one trace started before its
+//!   rounds and stopped after them (outside the timing), alternating with
+//!   blocks of untraced rounds. Each map still writes its events to the file
+//!   when it returns, as under `PARALLEL_TRACE`.
+//!
+//! The cost of starting and stopping a trace (creating the file, writing
+//! its closing `]`) is a row of its own.
 
 use std::hint::black_box;
 
-use parallel_examples::bench::{fmt_time, inc, side_by_side, ten_us, ten_us_iters};
+use parallel_examples::bench::{fmt_time, inc, median, side_by_side, ten_us, ten_us_iters};
 use parallel_runtime::prelude::*;
 
 fn load_average() -> String {
@@ -29,6 +41,30 @@ fn traced_run(traced: bool, file: &std::path::Path, body: impl FnOnce()) {
     let guard = traced.then(|| parallel_runtime::trace::start(file).expect("trace file"));
     body();
     drop(guard);
+}
+
+/// Median times (s) of `body` with tracing on and off, the traced rounds
+/// recorded in one trace per block of rounds (started before the block and
+/// stopped after it, outside the timing), blocks on and off alternating.
+fn one_trace(rounds: usize, file: &std::path::Path, mut body: impl FnMut()) -> (f64, f64) {
+    let block = rounds.div_ceil(3).max(1);
+    body();
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for b in 0..rounds.div_ceil(block) {
+        let mut timed = |traced: bool, out: &mut Vec<f64>| {
+            let guard = traced.then(|| parallel_runtime::trace::start(file).expect("trace file"));
+            for _ in 0..block {
+                let t = std::time::Instant::now();
+                body();
+                out.push(t.elapsed().as_secs_f64());
+            }
+            drop(guard);
+        };
+        let first = b % 2 == 0;
+        timed(first, if first { &mut on } else { &mut off });
+        timed(!first, if first { &mut off } else { &mut on });
+    }
+    (median(&mut on), median(&mut off))
 }
 
 fn main() {
@@ -62,37 +98,64 @@ fn main() {
         ));
     }
 
-    // The goals: the default schedule at 16 threads.
+    // The goals: the default schedule at 16 threads, traced both
+    // ways (see the module's documentation).
     let sixteen = MapOptions::new().threads(16);
     let n = if quick { 100_000 } else { 1_000_000 };
     let v: Vec<u64> = (0..n as u64).collect();
-    let run = |traced: bool| {
-        traced_run(traced, &file, || {
-            black_box(inc::map_with(&sixteen, black_box(&v)));
-        })
-    };
-    let (on, off) = side_by_side(rounds, || run(true), || run(false));
-    rows.push(format!(
-        "| `inc::map` on vs off, `x + 1`, {n} items, 16 threads | {} | {} | **{:.3}** (target ≤ 2) |",
-        fmt_time(on),
-        fmt_time(off),
-        on / off
-    ));
-
     let iters = ten_us_iters(quick);
-    let n = if quick { 2_000 } else { 20_000 };
-    let seeds: Vec<u64> = (0..n as u64).collect();
-    let run = |traced: bool| {
-        traced_run(traced, &file, || {
-            black_box(ten_us::map_with(&sixteen, &seeds, iters));
-        })
+    let m = if quick { 2_000 } else { 20_000 };
+    let seeds: Vec<u64> = (0..m as u64).collect();
+    let trivial = || {
+        black_box(inc::map_with(&sixteen, black_box(&v)));
     };
-    let (on, off) = side_by_side(rounds, || run(true), || run(false));
+    let ten = || {
+        black_box(ten_us::map_with(&sixteen, &seeds, iters));
+    };
+    let cases: [(String, &dyn Fn(), &str); 2] = [
+        (
+            format!("`inc::map`, `x + 1`, {n} items, 16 threads"),
+            &trivial,
+            "≤ 2",
+        ),
+        (
+            format!("`ten_us::map`, 10 µs items, {m} items, 16 threads"),
+            &ten,
+            "≤ 1.05",
+        ),
+    ];
+    for (case, body, goal) in cases {
+        // How many events one such map records.
+        traced_run(true, &file, body);
+        let events = parallel_runtime::trace::read(&file)
+            .map_or(0, |e| e.iter().filter(|e| e.ph == "X").count());
+        let (on, off) = one_trace(rounds, &file, body);
+        rows.push(format!(
+            "| {case} ({events} events), one trace for the whole run (`PARALLEL_TRACE`) | {} | {} | **{:.3}** (target {goal}) |",
+            fmt_time(on),
+            fmt_time(off),
+            on / off
+        ));
+        let run = |traced: bool| traced_run(traced, &file, body);
+        let (on, off) = side_by_side(rounds, || run(true), || run(false));
+        rows.push(format!(
+            "| {case}, each traced round its own trace (start + stop in the time) | {} | {} | {:.3} |",
+            fmt_time(on),
+            fmt_time(off),
+            on / off
+        ));
+    }
+
+    // What starting and stopping a trace costs by itself.
+    let mut t = Vec::new();
+    for _ in 0..rounds * 4 {
+        let start = std::time::Instant::now();
+        drop(parallel_runtime::trace::start(&file).expect("trace file"));
+        t.push(start.elapsed().as_secs_f64());
+    }
     rows.push(format!(
-        "| `ten_us::map` on vs off, 10 µs item, {n} items, 16 threads | {} | {} | **{:.3}** (target ≤ 1.05) |",
-        fmt_time(on),
-        fmt_time(off),
-        on / off
+        "| `trace::start` + stop of an empty trace (creating the file, writing `[]`) | {} | — | — |",
+        fmt_time(median(&mut t))
     ));
     let _ = std::fs::remove_file(&file);
 

@@ -3,7 +3,6 @@
 //! ([`Raw`]), and who recorded them (the rank and the thread).
 
 use std::borrow::Cow;
-use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static RANK: AtomicU32 = AtomicU32::new(0);
@@ -85,7 +84,11 @@ impl Raw {
         write_us(out, self.ts)?;
         out.extend_from_slice(b",\"dur\":");
         write_us(out, self.dur)?;
-        write!(out, ",\"pid\":{},\"tid\":{},\"args\":", self.pid, self.tid)?;
+        out.extend_from_slice(b",\"pid\":");
+        write_uint(out, self.pid.into());
+        out.extend_from_slice(b",\"tid\":");
+        write_uint(out, self.tid.into());
+        out.extend_from_slice(b",\"args\":");
         match &self.args {
             Args::None => out.extend_from_slice(b"{}"),
             // In the order a `serde_json::Map` of the same keys has.
@@ -97,12 +100,19 @@ impl Raw {
             } => {
                 out.push(b'{');
                 if *call != 0 {
-                    write!(out, "\"call\":{call},")?;
+                    out.extend_from_slice(b"\"call\":");
+                    write_uint(out, *call);
+                    out.push(b',');
                 }
-                write!(
-                    out,
-                    "\"first_item\":{first},\"items\":{items},\"last_item\":{last}}}"
-                )?
+                for (key, n) in [
+                    (&b"\"first_item\":"[..], *first),
+                    (b",\"items\":", *items),
+                    (b",\"last_item\":", *last),
+                ] {
+                    out.extend_from_slice(key);
+                    write_uint(out, n as u64);
+                }
+                out.push(b'}');
             }
             Args::Map(map) => {
                 serde_json::to_writer(&mut *out, map).map_err(std::io::Error::other)?
@@ -130,10 +140,34 @@ fn write_us(out: &mut Vec<u8>, us: f64) -> std::io::Result<()> {
     let ns = (us * 1e3).round();
     if (0.0..1e18).contains(&ns) {
         let ns = ns as u64;
-        write!(out, "{}.{:03}", ns / 1000, ns % 1000)
+        write_uint(out, ns / 1000);
+        let frac = ns % 1000;
+        out.extend_from_slice(&[
+            b'.',
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ]);
+        Ok(())
     } else {
         serde_json::to_writer(out, &us).map_err(std::io::Error::other)
     }
+}
+
+/// A whole number in decimal, without `fmt`'s machinery (it runs several
+/// times per event).
+fn write_uint(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Sets the rank recorded in events (`pid`), for MPI jobs.

@@ -201,3 +201,72 @@ fn every_threads_events_reach_the_file() {
     );
     assert_eq!(events.iter().filter(|e| e.name == "next").count(), 1);
 }
+
+/// An event's JSON, written by hand, is what serde writes for the same
+/// [`Event`] (times in microseconds with three decimals).
+#[test]
+fn events_are_written_as_serde_would() {
+    use super::event::{Args, Raw};
+    for (call, ts, dur, first) in [
+        (0, 0.0, 0.0, 0),
+        (42, 12.0004, 3.5, 7),
+        (1 << 40, 1e9, 0.001, usize::MAX),
+    ] {
+        let raw = Raw {
+            name: "square".into(),
+            cat: "map",
+            ts,
+            dur,
+            pid: 3,
+            tid: 17,
+            args: Args::Items {
+                call,
+                first,
+                last: 90,
+                items: 1234,
+            },
+        };
+        let mut out = Vec::new();
+        raw.write_json(&mut out).unwrap();
+        let e: Event = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            (e.pid, e.tid, e.name.as_str(), e.ph.as_str()),
+            (3, 17, "square", "X")
+        );
+        assert!(
+            (e.ts - ts).abs() < 6e-4 && (e.dur - dur).abs() < 6e-4,
+            "{e:?}"
+        );
+        assert_eq!(e.args["first_item"], first as u64);
+        assert_eq!(
+            (e.args["items"].as_u64(), e.args["last_item"].as_u64()),
+            (Some(1234), Some(90))
+        );
+        assert_eq!(
+            e.args.get("call").and_then(|c| c.as_u64()),
+            (call != 0).then_some(call)
+        );
+        // The keys in serde's order, so that a file reads the same either way.
+        let mut again = Vec::new();
+        serde_json::to_writer(&mut again, &e.args).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(std::str::from_utf8(&again).unwrap()),
+            "{text}"
+        );
+    }
+    let mut out = Vec::new();
+    let raw = Raw {
+        name: "x".into(),
+        cat: "map",
+        ts: 12.0004,
+        dur: 0.0,
+        pid: 0,
+        tid: 0,
+        args: Args::None,
+    };
+    raw.write_json(&mut out).unwrap();
+    assert!(String::from_utf8(out)
+        .unwrap()
+        .contains("\"ts\":12.000,\"dur\":0.000,"));
+}
