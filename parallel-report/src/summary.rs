@@ -24,8 +24,9 @@ pub struct Summary {
     pub critical_path: Vec<String>,
     /// Sum of the durations along the critical path, in microseconds.
     pub critical_path_us: f64,
-    /// The sections of the trace: one per map, reduction or compute (runs
-    /// apart in time).
+    /// The sections of the trace: one per map call, reduction or compute
+    /// (by the call id of its events, `args.call`; in a trace without ids,
+    /// by their times).
     pub sections: usize,
     /// Spans of tasks or chunks that failed or panicked.
     pub failed: usize,

@@ -336,7 +336,7 @@ impl Trace {
 }
 
 /// A span's details, `key=value` pairs separated by commas, without the
-/// status and error (shown apart).
+/// status and error (shown apart) and the call id (its section says it).
 fn detail_text(args: &Map<String, Value>) -> String {
     struct Pairs<'a>(&'a Map<String, Value>);
     impl fmt::Display for Pairs<'_> {
@@ -344,7 +344,7 @@ fn detail_text(args: &Map<String, Value>) -> String {
             let shown = self
                 .0
                 .iter()
-                .filter(|(k, _)| *k != "status" && *k != "error");
+                .filter(|(k, _)| !matches!(k.as_str(), "status" | "error" | "call"));
             for (i, (k, v)) in shown.enumerate() {
                 let sep = if i == 0 { "" } else { ", " };
                 write!(f, "{sep}{k}={v}")?;

@@ -190,7 +190,7 @@ fn failures_are_counted_listed_and_marked() {
             4.5,
             1.0,
             2,
-            serde_json::json!({"items": 2, "failed_item": 1, "status": "panicked", "error": "item 1: boom"}),
+            serde_json::json!({"call": 9, "items": 2, "failed_item": 1, "status": "panicked", "error": "item 1: boom"}),
         ),
     ];
     let s = summarize(&events);
@@ -198,6 +198,7 @@ fn failures_are_counted_listed_and_marked() {
     let html = crate::render_html("t", &events);
     assert!(html.contains("<table id=\"failures\">"));
     assert!(html.contains("<td>parse-0</td><td>invalid digit &#60;x&#62;</td>"));
+    // The call id is not among the details: the section says it.
     assert!(html.contains("<td>failed_item=1, items=2</td><td>item 1: boom</td>"));
     assert!(html.contains("<g class=\"node crit failed\">"));
     assert!(html.contains("<g class=\"node crit cancelled\">"));
