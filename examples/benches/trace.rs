@@ -131,7 +131,7 @@ fn main() {
             .map_or(0, |e| e.iter().filter(|e| e.ph == "X").count());
         let (on, off) = one_trace(rounds, &file, body);
         rows.push(format!(
-            "| {case} ({events} events), one trace for the whole run (`PARALLEL_TRACE`) | {} | {} | **{:.3}** (target {goal}) |",
+            "| {case} ({events} events), one trace over many maps (as with `PARALLEL_TRACE`) | {} | {} | **{:.3}** (target {goal}) |",
             fmt_time(on),
             fmt_time(off),
             on / off
