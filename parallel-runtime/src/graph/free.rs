@@ -13,9 +13,14 @@ use std::sync::Arc;
 use super::node::AnyNode;
 use super::plan::Plan;
 
-/// Graphs of fewer nodes are freed on the calling thread: handing them to
-/// the pool would cost more than the frees.
-const FREE_ON_POOL: usize = 1024;
+/// The graphs freed on the pool: smaller ones are freed on the calling
+/// thread (handing them over would cost more than the frees), and so are
+/// larger ones, whose freeing (over a millisecond) would still hold a
+/// thread of the pool, and glibc's lock of the caller's heap, when the
+/// caller's next graph is built and computed: back-to-back graphs of 10^5
+/// trivial tasks took 1.5 to 2 times as long per task freed on the pool.
+/// Within this range the free ends while the caller builds its next graph.
+const FREE_ON_POOL: std::ops::Range<usize> = 1024..16_384;
 
 /// Frees `plan` (released already) and its nodes. They go to a thread of
 /// the pool when the compute succeeded (`ok`) and no node had a handle or
@@ -28,7 +33,11 @@ const FREE_ON_POOL: usize = 1024;
 pub(crate) fn free(mut plan: Plan, ok: bool) {
     let nodes = plan.take_nodes();
     drop(plan);
-    if !ok || nodes.len() < FREE_ON_POOL || rayon::current_num_threads() < 2 || kept_any(&nodes) {
+    if !ok
+        || !FREE_ON_POOL.contains(&nodes.len())
+        || rayon::current_num_threads() < 2
+        || kept_any(&nodes)
+    {
         return drop(nodes);
     }
     rayon::spawn(move || drop(nodes));
