@@ -277,3 +277,175 @@ fn streams_report_to_the_trace_as_maps() {
         .sum();
     assert_eq!(items, 1_001);
 }
+
+// A fold of a stream (`fold`, `for_each`, `sum`, `count`, …) runs the next
+// window on the pool while this one is consumed.
+
+#[test]
+fn a_fold_of_imap_yields_what_next_would_in_the_same_order() {
+    for backend in BACKENDS {
+        let o = MapOptions::new().backend(backend).chunk_size(4);
+        let want: Vec<u64> = (0..10_000).map(|x| x * 3).collect();
+        let got = scaled::imap_with(&o, 0..10_000u64, &3).fold(Vec::new(), |mut v, r| {
+            v.push(r);
+            v
+        });
+        assert_eq!(got, want, "{backend:?}");
+        // After some `next()` calls, the fold goes on where they stopped.
+        let mut it = scaled::imap_with(&o, 0..10_000u64, &3);
+        let head: Vec<u64> = it.by_ref().take(5).collect();
+        let mut tail = Vec::new();
+        it.for_each(|r| tail.push(r));
+        assert_eq!([head, tail].concat(), want, "{backend:?}");
+        // Without a chunk size (windows that grow), and on a pool of its own.
+        let sum: u64 = scaled::imap(0..100_000u64, &1).sum();
+        assert_eq!(sum, (0..100_000).sum::<u64>());
+        let own = MapOptions::new().threads(3).chunk_size(2);
+        assert_eq!(scaled::imap_with(&own, 0..1_000u64, &1).count(), 1_000);
+        let mut seen = vec![false; 5_000];
+        scaled::imap_unordered_with(&o, 0..5_000u64, &2).for_each(|(i, r)| {
+            assert_eq!(r, i as u64 * 2);
+            assert!(!std::mem::replace(&mut seen[i], true), "index {i} twice");
+        });
+        assert!(seen.iter().all(|&s| s), "{backend:?}: an index is missing");
+    }
+}
+
+#[parallel_map]
+fn noted(x: u64, calls: &AtomicUsize) -> u64 {
+    calls.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+/// Waits (up to 20 s) until `calls` reaches `n`; whether it did.
+fn reaches(calls: &AtomicUsize, n: usize) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while calls.load(Ordering::SeqCst) < n {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+#[test]
+fn a_fold_runs_the_next_window_while_this_one_is_consumed_two_windows_at_most() {
+    let o = MapOptions::new().chunk_size(4);
+    let w = window(Backend::Threads);
+    let (calls, pulled) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let mut consumed = 0;
+    noted::imap_with(&o, counted(10 * w as u64, &pulled), &calls).for_each(|x| {
+        assert_eq!(x, consumed as u64);
+        let p = pulled.load(Ordering::SeqCst);
+        assert!(
+            p <= consumed + 2 * w,
+            "{p} pulled after {consumed} consumed"
+        );
+        if consumed == w {
+            // Consuming window 1: window 2 runs meanwhile, on the pool.
+            assert!(reaches(&calls, 3 * w), "window 2 did not run meanwhile");
+        }
+        consumed += 1;
+    });
+    assert_eq!(consumed, 10 * w);
+}
+
+#[test]
+fn a_panic_in_the_window_after_the_one_consumed_comes_out_once_it_is_consumed() {
+    for backend in BACKENDS {
+        let o = MapOptions::new().backend(backend).chunk_size(4);
+        let w = window(backend) as u64;
+        let mut got = 0u64;
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            panicky::imap_with(&o, 0..1_000u64).for_each(|x| {
+                assert_eq!(x, got);
+                if x + w == 300 / w * w {
+                    // The first item of the window before the one that
+                    // panics: the panic happens while this one is consumed.
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                got += 1;
+            });
+        }))
+        .unwrap_err();
+        let p = caught.downcast::<ItemPanic>().unwrap();
+        assert_eq!((p.function(), p.index()), ("panicky", 300), "{backend:?}");
+        assert_eq!(p.message(), Some("boom at 300"));
+        // Every window before the one that panicked was consumed whole.
+        assert_eq!(got, 300 / w * w, "{backend:?}");
+    }
+}
+
+#[test]
+fn a_panic_of_the_consumer_waits_for_the_window_that_runs_meanwhile() {
+    #[parallel_map]
+    fn slow_noted(x: u64, calls: &AtomicUsize) -> u64 {
+        std::thread::sleep(Duration::from_millis(2));
+        calls.fetch_add(1, Ordering::SeqCst);
+        x
+    }
+    let o = MapOptions::new().chunk_size(8);
+    let calls = AtomicUsize::new(0);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        slow_noted::imap_with(&o, 0..100_000u64, &calls).for_each(|x| {
+            assert!(x < 20, "the consumer gives up at {x}");
+        });
+    }))
+    .unwrap_err();
+    assert_eq!(
+        caught.downcast_ref::<String>().map(String::as_str),
+        Some("the consumer gives up at 20")
+    );
+    // Nothing outlived the fold: no item runs after it returned.
+    let after = calls.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(calls.load(Ordering::SeqCst), after);
+    assert!(after < 100_000);
+}
+
+#[test]
+fn a_fold_of_try_imap_stops_at_the_first_error_naming_its_index() {
+    for backend in BACKENDS {
+        let o = MapOptions::new().backend(backend).chunk_size(4);
+        let pulled = AtomicUsize::new(0);
+        let mut got = Vec::new();
+        checked::try_imap_with(&o, counted(1_000_000, &pulled)).for_each(|r| got.push(r));
+        assert_eq!(got.len(), 778, "{backend:?}");
+        assert!(got[..777]
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r == &Ok(i as u64)));
+        let err = got[777].as_ref().unwrap_err();
+        assert_eq!(err.to_string(), "checked: item 777 failed: bad 777");
+        // The window after the failing one was never pulled.
+        assert!(
+            pulled.load(Ordering::SeqCst) <= 778 + window(backend),
+            "{backend:?}"
+        );
+
+        let last = checked::try_imap_unordered_with(&o, 0..5_000u64).fold(None, |_, r| Some(r));
+        let err = last.unwrap().unwrap_err();
+        assert_eq!(
+            (err.function(), err.index()),
+            ("checked", 777),
+            "{backend:?}"
+        );
+    }
+}
+
+#[test]
+fn a_fold_with_the_serial_backend_runs_on_the_calling_thread() {
+    #[parallel_map]
+    fn thread_of(_x: u32) -> std::thread::ThreadId {
+        std::thread::current().id()
+    }
+    let o = MapOptions::new().backend(Backend::Serial);
+    let me = std::thread::current().id();
+    thread_of::imap_with(&o, 0..100u32).for_each(|t| assert_eq!(t, me));
+    let n = thread_of::imap_unordered_with(&o, 0..100u32).fold(0, |k, (i, t)| {
+        assert_eq!((i, t), (k, me));
+        k + 1
+    });
+    assert_eq!(n, 100);
+}

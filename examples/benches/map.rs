@@ -29,6 +29,30 @@ fn main() {
         return stream_rss_child(n.to_str().and_then(|n| n.parse().ok()).unwrap_or(0));
     }
     let quick = std::env::var_os("BENCH_QUICK").is_some();
+    if std::env::var_os("PROBE").is_some() {
+        let v: Vec<u64> = (0..1_000_000u64).collect();
+        let mode = std::env::var("PROBE").unwrap();
+        for _ in 0..200 {
+            match mode.as_str() {
+                "map" => inc::map(&v).into_iter().for_each(consume),
+                "next" => {
+                    for r in inc::imap(&v) {
+                        consume(r)
+                    }
+                }
+                _ => inc::imap(&v).for_each(consume),
+            }
+        }
+        return;
+    }
+    if std::env::var_os("STREAM_ONLY").is_some() {
+        let mut rows = Vec::new();
+        stream_rows(&mut rows, 11, false, ten_us_iters(false));
+        for r in rows {
+            println!("{r}");
+        }
+        return;
+    }
     let rounds = if quick { 3 } else { 31 };
     let threads = parallel_runtime::num_threads();
     let mut rows = Vec::new();
@@ -249,22 +273,47 @@ fn succ(x: u64) -> u64 {
 /// number of items of its generator.
 const STREAM_RSS_CHILD: &str = "BENCH_STREAM_RSS_ITEMS";
 
-/// Rows of `imap` and `imap_unordered` against `map` (each stream consumed
-/// item by item; `map` collects its vector), then `imap`'s peak resident
-/// memory over a long generator, measured in a fresh process.
+/// Rows of `imap` and `imap_unordered` against `map`, then `imap`'s peak
+/// resident memory over a long generator, measured in a fresh process.
+///
+/// Both sides deliver every result to the caller the same way: `map`'s
+/// vector is consumed by `for_each`, as is each stream (a `for_each` is a
+/// `fold`, where the pool runs the next window while this one is consumed).
+/// The last rows consume `imap` item by item with `next()`, as a `for`
+/// loop does, where the pool idles while a window is consumed.
 fn stream_rows(rows: &mut Vec<String>, rounds: usize, quick: bool, iters: u32) {
     let n = if quick { 100_000 } else { 1_000_000 };
     let v: Vec<u64> = (0..n as u64).collect();
     let m = if quick { 2_000 } else { 20_000 };
     let seeds: Vec<u64> = (0..m as u64).collect();
-    for (ten, unordered) in [(false, false), (false, true), (true, false), (true, true)] {
-        let run = |stream: bool| match (stream, ten, unordered) {
-            (false, false, _) => consume(inc::map(&v)),
-            (false, true, _) => consume(ten_us::map(&seeds, iters)),
-            (true, false, false) => inc::imap(&v).for_each(consume),
-            (true, false, true) => inc::imap_unordered(&v).for_each(consume),
-            (true, true, false) => ten_us::imap(&seeds, iters).for_each(consume),
-            (true, true, true) => ten_us::imap_unordered(&seeds, iters).for_each(consume),
+    // (10 µs items?, the stream's label, consumed item by item?)
+    let shapes = [
+        (false, "imap(…).for_each(…)", false),
+        (false, "imap_unordered(…).for_each(…)", false),
+        (false, "imap` in a `for` loop, `next()", true),
+        (true, "imap(…).for_each(…)", false),
+        (true, "imap_unordered(…).for_each(…)", false),
+        (true, "imap` in a `for` loop, `next()", true),
+    ];
+    for (ten, label, by_next) in shapes {
+        let unordered = label.starts_with("imap_unordered");
+        let run = |stream: bool| match (stream, ten, unordered, by_next) {
+            (false, false, ..) => inc::map(&v).into_iter().for_each(consume),
+            (false, true, ..) => ten_us::map(&seeds, iters).into_iter().for_each(consume),
+            (true, false, _, true) => {
+                for r in inc::imap(&v) {
+                    consume(r);
+                }
+            }
+            (true, true, _, true) => {
+                for r in ten_us::imap(&seeds, iters) {
+                    consume(r);
+                }
+            }
+            (true, false, false, _) => inc::imap(&v).for_each(consume),
+            (true, false, true, _) => inc::imap_unordered(&v).for_each(consume),
+            (true, true, false, _) => ten_us::imap(&seeds, iters).for_each(consume),
+            (true, true, true, _) => ten_us::imap_unordered(&seeds, iters).for_each(consume),
         };
         let (stream, map) = side_by_side(rounds.min(11), || run(true), || run(false));
         let (f, item, items) = if ten {
@@ -272,9 +321,13 @@ fn stream_rows(rows: &mut Vec<String>, rounds: usize, quick: bool, iters: u32) {
         } else {
             ("inc", "`x + 1`", n)
         };
-        let imap = if unordered { "imap_unordered" } else { "imap" };
+        let target = if by_next {
+            "(the pool idles while a window is consumed)"
+        } else {
+            "(target ≤ 1.2)"
+        };
         rows.push(format!(
-            "| `{f}::{imap}` vs `{f}::map`, {item}, {items} items | {:.2} ns/item | {:.2} ns/item | **{:.3}** (target ≤ 1.2) |",
+            "| `{f}::{label}` vs `{f}::map(…).into_iter().for_each(…)`, {item}, {items} items | {:.2} ns/item | {:.2} ns/item | **{:.3}** {target} |",
             stream / items as f64 * 1e9,
             map / items as f64 * 1e9,
             stream / map

@@ -1,0 +1,97 @@
+//! What a stream does with one item of a window: call the function through
+//! the call's hooks and keep what the stream yields. Written once for both
+//! kinds of hooks: [`Hooks`], and [`Barless`] where no progress bar is
+//! shown (as a map does: the bar's test per item costs as much as a
+//! trivial item).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::super::call::{Barless, Hooks};
+
+/// Calls the item function for item `index`: its panic recorded, and the
+/// progress bar advanced where there is one.
+pub(super) trait Caller: Sync {
+    fn call<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> R;
+}
+
+impl Caller for Hooks<'_> {
+    #[inline(always)]
+    fn call<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> R {
+        self.item(index, f, x)
+    }
+}
+
+impl Caller for Barless<'_> {
+    #[inline(always)]
+    fn call<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> R {
+        self.item(index, f, x)
+    }
+}
+
+/// What a stream keeps of item `index` (`x`), whose result is `f(x)`.
+pub(super) trait Each<T, R>: Sync {
+    type Out: Send;
+    fn each<F>(&self, by: &impl Caller, f: &F, index: usize, x: T) -> Self::Out
+    where
+        F: Fn(T) -> R + ?Sized;
+}
+
+/// The result alone (`imap`: the index is the place in the window).
+pub(super) struct Plain;
+
+impl<T, R: Send> Each<T, R> for Plain {
+    type Out = R;
+    #[inline(always)]
+    fn each<F>(&self, by: &impl Caller, f: &F, index: usize, x: T) -> R
+    where
+        F: Fn(T) -> R + ?Sized,
+    {
+        by.call(index, f, x)
+    }
+}
+
+/// The index and the result (`imap_unordered`).
+pub(super) struct Indexed;
+
+impl<T, R: Send> Each<T, R> for Indexed {
+    type Out = (usize, R);
+    #[inline(always)]
+    fn each<F>(&self, by: &impl Caller, f: &F, index: usize, x: T) -> (usize, R)
+    where
+        F: Fn(T) -> R + ?Sized,
+    {
+        (index, by.call(index, f, x))
+    }
+}
+
+/// The `Ok` values and the failure with the lowest index of a `try_`
+/// stream's window: an item starts only while no item before it has
+/// failed.
+pub(super) struct TryEach<E> {
+    /// The lowest index that failed so far.
+    pub(super) first: AtomicUsize,
+    pub(super) failure: Mutex<Option<(usize, E)>>,
+}
+
+impl<T, V: Send, E: Send> Each<T, Result<V, E>> for TryEach<E> {
+    type Out = Option<(usize, V)>;
+    fn each<F>(&self, by: &impl Caller, f: &F, index: usize, x: T) -> Self::Out
+    where
+        F: Fn(T) -> Result<V, E> + ?Sized,
+    {
+        if self.first.load(Ordering::Relaxed) < index {
+            return None;
+        }
+        match by.call(index, f, x) {
+            Ok(v) => Some((index, v)),
+            Err(e) => {
+                let mut slot = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+                if self.first.fetch_min(index, Ordering::Relaxed) > index {
+                    *slot = Some((index, e));
+                }
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The fold of a stream (and so `for_each`, `sum`, `count`, `last`, …):
+//! the pool runs window k + 1 while the calling thread consumes window k.
+//!
+//! Item by item (`next()`) the pool idles while the caller's loop body
+//! consumes a window, because no work may outlive the `next()` that
+//! started it. A fold owns the whole loop, so it can keep the pool busy
+//! and still let nothing outlive the call: each window after the first
+//! runs as a job of a [`rayon::in_place_scope`] whose body, on the calling
+//! thread, folds the window before it (for the first window: what `next()`
+//! had left, usually nothing), and the scope ends (the job done)
+//! before the next window is pulled. The input is pulled and the fold's
+//! closure called on the calling thread only; only the window's items,
+//! the item function (`Sync`) and the results cross to the pool.
+
+use rayon::Scope;
+
+use super::{Ran, Stream};
+use crate::config::Backend;
+
+/// Folds every value of `stream` into `init` with `g`, in the order
+/// `next()` would yield them.
+///
+/// A panic of an item of window k + 1 comes out (as the map's
+/// [`ItemPanic`](crate::ItemPanic)) once window k has been folded, as it
+/// would from the `next()` after window k's last value; a `try_` stream's
+/// failure ends it before the window after it is pulled. At most two
+/// windows are in flight: the one folded and the one running.
+pub(super) fn fold<It, F, B, A, G>(mut stream: Stream<It, F, B>, init: A, mut g: G) -> A
+where
+    It: Iterator,
+    It::Item: Send,
+    F: Sync,
+    B: Iterator + Default + Send,
+    G: FnMut(A, B::Item) -> A,
+{
+    // What `next()` had buffered before the fold.
+    let mut ready: B = std::mem::take(&mut stream.ready);
+    let mut acc = init;
+    if stream.engine.plan.backend == Backend::Serial {
+        // No pool to overlap with: each window (one item) on this thread.
+        acc = ready.fold(acc, &mut g);
+        while let Some(window) = stream.pull() {
+            acc = stream.run(window).fold(acc, &mut g);
+        }
+        return acc;
+    }
+    while let Some(window) = stream.pull() {
+        // Stays set if the window panics: the stream then ends.
+        stream.source.over = true;
+        let mut ran: Option<Ran<B>> = None;
+        let (engine, work, slot) = (&stream.engine, stream.work, &mut ran);
+        acc = in_place_scope(engine.plan.pool(), |scope| {
+            scope.spawn(move |_| *slot = Some(work(engine, window)));
+            ready.fold(acc, &mut g)
+        });
+        // The scope raised the window's panic, if any, once it ended.
+        let Some(ran) = ran else {
+            unreachable!("a window's job ended without its results or a panic")
+        };
+        stream.source.over = ran.ends;
+        ready = ran.ready;
+        // The window's chunks were recorded on the pool's threads, which
+        // do not write the trace file: write them here, as a map would.
+        crate::trace::flush_if_top_level();
+    }
+    ready.fold(acc, g)
+}
+
+/// Runs `body` here in a scope whose jobs run on `pool` (the call's own),
+/// else on the shared pool: a window's job then holds no thread of another
+/// pool.
+fn in_place_scope<'scope, B>(
+    pool: Option<&rayon::ThreadPool>,
+    body: impl FnOnce(&Scope<'scope>) -> B,
+) -> B {
+    match pool {
+        Some(pool) => pool.in_place_scope(body),
+        None => rayon::in_place_scope(body),
+    }
+}

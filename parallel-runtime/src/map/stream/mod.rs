@@ -1,0 +1,290 @@
+//! Streaming maps: `f::imap`, `f::imap_unordered` and their `try_` forms
+//! (Python's `Pool.imap` and `Pool.imap_unordered`).
+//!
+//! The items are pulled from the input lazily, one *window* at a time (see
+//! [`window::window`] for its size: threads × chunk on the pool, one item
+//! with the `serial` backend), on the calling thread. A window runs on the
+//! pool through the same paths and hooks as a map (panics, progress bar,
+//! trace), and its results are buffered.
+//!
+//! Item by item (`next()`), a window runs **inside the `next()` that needs
+//! it**, and the next window is pulled only when its results have all been
+//! yielded: the items in flight (pulled from the input and not yet yielded)
+//! never exceed one window, and no work outlives the `next()` that started
+//! it, so the shared arguments may be borrowed, and forgetting the iterator
+//! (`mem::forget`) leaves nothing running.
+//!
+//! A `fold` (and so `for_each`, `sum`, `count`, `last`, …, which Rust
+//! writes with it) overlaps the two (see [`fold`]): while the calling thread
+//! consumes window k, the pool runs window k + 1, all inside the `fold`
+//! call, so again nothing outlives it. At most two windows are in flight.
+
+mod each;
+mod fold;
+mod window;
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Mutex;
+use std::vec;
+
+use rayon::iter::FromParallelIterator;
+
+use super::options::{MapOptions, MapSite};
+use super::ItemError;
+use each::{Indexed, Plain, TryEach};
+use window::{Completed, Engine, OkItems, Source, Window};
+
+/// What running one window gave: its values to yield (`B`, an iterator),
+/// and whether the stream ends after them (an item failed).
+struct Ran<B> {
+    ready: B,
+    ends: bool,
+}
+
+/// Runs one window of a stream (on the pool, or on this thread with the
+/// `serial` backend): the values it yields.
+type Work<F, T, B> = fn(&Engine<F>, Window<T>) -> Ran<B>;
+
+/// The iterator of `f::imap`, `f::imap_unordered` and their `try_` forms,
+/// yielding the values of `B`, the buffer of one window. It pulls its
+/// input one window of items at a time; `next()` runs each window on the
+/// pool inside the `next()` that needs it, so no work outlives that call,
+/// and holds at most one window in flight; `fold` runs the next window
+/// while this one is consumed (see the module docs).
+pub struct Stream<It: Iterator, F, B> {
+    source: Source<It>,
+    engine: Engine<F>,
+    ready: B,
+    work: Work<F, It::Item, B>,
+}
+
+impl<It: Iterator, F: Sync, B> Stream<It, F, B>
+where
+    It::Item: Send,
+{
+    /// Pulls the next window; `None` when the stream is over.
+    fn pull(&mut self) -> Option<Window<It::Item>> {
+        self.source.pull(&self.engine.bar)
+    }
+
+    /// Runs `window` on this thread's call: its values to yield. A panic
+    /// leaves the stream over.
+    fn run(&mut self, window: Window<It::Item>) -> B {
+        // Stays set if the window panics: the stream then ends.
+        self.source.over = true;
+        let ran = (self.work)(&self.engine, window);
+        self.source.over = ran.ends;
+        ran.ready
+    }
+}
+
+impl<It: Iterator, F: Sync, B> Iterator for Stream<It, F, B>
+where
+    It::Item: Send,
+    B: Iterator + Default + Send,
+{
+    type Item = B::Item;
+
+    fn next(&mut self) -> Option<B::Item> {
+        loop {
+            if let Some(y) = self.ready.next() {
+                return Some(y);
+            }
+            let window = self.pull()?;
+            self.ready = self.run(window);
+        }
+    }
+
+    fn fold<A, G>(self, init: A, g: G) -> A
+    where
+        G: FnMut(A, B::Item) -> A,
+    {
+        fold::fold(self, init, g)
+    }
+}
+
+impl<It: Iterator, F: Sync, B> std::iter::FusedIterator for Stream<It, F, B>
+where
+    It::Item: Send,
+    B: Iterator + Default + Send,
+{
+}
+
+fn stream<I, F, B>(
+    site: &'static MapSite,
+    options: Option<&MapOptions>,
+    items: I,
+    f: F,
+    work: Work<F, I::Item, B>,
+) -> Stream<I::IntoIter, F, B>
+where
+    I: IntoIterator,
+    I::Item: Send,
+    F: Sync,
+    B: Default,
+{
+    let (source, engine) = window::start(site, options, items.into_iter(), f);
+    Stream {
+        source,
+        engine,
+        ready: B::default(),
+        work,
+    }
+}
+
+/// An item's index and its value.
+type Pair<T> = (usize, T);
+
+/// The `(index, result)` pairs of one window of `f::imap` or
+/// `f::imap_unordered`. In input order the results are stored alone and
+/// numbered as they are yielded (half the memory of the pairs, which a
+/// trivial item's cost is mostly made of).
+#[derive(Debug)]
+pub enum Pairs<R> {
+    #[doc(hidden)]
+    Ordered {
+        next: usize,
+        values: vec::IntoIter<R>,
+    },
+    #[doc(hidden)]
+    Unordered(vec::IntoIter<Pair<R>>),
+}
+
+impl<R> Default for Pairs<R> {
+    fn default() -> Self {
+        Pairs::Unordered(vec::IntoIter::default())
+    }
+}
+
+impl<R> Iterator for Pairs<R> {
+    type Item = Pair<R>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Pair<R>> {
+        match self {
+            Pairs::Ordered { next, values } => {
+                let r = values.next()?;
+                *next += 1;
+                Some((*next - 1, r))
+            }
+            Pairs::Unordered(pairs) => pairs.next(),
+        }
+    }
+
+    fn fold<A, G: FnMut(A, Pair<R>) -> A>(self, init: A, mut g: G) -> A {
+        match self {
+            Pairs::Ordered { next, values } => {
+                (next..).zip(values).fold(init, |acc, pair| g(acc, pair))
+            }
+            Pairs::Unordered(pairs) => pairs.fold(init, g),
+        }
+    }
+}
+
+/// `f::imap` (`ordered`: pairs in input order, of which the macro keeps the
+/// values) and `f::imap_unordered` (pairs of each window in the order its
+/// pieces of work finished).
+#[doc(hidden)]
+pub fn imap<I, R, F>(
+    site: &'static MapSite,
+    options: Option<&MapOptions>,
+    items: I,
+    f: F,
+    ordered: bool,
+) -> Stream<I::IntoIter, F, Pairs<R>>
+where
+    I: IntoIterator,
+    I::Item: Send,
+    R: Send,
+    F: Fn(I::Item) -> R + Sync,
+{
+    let work: Work<F, I::Item, Pairs<R>> = if ordered {
+        |e, w| {
+            let next = w.offset();
+            let values: Vec<R> = e.run(w, &Plain);
+            let values = values.into_iter();
+            let ready = Pairs::Ordered { next, values };
+            Ran { ready, ends: false }
+        }
+    } else {
+        |e, w| {
+            let pairs: Completed<_> = e.run(w, &Indexed);
+            let ready = Pairs::Unordered(pairs.0.into_iter());
+            Ran { ready, ends: false }
+        }
+    };
+    stream(site, options, items, f, work)
+}
+
+/// Runs a window of a `try_` stream: the results of the items that ran
+/// (an item starts only while no item before it has failed), and the
+/// failure with the lowest index, named.
+fn try_window<T, F, V, E, C>(e: &Engine<F>, w: Window<T>) -> (C, Option<ItemError<E>>)
+where
+    T: Send,
+    V: Send,
+    E: Send,
+    F: Fn(T) -> Result<V, E> + Sync,
+    C: FromIterator<Pair<V>> + FromParallelIterator<Pair<V>> + Send,
+{
+    let each = TryEach {
+        first: AtomicUsize::new(usize::MAX),
+        failure: Mutex::new(None),
+    };
+    let oks: OkItems<C> = e.run(w, &each);
+    let failure = each.failure.into_inner().unwrap_or_else(|p| p.into_inner());
+    let error = failure.map(|(index, error)| ItemError {
+        function: e.site.name,
+        index,
+        error,
+    });
+    (oks.0, error)
+}
+
+/// The values of one window of a `try_` stream.
+type TryValues<T, E> = vec::IntoIter<Result<Pair<T>, ItemError<E>>>;
+
+/// `f::try_imap` (`ordered`: the `Ok` pairs in input order, then at the
+/// first failure its error, naming the item, then the end) and
+/// `f::try_imap_unordered` (the `Ok` pairs of each window in the order its
+/// pieces of work finished; at a failure, the pairs of the items that ran in
+/// that window, then the failure with the lowest index, then the end).
+#[doc(hidden)]
+pub fn try_imap<I, T, E, F>(
+    site: &'static MapSite,
+    options: Option<&MapOptions>,
+    items: I,
+    f: F,
+    ordered: bool,
+) -> Stream<I::IntoIter, F, TryValues<T, E>>
+where
+    I: IntoIterator,
+    I::Item: Send,
+    T: Send,
+    E: Send,
+    F: Fn(I::Item) -> Result<T, E> + Sync,
+{
+    let work: Work<F, I::Item, TryValues<T, E>> = if ordered {
+        // Every item before the failure ran (none was skipped), and items
+        // after it that had started may have succeeded: the `Ok` pairs
+        // before it, in order, then the failure.
+        |e, w| {
+            let (oks, error) = try_window::<_, _, _, _, Vec<_>>(e, w);
+            let end = error.as_ref().map_or(usize::MAX, ItemError::index);
+            let oks = oks.into_iter().take_while(|&(i, _)| i < end);
+            let ends = error.is_some();
+            let ready: Vec<_> = oks.map(Ok).chain(error.map(Err)).collect();
+            let ready = ready.into_iter();
+            Ran { ready, ends }
+        }
+    } else {
+        |e, w| {
+            let (oks, error) = try_window::<_, _, _, _, Completed<_>>(e, w);
+            let ends = error.is_some();
+            let ready: Vec<_> = oks.0.into_iter().map(Ok).chain(error.map(Err)).collect();
+            let ready = ready.into_iter();
+            Ran { ready, ends }
+        }
+    };
+    stream(site, options, items, f, work)
+}
