@@ -109,10 +109,18 @@ fn imap_unordered_covers_every_index_once() {
 
 #[test]
 fn try_imap_yields_the_oks_then_the_first_error_and_stops() {
-    for backend in BACKENDS {
+    // Item by item (`collect`), and in a fold (`for_each`).
+    for (backend, fold) in BACKENDS.into_iter().flat_map(|b| [(b, false), (b, true)]) {
         let o = MapOptions::new().backend(backend).chunk_size(4);
         let pulled = AtomicUsize::new(0);
-        let got: Vec<_> = checked::try_imap_with(&o, counted(1_000_000, &pulled)).collect();
+        let stream = checked::try_imap_with(&o, counted(1_000_000, &pulled));
+        let got: Vec<_> = if fold {
+            let mut got = Vec::new();
+            stream.for_each(|r| got.push(r));
+            got
+        } else {
+            stream.collect()
+        };
         assert_eq!(got.len(), 778, "{backend:?}");
         assert!(got[..777]
             .iter()
@@ -136,6 +144,13 @@ fn try_imap_unordered_yields_the_oks_that_ran_then_the_error() {
         let got: Vec<_> = checked::try_imap_unordered_with(&o, 0..5_000u64).collect();
         let (last, oks) = got.split_last().unwrap();
         assert_eq!(last.as_ref().unwrap_err().index(), 777, "{backend:?}");
+        let last = checked::try_imap_unordered_with(&o, 0..5_000u64).fold(None, |_, r| Some(r));
+        let err = last.unwrap().unwrap_err();
+        assert_eq!(
+            (err.function(), err.index()),
+            ("checked", 777),
+            "{backend:?}"
+        );
         let mut idx: Vec<usize> = oks.iter().map(|r| r.as_ref().unwrap().0).collect();
         idx.sort();
         idx.dedup();
@@ -180,6 +195,13 @@ fn imap_runs_on_the_calling_thread_with_the_serial_backend() {
     assert!(thread_of::imap_unordered_with(&o, 0..100u32)
         .enumerate()
         .all(|(k, (i, t))| k == i && t == me));
+    // A fold too (no pool to overlap with).
+    thread_of::imap_with(&o, 0..100u32).for_each(|t| assert_eq!(t, me));
+    let n = thread_of::imap_unordered_with(&o, 0..100u32).fold(0, |k, (i, t)| {
+        assert_eq!((i, t), (k, me));
+        k + 1
+    });
+    assert_eq!(n, 100);
     assert_eq!(thread_of::apply_async_with(&o, 1).get(), me);
 }
 
@@ -402,50 +424,4 @@ fn a_panic_of_the_consumer_waits_for_the_window_that_runs_meanwhile() {
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(calls.load(Ordering::SeqCst), after);
     assert!(after < 100_000);
-}
-
-#[test]
-fn a_fold_of_try_imap_stops_at_the_first_error_naming_its_index() {
-    for backend in BACKENDS {
-        let o = MapOptions::new().backend(backend).chunk_size(4);
-        let pulled = AtomicUsize::new(0);
-        let mut got = Vec::new();
-        checked::try_imap_with(&o, counted(1_000_000, &pulled)).for_each(|r| got.push(r));
-        assert_eq!(got.len(), 778, "{backend:?}");
-        assert!(got[..777]
-            .iter()
-            .enumerate()
-            .all(|(i, r)| r == &Ok(i as u64)));
-        let err = got[777].as_ref().unwrap_err();
-        assert_eq!(err.to_string(), "checked: item 777 failed: bad 777");
-        // The window after the failing one was never pulled.
-        assert!(
-            pulled.load(Ordering::SeqCst) <= 778 + window(backend),
-            "{backend:?}"
-        );
-
-        let last = checked::try_imap_unordered_with(&o, 0..5_000u64).fold(None, |_, r| Some(r));
-        let err = last.unwrap().unwrap_err();
-        assert_eq!(
-            (err.function(), err.index()),
-            ("checked", 777),
-            "{backend:?}"
-        );
-    }
-}
-
-#[test]
-fn a_fold_with_the_serial_backend_runs_on_the_calling_thread() {
-    #[parallel_map]
-    fn thread_of(_x: u32) -> std::thread::ThreadId {
-        std::thread::current().id()
-    }
-    let o = MapOptions::new().backend(Backend::Serial);
-    let me = std::thread::current().id();
-    thread_of::imap_with(&o, 0..100u32).for_each(|t| assert_eq!(t, me));
-    let n = thread_of::imap_unordered_with(&o, 0..100u32).fold(0, |k, (i, t)| {
-        assert_eq!((i, t), (k, me));
-        k + 1
-    });
-    assert_eq!(n, 100);
 }

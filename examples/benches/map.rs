@@ -29,30 +29,6 @@ fn main() {
         return stream_rss_child(n.to_str().and_then(|n| n.parse().ok()).unwrap_or(0));
     }
     let quick = std::env::var_os("BENCH_QUICK").is_some();
-    if std::env::var_os("PROBE").is_some() {
-        let v: Vec<u64> = (0..1_000_000u64).collect();
-        let mode = std::env::var("PROBE").unwrap();
-        for _ in 0..200 {
-            match mode.as_str() {
-                "map" => inc::map(&v).into_iter().for_each(consume),
-                "next" => {
-                    for r in inc::imap(&v) {
-                        consume(r)
-                    }
-                }
-                _ => inc::imap(&v).for_each(consume),
-            }
-        }
-        return;
-    }
-    if std::env::var_os("STREAM_ONLY").is_some() {
-        let mut rows = Vec::new();
-        stream_rows(&mut rows, 11, false, ten_us_iters(false));
-        for r in rows {
-            println!("{r}");
-        }
-        return;
-    }
     let rounds = if quick { 3 } else { 31 };
     let threads = parallel_runtime::num_threads();
     let mut rows = Vec::new();

@@ -584,7 +584,8 @@ impl Entries<'_> {
              `items` is any `IntoIterator`, consumed lazily: at most one window of items (the pool's \
              threads × the chunk size; without one, threads × 64 growing to threads × 16384; \
              one item with the `serial` backend) is pulled from it and not yet yielded, and each window runs inside the `next()` that needs it, so an endless \
-             generator runs in bounded memory.\n\n\
+             generator runs in bounded memory. `for_each`, `fold`, `sum` and `count` keep the pool busy: the next window runs while \
+             this one is consumed (two windows in flight).\n\n\
              # Panics\n\
              `next()` panics with an [`ItemPanic`]({krate}::ItemPanic) if the function panics for \
              an item of its window; the iterator then ends."

@@ -45,6 +45,7 @@ where
         return acc;
     }
     while let Some(window) = stream.pull() {
+        stream.source.grow();
         // Stays set if the window panics: the stream then ends.
         stream.source.over = true;
         let mut ran: Option<Ran<B>> = None;

@@ -23,6 +23,7 @@ mod each;
 mod fold;
 mod window;
 
+use std::iter::Flatten;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
 use std::vec;
@@ -147,12 +148,12 @@ pub enum Pairs<R> {
         values: vec::IntoIter<R>,
     },
     #[doc(hidden)]
-    Unordered(vec::IntoIter<Pair<R>>),
+    Unordered(Flatten<vec::IntoIter<Vec<Pair<R>>>>),
 }
 
 impl<R> Default for Pairs<R> {
     fn default() -> Self {
-        Pairs::Unordered(vec::IntoIter::default())
+        Pairs::Unordered(Flatten::default())
     }
 }
 
@@ -171,11 +172,9 @@ impl<R> Iterator for Pairs<R> {
         }
     }
 
-    fn fold<A, G: FnMut(A, Pair<R>) -> A>(self, init: A, mut g: G) -> A {
+    fn fold<A, G: FnMut(A, Pair<R>) -> A>(self, init: A, g: G) -> A {
         match self {
-            Pairs::Ordered { next, values } => {
-                (next..).zip(values).fold(init, |acc, pair| g(acc, pair))
-            }
+            Pairs::Ordered { next, values } => (next..).zip(values).fold(init, g),
             Pairs::Unordered(pairs) => pairs.fold(init, g),
         }
     }
@@ -209,7 +208,7 @@ where
     } else {
         |e, w| {
             let pairs: Completed<_> = e.run(w, &Indexed);
-            let ready = Pairs::Unordered(pairs.0.into_iter());
+            let ready = Pairs::Unordered(pairs.0.into_iter().flatten());
             Ran { ready, ends: false }
         }
     };
@@ -281,7 +280,8 @@ where
         |e, w| {
             let (oks, error) = try_window::<_, _, _, _, Completed<_>>(e, w);
             let ends = error.is_some();
-            let ready: Vec<_> = oks.0.into_iter().map(Ok).chain(error.map(Err)).collect();
+            let oks = oks.0.into_iter().flatten();
+            let ready: Vec<_> = oks.map(Ok).chain(error.map(Err)).collect();
             let ready = ready.into_iter();
             Ran { ready, ends }
         }

@@ -74,8 +74,16 @@ impl<It: Iterator> Source<It> {
         }
         let offset = self.next;
         self.next += items.len();
-        self.size = self.size.saturating_mul(2).min(self.max);
+        self.grow();
         Some(Window { items, offset })
+    }
+
+    /// The next window twice the size of the last, up to the largest. A
+    /// fold grows its windows twice per window (four times the last): its
+    /// first windows each cost the pool's wake-up, which consuming a small
+    /// window does not hide.
+    pub(super) fn grow(&mut self) {
+        self.size = self.size.saturating_mul(2).min(self.max);
     }
 }
 
@@ -159,27 +167,32 @@ impl<F: Sync> Engine<F> {
     }
 }
 
-/// The results of one window in the order its pieces of work finished.
-pub(super) struct Completed<T>(pub(super) Vec<T>);
+/// The results of one window in the order its pieces of work finished:
+/// one vector per piece.
+pub(super) struct Completed<T>(pub(super) Vec<Vec<T>>);
 
 impl<T: Send> FromParallelIterator<T> for Completed<T> {
     fn from_par_iter<I: IntoParallelIterator<Item = T>>(par: I) -> Self {
         let done = Mutex::new(Vec::new());
-        // Each job folds its items into a vector of its own, appended to
-        // `done` as soon as the job ends: one lock per job, not per item.
+        // Each job folds its items into a vector of its own, pushed onto
+        // `done` as soon as the job ends: one lock per job, not per item,
+        // and no copy of the items under it (with many threads, copying
+        // every result under one lock made the pool wait on it). The
+        // vector is boxed: rayon's fold moves its accumulator by value per
+        // item, and a pointer moves for much less than a vector.
         par.into_par_iter()
-            .fold(Vec::new, |mut v, x| {
+            .fold(Box::<Vec<T>>::default, |mut v, x| {
                 v.push(x);
                 v
             })
-            .for_each(|v| done.lock().unwrap_or_else(|p| p.into_inner()).extend(v));
+            .for_each(|v| done.lock().unwrap_or_else(|p| p.into_inner()).push(*v));
         Completed(done.into_inner().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
 impl<T> FromIterator<T> for Completed<T> {
     fn from_iter<I: IntoIterator<Item = T>>(it: I) -> Self {
-        Completed(it.into_iter().collect())
+        Completed(vec![it.into_iter().collect()])
     }
 }
 
