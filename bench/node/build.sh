@@ -26,6 +26,11 @@ cargo build -q --release --features parallel-runtime/mpi -p parallel-examples \
 for ex in taskbench_ranks mpi_pingpong mpi_pingpong_single; do
   cp "$TARGET/release/examples/$ex" "$DIR/"
 done
-strip "$DIR"/*
+strip "$DIR"/* 2>/dev/null || true
+# BEFORE=DIR: an earlier build's taskbench programs, run beside these.
+if [ -n "${BEFORE:-}" ]; then
+  mkdir -p "$DIR/before"
+  cp "$BEFORE/taskbench" "$BEFORE/taskbench_ranks" "$DIR/before/"
+fi
 git rev-parse --short HEAD >"$DIR/commit"
 du -sh "$DIR"

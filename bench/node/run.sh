@@ -15,7 +15,7 @@ BIN=$(realpath "${1:-.node-bin}")
 OUT=$(realpath -m "${2:-node-out}")
 mkdir -p "$OUT/raw"
 CORES=${CORES:-$(nproc)}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-3}  # MPI_ROUNDS: the MPI section's, if fewer
 # QUICK=1: a smoke run of the script itself (short benches, quick study).
 [ -n "${QUICK:-}" ] && export BENCH_QUICK=1
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PYTHONUNBUFFERED=1
@@ -63,6 +63,9 @@ for c in ${TB_CORES:-2 $CORES}; do
     for p in trivial stencil_1d tree; do
       mpi "$c" "$BIN/taskbench_mpi" --patterns "$p" --width "$c" --iters "$ITERS" --reps 5 >>"$f"
       PARALLEL_NUM_THREADS=$c timeout 60 "$BIN/taskbench" --patterns "$p" --width "$c" --iters "$ITERS" --reps 5 >>"$f"
+      # An earlier build (bench/node/build.sh's BEFORE), side by side.
+      [ -x "$BIN/before/taskbench" ] && PARALLEL_NUM_THREADS=$c timeout 60 "$BIN/before/taskbench" \
+        --patterns "$p" --width "$c" --iters "$ITERS" --reps 5 | sed 's/^ours/before/' >>"$f"
     done
   done
   echo "--- $c cores (C MPI: $c ranks; ours: $c threads, one process)"
@@ -77,6 +80,12 @@ for n in ${TB_RANKS:-2 4 $CORES}; do
   for _ in $(seq "$ROUNDS"); do
     mpi "$n" "$BIN/taskbench_mpi" --patterns stencil_1d --width "$n" --iters "$ITERS" --reps 5 >>"$f"
     T=90 mpi "$n" -x PARALLEL_NUM_THREADS=1 "$BIN/taskbench_ranks" --patterns stencil_1d --width "$n" --iters "$ITERS" --reps 5 >>"$f"
+    # The hang watchdog off: MPI at the thread level asked for (funneled)
+    # instead of multiple, as the C program.
+    T=90 mpi "$n" -x PARALLEL_NUM_THREADS=1 -x PARALLEL_HANG_TIMEOUT=0 "$BIN/taskbench_ranks" --patterns stencil_1d \
+      --width "$n" --iters "$ITERS" --reps 5 | sed 's/^ours/nowd/' >>"$f"
+    [ -x "$BIN/before/taskbench_ranks" ] && T=90 mpi "$n" -x PARALLEL_NUM_THREADS=1 "$BIN/before/taskbench_ranks" \
+      --patterns stencil_1d --width "$n" --iters "$ITERS" --reps 5 | sed 's/^ours/before/' >>"$f"
   done
   echo "--- stencil_1d across $n ranks (one thread each)"
   python3 bench/taskbench/metg.py "$f"
@@ -98,7 +107,7 @@ trace() { timeout 180 "$BIN/bench_trace"; }
 # MPI: ping-pong (2 ranks) and all_reduce (2, 4, CORES ranks): C, ours, mpi4py.
 mpibench() {
 f="$OUT/raw/mpi.txt"
-for _ in $(seq "$ROUNDS"); do
+for _ in $(seq "${MPI_ROUNDS:-$ROUNDS}"); do
   for prog in "pingpong_c" "pingpong_c funneled" "mpi_pingpong_single" "mpi_pingpong"; do
     # shellcheck disable=SC2086
     mpi 2 $BIN/$prog >>"$f"

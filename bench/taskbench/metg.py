@@ -36,6 +36,11 @@ NAMES = {
     "before_compute": "before, compute only",
     "before_ranks": "before, across {c} ranks",
     "before_ranks_compute": "before across ranks, compute only",
+    # bench/node/run.sh: across ranks with the hang watchdog off
+    # (PARALLEL_HANG_TIMEOUT=0), so MPI runs at the asked thread level
+    # (funneled) rather than multiple.
+    "nowd_ranks": "ours across {c} ranks, watchdog off",
+    "nowd_ranks_compute": "ours across ranks, watchdog off, compute only",
 }
 
 
