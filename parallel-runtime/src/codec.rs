@@ -28,6 +28,7 @@ use serde::Serialize;
 
 mod bulk;
 mod de;
+pub(crate) mod oob;
 mod ser;
 mod typename;
 #[cfg(test)]
@@ -60,6 +61,13 @@ enum Kind {
          (a buffer-path message, or another program's bytes?)"
     )]
     NotAnObject { len: usize },
+    #[error(
+        "the value serialized other out-of-band pieces the second time than the first \
+         (a `Serialize` impl that is not a function of the value); its receiver got zeros"
+    )]
+    Unstable,
+    #[error("{left} out-of-band pieces of the message were left after its value")]
+    PiecesLeft { left: usize },
 }
 
 impl From<postcard::Error> for CodecError {
@@ -88,7 +96,16 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
 /// [`encode`], appended to `out` (which may hold bytes of its own before).
 pub(crate) fn encode_after<T: Serialize + ?Sized>(
     value: &T,
+    out: Vec<u8>,
+) -> Result<Vec<u8>, CodecError> {
+    encode_with(value, out, None)
+}
+
+/// [`encode_after`], with sequences out of band where `oob` takes them.
+fn encode_with<T: Serialize + ?Sized>(
+    value: &T,
     mut out: Vec<u8>,
+    oob: Option<oob::OobOut<'_>>,
 ) -> Result<Vec<u8>, CodecError> {
     let tag = typename::tag_of::<T>();
     let name = truncated(&tag.name);
@@ -97,7 +114,7 @@ pub(crate) fn encode_after<T: Serialize + ?Sized>(
     out.extend_from_slice(&tag.fingerprint.to_le_bytes());
     out.extend_from_slice(&(name.len() as u16).to_le_bytes());
     out.extend_from_slice(name.as_bytes());
-    Ok(ser::to_extend(value, out)?)
+    Ok(ser::to_extend(value, out, oob)?)
 }
 
 /// At most `u16::MAX` bytes of `name`, cut at a character boundary.
@@ -111,7 +128,21 @@ fn truncated(name: &str) -> &str {
 
 /// Decodes a value from bytes written by [`encode`]: an error, never a
 /// wrong value, when they hold another type or more than one value.
+///
+/// Also decodes a value sent with out-of-band pieces (`oob.rs`) whose
+/// pieces follow its inline bytes.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    match oob::Table::of(bytes) {
+        None => decode_body(bytes, None),
+        Some(table) => oob::decode_joined(bytes, &table?),
+    }
+}
+
+/// [`decode`] of a value without a table, its pieces (if any) from `oob`.
+fn decode_body<T: DeserializeOwned>(
+    bytes: &[u8],
+    oob: Option<&mut oob::OobIn<'_>>,
+) -> Result<T, CodecError> {
     let tag = typename::tag_of::<T>();
     let not_ours = || CodecError(Kind::NotAnObject { len: bytes.len() });
     if bytes.len() < FIXED || bytes[0] != MARK {
@@ -128,7 +159,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
             expected: tag.name.to_string(),
         }));
     }
-    let (value, rest) = de::take_from_bytes(body)?;
+    let (value, rest) = de::take_from_bytes(body, oob)?;
     if !rest.is_empty() {
         return Err(CodecError(Kind::Trailing {
             extra: rest.len(),

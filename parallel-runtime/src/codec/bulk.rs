@@ -19,8 +19,13 @@ use std::sync::OnceLock;
 
 use postcard::Error;
 
+use super::oob::{OobIn, OobOut};
+
 /// A number with a bulk path.
 pub(super) trait Bulk: Copy + Sized + 'static {
+    /// Whether its postcard bytes are its little-endian bytes (so that a
+    /// sequence of them can travel out of band, see `oob.rs`).
+    const RAW: bool;
     /// Appends the elements as the element-by-element path would.
     fn write(s: &[Self], out: &mut Vec<u8>);
     /// Reads `n` elements from the front of `input`.
@@ -98,19 +103,29 @@ fn seq_visitor_of<T: serde::de::DeserializeOwned>() -> TypeId {
     seen.get().unwrap_or(TypeId::of::<Spy<'static>>())
 }
 
+/// The bytes of a slice of numbers, in memory order.
+fn bytes_of<E: Bulk>(s: &[E]) -> &[u8] {
+    // SAFETY: every `Bulk` type is a primitive number (no padding, every
+    // byte initialised), so the slice's memory is `size_of_val(s)`
+    // initialised bytes, borrowed as long as `s`.
+    unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<u8>(), std::mem::size_of_val(s)) }
+}
+
+/// The bytes of a slice of numbers, to be written.
+fn bytes_of_mut<E: Bulk>(s: &mut [E]) -> &mut [u8] {
+    // SAFETY: as in `bytes_of`, and any bytes written there make valid
+    // numbers (every bit pattern is one); the borrow is exclusive.
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(s)) }
+}
+
 /// Numbers whose postcard bytes are their little-endian bytes.
 macro_rules! raw {
     ($($t:ty),*) => {$(
         impl Bulk for $t {
+            const RAW: bool = true;
             fn write(s: &[Self], out: &mut Vec<u8>) {
                 if cfg!(target_endian = "little") {
-                    // SAFETY: a slice of plain numbers (no padding, every
-                    // byte initialised) seen as its bytes, read now, while
-                    // `s` is borrowed.
-                    let b = unsafe {
-                        std::slice::from_raw_parts(s.as_ptr().cast::<u8>(), std::mem::size_of_val(s))
-                    };
-                    out.extend_from_slice(b);
+                    out.extend_from_slice(bytes_of(s));
                 } else {
                     out.reserve(std::mem::size_of_val(s));
                     for x in s {
@@ -151,6 +166,7 @@ raw!(u8, i8, f32, f64);
 macro_rules! varint {
     ($($t:ty => $u:ty, $zig:expr, $unzig:expr);* $(;)?) => {$(
         impl Bulk for $t {
+            const RAW: bool = false;
             fn write(s: &[Self], out: &mut Vec<u8>) {
                 out.reserve(s.len());
                 let zig: fn($t) -> $u = $zig;
@@ -206,8 +222,10 @@ macro_rules! each_bulk {
 
 /// Writes the sequence `iter` (its length, then its elements) when it is
 /// a `&Vec<E>` or `&[E]` of a number with a bulk path; `false` otherwise.
+/// With `oob`, a sequence of raw numbers of at least `oob`'s minimum of
+/// bytes goes out of band: its length here, its bytes to `oob`.
 #[inline]
-pub(super) fn try_write_seq<I>(iter: &I, out: &mut Vec<u8>) -> bool {
+pub(super) fn try_write_seq<I>(iter: &I, out: &mut Vec<u8>, oob: Option<&mut OobOut<'_>>) -> bool {
     let id = typeid::of::<I>();
     macro_rules! arm {
         ($e:ty) => {
@@ -223,7 +241,12 @@ pub(super) fn try_write_seq<I>(iter: &I, out: &mut Vec<u8>) -> bool {
                     unsafe { *std::ptr::from_ref(iter).cast::<&[$e]>() }
                 };
                 put_varint(out, s.len() as u64);
-                <$e as Bulk>::write(s, out);
+                match oob {
+                    Some(o) if <$e as Bulk>::RAW && o.takes(std::mem::size_of_val(s)) => {
+                        o.piece(bytes_of(s))
+                    }
+                    _ => <$e as Bulk>::write(s, out),
+                }
                 return true;
             }
         };
@@ -234,11 +257,14 @@ pub(super) fn try_write_seq<I>(iter: &I, out: &mut Vec<u8>) -> bool {
 
 /// Reads a sequence of `n` elements (its length already taken) for the
 /// visitor `V` when it is serde's visitor of a `Vec<E>` of a number with a
-/// bulk path: `Ok(None)` for any other visitor.
+/// bulk path: `Ok(None)` for any other visitor. With `oob`, a vector of
+/// raw numbers of at least `oob`'s minimum of bytes is filled from its
+/// next piece, straight into the vector's memory.
 #[inline]
 pub(super) fn try_read_seq<'de, V: serde::de::Visitor<'de>>(
     input: &mut &[u8],
     n: usize,
+    oob: Option<&mut OobIn<'_>>,
 ) -> Result<Option<V::Value>, Error> {
     let id = typeid::of::<V>();
     macro_rules! arm {
@@ -246,7 +272,17 @@ pub(super) fn try_read_seq<'de, V: serde::de::Visitor<'de>>(
             if typeid::of::<V::Value>() == TypeId::of::<Vec<$e>>()
                 && id == <$e as Bulk>::vec_visitor()
             {
-                let v = std::mem::ManuallyDrop::new(<$e as Bulk>::read(input, n)?);
+                let size = std::mem::size_of::<$e>();
+                let v = match oob {
+                    Some(o) if <$e as Bulk>::RAW && o.takes(n.saturating_mul(size)) => {
+                        let len = o.next_len(n.saturating_mul(size))?;
+                        let mut v: Vec<$e> = vec![0 as $e; len / size];
+                        o.fill(bytes_of_mut(&mut v))?;
+                        v
+                    }
+                    _ => <$e as Bulk>::read(input, n)?,
+                };
+                let v = std::mem::ManuallyDrop::new(v);
                 // SAFETY: `V::Value` is `Vec<$e>` (checked just above), so
                 // this moves the vector into its own type; `ManuallyDrop`
                 // keeps the original from being dropped as well.

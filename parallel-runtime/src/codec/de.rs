@@ -6,22 +6,26 @@ use serde::de::{DeserializeSeed, IntoDeserializer, Visitor};
 use serde::Deserialize;
 
 use super::bulk::{take_varint, try_read_seq};
+use super::oob::OobIn;
 
-/// Decodes one `T` from the front of `bytes`; the bytes after it.
+/// Decodes one `T` from the front of `bytes`, its out-of-band vectors from
+/// `oob` (see `oob.rs`); the bytes after it.
 pub(super) fn take_from_bytes<'de, T: Deserialize<'de>>(
     bytes: &'de [u8],
+    oob: Option<&mut OobIn<'_>>,
 ) -> Result<(T, &'de [u8]), Error> {
-    let mut de = De { input: bytes };
+    let mut de = De { input: bytes, oob };
     let value = T::deserialize(&mut de)?;
     Ok((value, de.input))
 }
 
 /// Reads from the front of a slice.
-struct De<'de> {
+struct De<'de, 'o, 's> {
     input: &'de [u8],
+    oob: Option<&'o mut OobIn<'s>>,
 }
 
-impl<'de> De<'de> {
+impl<'de> De<'de, '_, '_> {
     #[inline]
     fn byte(&mut self) -> Result<u8, Error> {
         let (&b, rest) = self
@@ -80,7 +84,7 @@ impl<'de> De<'de> {
     }
 }
 
-impl<'de> serde::Deserializer<'de> for &mut De<'de> {
+impl<'de> serde::Deserializer<'de> for &mut De<'de, '_, '_> {
     type Error = Error;
 
     fn is_human_readable(&self) -> bool {
@@ -190,7 +194,7 @@ impl<'de> serde::Deserializer<'de> for &mut De<'de> {
     /// element by element.
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         let len = self.len()?;
-        if let Some(v) = try_read_seq::<V>(&mut self.input, len)? {
+        if let Some(v) = try_read_seq::<V>(&mut self.input, len, self.oob.as_deref_mut())? {
             return Ok(v);
         }
         visitor.visit_seq(Elements { de: self, len })
@@ -235,12 +239,12 @@ impl<'de> serde::Deserializer<'de> for &mut De<'de> {
 }
 
 /// The elements of a sequence, tuple or struct, or the entries of a map.
-struct Elements<'a, 'de> {
-    de: &'a mut De<'de>,
+struct Elements<'a, 'de, 'o, 's> {
+    de: &'a mut De<'de, 'o, 's>,
     len: usize,
 }
 
-impl<'de> serde::de::SeqAccess<'de> for Elements<'_, 'de> {
+impl<'de> serde::de::SeqAccess<'de> for Elements<'_, 'de, '_, '_> {
     type Error = Error;
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
@@ -257,7 +261,7 @@ impl<'de> serde::de::SeqAccess<'de> for Elements<'_, 'de> {
     }
 }
 
-impl<'de> serde::de::MapAccess<'de> for Elements<'_, 'de> {
+impl<'de> serde::de::MapAccess<'de> for Elements<'_, 'de, '_, '_> {
     type Error = Error;
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
@@ -273,7 +277,7 @@ impl<'de> serde::de::MapAccess<'de> for Elements<'_, 'de> {
     }
 }
 
-impl<'de> serde::de::EnumAccess<'de> for &mut De<'de> {
+impl<'de> serde::de::EnumAccess<'de> for &mut De<'de, '_, '_> {
     type Error = Error;
     type Variant = Self;
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), Error> {
@@ -283,7 +287,7 @@ impl<'de> serde::de::EnumAccess<'de> for &mut De<'de> {
     }
 }
 
-impl<'de> serde::de::VariantAccess<'de> for &mut De<'de> {
+impl<'de> serde::de::VariantAccess<'de> for &mut De<'de, '_, '_> {
     type Error = Error;
     fn unit_variant(self) -> Result<(), Error> {
         Ok(())

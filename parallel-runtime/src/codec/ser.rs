@@ -10,20 +10,27 @@ use serde::ser::{
 use serde::Serialize;
 
 use super::bulk::{put_varint, try_write_seq};
+use super::oob::OobOut;
 
-/// Appends the encoding of `value` to `out`.
-pub(super) fn to_extend<T: Serialize + ?Sized>(value: &T, out: Vec<u8>) -> Result<Vec<u8>, Error> {
-    let mut s = Ser { out };
+/// Appends the encoding of `value` to `out`, the sequences that `oob`
+/// takes out of band (see `oob.rs`).
+pub(super) fn to_extend<T: Serialize + ?Sized>(
+    value: &T,
+    out: Vec<u8>,
+    oob: Option<OobOut<'_>>,
+) -> Result<Vec<u8>, Error> {
+    let mut s = Ser { out, oob };
     value.serialize(&mut s)?;
     Ok(s.out)
 }
 
 /// Writes into a growing vector.
-struct Ser {
+struct Ser<'o> {
     out: Vec<u8>,
+    oob: Option<OobOut<'o>>,
 }
 
-impl Ser {
+impl Ser<'_> {
     #[inline]
     fn varint(&mut self, v: u64) {
         put_varint(&mut self.out, v);
@@ -44,7 +51,7 @@ impl Ser {
     }
 }
 
-impl serde::Serializer for &mut Ser {
+impl serde::Serializer for &mut Ser<'_> {
     type Ok = ();
     type Error = Error;
     type SerializeSeq = Self;
@@ -206,7 +213,7 @@ impl serde::Serializer for &mut Ser {
         I: IntoIterator,
         I::Item: Serialize,
     {
-        if try_write_seq(&iter, &mut self.out) {
+        if try_write_seq(&iter, &mut self.out, self.oob.as_mut()) {
             return Ok(());
         }
         let iter = iter.into_iter();
@@ -225,7 +232,7 @@ impl serde::Serializer for &mut Ser {
 /// The compound values: their elements one after another, nothing to end.
 macro_rules! compound {
     ($($tr:ident :: $f:ident ( $($k:ident: $kt:ty),* );)*) => {$(
-        impl $tr for &mut Ser {
+        impl $tr for &mut Ser<'_> {
             type Ok = ();
             type Error = Error;
             fn $f<T: Serialize + ?Sized>(&mut self, $($k: $kt,)* value: &T) -> Result<(), Error> {
@@ -247,7 +254,7 @@ compound! {
     SerializeStructVariant::serialize_field(key: &'static str);
 }
 
-impl SerializeMap for &mut Ser {
+impl SerializeMap for &mut Ser<'_> {
     type Ok = ();
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {

@@ -11,10 +11,10 @@ use super::{de, decode, encode, ser};
 
 /// Our bytes are postcard's, and each side decodes the other's.
 fn same_as_postcard<T: Serialize + DeserializeOwned + PartialEq + Debug>(v: &T) {
-    let ours = ser::to_extend(v, Vec::new()).unwrap();
+    let ours = ser::to_extend(v, Vec::new(), None).unwrap();
     let theirs = postcard::to_stdvec(v).unwrap();
     assert_eq!(ours, theirs, "bytes of {v:?}");
-    let (back, rest) = de::take_from_bytes::<T>(&theirs).unwrap();
+    let (back, rest) = de::take_from_bytes::<T>(&theirs, None).unwrap();
     assert!(rest.is_empty());
     assert_eq!(&back, v);
     assert_eq!(&postcard::from_bytes::<T>(&ours).unwrap(), v);
@@ -148,12 +148,12 @@ fn short_or_long_bulk_input_is_an_error() {
         &[3, 0, 0, 0][..],
         &[2, 0x80][..],
     ] {
-        assert!(de::take_from_bytes::<Vec<f64>>(bytes).is_err());
+        assert!(de::take_from_bytes::<Vec<f64>>(bytes, None).is_err());
     }
-    assert!(de::take_from_bytes::<Vec<u8>>(&[0xFF, 0xFF, 0xFF, 0xFF, 0x0F]).is_err());
-    assert!(de::take_from_bytes::<Vec<u8>>(&[4, 1, 2, 3]).is_err());
-    assert!(de::take_from_bytes::<Vec<u64>>(&[0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 1]).is_err());
-    assert!(de::take_from_bytes::<Vec<u64>>(&[2, 0x80]).is_err());
+    assert!(de::take_from_bytes::<Vec<u8>>(&[0xFF, 0xFF, 0xFF, 0xFF, 0x0F], None).is_err());
+    assert!(de::take_from_bytes::<Vec<u8>>(&[4, 1, 2, 3], None).is_err());
+    assert!(de::take_from_bytes::<Vec<u64>>(&[0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 1], None).is_err());
+    assert!(de::take_from_bytes::<Vec<u64>>(&[2, 0x80], None).is_err());
     let mut b = encode(&vec![1.0f64; 3]).unwrap();
     b.pop();
     assert!(decode::<Vec<f64>>(&b).is_err());
@@ -161,8 +161,8 @@ fn short_or_long_bulk_input_is_an_error() {
     let e = decode::<Vec<f64>>(&b).unwrap_err().to_string();
     assert!(e.contains("1 bytes are left"), "{e}");
     // A varint with bits beyond the type.
-    assert!(de::take_from_bytes::<Vec<u16>>(&[1, 0xFF, 0xFF, 0x7F]).is_err());
-    assert!(de::take_from_bytes::<u16>(&[0xFF, 0xFF, 0x7F]).is_err());
+    assert!(de::take_from_bytes::<Vec<u16>>(&[1, 0xFF, 0xFF, 0x7F], None).is_err());
+    assert!(de::take_from_bytes::<u16>(&[0xFF, 0xFF, 0x7F], None).is_err());
 }
 
 #[test]
@@ -192,7 +192,7 @@ fn a_visitor_that_is_not_serdes_vec_keeps_its_own_logic() {
             d.deserialize_seq(V).map(Reversed)
         }
     }
-    let bytes = ser::to_extend(&vec![1.0f64, 2.0, 3.0], Vec::new()).unwrap();
-    let (r, _) = de::take_from_bytes::<Reversed>(&bytes).unwrap();
+    let bytes = ser::to_extend(&vec![1.0f64, 2.0, 3.0], Vec::new(), None).unwrap();
+    let (r, _) = de::take_from_bytes::<Reversed>(&bytes, None).unwrap();
     assert_eq!(r, Reversed(vec![3.0, 2.0, 1.0]));
 }

@@ -14,7 +14,7 @@ use super::message::{Source, Status, Tag, TagMatch};
 use super::request::Request;
 use super::transport::backend::Backend;
 use super::transport::Transport;
-use super::wire::send_object;
+use super::wire::send_value;
 use crate::codec;
 
 #[cfg(doc)]
@@ -166,9 +166,7 @@ impl Comm {
         let _span = crate::trace::op_span("send");
         self.t.check_rank("send", dest)?;
         self.t.check_tag("send", tag)?;
-        let bytes = self.encode("send", value)?;
-        send_object(&self.t, bytes, dest, tag);
-        Ok(())
+        send_value(&self.t, value, dest, tag).map_err(Error::codec(self.rank(), "send"))
     }
 
     /// Receives a value from `source` (a rank or [`ANY_SOURCE`]) with `tag`

@@ -27,7 +27,9 @@ use super::transport::backend::{AnyMatched, Backend};
 use super::transport::local::lock;
 use super::transport::nonblocking::{Extended, Peeked};
 use super::transport::{Direct, Matched, Transport};
-use super::wire::{fill, Dst};
+#[cfg(feature = "mpi")]
+use super::wire::decode_object;
+use super::wire::{fill, fill_object, Dst};
 
 /// A communicator's posted receives, and how many of them wait for a
 /// message (read without the lock: the fast path of every receive).
@@ -198,7 +200,7 @@ impl<'c> Receiver<'c> {
             let j = q.posted.iter().position(|p| p.fits(src, t)).unwrap_or(i);
             let p = &mut q.posted[j];
             let out = match &mut p.sink {
-                Sink::Bytes(bytes) => fill(self.t, m, Dst::Grow(bytes), p.op),
+                Sink::Bytes(bytes) => fill_object(self.t, m, bytes, p.op),
                 Sink::Slice(s) => s.fill(self.t, m, p.op),
             };
             self.claimed(p, out);
@@ -245,7 +247,7 @@ impl<'c> Receiver<'c> {
                     unreachable!("a posted receive stays queued until it completes")
                 };
                 let out = match &mut p.sink {
-                    Sink::Bytes(bytes) => fill(self.t, m, Dst::Grow(bytes), p.op),
+                    Sink::Bytes(bytes) => fill_object(self.t, m, bytes, p.op),
                     Sink::Slice(s) => s.fill(self.t, m, p.op),
                 };
                 self.claimed(p, out);
@@ -348,11 +350,10 @@ impl<'c> Receiver<'c> {
                 got => return Some(self.direct::<u8>(got, p, op).map(|_| unreachable!())),
             };
             if first.count < p {
-                let value =
-                    super::error::decode(self.rank(), op, first.source, &buf[..first.count]);
-                return Some(value.map(|v| (v, first)));
+                return Some(decode_object(self.t, &buf[..first.count], first, op));
             }
-            // A full piece: the rest follows from the same rank and tag.
+            // A full piece: the rest of the inline bytes follows from the
+            // same rank and tag.
             let mut bytes = buf[..p].to_vec();
             drop(buf);
             let rest = (Source::Rank(first.source), TagMatch::Tag(first.tag));
@@ -365,7 +366,7 @@ impl<'c> Receiver<'c> {
                     count: first.count + st.count,
                     ..first
                 };
-                super::error::decode(self.rank(), op, first.source, &bytes).map(|v| (v, status))
+                decode_object(self.t, &bytes, status, op)
             }))
         })
     }
@@ -383,7 +384,7 @@ impl<'c> Receiver<'c> {
                 unreachable!("a blocking probe returns a message or an error")
             };
             let mut bytes = Vec::new();
-            let st = fill(self.t, m, Dst::Grow(&mut bytes), op)?;
+            let st = fill_object(self.t, m, &mut bytes, op)?;
             return Ok((bytes, st));
         }
         let id = self.post_recv(source, tag, Sink::Bytes(Vec::new()), op);

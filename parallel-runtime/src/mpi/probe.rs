@@ -13,7 +13,7 @@ use super::error::Error;
 use super::message::{Source, Status, TagMatch};
 use super::op::Scalar;
 use super::transport::nonblocking::Peeked;
-use super::transport::Fit;
+use super::transport::{Fit, Transport};
 
 impl Comm {
     /// Waits for a message from `source` with `tag` (ranks and tags, or
@@ -24,10 +24,13 @@ impl Comm {
     /// `status.Get_count()` (whose datatype defaults to `MPI.BYTE`); use
     /// [`Comm::probe_buf`] for a count of elements.
     ///
-    /// On the object path, the bytes are those of the encoded value; on
-    /// real MPI a value over 1 MiB travels in pieces of 1 MiB, and the
-    /// count is that of the first. A message of the buffer path over
-    /// `i32::MAX` elements likewise counts its first piece.
+    /// On the object path, the count is the whole encoded value's bytes
+    /// on both backends (what [`Comm::recv_status`] reports), however it
+    /// travels: on real MPI a value over 1 MiB goes in pieces, and its
+    /// large arrays out of band, so there the probe receives the message's
+    /// pieces to count them and keeps them for the receive that follows. A
+    /// message of the buffer path over `i32::MAX` elements counts its
+    /// first piece.
     ///
     /// ```no_run
     /// # let world = parallel_runtime::mpi::Comm::single();
@@ -107,7 +110,7 @@ impl Comm {
             return Ok(None);
         };
         let count = if bytes {
-            p.bytes
+            self.t.whole_bytes(p.source, p.tag, p.bytes)
         } else {
             self.whole::<T>(&p, op)?
         };

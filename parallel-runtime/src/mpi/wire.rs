@@ -12,12 +12,33 @@
 //! [`object_piece`](Transport::object_piece). A receive claims the first
 //! piece, then takes the others from the same sender and tag at once (MPI
 //! keeps them in order), so no other receive can come between.
+//!
+//! # Out-of-band pieces
+//!
+//! On real MPI a blocking [`send_value`] sends the large arrays of a value
+//! (sequences of `u8`, `i8`, `f32`, `f64` of 64 KiB or more, anywhere in
+//! it) as pickle protocol 5 sends NumPy buffers: the value's inline bytes
+//! (`codec/oob.rs`: a table of the pieces' lengths, then the value less
+//! their bytes) as one message, then each piece straight from the
+//! value's memory as a message of its own (in pieces of [`max_count`]
+//! when longer), on the same rank and tag, so MPI keeps them in order.
+//! The receiver that takes the message at once ([`decode_object`])
+//! decodes the inline bytes and receives each piece straight into the
+//! vector that holds it; one that claims it for later ([`fill_object`])
+//! appends the pieces to the inline bytes. Either way the status counts
+//! the value's plain size, as in the local world, which moves the encoded
+//! bytes whole.
 
-use super::error::Error;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::error::{decode, Error};
 use super::limits::{max_count, pieces, pieces_of};
 use super::message::{Source, Status, Tag, TagMatch};
 use super::op::{zeroed, AnyBitPattern, Scalar};
 use super::transport::{Fit, Matched, Transport};
+use crate::codec::oob::{decode_pieces, each_piece, encode_inline, Table};
+use crate::codec::{encode, CodecError};
 
 /// Where a received message goes.
 pub(crate) enum Dst<'a, T> {
@@ -132,4 +153,122 @@ pub(crate) fn send_slice<T: Scalar>(t: &impl Transport, buf: &[T], dest: usize, 
     for piece in pieces(buf) {
         t.send(piece, dest, tag);
     }
+}
+
+/// Sends `value` as one message of the object path: with out-of-band
+/// pieces where the transport has them (see the module's docs), else its
+/// encoded bytes. The value is only read during the call.
+pub(crate) fn send_value<T: Serialize + ?Sized>(
+    t: &impl Transport,
+    value: &T,
+    dest: usize,
+    tag: Tag,
+) -> Result<(), CodecError> {
+    let Some(min) = t.out_of_band() else {
+        send_object(t, encode(value)?, dest, tag);
+        return Ok(());
+    };
+    let (inline, lens) = encode_inline(value, min)?;
+    send_object(t, inline, dest, tag);
+    if lens.is_empty() {
+        return Ok(());
+    }
+    each_piece(value, min, &lens, &mut |p| send_slice(t, p, dest, tag))
+}
+
+/// Receives one out-of-band piece of the message from `src` with `tag`
+/// into `dst`, which it must fill exactly.
+fn recv_piece<B: Transport>(
+    t: &B,
+    src: usize,
+    tag: Tag,
+    dst: &mut [u8],
+    op: &'static str,
+) -> Result<(), Error> {
+    let Some(m) = t.probe(Source::Rank(src), TagMatch::Tag(tag), true)? else {
+        unreachable!("a blocking probe returns a message or an error")
+    };
+    let st = fill(t, m, Dst::Slice(dst), op)?;
+    if st.count != dst.len() {
+        return Err(Error::Mismatch {
+            rank: t.rank(),
+            op,
+            from: src,
+            detail: format!(
+                "an out-of-band piece of {} bytes where the message announced {}",
+                st.count,
+                dst.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Receives the object-path message that `first` begins into `bytes`
+/// (empty): its inline bytes, then its out-of-band pieces after them, as
+/// `codec::decode` reads them. The status counts the value's plain size.
+pub(crate) fn fill_object<B: Transport>(
+    t: &B,
+    first: B::Matched,
+    bytes: &mut Vec<u8>,
+    op: &'static str,
+) -> Result<Status, Error> {
+    let st = fill(t, first, Dst::Grow(bytes), op)?;
+    // A table that does not read is refused by the decoding.
+    let Some(Ok(table)) = Table::of(bytes) else {
+        return Ok(st);
+    };
+    let inline = bytes.len();
+    bytes.resize(inline + table.piece_bytes(), 0);
+    let mut at = inline;
+    for &len in &table.lens {
+        recv_piece(t, st.source, st.tag, &mut bytes[at..at + len], op)?;
+        at += len;
+    }
+    Ok(Status {
+        count: table.plain_len(inline),
+        ..st
+    })
+}
+
+/// Decodes the object-path message whose inline bytes are `inline`,
+/// received with status `st`: the pieces of a value with out-of-band
+/// pieces are received from the same rank and tag straight into the
+/// vectors that hold them. The pieces that a refused value did not take
+/// (another type, a piece that does not fit) are received and dropped, so
+/// that nothing of the message is left for a later receive.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) fn decode_object<T: DeserializeOwned, B: Transport>(
+    t: &B,
+    inline: &[u8],
+    st: Status,
+    op: &'static str,
+) -> Result<(T, Status), Error> {
+    let rank = t.rank();
+    let table = match Table::of(inline) {
+        None => return decode(rank, op, st.source, inline).map(|v| (v, st)),
+        Some(Err(e)) => return Err(Error::decoding(rank, op, st.source, e)),
+        Some(Ok(table)) => table,
+    };
+    let mut failed = None;
+    let mut fill = |dst: &mut [u8]| match recv_piece(t, st.source, st.tag, dst, op) {
+        Ok(()) => true,
+        Err(e) => {
+            failed = Some(e);
+            false
+        }
+    };
+    let (got, taken) = decode_pieces(inline, &table, &mut fill);
+    for &len in &table.lens[taken..] {
+        recv_piece(t, st.source, st.tag, &mut vec![0; len], op)?;
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let status = Status {
+        count: table.plain_len(inline.len()),
+        ..st
+    };
+    got.map(|v| (v, status))
+        .map_err(|e| Error::decoding(rank, op, st.source, e))
 }

@@ -316,6 +316,15 @@ impl Transport for Backend {
     fn abort(&self, code: i32) -> ! {
         each!(self, t => t.abort(code))
     }
+
+    // ----- issue 11, object path at buffer speed: out-of-band pieces --------
+
+    fn out_of_band(&self) -> Option<usize> {
+        each!(self, t => t.out_of_band())
+    }
+    fn whole_bytes(&self, source: usize, tag: Tag, first: usize) -> usize {
+        each!(self, t => t.whole_bytes(source, tag, first))
+    }
 }
 
 // ----- issue 11 (nonblocking collectives, probes, Cartesian topologies) -----

@@ -189,6 +189,23 @@ pub(crate) trait Transport: Sized {
     fn split(&self, color: Option<u32>, key: i32) -> Result<Option<Self>, Error>;
     /// Ends the whole job with `code`.
     fn abort(&self, code: i32) -> !;
+
+    // ----- issue 11, object path at buffer speed: out-of-band pieces --------
+
+    /// The least bytes of a sequence of raw numbers that a blocking send of
+    /// the object path sends as a piece of its own, straight from the
+    /// value's memory (see `codec/oob.rs` and `wire.rs`); `None` where
+    /// whole messages move anyway (the local world).
+    fn out_of_band(&self) -> Option<usize> {
+        None
+    }
+    /// The bytes of the whole object-path message from `source` with `tag`
+    /// (its value's plain size), whose first transport message, just
+    /// probed, holds `first` bytes; the message stays for its receive.
+    fn whole_bytes(&self, source: usize, tag: Tag, first: usize) -> usize {
+        let _ = (source, tag);
+        first
+    }
 }
 
 /// A message matched by a probe, not yet received.

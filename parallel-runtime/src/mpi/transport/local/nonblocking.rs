@@ -13,7 +13,7 @@
 use super::mailbox::{find, lock, Ctx};
 use super::Local;
 use crate::mpi::error::Error;
-use crate::mpi::message::{Source, TagMatch};
+use crate::mpi::message::{Source, Tag, TagMatch};
 use crate::mpi::op::{AnyBitPattern, Op, Operand, Scalar};
 use crate::mpi::transport::nonblocking::{CollFlight, Extended, Peeked};
 use crate::mpi::transport::{Matched, Transport};
@@ -244,5 +244,33 @@ impl Extended for Local {
     ) -> Result<Local, Error> {
         let dup = self.split_group(Some(0), self.rank as i32)?;
         Ok(dup.unwrap_or_else(|| unreachable!("every rank passed a color")))
+    }
+}
+
+impl Local {
+    /// The bytes of the object-path message from `source` with `tag` whose
+    /// first piece holds `first`: an object is posted whole, but in pieces
+    /// of a lowered `max_count` (tests), whose later pieces are counted
+    /// too, waited for if the sender is still posting them.
+    pub(super) fn count_pieces(&self, source: usize, tag: Tag, first: usize) -> usize {
+        let p = self.object_piece();
+        if first != p {
+            return first;
+        }
+        let (mut total, mut k) = (0, 0);
+        loop {
+            let n = lock(&self.group.boxes[self.rank].queue)
+                .iter()
+                .filter(|e| e.ctx == Ctx::User && e.src == source && e.tag == tag)
+                .nth(k)
+                .map(|e| e.elems.map_or(0, |el| el.len * el.size));
+            match n {
+                Some(n) if n == p => (total, k) = (total + n, k + 1),
+                Some(n) => return total + n,
+                // The sender posts its pieces one after the other.
+                None if self.check_hope(Source::Rank(source)).is_ok() => std::thread::yield_now(),
+                None => return total,
+            }
+        }
     }
 }

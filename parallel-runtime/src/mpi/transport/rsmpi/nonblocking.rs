@@ -185,6 +185,9 @@ impl Extended for Rsmpi {
         _op: &'static str,
     ) -> Result<Option<Peeked>, Error> {
         use rsmpi::traits::Source as _;
+        if let Some(p) = self.early.peek::<T>(source, tag) {
+            return Ok(Some(p));
+        }
         let st: Option<MpiStatus> = match (source, tag, wait) {
             (Source::Any, TagMatch::Any, true) => Some(self.comm.any_process().probe()),
             (Source::Any, TagMatch::Tag(t), true) => {

@@ -5,13 +5,18 @@ use rsmpi::datatype::Equivalence as _;
 use rsmpi::point_to_point::{Message, Status as MpiStatus};
 use rsmpi::traits::Communicator;
 
+use super::early::Early;
 use super::{count, Rsmpi};
 use crate::mpi::message::{Source, Status, Tag, TagMatch};
 use crate::mpi::op::{AnyBitPattern, Scalar};
 use crate::mpi::transport::{Direct, Fit, Matched};
 
-/// A message matched by `MPI_Mprobe`, and its status.
-pub(crate) struct Probed(Message, MpiStatus);
+/// A message matched by `MPI_Mprobe`, and its status, or one received
+/// early (`early.rs`).
+pub(crate) enum Probed {
+    Mpi(Message, MpiStatus),
+    Early(Early),
+}
 
 impl Rsmpi {
     /// The first message that matches (`MPI_Mprobe`); with `wait` false
@@ -23,6 +28,9 @@ impl Rsmpi {
         wait: bool,
     ) -> Option<Probed> {
         use rsmpi::traits::Source as _;
+        if let Some(e) = self.early.take(source, tag) {
+            return Some(Probed::Early(e));
+        }
         let got = match (source, tag, wait) {
             (Source::Any, TagMatch::Any, true) => Some(self.comm.any_process().matched_probe()),
             (Source::Any, TagMatch::Tag(t), true) => {
@@ -51,7 +59,7 @@ impl Rsmpi {
                 .process_at_rank(r as i32)
                 .immediate_matched_probe_with_tag(t),
         };
-        got.map(|(m, s)| Probed(m, s))
+        got.map(|(m, s)| Probed::Mpi(m, s))
     }
 
     /// `recv_buf`'s fast path: one `MPI_Recv` straight into `buf`, for a
@@ -156,24 +164,52 @@ pub(super) fn fit_status<T: Scalar>(st: &MpiStatus) -> Fit {
 impl Matched for Probed {
     #[inline]
     fn source(&self) -> usize {
-        self.1.source_rank() as usize
+        match self {
+            Probed::Mpi(_, st) => st.source_rank() as usize,
+            Probed::Early(e) => e.source,
+        }
     }
 
     #[inline]
     fn tag(&self) -> Tag {
-        self.1.tag()
+        match self {
+            Probed::Mpi(_, st) => st.tag(),
+            Probed::Early(e) => e.tag,
+        }
     }
 
     fn fit<T: Scalar>(&self, _op: &'static str) -> Fit {
-        fit_status::<T>(&self.1)
+        match self {
+            Probed::Mpi(_, st) => fit_status::<T>(st),
+            Probed::Early(e) => e.fit::<T>(),
+        }
     }
 
     fn receive_into<T: Scalar + AnyBitPattern>(self, dst: &mut [T]) {
-        self.0.matched_receive_into(dst);
+        match self {
+            Probed::Mpi(msg, _) => {
+                msg.matched_receive_into(dst);
+            }
+            Probed::Early(e) => {
+                // SAFETY: `T: AnyBitPattern` is a plain number type: its
+                // slice is `size_of_val(dst)` bytes that any bytes make
+                // valid, borrowed exclusively here.
+                let out = unsafe {
+                    std::slice::from_raw_parts_mut(
+                        dst.as_mut_ptr().cast::<u8>(),
+                        std::mem::size_of_val(dst),
+                    )
+                };
+                // `fit` said how many elements it holds: `dst` is that long.
+                out.copy_from_slice(&e.bytes[..out.len()]);
+            }
+        }
     }
 
     fn discard(self) {
-        let Probed(msg, st) = self;
+        let Probed::Mpi(msg, st) = self else {
+            return;
+        };
         let bytes = st.count(u8::equivalent_datatype());
         if bytes >= 0 {
             let mut sink = vec![0u8; bytes as usize];
