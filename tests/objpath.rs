@@ -1,14 +1,20 @@
 //! Runs `tests/bin/mpi_objpath.rs` (the object path's bulk sequences of
 //! numbers, nested structs, a wrong element type, `all_reduce_with`, and
 //! structs derived through `parallel_runtime::serde` in a crate without a
-//! serde dependency): in a local world of threads always, and under
-//! `mpirun -n 2` and `-n 4 --oversubscribe` when built with `--features
-//! mpi`. Every job runs under a deadline, so a hang fails the test.
+//! serde dependency) and `tests/bin/mpi_oob.rs` (its out-of-band pieces:
+//! nested structs of large and small slices compared element for element,
+//! a posted `irecv`, a wrong type, probe counts): in a local world of
+//! threads always, and under `mpirun -n 2` and `-n 4 --oversubscribe` when
+//! built with `--features mpi`. Every job runs under a deadline, so a hang
+//! fails the test.
 
 use std::process::Command;
 use std::time::Duration;
 
-const EXE: &str = env!("CARGO_BIN_EXE_mpi_objpath");
+/// The binary and the mode it prints (`ok objpath`).
+type Bin = (&'static str, &'static str);
+const OBJPATH: Bin = (env!("CARGO_BIN_EXE_mpi_objpath"), "objpath");
+const OOB: Bin = (env!("CARGO_BIN_EXE_mpi_oob"), "oob");
 
 /// Runs `cmd` under a deadline; fails unless it succeeds printing `want`
 /// for every entry.
@@ -21,18 +27,18 @@ fn check(mut cmd: Command, deadline: u64, want: &[String]) {
     }
 }
 
-fn local(n: usize, piece: Option<&str>) {
-    let mut cmd = Command::new(EXE);
-    cmd.args(["objpath", "local", &n.to_string()]);
+fn local((exe, mode): Bin, n: usize, piece: Option<&str>) {
+    let mut cmd = Command::new(exe);
+    cmd.args([mode, "local", &n.to_string()]);
     if let Some(p) = piece {
         cmd.env("PARALLEL_MPI_MAX_COUNT", p);
     }
-    check(cmd, 120, &[format!("local world of {n}: ok objpath")]);
+    check(cmd, 120, &[format!("local world of {n}: ok {mode}")]);
 }
 
-fn under_mpirun(n: usize, piece: Option<&str>) {
+fn under_mpirun((exe, mode): Bin, n: usize, piece: Option<&str>) {
     if !cfg!(feature = "mpi") || !parallel_tests::mpirun_runs() {
-        println!("skipped: mpi_objpath on {n} MPI ranks needs `--features mpi` and mpirun");
+        println!("skipped: mpi_{mode} on {n} MPI ranks needs `--features mpi` and mpirun");
         return;
     }
     let mut cmd = Command::new("mpirun");
@@ -40,39 +46,48 @@ fn under_mpirun(n: usize, piece: Option<&str>) {
     if let Some(p) = piece {
         cmd.args(["-x", &format!("PARALLEL_MPI_MAX_COUNT={p}")]);
     }
-    cmd.arg(EXE)
+    cmd.arg(exe)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-    let want: Vec<String> = (0..n).map(|r| format!("rank {r}: ok objpath")).collect();
+    let want: Vec<String> = (0..n).map(|r| format!("rank {r}: ok {mode}")).collect();
     check(cmd, 180, &want);
 }
 
 #[test]
 fn local_world_of_2_and_4() {
-    local(2, None);
-    local(4, None);
+    for bin in [OBJPATH, OOB] {
+        local(bin, 2, None);
+        local(bin, 4, None);
+    }
 }
 
 /// 65 ranks: `all_reduce_with`'s slots take `MPI_Allgather` beyond 64
 /// ranks (and one reduction up to 64, the worlds above).
 #[test]
 fn local_world_of_65() {
-    local(65, None);
+    local(OBJPATH, 65, None);
 }
 
-/// Object messages in pieces of 64 KiB: the bulk sequences cross them.
+/// Object messages (and out-of-band pieces) in pieces of 64 KiB: the bulk
+/// sequences cross them.
 #[test]
 fn local_world_in_pieces() {
-    local(3, Some("65536"));
+    for bin in [OBJPATH, OOB] {
+        local(bin, 3, Some("65536"));
+    }
 }
 
 #[test]
 fn mpi_on_2_and_4_ranks() {
-    under_mpirun(2, None);
-    under_mpirun(4, None);
+    for bin in [OBJPATH, OOB] {
+        under_mpirun(bin, 2, None);
+        under_mpirun(bin, 4, None);
+    }
 }
 
 #[test]
 fn mpi_in_pieces() {
-    under_mpirun(2, Some("65536"));
+    for bin in [OBJPATH, OOB] {
+        under_mpirun(bin, 2, Some("65536"));
+    }
 }

@@ -105,7 +105,7 @@ pub(crate) fn encode_after<T: Serialize + ?Sized>(
 fn encode_with<T: Serialize + ?Sized>(
     value: &T,
     mut out: Vec<u8>,
-    oob: Option<oob::OobOut<'_>>,
+    oob: Option<bulk::OobOut<'_>>,
 ) -> Result<Vec<u8>, CodecError> {
     let tag = typename::tag_of::<T>();
     let name = truncated(&tag.name);
@@ -141,7 +141,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
 /// [`decode`] of a value without a table, its pieces (if any) from `oob`.
 fn decode_body<T: DeserializeOwned>(
     bytes: &[u8],
-    oob: Option<&mut oob::OobIn<'_>>,
+    oob: Option<&mut bulk::OobIn<'_>>,
 ) -> Result<T, CodecError> {
     let tag = typename::tag_of::<T>();
     let not_ours = || CodecError(Kind::NotAnObject { len: bytes.len() });

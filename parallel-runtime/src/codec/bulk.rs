@@ -19,8 +19,6 @@ use std::sync::OnceLock;
 
 use postcard::Error;
 
-use super::oob::{OobIn, OobOut};
-
 /// A number with a bulk path.
 pub(super) trait Bulk: Copy + Sized + 'static {
     /// Whether its postcard bytes are its little-endian bytes (so that a
@@ -33,6 +31,63 @@ pub(super) trait Bulk: Copy + Sized + 'static {
     /// The type of the visitor serde's `Vec<Self>` deserializes with.
     fn vec_visitor() -> TypeId;
 }
+
+// ----- out-of-band pieces (`oob.rs`) ------------------------------------
+
+/// Where the serializer hands the sequences that go out of band.
+pub(super) struct OobOut<'s> {
+    pub(super) min: usize,
+    pub(super) piece: &'s mut dyn FnMut(&[u8]),
+}
+
+impl OobOut<'_> {
+    /// Whether a sequence of `bytes` bytes of raw numbers goes out of band.
+    pub(super) fn takes(&self, bytes: usize) -> bool {
+        bytes >= self.min
+    }
+
+    /// Hands over one piece, lent for this call only.
+    pub(super) fn piece(&mut self, bytes: &[u8]) {
+        (self.piece)(bytes);
+    }
+}
+
+/// Where the deserializer gets the pieces: the table's lengths, in order,
+/// and what writes the next one into a vector's memory.
+pub(super) struct OobIn<'s> {
+    pub(super) min: usize,
+    pub(super) lens: &'s [usize],
+    pub(super) taken: usize,
+    pub(super) fill: &'s mut dyn FnMut(&mut [u8]) -> bool,
+}
+
+impl OobIn<'_> {
+    /// Whether a vector of `bytes` bytes of raw numbers came out of band.
+    pub(super) fn takes(&self, bytes: usize) -> bool {
+        bytes >= self.min
+    }
+
+    /// The length of the next piece, which must be `bytes`.
+    pub(super) fn next_len(&self, bytes: usize) -> Result<usize, Error> {
+        match self.lens.get(self.taken) {
+            Some(&len) if len == bytes => Ok(len),
+            _ => Err(Error::DeserializeBadEncoding),
+        }
+    }
+
+    /// Writes the next piece into `dst` (of the length [`OobIn::next_len`]
+    /// said).
+    pub(super) fn fill(&mut self, dst: &mut [u8]) -> Result<(), Error> {
+        self.taken += 1;
+        if (self.fill)(dst) {
+            Ok(())
+        } else {
+            Err(Error::DeserializeUnexpectedEnd)
+        }
+    }
+}
+
+// ----- varints --------------------------------------------------------------
 
 /// Appends `v` as a LEB128 varint (postcard's integers and lengths).
 #[inline]

@@ -5,8 +5,7 @@ use postcard::Error;
 use serde::de::{DeserializeSeed, IntoDeserializer, Visitor};
 use serde::Deserialize;
 
-use super::bulk::{take_varint, try_read_seq};
-use super::oob::OobIn;
+use super::bulk::{take_varint, try_read_seq, OobIn};
 
 /// Decodes one `T` from the front of `bytes`, its out-of-band vectors from
 /// `oob` (see `oob.rs`); the bytes after it.

@@ -34,64 +34,11 @@ use postcard::Error;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::bulk::{put_varint, take_varint};
+use super::bulk::{put_varint, take_varint, OobIn, OobOut};
 use super::{decode_body, encode_with, ser, CodecError, Kind};
 
 /// The first byte of a value encoded with pieces.
 pub(crate) const MARK_PIECES: u8 = 0xB8;
-
-/// Where the serializer hands the sequences that go out of band.
-pub(super) struct OobOut<'s> {
-    min: usize,
-    piece: &'s mut dyn FnMut(&[u8]),
-}
-
-impl OobOut<'_> {
-    /// Whether a sequence of `bytes` bytes of raw numbers goes out of band.
-    pub(super) fn takes(&self, bytes: usize) -> bool {
-        bytes >= self.min
-    }
-
-    /// Hands over one piece, lent for this call only.
-    pub(super) fn piece(&mut self, bytes: &[u8]) {
-        (self.piece)(bytes);
-    }
-}
-
-/// Where the deserializer gets the pieces: the table's lengths, in order,
-/// and what writes the next one into a vector's memory.
-pub(super) struct OobIn<'s> {
-    min: usize,
-    lens: &'s [usize],
-    taken: usize,
-    fill: &'s mut dyn FnMut(&mut [u8]) -> bool,
-}
-
-impl OobIn<'_> {
-    /// Whether a vector of `bytes` bytes of raw numbers came out of band.
-    pub(super) fn takes(&self, bytes: usize) -> bool {
-        bytes >= self.min
-    }
-
-    /// The length of the next piece, which must be `bytes`.
-    pub(super) fn next_len(&self, bytes: usize) -> Result<usize, Error> {
-        match self.lens.get(self.taken) {
-            Some(&len) if len == bytes => Ok(len),
-            _ => Err(Error::DeserializeBadEncoding),
-        }
-    }
-
-    /// Writes the next piece into `dst` (of the length [`OobIn::next_len`]
-    /// said).
-    pub(super) fn fill(&mut self, dst: &mut [u8]) -> Result<(), Error> {
-        self.taken += 1;
-        if (self.fill)(dst) {
-            Ok(())
-        } else {
-            Err(Error::DeserializeUnexpectedEnd)
-        }
-    }
-}
 
 /// The table at the front of a value encoded with pieces.
 #[derive(Debug, Clone, PartialEq, Eq)]

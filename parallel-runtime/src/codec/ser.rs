@@ -9,8 +9,7 @@ use serde::ser::{
 };
 use serde::Serialize;
 
-use super::bulk::{put_varint, try_write_seq};
-use super::oob::OobOut;
+use super::bulk::{put_varint, try_write_seq, OobOut};
 
 /// Appends the encoding of `value` to `out`, the sequences that `oob`
 /// takes out of band (see `oob.rs`).

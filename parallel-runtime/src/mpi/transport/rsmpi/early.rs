@@ -111,6 +111,10 @@ impl Rsmpi {
     /// the object path's counts as its first MPI message.
     pub(super) fn count_whole(&self, source: usize, tag: Tag, first: usize) -> usize {
         let p = object_piece();
+        // An object message's first MPI message is at most a piece.
+        if first > p {
+            return first;
+        }
         let mark = self.nth(source, tag, 0, |b| b.first().copied());
         if mark != Some(MARK_PLAIN) && mark != Some(MARK_PIECES) {
             return first;
