@@ -61,13 +61,6 @@ fn local_world_of_2_and_4() {
     }
 }
 
-/// 65 ranks: `all_reduce_with`'s slots take `MPI_Allgather` beyond 64
-/// ranks (and one reduction up to 64, the worlds above).
-#[test]
-fn local_world_of_65() {
-    local(OBJPATH, 65, None);
-}
-
 /// Object messages (and out-of-band pieces) in pieces of 64 KiB: the bulk
 /// sequences cross them.
 #[test]
