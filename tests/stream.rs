@@ -27,7 +27,37 @@ fn panicky(x: u64) -> u64 {
     x
 }
 
+/// An item borrowed from the caller (`&str`), and a `Result`.
+#[parallel_map]
+fn parse_num(s: &str) -> Result<i64, std::num::ParseIntError> {
+    s.parse()
+}
+
 const BACKENDS: [Backend; 2] = [Backend::Serial, Backend::Threads];
+
+/// Borrowed items stream through every form, the `try_` forms and a fold
+/// included (bounds on the stream's `Iterator` impl once made rustc ask
+/// for `'static` items from a `try_imap` of a `fn(&str)`).
+#[test]
+fn borrowed_items_stream_through_every_form() {
+    let owned: Vec<String> = (0..5000).map(|i| i.to_string()).collect();
+    let items = || owned.iter().map(String::as_str);
+    let want: Vec<i64> = (0..5000).collect();
+    let got: Vec<i64> = parse_num::imap(items()).map(Result::unwrap).collect();
+    assert_eq!(got, want);
+    let got: Vec<i64> = parse_num::try_imap(items()).map(Result::unwrap).collect();
+    assert_eq!(got, want);
+    let sum: i64 = parse_num::try_imap(items()).map(Result::unwrap).sum();
+    assert_eq!(sum, want.iter().sum::<i64>());
+    let mut got: Vec<i64> = parse_num::try_imap_unordered(items())
+        .map(|r| r.unwrap().1)
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, want);
+    let bad = ["1", "2", "x", "4"];
+    let err = parse_num::try_imap(bad).find_map(Result::err).unwrap();
+    assert_eq!(err.index(), 2);
+}
 
 /// An input that counts the items pulled from it.
 fn counted(n: u64, pulled: &AtomicUsize) -> impl Iterator<Item = u64> + '_ {

@@ -14,7 +14,8 @@
 
 use rayon::Scope;
 
-use super::{Ran, Stream};
+use super::window::{Engine, Window};
+use super::{Ran, Stream, Work};
 use crate::config::Backend;
 
 /// Folds every value of `stream` into `init` with `g`, in the order
@@ -28,9 +29,7 @@ use crate::config::Backend;
 pub(super) fn fold<It, F, B, A, G>(mut stream: Stream<It, F, B>, init: A, mut g: G) -> A
 where
     It: Iterator,
-    It::Item: Send,
-    F: Sync,
-    B: Iterator + Default + Send,
+    B: Iterator + Default,
     G: FnMut(A, B::Item) -> A,
 {
     // What `next()` had buffered before the fold.
@@ -48,16 +47,14 @@ where
         stream.source.grow();
         // Stays set if the window panics: the stream then ends.
         stream.source.over = true;
-        let mut ran: Option<Ran<B>> = None;
-        let (engine, work, slot) = (&stream.engine, stream.work, &mut ran);
-        acc = in_place_scope(engine.plan.pool(), |scope| {
-            scope.spawn(move |_| *slot = Some(work(engine, window)));
-            ready.fold(acc, &mut g)
-        });
-        // The scope raised the window's panic, if any, once it ended.
-        let Some(ran) = ran else {
-            unreachable!("a window's job ended without its results or a panic")
+        // Folds window k (moved out and back: `overlap` takes a `FnMut`).
+        let mut held = Some(acc);
+        let mut consume = || {
+            let a = held.take().unwrap_or_else(|| unreachable!("consumed once"));
+            held = Some(std::mem::take(&mut ready).fold(a, &mut g));
         };
+        let ran = (stream.overlap)(&stream.engine, stream.work, window, &mut consume);
+        acc = held.unwrap_or_else(|| unreachable!("the window before was consumed"));
         stream.source.over = ran.ends;
         ready = ran.ready;
         // The window's chunks were recorded on the pool's threads, which
@@ -65,6 +62,30 @@ where
         crate::trace::flush_if_top_level();
     }
     ready.fold(acc, g)
+}
+
+/// Runs `window` on the pool with `work` while `consume` runs here, in one
+/// scope: when it returns, both are done (a panic of either comes out of
+/// it once both ended). The stream's [`Overlap`](super::Overlap).
+pub(super) fn overlap<F, T, B>(
+    engine: &Engine<F>,
+    work: Work<F, T, B>,
+    window: Window<T>,
+    consume: &mut dyn FnMut(),
+) -> Ran<B>
+where
+    F: Sync,
+    T: Send,
+    B: Send,
+{
+    let mut ran: Option<Ran<B>> = None;
+    let slot = &mut ran;
+    in_place_scope(engine.plan.pool(), |scope| {
+        scope.spawn(move |_| *slot = Some(work(engine, window)));
+        consume();
+    });
+    // The scope raised the window's panic, if any, once it ended.
+    ran.unwrap_or_else(|| unreachable!("a window's job ended without its results or a panic"))
 }
 
 /// Runs `body` here in a scope whose jobs run on `pool` (the call's own),

@@ -46,6 +46,16 @@ struct Ran<B> {
 /// `serial` backend): the values it yields.
 type Work<F, T, B> = fn(&Engine<F>, Window<T>) -> Ran<B>;
 
+/// Runs one window on the pool (a [`Work`]) while `consume` runs on this
+/// thread: [`fold::overlap`], made where the stream is made.
+///
+/// The thread-safety bounds it needs (items `Send`, the function `Sync`,
+/// the values `Send`) are proved there, so that the stream's `Iterator`
+/// impl carries none: such a bound on a projection (`It::Item: Send`)
+/// beside the caller's own `where` clause made rustc require borrowed
+/// items to be `'static` (a `try_imap` of a `fn(&str)`).
+type Overlap<F, T, B> = fn(&Engine<F>, Work<F, T, B>, Window<T>, &mut dyn FnMut()) -> Ran<B>;
+
 /// The iterator of `f::imap`, `f::imap_unordered` and their `try_` forms,
 /// yielding the values of `B`, the buffer of one window. It pulls its
 /// input one window of items at a time; `next()` runs each window on the
@@ -57,12 +67,10 @@ pub struct Stream<It: Iterator, F, B> {
     engine: Engine<F>,
     ready: B,
     work: Work<F, It::Item, B>,
+    overlap: Overlap<F, It::Item, B>,
 }
 
-impl<It: Iterator, F: Sync, B> Stream<It, F, B>
-where
-    It::Item: Send,
-{
+impl<It: Iterator, F, B> Stream<It, F, B> {
     /// Pulls the next window; `None` when the stream is over.
     fn pull(&mut self) -> Option<Window<It::Item>> {
         self.source.pull(&self.engine.bar)
@@ -79,10 +87,9 @@ where
     }
 }
 
-impl<It: Iterator, F: Sync, B> Iterator for Stream<It, F, B>
+impl<It: Iterator, F, B> Iterator for Stream<It, F, B>
 where
-    It::Item: Send,
-    B: Iterator + Default + Send,
+    B: Iterator + Default,
 {
     type Item = B::Item;
 
@@ -104,12 +111,7 @@ where
     }
 }
 
-impl<It: Iterator, F: Sync, B> std::iter::FusedIterator for Stream<It, F, B>
-where
-    It::Item: Send,
-    B: Iterator + Default + Send,
-{
-}
+impl<It: Iterator, F, B> std::iter::FusedIterator for Stream<It, F, B> where B: Iterator + Default {}
 
 fn stream<I, F, B>(
     site: &'static MapSite,
@@ -122,7 +124,7 @@ where
     I: IntoIterator,
     I::Item: Send,
     F: Sync,
-    B: Default,
+    B: Default + Send,
 {
     let (source, engine) = window::start(site, options, items.into_iter(), f);
     Stream {
@@ -130,6 +132,7 @@ where
         engine,
         ready: B::default(),
         work,
+        overlap: fold::overlap,
     }
 }
 
