@@ -1,50 +1,20 @@
-//! Freeing a computed graph off the calling thread.
+//! Freeing a computed graph.
 //!
 //! Freeing the nodes of a graph after its compute costs about 75 ns a node
-//! (two frees, and the atomic counts of the node and its inputs): on a
-//! stencil of trivial tasks on two threads, measured inside `compute`,
-//! 145 µs for 2,000 nodes against 130 µs for the run itself, all on the
-//! calling thread while the result waited. When nothing outside the graph
-//! can see the nodes any more, a thread of the pool frees them instead,
-//! after `compute` has returned.
+//! (two frees, and the atomic counts of the node and its inputs), on the
+//! calling thread before `compute` returns. Handing graphs of 1,024 to
+//! 16,383 nodes to a thread of the pool instead made the compute alone
+//! cheaper but the program slower: on a 16-core machine, Task Bench's
+//! build-and-compute METG (back-to-back graphs) went from 3.03 to 3.59 µs
+//! on stencil_1d with 2 threads and from 1.09 to 1.72 µs on trivial, the
+//! free then competing with the next graph for the pool and the heap
+//! (docs/performance.md, "On a 16-core machine"). So the caller frees.
 
-use std::sync::Arc;
-
-use super::node::AnyNode;
 use super::plan::Plan;
 
-/// The graphs freed on the pool: smaller ones are freed on the calling
-/// thread (handing them over would cost more than the frees), and so are
-/// larger ones, whose freeing (over a millisecond) would still hold a
-/// thread of the pool, and glibc's lock of the caller's heap, when the
-/// caller's next graph is built and computed: back-to-back graphs of 10^5
-/// trivial tasks took 1.5 to 2 times as long per task freed on the pool.
-/// Within this range the free ends while the caller builds its next graph.
-const FREE_ON_POOL: std::ops::Range<usize> = 1024..16_384;
-
-/// Frees `plan` (released already) and its nodes. They go to a thread of
-/// the pool when the compute succeeded (`ok`) and no node had a handle or
-/// consumer outside it (none was `kept`): then every node's result was
-/// handed on and every task ran, so no value, task or payload of the user
-/// is left in them, and dropping them later, elsewhere, runs no code of the
-/// user's and changes nothing anyone can observe but the time. Otherwise
-/// (a failure to report, a result kept for a handle) they are freed here,
-/// before `compute` returns, as always.
-pub(crate) fn free(mut plan: Plan, ok: bool) {
+/// Frees `plan` (released already) and its nodes, here.
+pub(crate) fn free(mut plan: Plan) {
     let nodes = plan.take_nodes();
     drop(plan);
-    if !ok
-        || !FREE_ON_POOL.contains(&nodes.len())
-        || rayon::current_num_threads() < 2
-        || kept_any(&nodes)
-    {
-        return drop(nodes);
-    }
-    rayon::spawn(move || drop(nodes));
-}
-
-fn kept_any(nodes: &[Arc<dyn AnyNode>]) -> bool {
-    nodes
-        .iter()
-        .any(|n| n.head().kept.load(std::sync::atomic::Ordering::Relaxed))
+    drop(nodes);
 }

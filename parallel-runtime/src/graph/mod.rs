@@ -470,7 +470,7 @@ fn compute_here<C: Compute>(backend: Backend, c: C) -> Result<C::Output, Delayed
         None => unsafe { c.finish() },
     };
     plan.release();
-    free::free(plan, out.is_ok());
+    free::free(plan);
     crate::trace::flush_if_top_level();
     out
 }
