@@ -15,7 +15,8 @@
 # NO_DASK=1 leaves Dask out (its sweep is the slowest part). BEFORE=DIR
 # also runs the taskbench and taskbench_ranks binaries of an earlier build
 # found in DIR, alternating with ours, as "before" rows: a change measured
-# side by side under the same load.
+# side by side under the same load. ONLY_RANKS=1 runs only the rows across
+# MPI ranks (the last part below).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -66,13 +67,16 @@ if [ "${1:-}" = "--check" ]; then
   exit 0
 fi
 
+# Kernel sizes from about 30 µs a task down by factors of 2 (C MPI, ours
+# and ours across ranks).
+ITERS=$(python3 -c 'print(",".join(str(1 << k) for k in range(13, 0, -1)))')
+if [ -z "${ONLY_RANKS:-}" ]; then
 out="$TARGET/taskbench-times.txt"
 : >"$out"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $CORES cores${RT:+; C MPI and ours under ${RT[*]}}"
 # Kernel sizes from about 30 µs a task down by factors of 2: short runs, so
 # that the best of REPS finds a quiet moment on a shared machine. C MPI and
 # ours alternate, ROUNDS times, each size keeping its best time.
-ITERS=$(python3 -c 'print(",".join(str(1 << k) for k in range(13, 0, -1)))')
 DASK_ITERS=$(python3 -c 'print(",".join(str(1 << k) for k in range(21, 13, -1)))')
 for _ in $(seq "${ROUNDS:-3}"); do
   for pattern in trivial stencil_1d tree; do
@@ -91,6 +95,7 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 python3 bench/taskbench/metg.py "$out" ${DETAIL:+--detail}
 echo "(every time measured: $out)"
+fi
 
 # Issue 12, row (b): our graph across MPI ranks (compute_on; one thread per
 # rank), beside the C MPI program on as many ranks, on stencil_1d (width =

@@ -62,6 +62,7 @@ pub(crate) fn run(g: &Placed<'_>, comm: &Comm) -> Result<Outcome, Error> {
         tx,
         trace: crate::trace::enabled(),
         live: live_job(g, &mine),
+        here: (rayon::current_num_threads() == 1).then(Default::default),
     };
     let x = &exec;
     for (i, node) in g.nodes.iter().enumerate() {
@@ -96,7 +97,7 @@ pub(crate) fn run(g: &Placed<'_>, comm: &Comm) -> Result<Outcome, Error> {
     let result = alone.install(|| {
         rayon::in_place_scope(|s| {
             for &i in &ready {
-                s.spawn(move |s| x.exec(s, i));
+                x.ready(s, i);
             }
             let r = co.run(s);
             if r.is_err() {
@@ -164,6 +165,12 @@ impl<'x> Coordinator<'x, '_> {
                 if let Some(e) = err {
                     return Err(e);
                 }
+            }
+            // One task at a time, so that its results are sent before the
+            // next runs.
+            if let Some(i) = self.x.next_here() {
+                self.x.run_here(s, i);
+                progress = true;
             }
             if self.x.left.load(Ordering::Acquire) == 0 && self.expected == 0 {
                 // Every worker handed its messages over before it counted
@@ -291,9 +298,7 @@ impl<'x> Coordinator<'x, '_> {
         };
         self.expected -= 1;
         if let Some(c) = x.release(s, task, status) {
-            if let Some(next) = x.step(s, c) {
-                s.spawn(move |s| x.exec(s, next));
-            }
+            x.run_here(s, c);
         }
     }
 }

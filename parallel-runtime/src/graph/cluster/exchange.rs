@@ -7,7 +7,10 @@
 //! tag), stores each value received in its node and releases the tasks
 //! waiting on it. Workers never block: as on one machine, a worker that
 //! completes a task runs the first consumer it made ready itself and
-//! spawns the others.
+//! spawns the others. With a pool of one thread (one rank per core, as
+//! MPI programs run), the coordinating thread runs every task itself,
+//! between polls, and never wakes the pool's worker: two busy threads per
+//! core, and a wake-up per step, cost more than the task (issue 12).
 //!
 //! Every message a rank expects comes: a task that fails sends its failure
 //! instead of its value to each rank that consumes it (which cancels the
@@ -16,9 +19,10 @@
 //! the tasks it has not started (`Abort`), and the end of a compute (a
 //! collective) tells every rank which task failed where.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::message::{kind_code, trace_task, Msg};
 use super::types::GraphType;
@@ -91,6 +95,9 @@ pub(super) struct Exec<'a> {
     /// With the live dashboard on: this rank's part of the compute, its
     /// progress and task stream, as on one machine (issue 13).
     pub(super) live: Option<crate::dashboard::Job>,
+    /// With a pool of one thread: the ready tasks, which the coordinating
+    /// thread runs itself (see the module's doc) instead of spawning them.
+    pub(super) here: Option<Mutex<VecDeque<u32>>>,
 }
 
 impl Exec<'_> {
@@ -152,11 +159,43 @@ impl Exec<'_> {
                 if next.is_none() {
                     next = Some(c);
                 } else {
-                    s.spawn(move |s| self.exec(s, c));
+                    self.ready(s, c);
                 }
             }
         }
         next
+    }
+
+    /// Task `c` is ready: spawned on the pool, or queued for the
+    /// coordinating thread (a pool of one thread).
+    pub(super) fn ready<'s>(&'s self, s: &rayon::Scope<'s>, c: u32) {
+        match &self.here {
+            Some(q) => q
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push_back(c),
+            None => s.spawn(move |s| self.exec(s, c)),
+        }
+    }
+
+    /// The next task the coordinating thread runs itself, if any.
+    pub(super) fn next_here(&self) -> Option<u32> {
+        let q = self.here.as_ref()?;
+        q.lock().unwrap_or_else(PoisonError::into_inner).pop_front()
+    }
+
+    /// Runs task `i` on the coordinating thread; what it made ready first
+    /// runs next (depth first, as `exec` does on a worker).
+    pub(super) fn run_here<'s>(&'s self, s: &rayon::Scope<'s>, i: u32) {
+        if let Some(next) = self.step(s, i) {
+            match &self.here {
+                Some(q) => q
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push_front(next),
+                None => s.spawn(move |s| self.exec(s, next)),
+            }
+        }
     }
 
     /// Runs, cancels or skips task `i`.

@@ -26,6 +26,8 @@ mod message;
 mod outcome;
 mod placement;
 mod setup;
+#[cfg(test)]
+mod tests;
 mod types;
 
 use std::cell::Cell;
