@@ -167,15 +167,23 @@ impl Exec<'_> {
     }
 
     /// Task `c` is ready: spawned on the pool, or queued for the
-    /// coordinating thread (a pool of one thread).
-    pub(super) fn ready<'s>(&'s self, s: &rayon::Scope<'s>, c: u32) {
-        match &self.here {
-            Some(q) => q
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push_back(c),
-            None => s.spawn(move |s| self.exec(s, c)),
+    /// coordinating thread (a pool of one thread), at the front when it
+    /// is to run next.
+    fn hand<'s>(&'s self, s: &rayon::Scope<'s>, c: u32, next: bool) {
+        let Some(q) = &self.here else {
+            return s.spawn(move |s| self.exec(s, c));
+        };
+        let mut q = q.lock().unwrap_or_else(PoisonError::into_inner);
+        if next {
+            q.push_front(c);
+        } else {
+            q.push_back(c);
         }
+    }
+
+    /// Task `c` is ready (after those already queued).
+    pub(super) fn ready<'s>(&'s self, s: &rayon::Scope<'s>, c: u32) {
+        self.hand(s, c, false);
     }
 
     /// The next task the coordinating thread runs itself, if any.
@@ -188,13 +196,7 @@ impl Exec<'_> {
     /// runs next (depth first, as `exec` does on a worker).
     pub(super) fn run_here<'s>(&'s self, s: &rayon::Scope<'s>, i: u32) {
         if let Some(next) = self.step(s, i) {
-            match &self.here {
-                Some(q) => q
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push_front(next),
-                None => s.spawn(move |s| self.exec(s, next)),
-            }
+            self.hand(s, next, true);
         }
     }
 
