@@ -10,7 +10,7 @@
 
 use rayon::iter::IndexedParallelIterator;
 
-use super::call::Call;
+use super::call::{Call, Hooks};
 use super::{schedule, serial};
 use crate::config::Schedule;
 
@@ -81,16 +81,42 @@ where
     {
         let Fold { f, identity, op } = *self;
         call.hooks(par.len(), |hooks| {
-            let blocks = par.enumerate().fold_chunks(
-                block,
-                || identity.clone(),
-                |acc, (i, x)| op(acc, hooks.item(offset + i, f, x)),
-            );
-            // Blocks as rayon splits them, each job one chunk of the trace.
-            let jobs = (Schedule::Guided, None);
-            schedule::run(hooks, blocks, offset / block.max(1), jobs, |_, r| r)
+            // As a map does: without a bar (or dashboard) to advance, the
+            // per-item hook tests nothing for it, so the fold of a block
+            // stays a tight loop (the test made `x * x` summed 4 times
+            // slower than rayon's `map().sum()`).
+            let blocks = (par, block, offset);
+            match hooks.barless() {
+                Some(by) => fold_blocks(hooks, blocks, identity, op, |i, x| by.item(i, f, x)),
+                None => fold_blocks(hooks, blocks, identity, op, |i, x| hooks.item(i, f, x)),
+            }
         })
     }
+}
+
+/// The items of `par` (item `offset` first) folded with `op` over `g` in
+/// blocks of `block`, each block from `identity`; one result per block, in
+/// order. Blocks run as rayon splits them, each job one chunk of the trace.
+fn fold_blocks<P, R, Op, G>(
+    hooks: &Hooks<'_>,
+    (par, block, offset): (P, usize, usize),
+    identity: &R,
+    op: &Op,
+    g: G,
+) -> Vec<R>
+where
+    P: IndexedParallelIterator,
+    R: Clone + Send + Sync,
+    Op: Fn(R, R) -> R + Sync,
+    G: Fn(usize, P::Item) -> R + Sync + Send,
+{
+    let blocks = par.enumerate().fold_chunks(
+        block,
+        || identity.clone(),
+        |acc, (i, x)| op(acc, g(offset + i, x)),
+    );
+    let jobs = (Schedule::Guided, None);
+    schedule::run(hooks, blocks, offset / block.max(1), jobs, |_, r| r)
 }
 
 /// Combines the block results pairwise, level by level: a tree whose shape
