@@ -25,13 +25,4 @@ for _ in $(seq "$ROUNDS"); do
     mpirun -n 4 --oversubscribe --mca mpi_yield_when_idle 1 $TARGET/$prog | grep allreduce >>"$out"
   done
 done
-python3 - "$out" <<'PY'
-import collections, statistics, sys
-vals = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    who, ranks, kv = line.split()
-    key, v = kv.split("=")
-    vals[(key, ranks, who)].append(float(v))
-for (key, ranks, who), v in sorted(vals.items()):
-    print(f"{key:22} {ranks:8} {who:15} med={statistics.median(v):8.3f}  min={min(v):8.3f}  max={max(v):8.3f}  n={len(v)}")
-PY
+python3 bench/mpi/medians.py "$out"

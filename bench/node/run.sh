@@ -119,19 +119,7 @@ for _ in $(seq "${MPI_ROUNDS:-$ROUNDS}"); do
   mpi 2 python3 bench/mpi/pingpong.py >>"$f" 2>"$OUT/raw/mpi4py.err" ||
     echo "(mpi4py ping-pong did not run: $(tail -1 "$OUT/raw/mpi4py.err"))"
 done
-python3 - "$f" <<'PY'
-import collections, statistics, sys
-vals = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    try:
-        who, ranks, kv = line.split()
-        key, v = kv.split("=")
-    except ValueError:
-        continue
-    vals[(key, ranks, who)].append(float(v))
-for (key, ranks, who), v in sorted(vals.items()):
-    print(f"{key:22} {ranks:8} {who:15} med={statistics.median(v):8.3f}  min={min(v):8.3f}  max={max(v):8.3f}  n={len(v)}")
-PY
+python3 bench/mpi/medians.py "$f"
 }
 
 map() { timeout 150 "$BIN/bench_map"; }
