@@ -45,7 +45,6 @@
 mod closure;
 pub(crate) mod cluster; // issue 12: graphs across MPI ranks (`compute_on`)
 mod error;
-mod free;
 mod handoff;
 mod inspect;
 mod key;
@@ -470,7 +469,12 @@ fn compute_here<C: Compute>(backend: Backend, c: C) -> Result<C::Output, Delayed
         None => unsafe { c.finish() },
     };
     plan.release();
-    free::free(plan);
+    // Freed here, before `compute` returns (about 75 ns a node). Handing
+    // the nodes to a pool thread was tried and withdrawn: on a 16-core
+    // machine back-to-back graphs got slower end to end (Task Bench
+    // stencil_1d METG 3.03 -> 3.59 us with 2 threads), the free competing
+    // with the next graph (docs/performance.md, "On a 16-core machine").
+    drop(plan);
     crate::trace::flush_if_top_level();
     out
 }

@@ -475,11 +475,6 @@ fn busy(key: TaskKey) -> DelayedError {
 
 // ----- hook for graph/cluster (issue 12: graphs across MPI ranks) ------------
 impl Plan {
-    /// The claimed nodes, moved out (for [`super::free`], after `release`).
-    pub(crate) fn take_nodes(&mut self) -> Vec<Arc<dyn AnyNode>> {
-        std::mem::take(&mut self.nodes)
-    }
-
     /// The claimed graph, read-only, for an executor across ranks: the
     /// nodes (each one's `head().index` is its position here), the state
     /// each was claimed in, and the order of the walk (inputs first).
