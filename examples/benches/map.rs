@@ -3,7 +3,8 @@
 //! (`map_fn`) against the attribute, measured side by side in one run.
 //!
 //! Run: `cargo bench -p parallel-examples --bench map`
-//! (set `BENCH_QUICK=1` for a fast smoke run; prints a markdown table).
+//! (set `BENCH_QUICK=1` for a fast smoke run, `BENCH_ONLY=imap` for the
+//! streaming rows alone; prints a markdown table).
 //!
 //! A small harness instead of criterion: what we need is ratios of rounds
 //! interleaved in one process (ours, then the baseline, alternately), so the
@@ -32,6 +33,11 @@ fn main() {
     let rounds = if quick { 3 } else { 31 };
     let threads = parallel_runtime::num_threads();
     let mut rows = Vec::new();
+    // `BENCH_ONLY=imap`: the streaming rows alone (issue 10).
+    if std::env::var("BENCH_ONLY").is_ok_and(|only| only == "imap") {
+        stream_rows(&mut rows, rounds, quick, ten_us_iters(quick));
+        return print_rows(threads, rounds, rows);
+    }
 
     // 1. The annotation against hand-written rayon, trivial item.
     for n in [100_000usize, 10_000_000] {
@@ -228,7 +234,11 @@ fn main() {
     }
 
     stream_rows(&mut rows, rounds, quick, iters);
+    print_rows(threads, rounds, rows);
+}
 
+/// Prints the table of `rows`.
+fn print_rows(threads: usize, rounds: usize, rows: Vec<String>) {
     println!("Measured with {threads} threads, {rounds} interleaved rounds, medians.\n");
     println!("| comparison | ours | baseline | ratio |");
     println!("|---|---:|---:|---:|");
