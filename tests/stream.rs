@@ -455,3 +455,47 @@ fn a_panic_of_the_consumer_waits_for_the_window_that_runs_meanwhile() {
     assert_eq!(calls.load(Ordering::SeqCst), after);
     assert!(after < 100_000);
 }
+
+// Issue 10, second pass: a fold pulls the next window while the pool runs
+// the one before it, and windows of cheap items grow (memory still bounded).
+
+#[test]
+fn a_fold_pulls_the_window_after_the_running_one_while_it_consumes() {
+    let o = MapOptions::new().chunk_size(4);
+    let w = window(Backend::Threads);
+    let (calls, pulled) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let mut consumed = 0;
+    noted::imap_with(&o, counted(10 * w as u64, &pulled), &calls).for_each(|x| {
+        assert_eq!(x, consumed as u64);
+        // Consuming window k: window k + 1 runs, window k + 2 was pulled
+        // (the one before k was, and k's buffer takes it).
+        let want = (consumed / w + 2).min(10) * w;
+        assert_eq!(pulled.load(Ordering::SeqCst), want, "at {consumed}");
+        consumed += 1;
+    });
+    assert_eq!(consumed, 10 * w);
+}
+
+#[test]
+fn a_long_fold_of_cheap_items_keeps_the_order_and_bounded_windows() {
+    // Windows of cheap items grow past threads × 16384 items, up to 1 MiB
+    // of items; two are in flight at most.
+    let threads = parallel_runtime::num_threads();
+    let bound = 2 * (threads * 16 * 1024).max((1 << 20) / 8);
+    let n = 3_000_000u64;
+    let pulled = AtomicUsize::new(0);
+    let (mut next, mut most) = (0u64, 0);
+    scaled::imap(counted(n, &pulled), &1).for_each(|x| {
+        assert_eq!(x, next);
+        most = most.max(pulled.load(Ordering::SeqCst) - next as usize);
+        next += 1;
+    });
+    assert_eq!(next, n);
+    assert!(most <= bound, "{most} items in flight, more than {bound}");
+    let mut seen = vec![false; n as usize];
+    scaled::imap_unordered(0..n, &3).for_each(|(i, x)| {
+        assert_eq!(x, 3 * i as u64);
+        assert!(!std::mem::replace(&mut seen[i], true), "index {i} twice");
+    });
+    assert!(seen.iter().all(|&s| s), "an index is missing");
+}

@@ -37,7 +37,8 @@ pub(super) trait Each<T, R>: Sync {
         F: Fn(T) -> R + ?Sized;
 }
 
-/// The result alone (`imap`: the index is the place in the window).
+/// The result alone (`imap` and `imap_unordered`: the index is the place
+/// in the window).
 pub(super) struct Plain;
 
 impl<T, R: Send> Each<T, R> for Plain {
@@ -48,20 +49,6 @@ impl<T, R: Send> Each<T, R> for Plain {
         F: Fn(T) -> R + ?Sized,
     {
         by.call(index, f, x)
-    }
-}
-
-/// The index and the result (`imap_unordered`).
-pub(super) struct Indexed;
-
-impl<T, R: Send> Each<T, R> for Indexed {
-    type Out = (usize, R);
-    #[inline(always)]
-    fn each<F>(&self, by: &impl Caller, f: &F, index: usize, x: T) -> (usize, R)
-    where
-        F: Fn(T) -> R + ?Sized,
-    {
-        (index, by.call(index, f, x))
     }
 }
 

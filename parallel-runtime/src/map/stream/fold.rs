@@ -1,5 +1,6 @@
 //! The fold of a stream (and so `for_each`, `sum`, `count`, `last`, …):
-//! the pool runs window k + 1 while the calling thread consumes window k.
+//! the pool runs window k + 1 while the calling thread consumes window k
+//! and then pulls window k + 2.
 //!
 //! Item by item (`next()`) the pool idles while the caller's loop body
 //! consumes a window, because no work may outlive the `next()` that
@@ -7,10 +8,16 @@
 //! and still let nothing outlive the call: each window after the first
 //! runs as a job of a [`rayon::in_place_scope`] whose body, on the calling
 //! thread, folds the window before it (for the first window: what `next()`
-//! had left, usually nothing), and the scope ends (the job done)
-//! before the next window is pulled. The input is pulled and the fold's
-//! closure called on the calling thread only; only the window's items,
-//! the item function (`Sync`) and the results cross to the pool.
+//! had left, usually nothing) and pulls the window after it, and the scope
+//! ends (the job done) before that window runs. The input is pulled and
+//! the fold's closure called on the calling thread only; only the window's
+//! items, the item function (`Sync`) and the results cross to the pool.
+//!
+//! The calling thread's share (pulling and consuming each item) is what a
+//! fold of trivial items waits on: pulling the next window meanwhile, into
+//! the buffer of a window that already ran, takes that part off the wait.
+
+use std::time::Instant;
 
 use rayon::Scope;
 
@@ -24,8 +31,10 @@ use crate::config::Backend;
 /// A panic of an item of window k + 1 comes out (as the map's
 /// [`ItemPanic`](crate::ItemPanic)) once window k has been folded, as it
 /// would from the `next()` after window k's last value; a `try_` stream's
-/// failure ends it before the window after it is pulled. At most two
-/// windows are in flight: the one folded and the one running.
+/// failure ends it before the window after it is pulled (such a stream
+/// pulls each window only once the one before ran). At most two windows
+/// are in flight: the one running, and the one folded or, once it is, the
+/// one pulled after the running one.
 pub(super) fn fold<It, F, B, A, G>(mut stream: Stream<It, F, B>, init: A, mut g: G) -> A
 where
     It: Iterator,
@@ -43,20 +52,40 @@ where
         }
         return acc;
     }
-    while let Some(window) = stream.pull() {
+    let ahead = stream.ahead;
+    let mut next = stream.pull();
+    while let Some(window) = next.take() {
         stream.source.grow();
-        // Stays set if the window panics: the stream then ends.
-        stream.source.over = true;
-        // Folds window k (moved out and back: `overlap` takes a `FnMut`).
+        // Folds window k (moved out and back: `overlap` takes a `FnMut`),
+        // then pulls window k + 2 (a stream that pulls ahead).
         let mut held = Some(acc);
+        let source = &mut stream.source;
         let mut consume = || {
             let a = held.take().unwrap_or_else(|| unreachable!("consumed once"));
             held = Some(std::mem::take(&mut ready).fold(a, &mut g));
+            if ahead {
+                next = source.fill();
+            }
         };
-        let ran = (stream.overlap)(&stream.engine, stream.work, window, &mut consume);
+        // A panic of the window (or of `consume`) unwinds out of the fold,
+        // which owns the stream: nothing is left to mark as over.
+        let began = Instant::now();
+        let (ran, spent) = (stream.overlap)(&stream.engine, stream.work, window, &mut consume);
+        stream.source.grow_if_quick(began.elapsed());
         acc = held.unwrap_or_else(|| unreachable!("the window before was consumed"));
-        stream.source.over = ran.ends;
+        stream.source.recycle(spent);
         ready = ran.ready;
+        if ran.ends {
+            // A failure: the window pulled meanwhile (none, for a stream
+            // that fails) is dropped.
+            stream.source.over = true;
+            next = None;
+        } else if !ahead {
+            next = stream.pull();
+        } else if next.is_none() {
+            // The input ran out while this window ran, which is now done.
+            stream.engine.bar.finish();
+        }
         // The window's chunks were recorded on the pool's threads, which
         // do not write the trace file: write them here, as a map would.
         crate::trace::flush_if_top_level();
@@ -66,22 +95,27 @@ where
 
 /// Runs `window` on the pool with `work` while `consume` runs here, in one
 /// scope: when it returns, both are done (a panic of either comes out of
-/// it once both ended). The stream's [`Overlap`](super::Overlap).
+/// it once both ended). It returns what the window gave and the window,
+/// drained, whose buffer the next window pulled reuses. The stream's
+/// [`Overlap`](super::Overlap).
 pub(super) fn overlap<F, T, B>(
     engine: &Engine<F>,
     work: Work<F, T, B>,
     window: Window<T>,
     consume: &mut dyn FnMut(),
-) -> Ran<B>
+) -> (Ran<B>, Window<T>)
 where
     F: Sync,
     T: Send,
     B: Send,
 {
-    let mut ran: Option<Ran<B>> = None;
+    let mut ran: Option<(Ran<B>, Window<T>)> = None;
     let slot = &mut ran;
     in_place_scope(engine.plan.pool(), |scope| {
-        scope.spawn(move |_| *slot = Some(work(engine, window)));
+        scope.spawn(move |_| {
+            let mut window = window;
+            *slot = Some((work(engine, &mut window), window));
+        });
         consume();
     });
     // The scope raised the window's panic, if any, once it ended.

@@ -16,24 +16,30 @@
 //!
 //! A `fold` (and so `for_each`, `sum`, `count`, `last`, …, which Rust
 //! writes with it) overlaps the two (see [`fold`]): while the calling thread
-//! consumes window k, the pool runs window k + 1, all inside the `fold`
-//! call, so again nothing outlives it. At most two windows are in flight.
+//! consumes window k and then pulls window k + 2, the pool runs window
+//! k + 1, all inside the `fold` call, so again nothing outlives it. At most
+//! two windows are in flight (pulled and not yet yielded).
+//!
+//! A window's buffer of items is reused by the window pulled after it, and
+//! its results are handed over as one vector, in input order, for `imap`
+//! and `imap_unordered` alike: they reach the caller together when the
+//! window ends, so no other order would deliver any of them sooner.
 
 mod each;
 mod fold;
 mod window;
 
-use std::iter::Flatten;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
+use std::time::Instant;
 use std::vec;
 
 use rayon::iter::FromParallelIterator;
 
 use super::options::{MapOptions, MapSite};
 use super::ItemError;
-use each::{Indexed, Plain, TryEach};
-use window::{Completed, Engine, OkItems, Source, Window};
+use each::{Plain, TryEach};
+use window::{Engine, OkItems, Source, Window};
 
 /// What running one window gave: its values to yield (`B`, an iterator),
 /// and whether the stream ends after them (an item failed).
@@ -43,18 +49,20 @@ struct Ran<B> {
 }
 
 /// Runs one window of a stream (on the pool, or on this thread with the
-/// `serial` backend): the values it yields.
-type Work<F, T, B> = fn(&Engine<F>, Window<T>) -> Ran<B>;
+/// `serial` backend), draining its items: the values it yields.
+type Work<F, T, B> = fn(&Engine<F>, &mut Window<T>) -> Ran<B>;
 
 /// Runs one window on the pool (a [`Work`]) while `consume` runs on this
-/// thread: [`fold::overlap`], made where the stream is made.
+/// thread: [`fold::overlap`], made where the stream is made. It gives back
+/// the window, drained, for its buffer.
 ///
 /// The thread-safety bounds it needs (items `Send`, the function `Sync`,
 /// the values `Send`) are proved there, so that the stream's `Iterator`
 /// impl carries none: such a bound on a projection (`It::Item: Send`)
 /// beside the caller's own `where` clause made rustc require borrowed
 /// items to be `'static` (a `try_imap` of a `fn(&str)`).
-type Overlap<F, T, B> = fn(&Engine<F>, Work<F, T, B>, Window<T>, &mut dyn FnMut()) -> Ran<B>;
+type Overlap<F, T, B> =
+    fn(&Engine<F>, Work<F, T, B>, Window<T>, &mut dyn FnMut()) -> (Ran<B>, Window<T>);
 
 /// The iterator of `f::imap`, `f::imap_unordered` and their `try_` forms,
 /// yielding the values of `B`, the buffer of one window. It pulls its
@@ -68,6 +76,9 @@ pub struct Stream<It: Iterator, F, B> {
     ready: B,
     work: Work<F, It::Item, B>,
     overlap: Overlap<F, It::Item, B>,
+    /// Whether a fold pulls the next window while this one runs (`imap`),
+    /// or only once it ran (`try_imap`: nothing after a failure is pulled).
+    ahead: bool,
 }
 
 impl<It: Iterator, F, B> Stream<It, F, B> {
@@ -78,12 +89,31 @@ impl<It: Iterator, F, B> Stream<It, F, B> {
 
     /// Runs `window` on this thread's call: its values to yield. A panic
     /// leaves the stream over.
-    fn run(&mut self, window: Window<It::Item>) -> B {
+    fn run(&mut self, mut window: Window<It::Item>) -> B {
         // Stays set if the window panics: the stream then ends.
         self.source.over = true;
-        let ran = (self.work)(&self.engine, window);
+        let began = Instant::now();
+        let ran = (self.work)(&self.engine, &mut window);
+        self.source.grow_if_quick(began.elapsed());
         self.source.over = ran.ends;
+        self.source.recycle(window);
         ran.ready
+    }
+}
+
+impl<It: Iterator, F, B: Default> Stream<It, F, B> {
+    /// Pulls and runs the next window, whose values `next()` then yields;
+    /// false when the stream is over. Apart from `next()`, so that the
+    /// caller's loop inlines only the step through a window's values.
+    #[inline(never)]
+    fn refill(&mut self) -> bool {
+        match self.pull() {
+            Some(window) => {
+                self.ready = self.run(window);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -93,13 +123,15 @@ where
 {
     type Item = B::Item;
 
+    #[inline]
     fn next(&mut self) -> Option<B::Item> {
         loop {
             if let Some(y) = self.ready.next() {
                 return Some(y);
             }
-            let window = self.pull()?;
-            self.ready = self.run(window);
+            if !self.refill() {
+                return None;
+            }
         }
     }
 
@@ -119,6 +151,7 @@ fn stream<I, F, B>(
     items: I,
     f: F,
     work: Work<F, I::Item, B>,
+    ahead: bool,
 ) -> Stream<I::IntoIter, F, B>
 where
     I: IntoIterator,
@@ -133,6 +166,7 @@ where
         ready: B::default(),
         work,
         overlap: fold::overlap,
+        ahead,
     }
 }
 
@@ -140,23 +174,21 @@ where
 type Pair<T> = (usize, T);
 
 /// The `(index, result)` pairs of one window of `f::imap` or
-/// `f::imap_unordered`. In input order the results are stored alone and
+/// `f::imap_unordered`, in input order: the results are stored alone and
 /// numbered as they are yielded (half the memory of the pairs, which a
 /// trivial item's cost is mostly made of).
 #[derive(Debug)]
-pub enum Pairs<R> {
-    #[doc(hidden)]
-    Ordered {
-        next: usize,
-        values: vec::IntoIter<R>,
-    },
-    #[doc(hidden)]
-    Unordered(Flatten<vec::IntoIter<Vec<Pair<R>>>>),
+pub struct Pairs<R> {
+    next: usize,
+    values: vec::IntoIter<R>,
 }
 
 impl<R> Default for Pairs<R> {
     fn default() -> Self {
-        Pairs::Unordered(Flatten::default())
+        Pairs {
+            next: 0,
+            values: Vec::new().into_iter(),
+        }
     }
 }
 
@@ -165,34 +197,28 @@ impl<R> Iterator for Pairs<R> {
 
     #[inline]
     fn next(&mut self) -> Option<Pair<R>> {
-        match self {
-            Pairs::Ordered { next, values } => {
-                let r = values.next()?;
-                *next += 1;
-                Some((*next - 1, r))
-            }
-            Pairs::Unordered(pairs) => pairs.next(),
-        }
+        let r = self.values.next()?;
+        self.next += 1;
+        Some((self.next - 1, r))
     }
 
     fn fold<A, G: FnMut(A, Pair<R>) -> A>(self, init: A, g: G) -> A {
-        match self {
-            Pairs::Ordered { next, values } => (next..).zip(values).fold(init, g),
-            Pairs::Unordered(pairs) => pairs.fold(init, g),
-        }
+        (self.next..).zip(self.values).fold(init, g)
     }
 }
 
-/// `f::imap` (`ordered`: pairs in input order, of which the macro keeps the
-/// values) and `f::imap_unordered` (pairs of each window in the order its
-/// pieces of work finished).
+/// `f::imap` and `f::imap_unordered`: the `(index, result)` pairs in input
+/// order, of which the macro keeps the values for `imap` (`_ordered`). A
+/// window's results are handed over together when it ends, so an order of
+/// completion would deliver none of them sooner; the input order costs
+/// least.
 #[doc(hidden)]
 pub fn imap<I, R, F>(
     site: &'static MapSite,
     options: Option<&MapOptions>,
     items: I,
     f: F,
-    ordered: bool,
+    _ordered: bool,
 ) -> Stream<I::IntoIter, F, Pairs<R>>
 where
     I: IntoIterator,
@@ -200,28 +226,20 @@ where
     R: Send,
     F: Fn(I::Item) -> R + Sync,
 {
-    let work: Work<F, I::Item, Pairs<R>> = if ordered {
-        |e, w| {
-            let next = w.offset();
-            let values: Vec<R> = e.run(w, &Plain);
-            let values = values.into_iter();
-            let ready = Pairs::Ordered { next, values };
-            Ran { ready, ends: false }
-        }
-    } else {
-        |e, w| {
-            let pairs: Completed<_> = e.run(w, &Indexed);
-            let ready = Pairs::Unordered(pairs.0.into_iter().flatten());
-            Ran { ready, ends: false }
-        }
+    let work: Work<F, I::Item, Pairs<R>> = |e, w| {
+        let next = w.offset();
+        let values: Vec<R> = e.run(w, &Plain);
+        let values = values.into_iter();
+        let ready = Pairs { next, values };
+        Ran { ready, ends: false }
     };
-    stream(site, options, items, f, work)
+    stream(site, options, items, f, work, true)
 }
 
 /// Runs a window of a `try_` stream: the results of the items that ran
 /// (an item starts only while no item before it has failed), and the
 /// failure with the lowest index, named.
-fn try_window<T, F, V, E, C>(e: &Engine<F>, w: Window<T>) -> (C, Option<ItemError<E>>)
+fn try_window<T, F, V, E, C>(e: &Engine<F>, w: &mut Window<T>) -> (C, Option<ItemError<E>>)
 where
     T: Send,
     V: Send,
@@ -248,9 +266,10 @@ type TryValues<T, E> = vec::IntoIter<Result<Pair<T>, ItemError<E>>>;
 
 /// `f::try_imap` (`ordered`: the `Ok` pairs in input order, then at the
 /// first failure its error, naming the item, then the end) and
-/// `f::try_imap_unordered` (the `Ok` pairs of each window in the order its
-/// pieces of work finished; at a failure, the pairs of the items that ran in
-/// that window, then the failure with the lowest index, then the end).
+/// `f::try_imap_unordered` (the `Ok` pairs, in input order too; at a
+/// failure, the pairs of every item that ran in that window, those after
+/// the failure included, then the failure with the lowest index, then the
+/// end).
 #[doc(hidden)]
 pub fn try_imap<I, T, E, F>(
     site: &'static MapSite,
@@ -281,13 +300,12 @@ where
         }
     } else {
         |e, w| {
-            let (oks, error) = try_window::<_, _, _, _, Completed<_>>(e, w);
+            let (oks, error) = try_window::<_, _, _, _, Vec<_>>(e, w);
             let ends = error.is_some();
-            let oks = oks.0.into_iter().flatten();
-            let ready: Vec<_> = oks.map(Ok).chain(error.map(Err)).collect();
+            let ready: Vec<_> = oks.into_iter().map(Ok).chain(error.map(Err)).collect();
             let ready = ready.into_iter();
             Ran { ready, ends }
         }
     };
-    stream(site, options, items, f, work)
+    stream(site, options, items, f, work, false)
 }

@@ -3,9 +3,11 @@
 //! pool ([`Engine`]). The two are apart so that a fold can pull the next
 //! window here while the pool runs the last one.
 
-use std::sync::Mutex;
+use std::time::Duration;
 
-use rayon::iter::{FromParallelIterator, IntoParallelIterator, ParallelIterator};
+use rayon::iter::{
+    FromParallelIterator, IntoParallelIterator, ParallelDrainRange, ParallelIterator,
+};
 
 use super::super::call::Call;
 use super::super::options::{MapOptions, MapSite, Plan};
@@ -19,27 +21,50 @@ use crate::config::Backend;
 /// first results come quickly, and a long stream pays the cost of starting
 /// a window (a few microseconds) on many items.
 const FIRST_CHUNK: usize = 64;
-/// Items per thread in the largest window when no `chunk_size` is set.
+/// Items per thread in the largest window when no `chunk_size` is set,
+/// unless the windows run quickly (see [`QUICK`]).
 const MAX_CHUNK: usize = 16 * 1024;
+/// A window that ran in less than this has cheap items: the next grows
+/// four times faster, and on past [`MAX_CHUNK`] items per thread, up to
+/// [`QUICK_BYTES`] of items. Starting a window wakes the pool and waits for
+/// it, tens of microseconds on a loaded machine (more where a virtual CPU
+/// must be woken), which small windows of trivial items pay again and
+/// again: measured, the windows of a 10^6-item stream spent about half
+/// their time asleep.
+const QUICK: Duration = Duration::from_millis(1);
+/// The most bytes of items (without their results) in a window grown
+/// because its items are cheap: memory stays bounded (the 10^9-item row of
+/// `docs/performance.md`). Larger windows measured no faster: each
+/// window's results are a fresh allocation, whose pages past a megabyte or
+/// two are faulted in anew, and the buffers no longer fit a core's cache.
+const QUICK_BYTES: usize = 1 << 20;
 
-/// The sizes of a stream's first and largest windows: one item with the
-/// `serial` backend; else the pool's threads × the chunk size when one is
-/// set, else threads × 64 growing to threads × 16384.
-pub(super) fn window(plan: &Plan) -> (usize, usize) {
+/// The sizes of a stream of `T`s' windows, in items: the first, the
+/// largest, and the largest when items are cheap (see [`QUICK`]). One item
+/// with the `serial` backend; else the pool's threads × the chunk size when
+/// one is set; else threads × 64 growing to threads × 16384, and on to
+/// 1 MiB of items while the windows run in under a millisecond (which also
+/// grow four times faster).
+pub(super) fn window<T>(plan: &Plan) -> (usize, usize, usize) {
     match plan.backend {
-        Backend::Serial => (1, 1),
+        Backend::Serial => (1, 1, 1),
         Backend::Threads | Backend::Mpi => {
             let threads = crate::config::ensure_pool();
             let per = |chunk: usize| threads.saturating_mul(chunk);
             match plan.chunk {
-                Some(chunk) => (per(chunk), per(chunk)),
-                None => (per(FIRST_CHUNK), per(MAX_CHUNK)),
+                Some(chunk) => (per(chunk), per(chunk), per(chunk)),
+                None => {
+                    let cheap = QUICK_BYTES / std::mem::size_of::<T>().max(1);
+                    (per(FIRST_CHUNK), per(MAX_CHUNK), cheap.max(per(MAX_CHUNK)))
+                }
             }
         }
     }
 }
 
-/// Items pulled from a stream's input, item `offset` first.
+/// Items pulled from a stream's input, item `offset` first. Running a
+/// window drains its items and leaves their buffer, which the next window
+/// pulled reuses (see [`Source::recycle`]).
 pub(super) struct Window<T> {
     items: Vec<T>,
     offset: usize,
@@ -47,15 +72,20 @@ pub(super) struct Window<T> {
 
 /// The input of a stream, pulled on the calling thread one window at a
 /// time.
-pub(super) struct Source<It> {
+pub(super) struct Source<It: Iterator> {
     items: It,
     /// The index of the next item to pull.
     next: usize,
-    /// The size of the next window, and of the largest.
+    /// The size of the next window, of the largest, and of the largest
+    /// when the items are cheap (see [`window`]).
     size: usize,
     max: usize,
+    cheap: usize,
     /// No more windows: the input ran out, an item panicked or failed.
     pub(super) over: bool,
+    /// The buffer of a window that ran, which the next window pulled
+    /// fills: a long stream allocates no buffer of items per window.
+    spare: Vec<It::Item>,
 }
 
 impl<It: Iterator> Source<It> {
@@ -63,13 +93,28 @@ impl<It: Iterator> Source<It> {
     /// up to `max`; `None` when the stream is over or the input has run out
     /// (then `bar` is left drawn at its end).
     pub(super) fn pull(&mut self, bar: &Progress) -> Option<Window<It::Item>> {
+        let was_over = self.over;
+        let window = self.fill();
+        if window.is_none() && !was_over {
+            bar.finish();
+        }
+        window
+    }
+
+    /// [`pull`](Self::pull), which leaves the bar to the caller (a fold
+    /// pulls the next window while the last one runs): `None` when the
+    /// stream is over or the input has run out, which leaves it over.
+    pub(super) fn fill(&mut self) -> Option<Window<It::Item>> {
         if self.over {
             return None;
         }
-        let items: Vec<It::Item> = self.items.by_ref().take(self.size).collect();
+        let mut items = std::mem::take(&mut self.spare);
+        let (_, most) = self.items.size_hint();
+        items.reserve(most.map_or(self.size, |most| most.min(self.size)));
+        items.extend(self.items.by_ref().take(self.size));
         if items.is_empty() {
             self.over = true;
-            bar.finish();
+            self.spare = items;
             return None;
         }
         let offset = self.next;
@@ -78,12 +123,31 @@ impl<It: Iterator> Source<It> {
         Some(Window { items, offset })
     }
 
+    /// Keeps the buffer of `window`, which ran (its items drained), for
+    /// the next window pulled.
+    pub(super) fn recycle(&mut self, window: Window<It::Item>) {
+        let mut items = window.items;
+        // Drained by the run already; a window whose item panicked is
+        // dropped instead, never recycled.
+        items.clear();
+        self.spare = items;
+    }
+
     /// The next window twice the size of the last, up to the largest. A
     /// fold grows its windows twice per window (four times the last): its
     /// first windows each cost the pool's wake-up, which consuming a small
     /// window does not hide.
     pub(super) fn grow(&mut self) {
-        self.size = self.size.saturating_mul(2).min(self.max);
+        self.size = self.size.saturating_mul(2).min(self.max).max(self.size);
+    }
+
+    /// Grows the next window four times more, and on past the largest,
+    /// when the last one ran in `took`, under [`QUICK`]: its items are
+    /// cheap, and a small window costs mostly the pool's wake-up.
+    pub(super) fn grow_if_quick(&mut self, took: Duration) {
+        if took < QUICK {
+            self.size = self.size.saturating_mul(4).min(self.cheap).max(self.size);
+        }
     }
 }
 
@@ -106,14 +170,16 @@ pub(super) fn start<It: Iterator, F>(
     f: F,
 ) -> (Source<It>, Engine<F>) {
     let plan = site.plan(options);
-    let (size, max) = window(&plan);
+    let (size, max, cheap) = window::<It::Item>(&plan);
     let bar = Progress::start(site.name, plan.progress, serial::len_hint(&items));
     let source = Source {
         items,
         next: 0,
         size,
         max,
+        cheap,
         over: false,
+        spare: Vec::new(),
     };
     let engine = Engine {
         site,
@@ -136,9 +202,10 @@ impl<F: Sync> Engine<F> {
     /// Collects what `each` keeps of every item of `window`, on this thread
     /// with the `serial` backend, else on the pool (each rank on its own
     /// pool under `mpi`: every rank holds the whole input), through the
-    /// same hooks as a map. A panic of an item comes out as the map's
+    /// same hooks as a map; the window's items are drained, its buffer
+    /// left for the next window. A panic of an item comes out as the map's
     /// [`ItemPanic`](crate::ItemPanic).
-    pub(super) fn run<T, R, P, C>(&self, window: Window<T>, each: &P) -> C
+    pub(super) fn run<T, R, P, C>(&self, window: &mut Window<T>, each: &P) -> C
     where
         T: Send,
         F: Fn(T) -> R,
@@ -146,14 +213,15 @@ impl<F: Sync> Engine<F> {
         C: FromIterator<P::Out> + FromParallelIterator<P::Out> + Send,
     {
         let Window { items, offset } = window;
-        let (f, bar, serial) = (&self.f, &self.bar, self.plan.backend == Backend::Serial);
+        let (offset, f, bar) = (*offset, &self.f, &self.bar);
+        let serial = self.plan.backend == Backend::Serial;
         Call::run(self.site, self.options.as_ref(), "map", |call| {
             call.hooks_on(bar.share(), |hooks| {
                 if serial {
-                    let it = items.into_iter().enumerate();
+                    let it = items.drain(..).enumerate();
                     return serial::run(hooks, it, |_, (i, x)| each.each(hooks, f, offset + i, x));
                 }
-                let (par, jobs) = (items.into_par_iter(), call.plan.jobs());
+                let (par, jobs) = (items.par_drain(..), call.plan.jobs());
                 match hooks.barless() {
                     Some(by) => {
                         schedule::run(hooks, par, offset, jobs, |i, x| each.each(&by, f, i, x))
@@ -164,35 +232,6 @@ impl<F: Sync> Engine<F> {
                 }
             })
         })
-    }
-}
-
-/// The results of one window in the order its pieces of work finished:
-/// one vector per piece.
-pub(super) struct Completed<T>(pub(super) Vec<Vec<T>>);
-
-impl<T: Send> FromParallelIterator<T> for Completed<T> {
-    fn from_par_iter<I: IntoParallelIterator<Item = T>>(par: I) -> Self {
-        let done = Mutex::new(Vec::new());
-        // Each job folds its items into a vector of its own, pushed onto
-        // `done` as soon as the job ends: one lock per job, not per item,
-        // and no copy of the items under it (with many threads, copying
-        // every result under one lock made the pool wait on it). The
-        // vector is boxed: rayon's fold moves its accumulator by value per
-        // item, and a pointer moves for much less than a vector.
-        par.into_par_iter()
-            .fold(Box::<Vec<T>>::default, |mut v, x| {
-                v.push(x);
-                v
-            })
-            .for_each(|v| done.lock().unwrap_or_else(|p| p.into_inner()).push(*v));
-        Completed(done.into_inner().unwrap_or_else(|p| p.into_inner()))
-    }
-}
-
-impl<T> FromIterator<T> for Completed<T> {
-    fn from_iter<I: IntoIterator<Item = T>>(it: I) -> Self {
-        Completed(vec![it.into_iter().collect()])
     }
 }
 
@@ -210,3 +249,6 @@ impl<T, C: FromIterator<T>> FromIterator<Option<T>> for OkItems<C> {
         OkItems(it.into_iter().flatten().collect())
     }
 }
+
+#[cfg(test)]
+mod tests;
