@@ -383,7 +383,9 @@ fn reaches(calls: &AtomicUsize, n: usize) -> bool {
 
 #[test]
 fn a_fold_runs_the_next_window_while_this_one_is_consumed_two_windows_at_most() {
-    let o = MapOptions::new().chunk_size(4);
+    // The threads backend whatever `PARALLEL_BACKEND` says: it is what
+    // overlaps.
+    let o = MapOptions::new().backend(Backend::Threads).chunk_size(4);
     let w = window(Backend::Threads);
     let (calls, pulled) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let mut consumed = 0;
