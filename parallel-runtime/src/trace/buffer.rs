@@ -3,20 +3,20 @@
 //!
 //! Each thread that records appends to its own buffer (a slot behind its
 //! own lock, which only [`collect`] ever contends for). A full buffer is
-//! serialized by its thread and handed to the sink as one batch; at a
-//! flush, [`collect`] takes what every thread's buffer holds, pool
-//! threads that live forever included, and the buffers of threads that
-//! have exited since are dropped once emptied.
+//! handed as it is to the trace's writer thread (see `writer`), which
+//! turns it into JSON; at a flush, [`collect`] takes what every thread's
+//! buffer holds, pool threads that live forever included, and the buffers
+//! of threads that have exited since are dropped once emptied.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::event::Raw;
-use super::sink;
+use super::writer::{self, Then};
 
-/// Events a thread buffers before it hands them to the sink: big enough
-/// that the sink's lock is rare, small enough (about 100 kB) that a
-/// flush has little left to serialize.
+/// Events a thread buffers before it hands them to the writer: big enough
+/// that handing over is rare, small enough (about 100 kB) that the writer
+/// gets them while a long map still runs.
 const BATCH: usize = 1024;
 
 /// The trace being recorded, counted from 1: events recorded for an
@@ -52,11 +52,10 @@ impl Slot {
             b.events.clear();
         }
         if b.events.capacity() == 0 {
-            b.events.reserve_exact(BATCH);
+            b.events = writer::spare(BATCH).unwrap_or_else(|| Vec::with_capacity(BATCH));
         }
         b.events.push(event);
-        (b.events.len() >= BATCH)
-            .then(|| std::mem::replace(&mut b.events, Vec::with_capacity(BATCH)))
+        (b.events.len() >= BATCH).then(|| std::mem::take(&mut b.events))
     }
 }
 
@@ -85,30 +84,17 @@ pub(crate) fn emit(event: Raw) {
     let mut event = Some(event);
     let full = LOCAL.try_with(|slot| event.take().and_then(|e| slot.push(generation, e)));
     match (full, event) {
-        (Ok(Some(batch)), _) => hand(generation, &batch),
-        // This thread is exiting and its buffer is gone: straight to the sink.
-        (Err(_), Some(e)) => hand(generation, &[e]),
+        (Ok(Some(batch)), _) => writer::hand(generation, vec![batch], Then::Keep),
+        // This thread is exiting and its buffer is gone: straight to the writer.
+        (Err(_), Some(e)) => writer::hand(generation, vec![vec![e]], Then::Keep),
         _ => {}
     }
 }
 
-/// Serializes `events` on this thread and hands them to the sink.
-fn hand(generation: u64, events: &[Raw]) {
-    let appended = sink::serialize(generation, events).and_then(|batch| {
-        let mut state = sink::lock();
-        match state.as_mut() {
-            Some(sink) => sink.append(batch),
-            None => Ok(()),
-        }
-    });
-    if let Err(e) = appended {
-        eprintln!("parallel-runtime: cannot write the trace: {e}");
-    }
-}
-
-/// Takes the events every thread has buffered for the trace `generation`,
-/// and forgets the buffers of threads that have exited.
-pub(super) fn collect(generation: u64) -> Vec<Raw> {
+/// Takes the buffers of events every thread has recorded for the trace
+/// `generation` (as they are: nothing is copied), and forgets the buffers
+/// of threads that have exited.
+pub(super) fn collect(generation: u64) -> Vec<Vec<Raw>> {
     let mut out = Vec::new();
     SLOTS
         .lock()
@@ -116,7 +102,9 @@ pub(super) fn collect(generation: u64) -> Vec<Raw> {
         .retain(|slot| {
             let mut b = slot.lock();
             if b.generation == generation {
-                out.append(&mut b.events);
+                if !b.events.is_empty() {
+                    out.push(std::mem::take(&mut b.events));
+                }
             } else {
                 b.events.clear();
             }

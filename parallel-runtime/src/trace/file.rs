@@ -11,7 +11,8 @@ use std::time::Instant;
 use super::buffer::{collect, next_generation};
 use super::event::Event;
 use super::record::{enabled, ENABLED, EPOCH};
-use super::sink::{lock, serialize, Sink};
+use super::sink::Sink;
+use super::writer::{self, lock, Then, Writer};
 
 /// Environment variable that turns tracing on and names the output file.
 pub const ENV_TRACE: &str = "PARALLEL_TRACE";
@@ -42,7 +43,11 @@ pub fn start(path: impl AsRef<Path>) -> std::io::Result<TraceGuard> {
     file.flush()?;
     EPOCH.get_or_init(Instant::now);
     let mut state = lock();
-    *state = Some(Sink {
+    // An earlier trace still open is stopped first (its writer finishes).
+    if let Some(earlier) = state.take() {
+        let _ = earlier.finish();
+    }
+    *state = Some(Writer::spawn(Sink {
         path,
         file,
         seekable,
@@ -50,7 +55,7 @@ pub fn start(path: impl AsRef<Path>) -> std::io::Result<TraceGuard> {
         pending: Vec::new(),
         written: 0,
         named_threads: Default::default(),
-    });
+    })?);
     ENABLED.store(true, Ordering::Release);
     Ok(TraceGuard(()))
 }
@@ -102,7 +107,7 @@ pub(crate) fn start_from_env() {
 }
 
 /// One flush at a time, and none while the trace stops: a flush takes the
-/// buffered events before it appends them to the sink, so a `stop` between
+/// buffered events before it hands them to the writer, so a `stop` between
 /// the two (a map ending on another thread flushes) would lose them.
 static FLUSHING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -110,57 +115,48 @@ fn one_flush() -> std::sync::MutexGuard<'static, ()> {
     FLUSHING.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Writes the events recorded so far and stops recording.
+/// Writes the events recorded so far and stops recording; returns when
+/// the file is complete (everything handed to the trace's writer thread
+/// written).
 pub fn stop() -> std::io::Result<Option<PathBuf>> {
     ENABLED.store(false, Ordering::Release);
     let _one = one_flush();
-    flush_now()?;
-    let Some(mut sink) = lock().take() else {
+    let Some(writer) = lock().take() else {
         return Ok(None);
     };
-    if !sink.seekable {
-        sink.file.write_all(b"]\n")?;
-        sink.file.flush()?;
-    }
-    Ok(Some(sink.path))
+    let rest = collect(writer.generation);
+    writer.hand(writer.generation, rest, Then::Keep);
+    writer.finish().map(Some)
 }
 
 /// The file being written, if tracing is on.
 pub fn path() -> Option<PathBuf> {
-    lock().as_ref().map(|s| s.path.clone())
+    lock().as_ref().map(|w| w.path.clone())
 }
 
 /// Appends the recorded events to the file, keeping it valid JSON: what
 /// every thread has recorded so far, the pool's threads (which never
-/// exit) and the threads that have exited included.
+/// exit) and the threads that have exited included. Returns once they
+/// are written.
 pub fn flush() -> std::io::Result<()> {
     let _one = one_flush();
-    flush_now()
-}
-
-/// [`flush`], its caller holding [`FLUSHING`].
-fn flush_now() -> std::io::Result<()> {
-    let Some(generation) = lock().as_ref().map(|s| s.generation) else {
+    let Some(generation) = lock().as_ref().map(|w| w.generation) else {
         return Ok(());
     };
-    // Taken and serialized outside the sink's lock: threads that fill
-    // their buffers meanwhile hand them over without waiting for this.
-    let events = collect(generation);
-    let batch = serialize(generation, &events)?;
-    let mut state = lock();
-    let Some(sink) = state.as_mut() else {
-        return Ok(());
-    };
-    sink.append(batch)?;
-    sink.write_out()
+    writer::write_now(generation, collect(generation))
 }
 
-/// Flushes at the end of a top-level parallel call (not inside the pool).
+/// At the end of a top-level parallel call (not inside the pool): hands
+/// the call's events to the trace's writer thread, which appends them to
+/// the file while the program goes on (an error writing them is printed).
 pub(crate) fn flush_if_top_level() {
     if enabled() && rayon::current_thread_index().is_none() {
-        if let Err(e) = flush() {
-            eprintln!("parallel-runtime: cannot write the trace: {e}");
-        }
+        let _one = one_flush();
+        let Some(generation) = lock().as_ref().map(|w| w.generation) else {
+            return;
+        };
+        let events = collect(generation);
+        writer::hand(generation, events, Then::Write);
     }
 }
 

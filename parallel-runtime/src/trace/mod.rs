@@ -7,14 +7,19 @@
 //! JSON file, which opens in <https://ui.perfetto.dev> and `chrome://tracing`,
 //! and in the HTML report of `parallel-report` (see `docs/observability.md`).
 //!
-//! The file is written at the end of every top-level parallel call (and by
-//! [`flush`]), appending to what is there, so it is always valid JSON and
-//! nothing is lost if the program stops later. With tracing off the whole
-//! cost is one relaxed atomic load per map call, chunk of a reduction or task.
-//! With it on, each thread records into a buffer of its own (no lock shared
-//! with other threads on the way), serializes it itself when it is full, and
-//! a flush collects every thread's buffer: the cost per event is measured in
-//! `docs/performance.md` ("Recording a trace").
+//! The file is written after every top-level parallel call, appending to
+//! what is there, so it is always valid JSON and nothing is lost if the
+//! program stops later. With tracing off the whole cost is one relaxed
+//! atomic load per map call, chunk of a reduction or task. With it on, each
+//! thread records into a buffer of its own (no lock shared with other
+//! threads on the way) and hands it, full, to the trace's writer thread; at
+//! the end of a top-level call, that call's thread collects what every
+//! thread's buffer holds and hands it over too. The writer turns the events
+//! into JSON and writes them while the program goes on; [`flush`] and
+//! [`stop`] (and the guard's drop, and the end of the program for
+//! `PARALLEL_TRACE`) return once everything handed over is in the file. The
+//! cost per event is measured in `docs/performance.md` ("Recording a
+//! trace").
 //!
 //! With the `tracing` cargo feature, the same chunks, tasks and
 //! communicator operations are also spans of the
@@ -47,6 +52,7 @@ mod sink;
 mod spans;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 pub use event::{set_rank, thread_name, Event};
 pub use file::{flush, parse, path, read, start, stop, TraceGuard, ENV_TRACE};

@@ -11,7 +11,7 @@ use super::file::{claim_env, read, start, start_from_env, stop};
 #[cfg(feature = "mpi")]
 use super::record::{now_us, ENABLED};
 #[cfg(feature = "mpi")]
-use super::sink::lock;
+use super::writer::lock;
 
 /// Under MPI: the file every rank's part is merged into (by rank 0).
 static MERGED_PATH: Mutex<Option<PathBuf>> = Mutex::new(None);
@@ -68,8 +68,10 @@ pub(crate) fn start_for_rank(rank: u32, size: u32) -> RankPart {
 pub(crate) fn abandon_part() {
     MERGED_PATH.lock().unwrap_or_else(|p| p.into_inner()).take();
     ENABLED.store(false, Ordering::Release);
-    if let Some(sink) = lock().take() {
-        let _ = std::fs::remove_file(sink.path);
+    if let Some(writer) = lock().take() {
+        let path = writer.path.clone();
+        let _ = writer.finish();
+        let _ = std::fs::remove_file(path);
     }
 }
 

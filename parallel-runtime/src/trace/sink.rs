@@ -1,16 +1,13 @@
-//! The open trace: its file, and the events serialized for it but not yet
-//! written. Threads hand it whole batches (see `buffer`), so its lock is
-//! taken once per batch, never per event.
+//! The open trace's file, and the events serialized for it but not yet
+//! written: owned by the trace's writer thread (see `writer`), which
+//! serializes the buffers the recording threads hand it.
 
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
 
 use super::event::{track_names, Raw};
-
-static STATE: Mutex<Option<Sink>> = Mutex::new(None);
 
 /// Serialized events waiting beyond this many bytes are written at once,
 /// so that a long map does not hold its whole trace in memory.
@@ -35,13 +32,7 @@ pub(super) struct Sink {
     pub(super) named_threads: BTreeSet<(u32, u32)>,
 }
 
-/// The open trace, if tracing is on.
-pub(super) fn lock() -> MutexGuard<'static, Option<Sink>> {
-    STATE.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Events serialized by the thread that recorded them, outside any lock
-/// the other threads take.
+/// Events serialized by the trace's writer, before they join the sink.
 pub(super) struct Batch {
     generation: u64,
     /// `{…}\n` per event, with a `,` between them.
@@ -125,5 +116,16 @@ impl Sink {
         self.pending.clear();
         written?;
         self.file.flush()
+    }
+
+    /// Writes what is pending, and a stream's closing `]`: the trace is
+    /// complete.
+    pub(super) fn finish(mut self) -> std::io::Result<()> {
+        self.write_out()?;
+        if !self.seekable {
+            self.file.write_all(b"]\n")?;
+            self.file.flush()?;
+        }
+        Ok(())
     }
 }

@@ -270,3 +270,77 @@ fn events_are_written_as_serde_would() {
         .unwrap()
         .contains("\"ts\":12.000,\"dur\":0.000,"));
 }
+
+/// Records one chunk per item of `0..n` on the pool, as a map with chunks
+/// of one item does, then ends the call as a top-level map does (its
+/// events handed to the trace's writer thread, nothing waited for).
+fn traced_map(call: u64, name: &'static str, n: usize) {
+    use rayon::prelude::*;
+    (0..n).into_par_iter().for_each(|i| {
+        let mut span = ChunkSpan::start(call, name, "map");
+        span.item(i);
+    });
+    flush_if_top_level();
+}
+
+/// The file's chunks of `name`: each item's index, sorted.
+fn items_of(events: &[Event], name: &str) -> Vec<u64> {
+    let mut items: Vec<u64> = events
+        .iter()
+        .filter(|e| e.ph == "X" && e.name == name)
+        .map(|e| e.args["first_item"].as_u64().unwrap())
+        .collect();
+    items.sort_unstable();
+    items
+}
+
+/// The writer thread writes a map's events after the map has returned:
+/// a `stop` right after the map still finds every one of them in the file
+/// (with more than a thread's batch on some threads, handed over while the
+/// map ran, and the rest collected at its end).
+#[test]
+fn a_map_then_stop_at_once_loses_no_event() {
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    let path = std::env::temp_dir().join(format!("trace-stop-{}.json", std::process::id()));
+    for n in [1, 100, 5_000] {
+        let guard = start(&path).unwrap();
+        traced_map(1, "at_once", n);
+        assert_eq!(stop().unwrap().as_deref(), Some(path.as_path()));
+        drop(guard);
+        let events = read(&path).unwrap();
+        let want: Vec<u64> = (0..n as u64).collect();
+        assert_eq!(items_of(&events, "at_once"), want, "{n} items");
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Maps called at once from several threads (each a top-level call that
+/// hands its events over as it ends): every event of every one arrives,
+/// each under its call's id.
+#[test]
+fn events_of_maps_on_several_threads_all_arrive() {
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    let path = std::env::temp_dir().join(format!("trace-several-{}.json", std::process::id()));
+    let guard = start(&path).unwrap();
+    const NAMES: [&str; 4] = ["first", "second", "third", "fourth"];
+    std::thread::scope(|s| {
+        for (call, name) in NAMES.into_iter().enumerate() {
+            s.spawn(move || {
+                for _ in 0..3 {
+                    traced_map(call as u64 + 1, name, 1_500);
+                }
+            });
+        }
+    });
+    drop(guard);
+    let events = read(&path).unwrap();
+    for (call, name) in NAMES.into_iter().enumerate() {
+        let want: Vec<u64> = (0..1_500).flat_map(|i| [i; 3]).collect();
+        assert_eq!(items_of(&events, name), want, "{name}");
+        assert!(events
+            .iter()
+            .filter(|e| e.name == name)
+            .all(|e| e.args["call"] == call as u64 + 1));
+    }
+    let _ = std::fs::remove_file(&path);
+}
