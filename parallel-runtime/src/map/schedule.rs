@@ -74,7 +74,7 @@ where
             piece.into_iter().map(move |(i, x)| {
                 let i = offset + i;
                 if let Some(span) = &mut span {
-                    span.item(i);
+                    span.next_item(i);
                 }
                 g(i, x)
             })
@@ -97,7 +97,7 @@ where
             || hooks.span(),
             |span, (i, x)| {
                 let i = offset + i;
-                span.item(i);
+                span.next_item(i);
                 g(i, x)
             },
         )

@@ -78,12 +78,19 @@ fn file_is_valid_json_after_every_flush() {
         c.item(3);
         c.item(5);
     }
+    {
+        // Items one after another: the first worked out from the last.
+        let mut c = ChunkSpan::start(7, "c", "map");
+        (10..14).for_each(|i| c.next_item(i));
+    }
     drop(guard);
     let all = read(&path).unwrap();
     let spans: Vec<_> = all.iter().filter(|e| e.ph == "X").collect();
-    assert_eq!(spans.len(), 2);
+    assert_eq!(spans.len(), 3);
     assert_eq!(spans[1].args["first_item"], 3);
     assert_eq!(spans[1].args["items"], 2);
+    let range = |e: &Event| ["first_item", "last_item", "items"].map(|k| e.args[k].as_u64());
+    assert_eq!(range(spans[2]), [Some(10), Some(13), Some(4)]);
     // Issue 13: the chunk carries its call's id.
     assert_eq!(spans[1].args["call"], 7);
     assert!(!spans[0].args.contains_key("call"));
