@@ -3,8 +3,8 @@
 //!
 //! Each thread that records appends to its own buffer (a slot behind its
 //! own lock, which only [`collect`] ever contends for). A full buffer is
-//! handed as it is to the trace's writer thread (see `writer`), which
-//! turns it into JSON; at a flush, [`collect`] takes what every thread's
+//! serialized by its thread and handed to the trace's writer thread (see
+//! `writer`) as one batch; at a flush, [`collect`] takes what every thread's
 //! buffer holds, pool threads that live forever included, and the buffers
 //! of threads that have exited since are dropped once emptied.
 
@@ -12,11 +12,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::event::Raw;
-use super::writer::{self, Then};
+use super::sink;
+use super::writer::{self, Part, Then};
 
 /// Events a thread buffers before it hands them to the writer: big enough
-/// that handing over is rare, small enough (about 100 kB) that the writer
-/// gets them while a long map still runs.
+/// that handing over is rare, small enough (about 100 kB) that a flush
+/// has little left to serialize.
 const BATCH: usize = 1024;
 
 /// The trace being recorded, counted from 1: events recorded for an
@@ -84,9 +85,16 @@ pub(crate) fn emit(event: Raw) {
     let mut event = Some(event);
     let full = LOCAL.try_with(|slot| event.take().and_then(|e| slot.push(generation, e)));
     match (full, event) {
-        (Ok(Some(batch)), _) => writer::hand(generation, vec![batch], Then::Keep),
+        // Serialized here: the threads of a long map do it in parallel.
+        (Ok(Some(full)), _) => match sink::serialize(generation, &full, writer::spare_text()) {
+            Ok(batch) => {
+                writer::recycle(full);
+                writer::hand(generation, vec![Part::Text(batch)], Then::Keep);
+            }
+            Err(e) => eprintln!("parallel-runtime: cannot write the trace: {e}"),
+        },
         // This thread is exiting and its buffer is gone: straight to the writer.
-        (Err(_), Some(e)) => writer::hand(generation, vec![vec![e]], Then::Keep),
+        (Err(_), Some(e)) => writer::hand(generation, vec![Part::Raw(vec![e])], Then::Keep),
         _ => {}
     }
 }

@@ -12,7 +12,7 @@ use super::buffer::{collect, next_generation};
 use super::event::Event;
 use super::record::{enabled, ENABLED, EPOCH};
 use super::sink::Sink;
-use super::writer::{self, lock, Then, Writer};
+use super::writer::{self, lock, raw, Then, Writer};
 
 /// Environment variable that turns tracing on and names the output file.
 pub const ENV_TRACE: &str = "PARALLEL_TRACE";
@@ -124,7 +124,7 @@ pub fn stop() -> std::io::Result<Option<PathBuf>> {
     let Some(writer) = lock().take() else {
         return Ok(None);
     };
-    let rest = collect(writer.generation);
+    let rest = raw(collect(writer.generation));
     writer.hand(writer.generation, rest, Then::Keep);
     writer.finish().map(Some)
 }
@@ -143,7 +143,7 @@ pub fn flush() -> std::io::Result<()> {
     let Some(generation) = lock().as_ref().map(|w| w.generation) else {
         return Ok(());
     };
-    writer::write_now(generation, collect(generation))
+    writer::write_now(generation, raw(collect(generation)))
 }
 
 /// At the end of a top-level parallel call (not inside the pool): hands
@@ -155,8 +155,7 @@ pub(crate) fn flush_if_top_level() {
         let Some(generation) = lock().as_ref().map(|w| w.generation) else {
             return;
         };
-        let events = collect(generation);
-        writer::hand(generation, events, Then::Write);
+        writer::hand(generation, raw(collect(generation)), Then::Write);
     }
 }
 

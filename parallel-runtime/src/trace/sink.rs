@@ -32,7 +32,8 @@ pub(super) struct Sink {
     pub(super) named_threads: BTreeSet<(u32, u32)>,
 }
 
-/// Events serialized by the trace's writer, before they join the sink.
+/// Events serialized by the thread that recorded them (a full buffer) or
+/// by the trace's writer, before they join the sink.
 pub(super) struct Batch {
     generation: u64,
     /// `{…}\n` per event, with a `,` between them.
@@ -42,9 +43,16 @@ pub(super) struct Batch {
     tracks: BTreeSet<(u32, u32)>,
 }
 
-/// Serializes `events`, recorded for the trace `generation`.
-pub(super) fn serialize(generation: u64, events: &[Raw]) -> std::io::Result<Batch> {
-    let mut text = Vec::with_capacity(events.len() * 128);
+/// Serializes `events`, recorded for the trace `generation`, into `text`
+/// (an emptied batch's, to be filled again: a new one of 1,024 events is
+/// mapped afresh and its pages faulted in every time).
+pub(super) fn serialize(
+    generation: u64,
+    events: &[Raw],
+    mut text: Vec<u8>,
+) -> std::io::Result<Batch> {
+    text.clear();
+    text.reserve(events.len() * 144);
     let mut tracks = BTreeSet::new();
     let mut last = None;
     for (i, e) in events.iter().enumerate() {
@@ -67,12 +75,20 @@ pub(super) fn serialize(generation: u64, events: &[Raw]) -> std::io::Result<Batc
     })
 }
 
+impl Batch {
+    /// How many events it holds.
+    pub(super) fn len(&self) -> usize {
+        self.events
+    }
+}
+
 impl Sink {
     /// Adds `batch` (if it was recorded for this trace), after the names
     /// of the tracks it is the first on; writes when enough is waiting.
-    pub(super) fn append(&mut self, batch: Batch) -> std::io::Result<()> {
+    /// Returns the batch's text, emptied, to be filled again.
+    pub(super) fn append(&mut self, batch: Batch) -> std::io::Result<Vec<u8>> {
         if batch.generation != self.generation || batch.events == 0 {
-            return Ok(());
+            return Ok(batch.text);
         }
         for (pid, tid) in batch.tracks {
             if self.named_threads.insert((pid, tid)) {
@@ -90,7 +106,7 @@ impl Sink {
         if self.pending.len() >= WRITE_AT {
             self.write_out()?;
         }
-        Ok(())
+        Ok(batch.text)
     }
 
     /// The `,` before an event that is not the trace's first.

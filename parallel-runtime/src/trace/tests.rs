@@ -276,6 +276,43 @@ fn events_are_written_as_serde_would() {
     assert!(String::from_utf8(out)
         .unwrap()
         .contains("\"ts\":12.000,\"dur\":0.000,"));
+    // Whole numbers and times, digit by digit.
+    for (ts, tid, want) in [
+        (0.0, 0, "\"ts\":0.000,\"dur\":0.000,\"pid\":0,\"tid\":0,"),
+        (0.0015, 9, "\"ts\":0.002,\"dur\":0.000,\"pid\":0,\"tid\":9,"),
+        (3.05, 10, "\"ts\":3.050,\"dur\":0.000,\"pid\":0,\"tid\":10,"),
+        (
+            99.999,
+            100,
+            "\"ts\":99.999,\"dur\":0.000,\"pid\":0,\"tid\":100,",
+        ),
+        (
+            1234567.891,
+            u32::MAX,
+            "\"ts\":1234567.891,\"dur\":0.000,\"pid\":0,\"tid\":4294967295,",
+        ),
+        (
+            100000.0096,
+            1001,
+            "\"ts\":100000.010,\"dur\":0.000,\"pid\":0,\"tid\":1001,",
+        ),
+    ] {
+        let raw = Raw {
+            name: "x".into(),
+            cat: "map",
+            ts,
+            dur: 0.0,
+            pid: 0,
+            tid,
+            args: Args::None,
+        };
+        let mut out = Vec::new();
+        raw.write_json(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(want), "{text}");
+        let e: Event = serde_json::from_str(&text).unwrap();
+        assert!((e.ts - ts).abs() < 6e-4, "{text}");
+    }
 }
 
 /// Records one chunk per item of `0..n` on the pool, as a map with chunks

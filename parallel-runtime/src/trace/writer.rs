@@ -1,10 +1,13 @@
-//! The trace's writer: a thread of its own per trace, which turns the
-//! buffers that threads hand it into JSON and writes them to the file, so
-//! that neither a map's workers nor the thread that called it spend their
-//! time on that (at the end of a map of 7,000 events, writing them on the
-//! calling thread took 1.9 ms, five times the map itself).
+//! The trace's writer: a thread of its own per trace, which writes the
+//! events that threads hand it to the file, so that the thread that called
+//! a map does not spend its time on that (at the end of a map of 7,000
+//! events, writing them on the calling thread took 1.9 ms, five times the
+//! map itself). A thread whose buffer is full turns it into JSON itself
+//! (the threads of a long map do that in parallel) and hands the text
+//! over; what a call leaves in the buffers at its end is handed over as
+//! it is, and the writer turns it into JSON.
 //!
-//! Buffers go to the writer in order through one channel; [`flush`]
+//! Events go to the writer in order through one channel; [`flush`]
 //! (and [`stop`], which then ends the thread and waits for it) waits until
 //! everything handed over before it is in the file, so no event handed
 //! over is lost and the file is complete when they return.
@@ -18,7 +21,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use super::event::Raw;
-use super::sink::{serialize, Sink};
+use super::sink::{serialize, Batch, Sink};
 
 static STATE: Mutex<Option<Writer>> = Mutex::new(None);
 
@@ -28,8 +31,10 @@ static STATE: Mutex<Option<Writer>> = Mutex::new(None);
 const BACKLOG: usize = 1 << 19;
 
 /// Emptied buffers kept for the threads to fill again (a new one would
-/// cost an allocation and its pages' first touch).
+/// cost an allocation and its pages' first touch), and emptied batches'
+/// text likewise.
 static SPARE: Mutex<Vec<Vec<Raw>>> = Mutex::new(Vec::new());
+static SPARE_TEXT: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 const SPARES: usize = 64;
 /// The smallest buffer kept spare: a thread's whole batch (see `buffer`).
 const SPARE_FROM: usize = 1024;
@@ -57,8 +62,30 @@ pub(super) enum Then {
     Reply(SyncSender<std::io::Result<()>>),
 }
 
+/// Events handed to the writer.
+pub(super) enum Part {
+    /// As recorded (a buffer taken at the end of a call).
+    Raw(Vec<Raw>),
+    /// Already JSON (a full buffer, serialized by its thread).
+    Text(Batch),
+}
+
+impl Part {
+    fn len(&self) -> usize {
+        match self {
+            Part::Raw(events) => events.len(),
+            Part::Text(batch) => batch.len(),
+        }
+    }
+}
+
+/// The buffers taken at the end of a call, for the writer.
+pub(super) fn raw(buffers: Vec<Vec<Raw>>) -> Vec<Part> {
+    buffers.into_iter().map(Part::Raw).collect()
+}
+
 struct Msg {
-    buffers: Vec<Vec<Raw>>,
+    parts: Vec<Part>,
     events: usize,
     then: Then,
 }
@@ -109,15 +136,15 @@ impl Writer {
         })
     }
 
-    /// Hands `buffers`, recorded for the trace `generation`, to the writer
+    /// Hands `parts`, recorded for the trace `generation`, to the writer
     /// (dropped if they belong to an earlier trace). Waits while too much
     /// is waiting to be written. `false` if the writer has gone (its
     /// thread failed): `then` is dropped.
-    pub(super) fn hand(&self, generation: u64, buffers: Vec<Vec<Raw>>, then: Then) -> bool {
+    pub(super) fn hand(&self, generation: u64, parts: Vec<Part>, then: Then) -> bool {
         if generation != self.generation {
             return true;
         }
-        let events = buffers.iter().map(Vec::len).sum();
+        let events = parts.iter().map(Part::len).sum();
         {
             let mut waiting = self.backlog.lock();
             while *waiting > BACKLOG {
@@ -130,7 +157,7 @@ impl Writer {
             *waiting += events;
         }
         let msg = Msg {
-            buffers,
+            parts,
             events,
             then,
         };
@@ -153,14 +180,17 @@ impl Writer {
 fn run(mut sink: Sink, rx: &Receiver<Msg>, backlog: &Backlog) -> std::io::Result<()> {
     for msg in rx {
         let mut done = Ok(());
-        for mut buffer in msg.buffers {
+        for part in msg.parts {
+            let batch = match part {
+                Part::Text(batch) => Ok(batch),
+                Part::Raw(events) => {
+                    let batch = serialize(sink.generation, &events, spare_text());
+                    recycle(events);
+                    batch
+                }
+            };
             if done.is_ok() {
-                done = serialize(sink.generation, &buffer).and_then(|b| sink.append(b));
-            }
-            buffer.clear();
-            let mut spare = SPARE.lock().unwrap_or_else(|p| p.into_inner());
-            if spare.len() < SPARES && buffer.capacity() >= SPARE_FROM {
-                spare.push(buffer);
+                done = batch.and_then(|b| sink.append(b)).map(recycle_text);
             }
         }
         {
@@ -187,12 +217,34 @@ fn run(mut sink: Sink, rx: &Receiver<Msg>, backlog: &Backlog) -> std::io::Result
     sink.finish()
 }
 
-/// Hands `buffers` to the open trace's writer and waits until they are
+/// Keeps `buffer`, emptied, for a thread to fill again.
+pub(super) fn recycle(mut buffer: Vec<Raw>) {
+    buffer.clear();
+    let mut spare = SPARE.lock().unwrap_or_else(|p| p.into_inner());
+    if spare.len() < SPARES && buffer.capacity() >= SPARE_FROM {
+        spare.push(buffer);
+    }
+}
+
+/// An emptied batch's text, to serialize into.
+pub(super) fn spare_text() -> Vec<u8> {
+    let mut spare = SPARE_TEXT.lock().unwrap_or_else(|p| p.into_inner());
+    spare.pop().unwrap_or_default()
+}
+
+fn recycle_text(text: Vec<u8>) {
+    let mut spare = SPARE_TEXT.lock().unwrap_or_else(|p| p.into_inner());
+    if spare.len() < SPARES {
+        spare.push(text);
+    }
+}
+
+/// Hands `parts` to the open trace's writer and waits until they are
 /// written (with everything handed over before them).
-pub(super) fn write_now(generation: u64, buffers: Vec<Vec<Raw>>) -> std::io::Result<()> {
+pub(super) fn write_now(generation: u64, parts: Vec<Part>) -> std::io::Result<()> {
     let (tx, rx) = sync_channel(1);
     let handed = match lock().as_ref() {
-        Some(w) => w.hand(generation, buffers, Then::Reply(tx)),
+        Some(w) => w.hand(generation, parts, Then::Reply(tx)),
         None => return Ok(()),
     };
     match rx.recv() {
@@ -205,10 +257,10 @@ pub(super) fn write_now(generation: u64, buffers: Vec<Vec<Raw>>) -> std::io::Res
     }
 }
 
-/// Hands `buffers` to the open trace's writer, without waiting.
-pub(super) fn hand(generation: u64, buffers: Vec<Vec<Raw>>, then: Then) {
+/// Hands `parts` to the open trace's writer, without waiting.
+pub(super) fn hand(generation: u64, parts: Vec<Part>, then: Then) {
     if let Some(w) = lock().as_ref() {
-        if !w.hand(generation, buffers, then) {
+        if !w.hand(generation, parts, then) {
             eprintln!("parallel-runtime: cannot write the trace: its writer thread has stopped");
         }
     }
