@@ -10,7 +10,8 @@
 //! Per-event cost: a map of trivial items with `Dynamic` schedule and
 //! chunks of one item records one event per item, so (time with tracing on
 //! − time off) / items is what one event costs, writing it to the file
-//! included (each round starts and stops its own trace).
+//! included (each round starts and stops its own trace, and the stop
+//! waits until the trace's writer thread has written every event).
 //!
 //! Two ways of tracing each map of the goals:
 //! - **own trace**: each traced round starts and stops a trace of its own,
@@ -18,8 +19,10 @@
 //! - **one trace**: as with `PARALLEL_TRACE`, one trace holds many maps: the
 //!   traced rounds come in blocks, each block one trace started before its
 //!   rounds and stopped after them (outside the timing), alternating with
-//!   blocks of untraced rounds. Each map still writes its events to the file
-//!   when it returns, as under `PARALLEL_TRACE`.
+//!   blocks of untraced rounds. Each map still hands its events to the
+//!   trace's writer thread when it returns, as under `PARALLEL_TRACE` (the
+//!   writer writes them while the next rounds run; the stop after a block
+//!   waits for it, outside the timing).
 //!
 //! The cost of starting and stopping a trace (creating the file, writing
 //! its closing `]`) is a row of its own.
