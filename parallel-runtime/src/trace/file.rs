@@ -45,7 +45,7 @@ pub fn start(path: impl AsRef<Path>) -> std::io::Result<TraceGuard> {
     let mut state = lock();
     // An earlier trace still open is stopped first (its writer finishes).
     if let Some(earlier) = state.take() {
-        let _ = earlier.finish();
+        let _ = earlier.finish(Vec::new());
     }
     *state = Some(Writer::spawn(Sink {
         path,
@@ -125,8 +125,7 @@ pub fn stop() -> std::io::Result<Option<PathBuf>> {
         return Ok(None);
     };
     let rest = raw(collect(writer.generation));
-    writer.hand(writer.generation, rest, Then::Keep);
-    writer.finish().map(Some)
+    writer.finish(rest).map(Some)
 }
 
 /// The file being written, if tracing is on.

@@ -70,7 +70,7 @@ pub(crate) fn abandon_part() {
     ENABLED.store(false, Ordering::Release);
     if let Some(writer) = lock().take() {
         let path = writer.path.clone();
-        let _ = writer.finish();
+        let _ = writer.finish(Vec::new());
         let _ = std::fs::remove_file(path);
     }
 }

@@ -164,13 +164,21 @@ impl Writer {
         self.tx.send(msg).is_ok()
     }
 
-    /// Ends the writer once it has written everything handed over, a
-    /// stream's closing `]` included; returns the file.
-    pub(super) fn finish(self) -> std::io::Result<PathBuf> {
+    /// Hands over `rest`, the trace's last events, and ends the writer
+    /// once it has written everything handed over, a stream's closing `]`
+    /// included; returns the file, or the first error writing `rest` or
+    /// finishing the file.
+    pub(super) fn finish(self, rest: Vec<Part>) -> std::io::Result<PathBuf> {
+        let (tx, rx) = sync_channel(1);
+        self.hand(self.generation, rest, Then::Reply(tx));
         drop(self.tx);
-        match self.thread.join() {
+        let finished = match self.thread.join() {
             Ok(written) => written.map(|()| self.path),
             Err(_) => Err(std::io::Error::other("the trace's writer thread panicked")),
+        };
+        match rx.try_recv() {
+            Ok(Err(e)) => Err(e),
+            _ => finished,
         }
     }
 }
