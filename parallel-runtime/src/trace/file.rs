@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::buffer::{collect, next_generation};
+use super::buffer::{collect, next_generation, wait_handed};
 use super::event::Event;
 use super::record::{enabled, ENABLED, EPOCH};
 use super::sink::Sink;
@@ -120,11 +120,25 @@ fn one_flush() -> std::sync::MutexGuard<'static, ()> {
 /// written).
 pub fn stop() -> std::io::Result<Option<PathBuf>> {
     ENABLED.store(false, Ordering::Release);
-    let _one = one_flush();
+    let one = one_flush();
+    let Some(generation) = lock().as_ref().map(|w| w.generation) else {
+        return Ok(None);
+    };
+    let rest = raw(collect(generation));
+    // Full buffers that threads took before the collect go to the writer,
+    // still open for them: they may hold the events of a map that has
+    // returned (a thread's buffer filled in a chunk of another map).
+    wait_handed(&one);
     let Some(writer) = lock().take() else {
         return Ok(None);
     };
-    let rest = raw(collect(writer.generation));
+    // A later trace, which a `start` on another thread opened meanwhile
+    // (finishing this one), stops too, without this one's events.
+    let rest = if writer.generation == generation {
+        rest
+    } else {
+        Vec::new()
+    };
     writer.finish(rest).map(Some)
 }
 
@@ -138,11 +152,14 @@ pub fn path() -> Option<PathBuf> {
 /// exit) and the threads that have exited included. Returns once they
 /// are written.
 pub fn flush() -> std::io::Result<()> {
-    let _one = one_flush();
+    let one = one_flush();
     let Some(generation) = lock().as_ref().map(|w| w.generation) else {
         return Ok(());
     };
-    writer::write_now(generation, raw(collect(generation)))
+    let parts = raw(collect(generation));
+    // As in `stop`: full buffers taken before the collect are handed first.
+    wait_handed(&one);
+    writer::write_now(generation, parts)
 }
 
 /// At the end of a top-level parallel call (not inside the pool): hands

@@ -388,3 +388,56 @@ fn events_of_maps_on_several_threads_all_arrive() {
     }
     let _ = std::fs::remove_file(&path);
 }
+
+/// A thread's buffer holds a map's events when it fills in a chunk of
+/// another map, and the thread takes it out of its slot to serialize it:
+/// a `stop` (or `flush`) meanwhile waits until it is handed over. Without
+/// that wait the map's events were lost, though the map had returned (a
+/// traced map's 300 chunks, all on one worker, missing in one CI run of
+/// two of tests/map.rs).
+#[test]
+fn stop_waits_for_a_full_buffer_on_its_way_to_the_writer() {
+    use super::buffer::{BATCH, WHILE_HANDING};
+    use std::sync::atomic::AtomicBool;
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    let path = std::env::temp_dir().join(format!("trace-handing-{}.json", std::process::id()));
+    for flush_first in [false, true] {
+        TAKEN.store(false, Ordering::SeqCst);
+        let guard = start(&path).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // A map's 10 chunks (the map has returned), then another
+                // map's, up to one short of a full buffer.
+                for i in 0..10 {
+                    ChunkSpan::start(1, "held", "map").item(i);
+                }
+                for _ in 10..BATCH - 1 {
+                    record("other", "map", 0.0, 1.0, Default::default());
+                }
+                WHILE_HANDING.set(Some(|| {
+                    TAKEN.store(true, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                }));
+                record("other", "map", 0.0, 1.0, Default::default());
+            });
+            while !TAKEN.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            if flush_first {
+                flush().unwrap();
+                let events = read(&path).unwrap();
+                assert_eq!(items_of(&events, "held"), (0..10).collect::<Vec<_>>());
+            }
+            stop().unwrap();
+        });
+        drop(guard);
+        let events = read(&path).unwrap();
+        assert_eq!(items_of(&events, "held"), (0..10).collect::<Vec<_>>());
+        assert_eq!(
+            events.iter().filter(|e| e.name == "other").count(),
+            BATCH - 10
+        );
+    }
+    let _ = std::fs::remove_file(&path);
+}
