@@ -67,7 +67,7 @@ pub use key::{TaskKey, TaskSite};
 #[doc(hidden)]
 pub use node::{Inputs, TaskFail};
 
-use node::{AnyNode, Node};
+use node::{AnyNode, Deps, Node, TaskNode};
 use plan::Plan;
 
 use crate::config::Backend;
@@ -78,27 +78,40 @@ use crate::config::Backend;
 ///
 /// Nothing runs until [`compute`](Delayed::compute).
 pub struct Delayed<T> {
-    node: Arc<Node<T>>,
+    /// A `TaskNode<T, _>` (its task type erased): its typed part is a
+    /// `Node<T>` ([`Delayed::typed`]).
+    node: Arc<dyn AnyNode>,
+    _result: PhantomData<fn() -> T>,
 }
 
 impl<T: Clone + Send + Sync + 'static> Clone for Delayed<T> {
     fn clone(&self) -> Self {
-        self.node.cloner.set(<T as Clone>::clone);
+        self.typed().cloner.set(<T as Clone>::clone);
         Delayed {
             node: self.node.clone(),
+            _result: PhantomData,
         }
     }
 }
 
 impl<T> fmt::Debug for Delayed<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Delayed({})", self.node.head.key())
+        write!(f, "Delayed({})", self.node.head().key())
     }
 }
 
 impl<T: Send + 'static> Delayed<T> {
     fn erased(&self) -> Arc<dyn AnyNode> {
         self.node.clone()
+    }
+
+    /// The typed part of the node.
+    #[inline]
+    fn typed(&self) -> &Node<T> {
+        match self.node.as_any().downcast_ref::<Node<T>>() {
+            Some(node) => node,
+            None => unreachable!("parallel-runtime: a `Delayed` of another result type"),
+        }
     }
 
     /// Runs the graph behind this value and returns it, on the backend of
@@ -114,13 +127,18 @@ impl<T: Send + 'static> Delayed<T> {
 
     /// The key of this task, e.g. `load-3`.
     pub fn key(&self) -> TaskKey {
-        self.node.head.key()
+        self.node.head().key()
     }
 
     /// The keys of the tasks whose results are this task's inputs, in
     /// argument order.
     pub fn dependencies(&self) -> Vec<TaskKey> {
-        self.node.head.deps.iter().map(|d| d.head().key()).collect()
+        self.node
+            .head()
+            .deps
+            .iter()
+            .map(|d| d.head().key())
+            .collect()
     }
 
     /// A snapshot of the graph behind this value, to inspect or draw.
@@ -167,12 +185,12 @@ pub trait IntoDelayed<T>: Sized {
 /// The inputs a new task depends on (written by the macro).
 #[doc(hidden)]
 #[derive(Default)]
-pub struct DepList(Vec<Arc<dyn AnyNode>>);
+pub struct DepList(Deps);
 
 impl DepList {
     /// An empty list.
     pub fn new() -> Self {
-        DepList(Vec::new())
+        DepList(Deps::new())
     }
 
     fn push(&mut self, node: Arc<dyn AnyNode>) -> u32 {
@@ -308,7 +326,8 @@ pub fn task<T: Send + 'static>(
     f: impl FnOnce(&Inputs<'_>) -> Result<T, TaskFail> + Send + 'static,
 ) -> Delayed<T> {
     Delayed {
-        node: Arc::new(Node::new(site, deps.0, f)),
+        node: Arc::new(TaskNode::new(site, deps.0, f)),
+        _result: PhantomData,
     }
 }
 
@@ -363,7 +382,7 @@ impl<T: Send + 'static> Compute for Delayed<T> {
     }
     unsafe fn finish(self) -> Result<T, DelayedError> {
         // SAFETY: the graph ran; this root is one of the counted reads.
-        unsafe { self.node.read() }.map_err(|f| {
+        unsafe { self.typed().read() }.map_err(|f| {
             DelayedError::new(
                 Arc::new(error::Failure {
                     key: self.key(),

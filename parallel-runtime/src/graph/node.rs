@@ -2,6 +2,11 @@
 //! lives in between the moment it ran and the moment its last consumer read
 //! it.
 //!
+//! A node is one allocation: a [`TaskNode`], the typed [`Node<T>`] (head,
+//! result slot) followed by the task closure itself (not boxed), with the
+//! inputs of a task of up to [`INLINE_DEPS`] inputs inline in the head
+//! ([`Deps`]); so recording a task costs one allocation, not three.
+//!
 //! A node is shared through `Arc`s: one in each consumer's input list, one in
 //! each [`Delayed`](super::Delayed) handle, one in the plan of a running
 //! compute. Its mutable parts (the task and the result slot) are touched only
@@ -16,6 +21,8 @@ use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+use smallvec::SmallVec;
 
 use super::error::{Failure, FailureKind};
 use super::key::{TaskKey, TaskSite};
@@ -83,6 +90,13 @@ impl AtomicClaim {
     }
 }
 
+/// Inputs kept inside the node without an allocation of their own: a
+/// stencil's three, a chain's one, a binary reduction's two.
+pub(crate) const INLINE_DEPS: usize = 3;
+
+/// The inputs of a node, in argument order (inline up to [`INLINE_DEPS`]).
+pub(crate) type Deps = SmallVec<[Arc<dyn AnyNode>; INLINE_DEPS]>;
+
 /// The untyped part of a node.
 pub(crate) struct Head {
     pub(crate) site: &'static TaskSite,
@@ -98,7 +112,7 @@ pub(crate) struct Head {
     /// The nodes whose results are this node's inputs, in argument order.
     /// Never changed after construction (so inspection needs no lock),
     /// except by `Drop`.
-    pub(crate) deps: Vec<Arc<dyn AnyNode>>,
+    pub(crate) deps: Deps,
 }
 
 impl Head {
@@ -131,8 +145,6 @@ impl fmt::Debug for TaskFail {
     }
 }
 
-type Task<T> = Box<dyn FnOnce(&Inputs<'_>) -> TaskResult<T> + Send>;
-
 enum Slot<T> {
     Empty,
     Value(T),
@@ -143,10 +155,10 @@ enum Slot<T> {
 #[doc(hidden)]
 pub struct Inputs<'a>(pub(crate) &'a [Arc<dyn AnyNode>]);
 
-/// A typed node.
+/// The typed part of a node: what a consumer reads (found by downcasting
+/// [`AnyNode::as_any`]), whatever the type of the task that fills it.
 pub(crate) struct Node<T> {
     pub(crate) head: Head,
-    task: UnsafeCell<Option<Task<T>>>,
     slot: UnsafeCell<Slot<T>>,
     /// `T::clone`, recorded when a handle is cloned (which needs
     /// `T: Clone`): a result read by several consumers is cloned for all
@@ -185,6 +197,15 @@ impl<T> Cloner<T> {
     }
 }
 
+/// A whole node: the typed part, then the task `F` in the same allocation
+/// (`None` once run or dropped). `repr(C)`: the [`Node<T>`] is at the
+/// start, where [`Delayed`](super::Delayed) finds it.
+#[repr(C)]
+pub(crate) struct TaskNode<T, F> {
+    pub(crate) node: Node<T>,
+    task: UnsafeCell<Option<F>>,
+}
+
 // SAFETY: `task` and `slot` are only touched by the compute that holds the
 // node's claim (`state == CLAIMED`, won by compare-and-swap), by `Drop`
 // (`&mut self`), and by readers that follow the protocol of `Node::read`:
@@ -198,6 +219,9 @@ impl<T> Cloner<T> {
 unsafe impl<T: Send> Sync for Node<T> {}
 // SAFETY: the node owns a `T` and a `Send` task; both may move threads.
 unsafe impl<T: Send> Send for Node<T> {}
+// SAFETY: as for `Node<T>`: the task is only touched by the holder of the
+// claim (and taken out to run, never shared), or by `Drop`.
+unsafe impl<T: Send, F: Send> Sync for TaskNode<T, F> {}
 
 /// A node, whatever its result type.
 pub(crate) trait AnyNode: Send + Sync + 'static {
@@ -205,7 +229,7 @@ pub(crate) trait AnyNode: Send + Sync + 'static {
     fn as_any(&self) -> &dyn Any;
     /// For `Drop`: moves the dependency list out (to free long chains
     /// without recursion).
-    fn take_deps(&mut self) -> Vec<Arc<dyn AnyNode>>;
+    fn take_deps(&mut self) -> Deps;
 
     /// Runs the task and stores its value or failure.
     ///
@@ -221,6 +245,12 @@ pub(crate) trait AnyNode: Send + Sync + 'static {
     /// As for [`AnyNode::run`], except that dependencies may have failed.
     unsafe fn fail(&self, failure: Arc<Failure>);
 
+    /// Drops the task without running it (its result came from elsewhere).
+    ///
+    /// # Safety
+    /// The caller holds the claim.
+    unsafe fn drop_task(&self);
+
     /// The stored failure, if the node failed.
     ///
     /// # Safety
@@ -235,28 +265,32 @@ pub(crate) trait AnyNode: Send + Sync + 'static {
     unsafe fn settle(&self) -> Claim;
 }
 
-impl<T: Send + 'static> Node<T> {
-    pub(crate) fn new(
-        site: &'static TaskSite,
-        deps: Vec<Arc<dyn AnyNode>>,
-        task: impl FnOnce(&Inputs<'_>) -> TaskResult<T> + Send + 'static,
-    ) -> Self {
-        Node {
-            head: Head {
-                site,
-                seq: site.next(),
-                state: AtomicClaim::new(Claim::Idle),
-                kept: AtomicBool::new(false),
-                remaining: AtomicUsize::new(0),
-                index: AtomicU32::new(u32::MAX),
-                deps,
+impl<T, F> TaskNode<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Inputs<'_>) -> TaskResult<T> + Send + 'static,
+{
+    pub(crate) fn new(site: &'static TaskSite, deps: Deps, task: F) -> Self {
+        TaskNode {
+            node: Node {
+                head: Head {
+                    site,
+                    seq: site.next(),
+                    state: AtomicClaim::new(Claim::Idle),
+                    kept: AtomicBool::new(false),
+                    remaining: AtomicUsize::new(0),
+                    index: AtomicU32::new(u32::MAX),
+                    deps,
+                },
+                slot: UnsafeCell::new(Slot::Empty),
+                cloner: Cloner::new(),
             },
-            task: UnsafeCell::new(Some(Box::new(task))),
-            slot: UnsafeCell::new(Slot::Empty),
-            cloner: Cloner::new(),
+            task: UnsafeCell::new(Some(task)),
         }
     }
+}
 
+impl<T: Send + 'static> Node<T> {
     /// One read of the result by a consumer (or by `compute` for a root).
     ///
     /// The protocol: the compute counted every read in `remaining`. A reader
@@ -320,25 +354,30 @@ impl<T: Send + 'static> Node<T> {
     }
 }
 
-impl<T: Send + 'static> AnyNode for Node<T> {
+impl<T, F> AnyNode for TaskNode<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Inputs<'_>) -> TaskResult<T> + Send + 'static,
+{
     fn head(&self) -> &Head {
-        &self.head
+        &self.node.head
     }
 
     fn as_any(&self) -> &dyn Any {
-        self
+        &self.node
     }
 
-    fn take_deps(&mut self) -> Vec<Arc<dyn AnyNode>> {
-        std::mem::take(&mut self.head.deps)
+    fn take_deps(&mut self) -> Deps {
+        std::mem::take(&mut self.node.head.deps)
     }
 
     unsafe fn run(&self) -> Result<(), Arc<Failure>> {
+        let this = &self.node;
         // SAFETY: the caller holds the claim: nobody else touches the task.
         let task = unsafe { (*self.task.get()).take() };
         let outcome = match task {
             Some(task) => {
-                let inputs = Inputs(&self.head.deps);
+                let inputs = Inputs(&this.head.deps);
                 match catch_unwind(AssertUnwindSafe(|| task(&inputs))) {
                     Ok(r) => r,
                     // The payload is kept (not dropped here, where its
@@ -350,13 +389,13 @@ impl<T: Send + 'static> AnyNode for Node<T> {
                     }),
                 }
             }
-            None => Err(self.unavailable()),
+            None => Err(this.unavailable()),
         };
         let (slot, result) = match outcome {
             Ok(v) => (Slot::Value(v), Ok(())),
             Err(fail) => {
                 let failure = Arc::new(Failure {
-                    key: self.head.key(),
+                    key: this.head.key(),
                     kind: fail.kind,
                     message: fail.message,
                     error: Mutex::new(fail.error),
@@ -365,22 +404,27 @@ impl<T: Send + 'static> AnyNode for Node<T> {
             }
         };
         // SAFETY: as above; readers start only after this returns.
-        unsafe { *self.slot.get() = slot };
+        unsafe { *this.slot.get() = slot };
         result
     }
 
     unsafe fn fail(&self, failure: Arc<Failure>) {
         // SAFETY: the caller holds the claim.
+        unsafe { self.drop_task() };
+        // SAFETY: as above.
+        unsafe { *self.node.slot.get() = Slot::Failed(failure) };
+    }
+
+    unsafe fn drop_task(&self) {
+        // SAFETY: the caller holds the claim.
         let task = unsafe { (*self.task.get()).take() };
         drop(task);
-        // SAFETY: as above.
-        unsafe { *self.slot.get() = Slot::Failed(failure) };
     }
 
     unsafe fn failure(&self) -> Option<Arc<Failure>> {
         // SAFETY: the node completed; failures are never written again in
         // this compute.
-        match unsafe { &*self.slot.get() } {
+        match unsafe { &*self.node.slot.get() } {
             Slot::Failed(f) => Some(f.clone()),
             _ => None,
         }
@@ -393,7 +437,7 @@ impl<T: Send + 'static> AnyNode for Node<T> {
             return Claim::Idle;
         }
         // SAFETY: as above.
-        match unsafe { &*self.slot.get() } {
+        match unsafe { &*self.node.slot.get() } {
             Slot::Value(_) => Claim::Done,
             Slot::Failed(_) => Claim::Failed,
             Slot::Empty => Claim::Empty,
@@ -401,25 +445,40 @@ impl<T: Send + 'static> AnyNode for Node<T> {
     }
 }
 
-impl<T> Drop for Node<T> {
+impl<T, F> Drop for TaskNode<T, F> {
     /// Frees the inputs without recursion: a chain of a million nodes
     /// would otherwise drop itself a million frames deep.
     fn drop(&mut self) {
-        let mut stack = std::mem::take(&mut self.head.deps);
+        let deps = std::mem::take(&mut self.node.head.deps);
         // The task may capture handles too (inside plain values); dropping
         // it first keeps the order of frees natural.
         drop(self.task.get_mut().take());
-        while let Some(mut dep) = stack.pop() {
-            // `get_mut` locks the weak count: skip it for an input that
-            // other consumers still hold (the common case of a shared one).
-            if Arc::strong_count(&dep) == 1 {
-                if let Some(node) = Arc::get_mut(&mut dep) {
-                    stack.append(&mut node.take_deps());
-                }
+        // Inputs whose last handle this node held, to free after it; a
+        // `Vec` only once there is one (most inputs of a graph dropped
+        // whole are still held by the plan or by other consumers).
+        // Last input first, each one's own inputs before the next (the
+        // order of a stack).
+        let mut stack: Vec<Arc<dyn AnyNode>> = Vec::new();
+        for dep in deps.into_iter().rev() {
+            free_input(dep, &mut stack);
+            while let Some(dep) = stack.pop() {
+                free_input(dep, &mut stack);
             }
-            drop(dep);
         }
     }
+}
+
+/// Drops one input of a node being dropped; if that was its last handle,
+/// its own inputs are moved onto `stack` first.
+fn free_input(mut dep: Arc<dyn AnyNode>, stack: &mut Vec<Arc<dyn AnyNode>>) {
+    // `get_mut` locks the weak count: skip it for an input that other
+    // consumers still hold (the common case of a shared one).
+    if Arc::strong_count(&dep) == 1 {
+        if let Some(node) = Arc::get_mut(&mut dep) {
+            stack.extend(node.take_deps());
+        }
+    }
+    drop(dep);
 }
 
 // ----- hooks for graph/cluster (issue 12: graphs across MPI ranks) ----------
@@ -427,15 +486,16 @@ impl<T> Drop for Node<T> {
 // node here without running its task, and a result sent to other ranks is
 // encoded from a shared borrow before any local consumer reads it.
 impl<T: Send + 'static> Node<T> {
-    /// Stores `v`, computed elsewhere, as the node's result (its task is
-    /// dropped, as after a run).
+    /// Stores `v`, computed elsewhere, as the result of `n` (whose typed
+    /// part is `self`); its task is dropped, as after a run.
     ///
     /// # Safety
     /// As for [`AnyNode::run`]: the caller holds the claim and no other
-    /// thread touches the node until its consumers are released.
-    pub(crate) unsafe fn put(&self, v: T) {
+    /// thread touches the node until its consumers are released; `self`
+    /// is `n.as_any()`.
+    pub(crate) unsafe fn put(&self, n: &dyn AnyNode, v: T) {
         // SAFETY: the caller holds the claim.
-        drop(unsafe { (*self.task.get()).take() });
+        unsafe { n.drop_task() };
         // SAFETY: as above; readers start only after this returns.
         unsafe { *self.slot.get() = Slot::Value(v) };
     }

@@ -129,7 +129,7 @@ unsafe fn decode<T: DeserializeOwned + Send + 'static>(
 ) -> Result<(), String> {
     let v: T = crate::codec::decode(bytes).map_err(|e| e.to_string())?;
     // SAFETY: forwarded.
-    unsafe { node::<T>(n).put(v) };
+    unsafe { node::<T>(n).put(n, v) };
     Ok(())
 }
 
