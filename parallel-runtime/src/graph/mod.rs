@@ -294,10 +294,8 @@ impl<T: Send + 'static> IntoDelayed<Vec<T>> for Vec<Delayed<T>> {
     type Input = Range<T>;
     fn into_input(self, deps: &mut DepList) -> Range<T> {
         let start = deps.0.len() as u32;
-        deps.0.reserve(self.len());
-        for d in self {
-            deps.push(d.node);
-        }
+        // One `extend` (sized up front from the `Vec`), not a push each.
+        deps.0.extend(self.into_iter().map(|d| d.node));
         Range(start, deps.0.len() as u32, PhantomData)
     }
 }
