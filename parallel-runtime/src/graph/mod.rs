@@ -42,6 +42,7 @@
 //! - **Pictures and inspection.** [`Graph`] lists the tasks, their keys and
 //!   dependencies, and draws them (DOT, SVG).
 
+mod claim;
 mod closure;
 pub(crate) mod cluster; // issue 12: graphs across MPI ranks (`compute_on`)
 mod error;
@@ -108,10 +109,8 @@ impl<T: Send + 'static> Delayed<T> {
     /// The typed part of the node.
     #[inline]
     fn typed(&self) -> &Node<T> {
-        match self.node.as_any().downcast_ref::<Node<T>>() {
-            Some(node) => node,
-            None => unreachable!("parallel-runtime: a `Delayed` of another result type"),
-        }
+        let node = self.node.as_any().downcast_ref::<Node<T>>();
+        node.unwrap_or_else(|| unreachable!("parallel-runtime: a `Delayed` of another result type"))
     }
 
     /// Runs the graph behind this value and returns it, on the backend of
