@@ -243,7 +243,10 @@ fn slow(x: u64, pause: &Duration) -> u64 {
 
 #[test]
 fn apply_async_get_ready_and_timeout() {
-    let call = slow::apply_async(41, Duration::from_millis(300));
+    // On the pool: the `serial` backend (`PARALLEL_BACKEND=serial`) runs
+    // the call before `apply_async` returns, so it is never still running.
+    let threads = MapOptions::new().backend(Backend::Threads);
+    let call = slow::apply_async_with(&threads, 41, Duration::from_millis(300));
     assert!(!call.ready());
     let err = call.get_timeout(Duration::from_millis(1)).unwrap_err();
     assert_eq!(
