@@ -166,9 +166,9 @@ unsafe impl<T: Send, F: Send> Sync for TaskNode<T, F> {}
 pub(crate) trait AnyNode: Send + Sync + 'static {
     fn head(&self) -> &Head;
     fn as_any(&self) -> &dyn Any;
-    /// For `Drop`: moves the dependency list out (to free long chains
-    /// without recursion).
-    fn take_deps(&mut self) -> Deps;
+    /// For `Drop`: moves the dependency list onto `stack`, in order (to
+    /// free long chains without recursion).
+    fn move_deps(&mut self, stack: &mut Vec<Arc<dyn AnyNode>>);
 
     /// Runs the task and stores its value or failure.
     ///
@@ -306,8 +306,8 @@ where
         &self.node
     }
 
-    fn take_deps(&mut self) -> Deps {
-        std::mem::take(&mut self.node.head.deps)
+    fn move_deps(&mut self, stack: &mut Vec<Arc<dyn AnyNode>>) {
+        stack.extend(self.node.head.deps.drain(..));
     }
 
     unsafe fn run(&self) -> Result<(), Arc<Failure>> {
@@ -388,7 +388,6 @@ impl<T, F> Drop for TaskNode<T, F> {
     /// Frees the inputs without recursion: a chain of a million nodes
     /// would otherwise drop itself a million frames deep.
     fn drop(&mut self) {
-        let deps = std::mem::take(&mut self.node.head.deps);
         // The task may capture handles too (inside plain values); dropping
         // it first keeps the order of frees natural.
         drop(self.task.get_mut().take());
@@ -398,7 +397,7 @@ impl<T, F> Drop for TaskNode<T, F> {
         // Last input first, each one's own inputs before the next (the
         // order of a stack).
         let mut stack: Vec<Arc<dyn AnyNode>> = Vec::new();
-        for dep in deps.into_iter().rev() {
+        while let Some(dep) = self.node.head.deps.pop() {
             free_input(dep, &mut stack);
             while let Some(dep) = stack.pop() {
                 free_input(dep, &mut stack);
@@ -414,7 +413,7 @@ fn free_input(mut dep: Arc<dyn AnyNode>, stack: &mut Vec<Arc<dyn AnyNode>>) {
     // consumers still hold (the common case of a shared one).
     if Arc::strong_count(&dep) == 1 {
         if let Some(node) = Arc::get_mut(&mut dep) {
-            stack.extend(node.take_deps());
+            node.move_deps(stack);
         }
     }
     drop(dep);

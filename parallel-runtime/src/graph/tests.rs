@@ -86,3 +86,24 @@ fn handed_on_nodes_give_the_serial_result() {
         assert_eq!(got, want);
     }
 }
+
+/// Inputs past the three kept inside a node (then a list of their own):
+/// argument order kept, in the task and in `dependencies`; a long chain
+/// of such nodes is dropped without recursion.
+#[test]
+fn inputs_past_the_inline_three_keep_their_order() {
+    for n in 0..=6u64 {
+        let xs: Vec<Delayed<u64>> = (0..n).map(|k| inc(k * 10)).collect();
+        let keys: Vec<String> = xs.iter().map(|x| x.key().to_string()).collect();
+        let m = mix(7, xs);
+        let deps: Vec<String> = m.dependencies().iter().map(|k| k.to_string()).collect();
+        assert_eq!(deps, keys);
+        let want = mix(7, (0..n).map(|k| value(k * 10 + 1)).collect());
+        assert_eq!(m.compute().unwrap(), want.compute().unwrap(), "{n} inputs");
+    }
+    let mut x = inc(0);
+    for _ in 0..200_000 {
+        x = mix(1, vec![x, inc(1), inc(2), inc(3)]);
+    }
+    drop(x);
+}
