@@ -142,13 +142,14 @@ fn write_us(out: &mut Vec<u8>, us: f64) -> std::io::Result<()> {
     let ns = us * 1e3 + 0.5;
     if (0.5..1e18).contains(&ns) {
         let ns = ns as u64;
-        let mut digits = Digits::new();
-        digits.push_one(ns % 10);
-        digits.push_two(ns % 1000 / 10);
-        digits.at -= 1;
-        digits.buf[digits.at] = b'.';
-        digits.push_pairs(ns / 1000);
-        out.extend_from_slice(digits.as_slice());
+        write_uint(out, ns / 1000);
+        let frac = ns % 1000;
+        out.extend_from_slice(&[
+            b'.',
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ]);
         Ok(())
     } else {
         serde_json::to_writer(out, &us).map_err(std::io::Error::other)
@@ -156,67 +157,9 @@ fn write_us(out: &mut Vec<u8>, us: f64) -> std::io::Result<()> {
 }
 
 /// A whole number in decimal, without `fmt`'s machinery (it runs several
-/// times per event).
+/// times per event): `itoa`, which serde_json writes its numbers with.
 fn write_uint(out: &mut Vec<u8>, n: u64) {
-    if n < 10 {
-        out.push(b'0' + n as u8);
-        return;
-    }
-    let mut digits = Digits::new();
-    digits.push_pairs(n);
-    out.extend_from_slice(digits.as_slice());
-}
-
-/// Decimal digits written from the right, two at a time.
-struct Digits {
-    buf: [u8; 24],
-    at: usize,
-}
-
-impl Digits {
-    /// "00" to "99".
-    const PAIRS: &'static [u8; 200] = b"\
-        0001020304050607080910111213141516171819\
-        2021222324252627282930313233343536373839\
-        4041424344454647484950515253545556575859\
-        6061626364656667686970717273747576777879\
-        8081828384858687888990919293949596979899";
-
-    fn new() -> Self {
-        Digits {
-            buf: [0; 24],
-            at: 24,
-        }
-    }
-
-    fn push_one(&mut self, d: u64) {
-        self.at -= 1;
-        self.buf[self.at] = b'0' + d as u8;
-    }
-
-    /// `n` (below 100) as two digits.
-    fn push_two(&mut self, n: u64) {
-        let pair = n as usize * 2;
-        self.at -= 2;
-        self.buf[self.at..self.at + 2].copy_from_slice(&Self::PAIRS[pair..pair + 2]);
-    }
-
-    /// `n` in decimal, without leading zeros (`0` for zero).
-    fn push_pairs(&mut self, mut n: u64) {
-        while n >= 100 {
-            self.push_two(n % 100);
-            n /= 100;
-        }
-        if n >= 10 {
-            self.push_two(n);
-        } else {
-            self.push_one(n);
-        }
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        &self.buf[self.at..]
-    }
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Sets the rank recorded in events (`pid`), for MPI jobs.
