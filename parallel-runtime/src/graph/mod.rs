@@ -109,8 +109,7 @@ impl<T: Send + 'static> Delayed<T> {
     /// The typed part of the node.
     #[inline]
     fn typed(&self) -> &Node<T> {
-        let node = self.node.as_any().downcast_ref::<Node<T>>();
-        node.unwrap_or_else(|| unreachable!("parallel-runtime: a `Delayed` of another result type"))
+        Node::of(&*self.node)
     }
 
     /// Runs the graph behind this value and returns it, on the backend of

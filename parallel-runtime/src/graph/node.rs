@@ -137,9 +137,8 @@ impl<T> Cloner<T> {
 }
 
 /// A whole node: the typed part, then the task `F` in the same allocation
-/// (`None` once run or dropped). `repr(C)`: the [`Node<T>`] is at the
-/// start, where [`Delayed`](super::Delayed) finds it.
-#[repr(C)]
+/// (`None` once run or dropped). The typed part is found through
+/// [`AnyNode::as_any`] ([`Node::of`]).
 pub(crate) struct TaskNode<T, F> {
     pub(crate) node: Node<T>,
     task: UnsafeCell<Option<F>>,
@@ -230,6 +229,19 @@ where
 }
 
 impl<T: Send + 'static> Node<T> {
+    /// The typed part of `n`, a node whose result is a `T`.
+    ///
+    /// # Panics
+    /// If `n`'s result is of another type (a bug of this crate: handles
+    /// and registered types are typed).
+    #[inline]
+    pub(crate) fn of(n: &dyn AnyNode) -> &Node<T> {
+        match n.as_any().downcast_ref::<Node<T>>() {
+            Some(node) => node,
+            None => unreachable!("parallel-runtime: a node of another result type"),
+        }
+    }
+
     /// One read of the result by a consumer (or by `compute` for a root).
     ///
     /// The protocol: the compute counted every read in `remaining`. A reader
@@ -424,18 +436,17 @@ fn free_input(mut dep: Arc<dyn AnyNode>, stack: &mut Vec<Arc<dyn AnyNode>>) {
 // node here without running its task, and a result sent to other ranks is
 // encoded from a shared borrow before any local consumer reads it.
 impl<T: Send + 'static> Node<T> {
-    /// Stores `v`, computed elsewhere, as the result of `n` (whose typed
-    /// part is `self`); its task is dropped, as after a run.
+    /// Stores `v`, computed elsewhere, as the result of `n`; its task is
+    /// dropped, as after a run.
     ///
     /// # Safety
     /// As for [`AnyNode::run`]: the caller holds the claim and no other
-    /// thread touches the node until its consumers are released; `self`
-    /// is `n.as_any()`.
-    pub(crate) unsafe fn put(&self, n: &dyn AnyNode, v: T) {
+    /// thread touches the node until its consumers are released.
+    pub(crate) unsafe fn put(n: &dyn AnyNode, v: T) {
         // SAFETY: the caller holds the claim.
         unsafe { n.drop_task() };
         // SAFETY: as above; readers start only after this returns.
-        unsafe { *self.slot.get() = Slot::Value(v) };
+        unsafe { *Self::of(n).slot.get() = Slot::Value(v) };
     }
 
     /// The stored value, if the node holds one.

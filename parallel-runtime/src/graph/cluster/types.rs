@@ -104,18 +104,11 @@ fn with_wire<T: Serialize + DeserializeOwned + Send + 'static>() -> GraphType {
     }
 }
 
-fn node<T: Send + 'static>(n: &dyn AnyNode) -> &Node<T> {
-    match n.as_any().downcast_ref::<Node<T>>() {
-        Some(node) => node,
-        None => unreachable!("parallel-runtime: a registered type for another node type"),
-    }
-}
-
 /// # Safety
 /// As for [`Node::peek`].
 unsafe fn encode<T: Serialize + Send + 'static>(n: &dyn AnyNode) -> Result<Vec<u8>, String> {
     // SAFETY: forwarded.
-    match unsafe { node::<T>(n).peek() } {
+    match unsafe { Node::<T>::of(n).peek() } {
         Some(v) => crate::codec::encode(v).map_err(|e| e.to_string()),
         None => Err("its result is no longer held on this rank".to_owned()),
     }
@@ -129,7 +122,7 @@ unsafe fn decode<T: DeserializeOwned + Send + 'static>(
 ) -> Result<(), String> {
     let v: T = crate::codec::decode(bytes).map_err(|e| e.to_string())?;
     // SAFETY: forwarded.
-    unsafe { node::<T>(n).put(n, v) };
+    unsafe { Node::<T>::put(n, v) };
     Ok(())
 }
 
@@ -137,7 +130,7 @@ unsafe fn decode<T: DeserializeOwned + Send + 'static>(
 /// As for [`Node::clear`].
 unsafe fn clear<T: Send + 'static>(n: &dyn AnyNode) {
     // SAFETY: forwarded.
-    unsafe { node::<T>(n).clear() }
+    unsafe { Node::<T>::of(n).clear() }
 }
 
 fn registry() -> &'static RwLock<HashMap<TypeId, GraphType>> {
