@@ -117,6 +117,35 @@ fn encode_with<T: Serialize + ?Sized>(
     Ok(ser::to_extend(value, out, oob)?)
 }
 
+/// `value` alone, in postcard's format without the header, appended to
+/// `out`: for a caller that checks the type itself (with
+/// [`fingerprint_of`]), where the header would cost more than the value.
+pub(crate) fn encode_bare_after<T: Serialize + ?Sized>(
+    value: &T,
+    out: Vec<u8>,
+) -> Result<Vec<u8>, CodecError> {
+    Ok(ser::to_extend(value, out, None)?)
+}
+
+/// Decodes a value written by [`encode_bare_after`]: all of `bytes`, or
+/// an error (bytes left over included).
+pub(crate) fn decode_bare<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (value, rest) = de::take_from_bytes(bytes, None)?;
+    if !rest.is_empty() {
+        return Err(CodecError(Kind::Trailing {
+            extra: rest.len(),
+            expected: typename::tag_of::<T>().name.to_string(),
+        }));
+    }
+    Ok(value)
+}
+
+/// The fingerprint of `T`'s serde shape, which the header carries: equal
+/// for two types exactly when [`decode`] takes one for the other.
+pub(crate) fn fingerprint_of<T: ?Sized>() -> u64 {
+    typename::tag_of::<T>().fingerprint
+}
+
 /// At most `u16::MAX` bytes of `name`, cut at a character boundary.
 fn truncated(name: &str) -> &str {
     let mut n = name.len().min(usize::from(u16::MAX));

@@ -183,11 +183,65 @@ fn reductions(w: &Comm) -> Res {
         joined.len() == 1000 + (0..n - 1).map(|r| r.to_string().len()).sum::<usize>(),
         || format!("joined {} bytes", joined.len()),
     )?;
-    // Around the end of a slot (a `String` of 108 bytes is encoded in
-    // 126): each length in turn on every rank.
-    for len in 105..=111 {
+    // Around the end of a slot (20 bytes: a `String` of 19 bytes is
+    // encoded in 20): each length in turn on every rank, then lengths on
+    // both sides of it in one call, each rank's own letter.
+    for len in 16..=24 {
         let s = w.all_reduce_with("y".repeat(len), |a, b| a + &b)?;
         ensure(s.len() == len * n, || format!("{len}: {} bytes", s.len()))?;
+    }
+    for first in 17..=20 {
+        let mine = |r: usize| {
+            char::from(b'a' + (r % 26) as u8)
+                .to_string()
+                .repeat(first + r)
+        };
+        let s = w.all_reduce_with(mine(r), |a, b| a + &b)?;
+        let want: String = (0..n).map(mine).collect();
+        ensure(s == want, || format!("from {first} bytes: {s}"))?;
+    }
+    // A pair, as for an arg-max: fits its slot.
+    let (best, at) = w.all_reduce_with(
+        ((r * 7 % n) as f64, r),
+        |a, b| if b.0 > a.0 { b } else { a },
+    )?;
+    let want = (0..n)
+        .max_by_key(|&q| (q * 7 % n, std::cmp::Reverse(q)))
+        .unwrap_or(0);
+    ensure(at == want && best == (want * 7 % n) as f64, || {
+        format!("arg-max {best} at {at}, want {want}")
+    })?;
+    // Ranks with values of different types: an error on every rank, naming
+    // a rank of the other type and both types, never a value.
+    if n > 1 {
+        let got = if r == 0 {
+            w.all_reduce_with(1.0f32, |a, b| a + b).map(|_| ())
+        } else {
+            w.all_reduce_with(1.0f64, |a, b| a + b).map(|_| ())
+        };
+        match got {
+            Err(Error::WrongType {
+                sent,
+                expected,
+                from,
+                ..
+            }) => {
+                let ok = if r == 0 {
+                    (sent.as_str(), expected.as_str()) == ("f64", "f32") && from != 0
+                } else {
+                    (sent.as_str(), expected.as_str()) == ("f32", "f64") && from == 0
+                };
+                ensure(ok, || {
+                    format!("WrongType from {from}: `{sent}` as `{expected}`")
+                })?
+            }
+            other => return Err(format!("mixed types: expected WrongType, got {other:?}").into()),
+        }
+        // The world is usable after it.
+        let sum = w.all_reduce_with(r, |a, b| a + b)?;
+        ensure(sum == n * (n - 1) / 2, || {
+            format!("sum after the error {sum}")
+        })?;
     }
     // Every value long, in a struct.
     let f = w.all_reduce_with(frame(300, r as u64), |mut a, b| {
