@@ -154,3 +154,24 @@ pub fn run_local(
     println!("local world of {n}: ok {mode}");
     Some(Ok(()))
 }
+
+/// Whether `PARALLEL_BACKEND` forces every call onto a backend other than
+/// the ones in `checks` (the backends whose behaviour the calling test
+/// asserts: its pool, its chunks, its split across ranks). Then the test
+/// cannot hold and says so on stderr, naming itself: call it first and
+/// return when it is `true`. CI runs with the variable unset, so every
+/// such test runs there.
+#[must_use]
+pub fn backend_forced_away_from(test: &str, checks: &[&str]) -> bool {
+    let forced = std::env::var("PARALLEL_BACKEND").unwrap_or_default();
+    let forced = forced.trim().to_ascii_lowercase();
+    if forced.is_empty() || checks.contains(&forced.as_str()) {
+        return false;
+    }
+    eprintln!(
+        "skipped {test}: PARALLEL_BACKEND={forced} forces every call's backend, \
+         and this test checks the {} backend",
+        checks.join(" or ")
+    );
+    true
+}

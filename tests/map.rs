@@ -103,6 +103,9 @@ fn serial_backend_runs_on_the_calling_thread_in_order() {
 
 #[test]
 fn threads_backend_uses_the_pool() {
+    if parallel_tests::backend_forced_away_from("threads_backend_uses_the_pool", &["threads"]) {
+        return;
+    }
     #[parallel_map(schedule = "dynamic")]
     fn name(_i: usize) -> Option<String> {
         std::thread::sleep(std::time::Duration::from_millis(1));
@@ -419,6 +422,12 @@ fn traced_pieces(name: &str, run: impl FnOnce()) -> Vec<(u64, u64, u64)> {
 
 #[test]
 fn dynamic_and_static_pieces_hold_exactly_chunk_size_items() {
+    if parallel_tests::backend_forced_away_from(
+        "dynamic_and_static_pieces_hold_exactly_chunk_size_items",
+        &["threads"],
+    ) {
+        return;
+    }
     #[parallel_map]
     fn piece_probe(x: u32) -> u32 {
         x
@@ -564,6 +573,12 @@ fn text_of(p: Box<dyn std::any::Any + Send>) -> String {
 
 #[test]
 fn a_hashmap_built_on_each_rank_is_an_error_on_every_rank_before_any_item_runs() {
+    if parallel_tests::backend_forced_away_from(
+        "a_hashmap_built_on_each_rank_is_an_error_on_every_rank_before_any_item_runs",
+        &["mpi"],
+    ) {
+        return;
+    }
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     for ranks in 2..=4 {
@@ -661,6 +676,12 @@ fn hash_items_with_no_fingerprint_are_refused_with_a_clear_error() {
 
 #[test]
 fn ranks_with_different_item_counts_are_named() {
+    if parallel_tests::backend_forced_away_from(
+        "ranks_with_different_item_counts_are_named",
+        &["mpi"],
+    ) {
+        return;
+    }
     #[parallel_map(backend = "mpi")]
     fn twice(x: &f64) -> f64 {
         2.0 * x

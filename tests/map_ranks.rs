@@ -53,6 +53,9 @@ fn square(x: u64) -> u64 {
 
 #[test]
 fn try_map_splits_its_items_across_ranks() {
+    if parallel_tests::backend_forced_away_from("try_map_splits_its_items_across_ranks", &["mpi"]) {
+        return;
+    }
     let _one = one_at_a_time();
     let want: Vec<f64> = (0..1000u64).map(|x| (x as f64).sqrt()).collect();
     for ranks in 1..=4 {
@@ -125,6 +128,12 @@ fn an_error_type_without_serde_runs_every_item_on_every_rank() {
 
 #[test]
 fn maps_and_reduces_run_on_an_installed_sub_communicator() {
+    if parallel_tests::backend_forced_away_from(
+        "maps_and_reduces_run_on_an_installed_sub_communicator",
+        &["mpi"],
+    ) {
+        return;
+    }
     let _one = one_at_a_time();
     let want: Vec<u64> = (0..100u64).map(|x| x * x).collect();
     let sum: u64 = want.iter().sum();
@@ -154,6 +163,12 @@ fn maps_and_reduces_run_on_an_installed_sub_communicator() {
 
 #[test]
 fn a_communicator_of_one_rank_runs_the_map_here_and_the_world_comes_back() {
+    if parallel_tests::backend_forced_away_from(
+        "a_communicator_of_one_rank_runs_the_map_here_and_the_world_comes_back",
+        &["mpi"],
+    ) {
+        return;
+    }
     let _one = one_at_a_time();
     let out = local::run(3, |world| {
         let alone = world.split(Some(world.rank() as u32), 0).unwrap().unwrap();
@@ -176,6 +191,12 @@ fn a_communicator_of_one_rank_runs_the_map_here_and_the_world_comes_back() {
 
 #[test]
 fn install_puts_the_previous_communicator_back_after_a_panic() {
+    if parallel_tests::backend_forced_away_from(
+        "install_puts_the_previous_communicator_back_after_a_panic",
+        &["mpi"],
+    ) {
+        return;
+    }
     let _one = one_at_a_time();
     let out = local::run(2, |world| {
         let alone = world.split(Some(world.rank() as u32), 0).unwrap().unwrap();

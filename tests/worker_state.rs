@@ -63,6 +63,12 @@ fn threads_used(options: &MapOptions) -> (usize, Vec<Option<usize>>) {
 
 #[test]
 fn a_call_runs_on_a_pool_of_the_size_it_asks_for() {
+    if parallel_tests::backend_forced_away_from(
+        "a_call_runs_on_a_pool_of_the_size_it_asks_for",
+        &["threads"],
+    ) {
+        return;
+    }
     let shared = parallel_runtime::num_threads();
     for n in [1, 3, 5] {
         for schedule in [Schedule::Dynamic, Schedule::Guided, Schedule::Static] {
@@ -117,6 +123,12 @@ fn zero_threads_is_refused() {
 
 #[test]
 fn more_threads_than_the_machine_can_run_is_refused_at_the_call() {
+    if parallel_tests::backend_forced_away_from(
+        "more_threads_than_the_machine_can_run_is_refused_at_the_call",
+        &["threads"],
+    ) {
+        return;
+    }
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let absurd = (cores * parallel_runtime::config::MAX_THREADS_PER_CORE + 1)
         .min(parallel_runtime::config::MAX_THREADS);

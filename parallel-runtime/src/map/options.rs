@@ -87,6 +87,8 @@ impl MapOptions {
     /// #[parallel_map]
     /// fn worker(_: u32) -> Option<usize> { rayon::current_thread_index() }
     ///
+    /// # // `PARALLEL_BACKEND` set (to serial, say) overrides every call's pool.
+    /// # if std::env::var_os("PARALLEL_BACKEND").is_some() { return; }
     /// let four = MapOptions::new().threads(4).schedule(Schedule::Dynamic);
     /// let used = worker::map_with(&four, 0..1000);
     /// assert!(used.iter().all(|i| matches!(i, Some(0..=3))));

@@ -34,6 +34,8 @@ use crate::config::Backend;
 ///     x * x
 /// }
 ///
+/// # // `PARALLEL_BACKEND=serial` runs the call at once, in `apply_async`.
+/// # if std::env::var_os("PARALLEL_BACKEND").is_some() { return; }
 /// let call = slow_square::apply_async(7, Duration::from_millis(200));
 /// // Not done within 1 ms: the error hands the handle back, the call runs on.
 /// let call = call.get_timeout(Duration::from_millis(1)).unwrap_err().into_handle();
