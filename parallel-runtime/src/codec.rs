@@ -130,14 +130,7 @@ pub(crate) fn encode_bare_after<T: Serialize + ?Sized>(
 /// Decodes a value written by [`encode_bare_after`]: all of `bytes`, or
 /// an error (bytes left over included).
 pub(crate) fn decode_bare<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    let (value, rest) = de::take_from_bytes(bytes, None)?;
-    if !rest.is_empty() {
-        return Err(CodecError(Kind::Trailing {
-            extra: rest.len(),
-            expected: typename::tag_of::<T>().name.to_string(),
-        }));
-    }
-    Ok(value)
+    whole(bytes, None)
 }
 
 /// The fingerprint of `T`'s serde shape, which the header carries: equal
@@ -188,11 +181,19 @@ fn decode_body<T: DeserializeOwned>(
             expected: tag.name.to_string(),
         }));
     }
+    whole(body, oob)
+}
+
+/// The value that `body` holds, all of it: bytes left over are an error.
+fn whole<T: DeserializeOwned>(
+    body: &[u8],
+    oob: Option<&mut bulk::OobIn<'_>>,
+) -> Result<T, CodecError> {
     let (value, rest) = de::take_from_bytes(body, oob)?;
     if !rest.is_empty() {
         return Err(CodecError(Kind::Trailing {
             extra: rest.len(),
-            expected: tag.name.to_string(),
+            expected: typename::tag_of::<T>().name.to_string(),
         }));
     }
     Ok(value)
