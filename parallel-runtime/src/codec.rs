@@ -139,6 +139,11 @@ pub(crate) fn fingerprint_of<T: ?Sized>() -> u64 {
     typename::tag_of::<T>().fingerprint
 }
 
+/// `T`'s readable name, as the header carries it.
+pub(crate) fn type_name_of<T: ?Sized>() -> &'static str {
+    &typename::tag_of::<T>().name
+}
+
 /// At most `u16::MAX` bytes of `name`, cut at a character boundary.
 fn truncated(name: &str) -> &str {
     let mut n = name.len().min(usize::from(u16::MAX));

@@ -152,7 +152,47 @@ fn results(w: &Comm) -> Res {
     ensure(stats.rank == w.rank(), || {
         format!("stats of rank {}", stats.rank)
     })?;
-    transfers(w)
+    transfers(w)?;
+    sizes(w)
+}
+
+#[delayed]
+fn bytes(n: u64, seed: u64) -> Vec<u8> {
+    (0..n).map(|i| (i.wrapping_mul(31) ^ seed) as u8).collect()
+}
+
+#[delayed]
+fn digest(v: Vec<u8>) -> u64 {
+    v.iter().fold(v.len() as u64, |a, &b| {
+        (a ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Values of every size across ranks: empty, around the size a rank
+/// receives into a buffer posted in advance (a frame of 1,024 bytes: a
+/// `Vec<u8>` of 1,006 to 1,010 bytes), and 1 MiB (sent as a notice and a
+/// message of its own), each made on one rank and read on another, in
+/// both directions; the same as one machine.
+fn sizes(w: &Comm) -> Res {
+    let last = w.size() - 1;
+    let graph = || {
+        let lens = [0u64, 1, 1000, 1006, 1007, 1008, 1009, 1010, 4096, 1 << 20];
+        let digests: Vec<Delayed<u64>> = lens
+            .iter()
+            .enumerate()
+            .flat_map(|(k, &n)| {
+                let there = digest(bytes(n, k as u64).on_rank(0)).on_rank(last);
+                let back = digest(bytes(n, k as u64 + 100).on_rank(last)).on_rank(0);
+                [there, back]
+            })
+            .collect();
+        digests
+    };
+    let expected = compute_with(Backend::Threads, graph()).map_err(|e| e.to_string())?;
+    let got = compute_on(w, graph()).map_err(|e| e.to_string())?;
+    ensure(got == expected, || {
+        format!("values of every size across ranks: {got:?}, one machine: {expected:?}")
+    })
 }
 
 #[delayed]

@@ -1,7 +1,8 @@
 //! The coordinating thread of a run on one rank: posts the sends workers
-//! hand it, receives what other ranks send (one receive posted at a time,
-//! any source, the graph's tag), stores each value in its node and releases
-//! the tasks waiting on it.
+//! hand it, receives what other ranks send (on the compute's [`Lane`],
+//! whose receives are posted before the messages come: each rank knows
+//! which ranks send to it, and how many frames), stores each value in its
+//! node and releases the tasks waiting on it.
 
 use std::sync::atomic::Ordering;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize};
@@ -10,14 +11,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use super::exchange::{Exec, Out, Outcome, Placed, Status};
-use super::message::{kind_of, trace_transfer, Msg, TAG};
+use super::message::{kind_of, msg_frame, parse, trace_transfer, value_task, Frame, Msg};
 use crate::graph::error::{Failure, FailureKind};
 use crate::graph::node::Claim;
-use crate::mpi::{Comm, Error, Request, ANY_SOURCE};
+use crate::mpi::{Comm, Error, Lane};
 
-/// Runs this rank's part of `g` on `comm`.
-pub(crate) fn run(g: &Placed<'_>, comm: &Comm) -> Result<Outcome, Error> {
-    let me = comm.rank() as u32;
+/// Runs this rank's part of `g` on `lane`'s communicator.
+pub(crate) fn run(g: &Placed<'_>, lane: &mut Lane<'_>) -> Result<Outcome, Error> {
+    let me = lane.rank() as u32;
     let n = g.nodes.len();
     let mine = |i: u32| g.owner[i as usize] == me;
     // Consumers on this rank, as flat arrays; what each task waits for.
@@ -44,9 +45,16 @@ pub(crate) fn run(g: &Placed<'_>, comm: &Comm) -> Result<Outcome, Error> {
             }
         }
     }
-    let expected = (0..n)
-        .filter(|&i| !mine(i as u32) && g.dests[i].contains(&me))
-        .count();
+    // The frames each rank sends here: one per task of it whose result
+    // this rank consumes (its value, or its failure).
+    let mut from = vec![0usize; lane.size()];
+    for i in (0..n).filter(|&i| !mine(i as u32) && g.dests[i].contains(&me)) {
+        from[g.owner[i] as usize] += 1;
+    }
+    for (r, &k) in from.iter().enumerate().filter(|&(_, &k)| k > 0) {
+        lane.expect(r, k)?;
+    }
+    let expected = from.iter().sum();
     let (tx, rx) = channel();
     let exec = Exec {
         g,
@@ -72,13 +80,12 @@ pub(crate) fn run(g: &Placed<'_>, comm: &Comm) -> Result<Outcome, Error> {
     }
     let mut co = Coordinator {
         x,
-        comm,
+        lane,
         rx,
         expected,
-        sends: Vec::new(),
-        recv: None,
         aborted: false,
-        aborts_seen: 0,
+        aborts_from: Vec::new(),
+
         sent: 0,
         received: 0,
     };
@@ -107,34 +114,31 @@ pub(crate) fn run(g: &Placed<'_>, comm: &Comm) -> Result<Outcome, Error> {
         })
     });
     result?;
-    for req in co.sends.drain(..) {
-        req.wait()?;
-    }
+    co.lane.flush()?;
     Ok(Outcome {
         failure: x.first.get().cloned(),
         cancelled: x.cancelled.load(Ordering::Relaxed),
         aborted: co.aborted,
-        aborts_seen: co.aborts_seen,
+        aborts_from: co.aborts_from,
         sent: co.sent,
         received: co.received,
     })
 }
 
-pub(super) struct Coordinator<'x, 'c> {
+pub(super) struct Coordinator<'x, 'l, 'c> {
     pub(super) x: &'x Exec<'x>,
-    pub(super) comm: &'c Comm,
+    pub(super) lane: &'l mut Lane<'c>,
     pub(super) rx: Receiver<Out>,
     /// Messages about tasks this rank still waits for.
     pub(super) expected: usize,
-    pub(super) sends: Vec<Request<'c, ()>>,
-    pub(super) recv: Option<Request<'c, Msg>>,
     pub(super) aborted: bool,
-    pub(super) aborts_seen: usize,
+    /// The ranks whose `Abort` came.
+    pub(super) aborts_from: Vec<usize>,
     pub(super) sent: usize,
     pub(super) received: usize,
 }
 
-impl<'x> Coordinator<'x, '_> {
+impl<'x> Coordinator<'x, '_, '_> {
     pub(super) fn run(&mut self, s: &rayon::Scope<'x>) -> Result<(), Error> {
         let mut idle = 0u32;
         loop {
@@ -143,28 +147,11 @@ impl<'x> Coordinator<'x, '_> {
                 self.post(out)?;
                 progress = true;
             }
-            if self.recv.is_none() && self.expected > 0 {
-                self.recv = Some(self.comm.irecv(ANY_SOURCE, TAG)?);
-            }
-            if let Some(req) = self.recv.as_mut() {
-                if let Some(msg) = req.test()? {
-                    self.recv = None;
-                    self.deliver(s, msg);
-                    progress = true;
-                }
-            }
-            if !self.sends.is_empty() {
-                let mut err = None;
-                self.sends.retain_mut(|r| match r.test() {
-                    Ok(done) => done.is_none(),
-                    Err(e) => {
-                        err = Some(e);
-                        false
-                    }
-                });
-                if let Some(e) = err {
-                    return Err(e);
-                }
+            // Also completes the sends that completed.
+            if let Some((from, frame)) = self.lane.poll()? {
+                self.deliver(s, from, &frame)?;
+                self.lane.recycle(frame);
+                progress = true;
             }
             // One task at a time, so that its results are sent before the
             // next runs.
@@ -205,13 +192,10 @@ impl<'x> Coordinator<'x, '_> {
     /// Sends what a worker handed over.
     fn post(&mut self, out: Out) -> Result<(), Error> {
         match out {
-            Out::Send(to, msg) => {
-                let value = match &msg {
-                    Msg::Value { task, bytes } => Some((*task, bytes.len())),
-                    _ => None,
-                };
+            Out::Send(to, frame) => {
+                let value = value_task(&frame).map(|task| (task, frame.len()));
                 let start = self.x.trace.then(crate::trace::now_us);
-                self.sends.push(self.comm.isend(&msg, to as usize, TAG)?);
+                self.lane.send(to as usize, frame)?;
                 if let Some((task, len)) = value {
                     self.sent += 1;
                     if let Some(start) = start {
@@ -221,8 +205,9 @@ impl<'x> Coordinator<'x, '_> {
             }
             Out::Abort if !self.aborted => {
                 self.aborted = true;
-                for r in (0..self.comm.size()).filter(|&r| r != self.x.me as usize) {
-                    self.sends.push(self.comm.isend(&Msg::Abort, r, TAG)?);
+                let frame = msg_frame(&Msg::Abort);
+                for r in (0..self.lane.size()).filter(|&r| r != self.x.me as usize) {
+                    self.lane.send(r, frame.clone())?;
                 }
             }
             Out::Abort | Out::Wake => {}
@@ -230,16 +215,23 @@ impl<'x> Coordinator<'x, '_> {
         Ok(())
     }
 
-    /// Stores what another rank sent and releases the tasks waiting on it.
-    fn deliver(&mut self, s: &rayon::Scope<'x>, msg: Msg) {
+    /// Stores what rank `from` sent and releases the tasks waiting on it.
+    fn deliver(&mut self, s: &rayon::Scope<'x>, from: usize, frame: &[u8]) -> Result<(), Error> {
         let x = self.x;
+        let msg = match parse(Lane::payload(frame)) {
+            Ok(msg) => msg,
+            Err(e) => return Err(self.lane.garbled(from, e)),
+        };
         let (task, status) = match msg {
-            Msg::Abort => {
-                self.aborts_seen += 1;
+            Frame::Other(Msg::Abort) => {
+                // Not one of the frames counted: the lane expects one more
+                // from that rank again.
+                self.aborts_from.push(from);
+                self.lane.expect(from, 1)?;
                 x.abort.store(true, Ordering::Relaxed);
-                return;
+                return Ok(());
             }
-            Msg::Value { task, bytes } => {
+            Frame::Value { task, bytes } if (task as usize) < x.g.nodes.len() => {
                 self.received += 1;
                 let start = x.trace.then(crate::trace::now_us);
                 let node = &*x.g.nodes[task as usize];
@@ -247,7 +239,7 @@ impl<'x> Coordinator<'x, '_> {
                 // SAFETY: this compute holds the claim of the node, which
                 // does not run here; its readers are released below.
                 let got = match decode {
-                    Some(decode) => unsafe { decode(node, &bytes) },
+                    Some(decode) => unsafe { decode(node, bytes) },
                     None => Err("no decoder".to_owned()),
                 };
                 if let Some(start) = start {
@@ -273,12 +265,12 @@ impl<'x> Coordinator<'x, '_> {
                     }
                 }
             }
-            Msg::Failed {
+            Frame::Other(Msg::Failed {
                 task,
                 origin,
                 kind,
                 message,
-            } => {
+            }) if (task as usize) < x.g.nodes.len() => {
                 let origin =
                     x.g.nodes
                         .get(origin as usize)
@@ -294,12 +286,23 @@ impl<'x> Coordinator<'x, '_> {
                 unsafe { x.g.nodes[task as usize].fail(cause) };
                 (task, Status::Failed)
             }
-            Msg::Skipped { task } => (task, Status::Skipped),
+            Frame::Other(Msg::Skipped { task }) if (task as usize) < x.g.nodes.len() => {
+                (task, Status::Skipped)
+            }
+            Frame::Value { task, .. }
+            | Frame::Other(Msg::Failed { task, .. } | Msg::Skipped { task }) => {
+                let e = format!(
+                    "a message about task {task} of a graph of {}",
+                    x.g.nodes.len()
+                );
+                return Err(self.lane.garbled(from, e));
+            }
         };
         self.expected -= 1;
         if let Some(c) = x.release(s, task, status) {
             x.run_here(s, c);
         }
+        Ok(())
     }
 }
 

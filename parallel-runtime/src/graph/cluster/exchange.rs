@@ -24,7 +24,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use super::message::{kind_code, trace_task, Msg};
+use super::lists::Lists;
+use super::message::{kind_code, msg_frame, trace_task, value_frame, Msg};
 use super::types::GraphType;
 use crate::graph::error::{Failure, FailureKind};
 use crate::graph::node::{AnyNode, Claim};
@@ -41,7 +42,8 @@ const SKIP: u8 = 2;
 
 /// What a worker hands the coordinating thread.
 pub(super) enum Out {
-    Send(u32, Msg),
+    /// A frame (see `message.rs`) to a rank.
+    Send(u32, Vec<u8>),
     Abort,
     /// The last task of this rank completed.
     Wake,
@@ -52,10 +54,10 @@ pub(crate) struct Placed<'a> {
     pub(crate) nodes: &'a [Arc<dyn AnyNode>],
     pub(crate) prior: &'a [Claim],
     pub(crate) order: &'a [u32],
-    pub(crate) deps: &'a [Vec<u32>],
+    pub(crate) deps: &'a Lists,
     pub(crate) owner: &'a [u32],
     /// The ranks each task's result goes to.
-    pub(crate) dests: &'a [Vec<u32>],
+    pub(crate) dests: &'a Lists,
     /// The result type of each task whose result crosses ranks.
     pub(crate) types: &'a [Option<GraphType>],
     /// Tasks this rank holds from an earlier compute.
@@ -71,8 +73,8 @@ pub(crate) struct Outcome {
     pub(crate) cancelled: usize,
     /// Whether this rank told the others to abort.
     pub(crate) aborted: bool,
-    /// `Abort` messages received.
-    pub(crate) aborts_seen: usize,
+    /// The ranks whose `Abort` came.
+    pub(crate) aborts_from: Vec<usize>,
     pub(crate) sent: usize,
     pub(crate) received: usize,
 }
@@ -281,18 +283,17 @@ impl Exec<'_> {
             };
             // SAFETY: the task completed and its consumers are not
             // released yet: nobody reads the value.
-            match unsafe { encode(node) } {
-                Ok(bytes) => {
-                    // The bytes move to the last rank (most results have
+            match unsafe { value_frame(i, node, encode) } {
+                Ok(frame) => {
+                    // The frame moves to the last rank (most results have
                     // one): a copy only for each further rank.
                     let Some((&last, others)) = dests.split_last() else {
                         return status;
                     };
                     for &d in others {
-                        let bytes = bytes.clone();
-                        self.send(Out::Send(d, Msg::Value { task: i, bytes }));
+                        self.send(Out::Send(d, frame.clone()));
                     }
-                    self.send(Out::Send(last, Msg::Value { task: i, bytes }));
+                    self.send(Out::Send(last, frame));
                     let h = node.head();
                     if self.g.reads[i as usize] == 0 && !h.kept.load(Ordering::Relaxed) {
                         if let Some(t) = ty {
@@ -340,8 +341,9 @@ impl Exec<'_> {
                 }
             }
         };
+        let frame = msg_frame(&msg);
         for &d in dests {
-            self.send(Out::Send(d, msg.clone()));
+            self.send(Out::Send(d, frame.clone()));
         }
         status
     }

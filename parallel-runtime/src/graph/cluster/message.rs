@@ -1,23 +1,34 @@
 //! What ranks say to each other while a graph runs, and how it shows in
-//! the trace: the messages about tasks, the kinds of failure as they
-//! travel, the events of tasks (with their rank) and of transfers.
+//! the trace: the frames about tasks (on the compute's [`Lane`]), the
+//! kinds of failure as they travel, the events of tasks (with their rank)
+//! and of transfers.
+//!
+//! A frame's payload is a task's value (`VALUE`, the task, then its
+//! type's fingerprint and the value, written by the type's `Encode`), or
+//! any other [`Msg`] (`OTHER`, then the message).
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::types::Encode;
 use crate::graph::error::FailureKind;
 use crate::graph::node::AnyNode;
-use crate::mpi::Tag;
+use crate::mpi::{Lane, Tag};
 
-/// The tag of a graph's messages, on the compute's own communicator.
+/// The tag of a graph's frames (and the next, for long ones), on the
+/// compute's own communicator.
 pub(super) const TAG: Tag = 32_100;
 
-/// One message between ranks about task `task` (a position in the plan).
+/// The first byte of a frame's payload: a task's value.
+const VALUE: u8 = 0;
+/// The first byte of a frame's payload: a [`Msg`].
+const OTHER: u8 = 1;
+
+/// One message between ranks about task `task` (a position in the plan),
+/// other than its value.
 #[derive(Serialize, Deserialize, Clone)]
 pub(super) enum Msg {
-    /// Its result.
-    Value { task: u32, bytes: Vec<u8> },
     /// It failed, or was cancelled because task `origin` failed.
     Failed {
         task: u32,
@@ -29,6 +40,65 @@ pub(super) enum Msg {
     Skipped { task: u32 },
     /// A task of the sender failed: skip what has not started.
     Abort,
+}
+
+/// A frame received, parsed.
+pub(super) enum Frame<'a> {
+    /// Task `task`'s value, as its type's `Encode` wrote it.
+    Value {
+        task: u32,
+        bytes: &'a [u8],
+    },
+    Other(Msg),
+}
+
+/// The frame of task `task`'s value, encoded by `encode` from `node`.
+///
+/// # Safety
+/// As for the `Encode` of `node`'s type.
+pub(super) unsafe fn value_frame(
+    task: u32,
+    node: &dyn AnyNode,
+    encode: Encode,
+) -> Result<Vec<u8>, String> {
+    let mut frame = Lane::blank();
+    frame.push(VALUE);
+    frame.extend_from_slice(&task.to_le_bytes());
+    // SAFETY: forwarded.
+    unsafe { encode(node, frame) }
+}
+
+/// The frame of `msg`.
+pub(super) fn msg_frame(msg: &Msg) -> Vec<u8> {
+    let mut frame = Lane::blank();
+    frame.push(OTHER);
+    crate::codec::encode_bare_after(msg, frame)
+        .unwrap_or_else(|e| unreachable!("a graph's message always encodes: {e}"))
+}
+
+/// The task a value frame is about (for the trace of a transfer).
+pub(super) fn value_task(frame: &[u8]) -> Option<u32> {
+    match Lane::payload(frame) {
+        [VALUE, a, b, c, d, ..] => Some(u32::from_le_bytes([*a, *b, *c, *d])),
+        _ => None,
+    }
+}
+
+/// Reads a frame's payload.
+pub(super) fn parse(payload: &[u8]) -> Result<Frame<'_>, String> {
+    match payload {
+        [VALUE, a, b, c, d, bytes @ ..] => Ok(Frame::Value {
+            task: u32::from_le_bytes([*a, *b, *c, *d]),
+            bytes,
+        }),
+        [OTHER, msg @ ..] => crate::codec::decode_bare(msg)
+            .map(Frame::Other)
+            .map_err(|e| e.to_string()),
+        _ => Err(format!(
+            "a frame of {} bytes that is no graph message",
+            payload.len()
+        )),
+    }
 }
 
 /// A [`FailureKind`] as it travels.

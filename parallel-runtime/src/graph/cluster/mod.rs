@@ -22,6 +22,7 @@
 mod check;
 mod coordinator;
 mod exchange;
+mod lists;
 mod message;
 mod outcome;
 mod placement;
@@ -224,7 +225,7 @@ fn run_plan<C: Compute>(
             // The other ranks must not wait: show them an empty graph.
             let shape = check::Shape {
                 names: Vec::new(),
-                deps: &[],
+                deps: &lists::Lists::default(),
                 roots: &[],
                 nodes: &[],
             };

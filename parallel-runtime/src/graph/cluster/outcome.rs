@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use super::exchange;
-use super::message::{kind_code, kind_of, Msg, TAG};
+use super::message::{kind_code, kind_of};
 use crate::graph::error::{Failure, FailureKind};
 use crate::graph::node::AnyNode;
 use crate::graph::{Compute, DelayedError, Roots, TaskKey, TaskSite};
-use crate::mpi::{Comm, ANY_SOURCE};
+use crate::mpi::{Comm, Lane};
 
 /// What each rank says at the end: its first failure (task, kind,
 /// message), how many tasks it cancelled or skipped, whether it sent
@@ -27,6 +27,7 @@ struct Report {
 /// and takes the `Abort`s sent to it that it has not received.
 pub(super) fn finish(
     comm: &Comm,
+    lane: &mut Lane<'_>,
     nodes: &[Arc<dyn AnyNode>],
     o: exchange::Outcome,
 ) -> Result<(), DelayedError> {
@@ -42,14 +43,23 @@ pub(super) fn finish(
     let comm_err =
         |e: crate::mpi::Error| error_at(nodes, 0, FailureKind::Comm, e.to_string()).on_rank(me);
     let all = comm.allgather(&mine).map_err(comm_err)?;
-    let aborts = all
+    // The `Abort`s still on their way here: received (their content is
+    // known), so that none is left for a later compute.
+    for (r, _) in all
         .iter()
         .enumerate()
         .filter(|(r, a)| *r != me && a.aborted)
-        .count();
-    for _ in o.aborts_seen..aborts {
-        comm.recv::<Msg>(ANY_SOURCE, TAG).map_err(comm_err)?;
+    {
+        if !o.aborts_from.contains(&r) {
+            lane.expect(r, 1).map_err(comm_err)?;
+        }
     }
+    while lane.expected() > 0 {
+        if let Some((_, frame)) = lane.poll().map_err(comm_err)? {
+            lane.recycle(frame);
+        }
+    }
+    lane.flush().map_err(comm_err)?;
     let cancelled = all.iter().map(|a| a.cancelled as usize).sum();
     let Some((rank, report)) = all.iter().enumerate().find(|(_, a)| a.failure.is_some()) else {
         return Ok(());

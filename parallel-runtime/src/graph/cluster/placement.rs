@@ -60,19 +60,22 @@ pub(crate) fn place(tasks: &[Task<'_>], order: &[u32], size: u32) -> Placement {
             source += 1;
             r
         } else {
-            votes.iter_mut().for_each(|v| *v = 0);
+            // Only the ranks of its inputs are counted (and reset after):
+            // the cost of a task is its inputs, not the number of ranks.
             for &d in t.deps {
                 votes[owner[d as usize] as usize] += 1;
             }
-            let best = (0..size as usize)
-                .filter(|&r| votes[r] > 0)
-                .max_by(|&a, &b| {
-                    votes[a]
-                        .cmp(&votes[b])
-                        .then(load[b].cmp(&load[a]))
-                        .then(b.cmp(&a))
-                })
+            // Most inputs, then the least loaded, then the lowest rank.
+            let key = |r: usize| (votes[r], std::cmp::Reverse(load[r]), std::cmp::Reverse(r));
+            let best = t
+                .deps
+                .iter()
+                .map(|&d| owner[d as usize] as usize)
+                .max_by_key(|&r| key(r))
                 .unwrap_or(0);
+            for &d in t.deps {
+                votes[owner[d as usize] as usize] = 0;
+            }
             if load[best] >= cap {
                 least_loaded(&load)
             } else {

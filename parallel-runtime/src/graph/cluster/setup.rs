@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use super::lists::Lists;
+use super::message::TAG;
 use super::outcome::{error_at, finish};
 use super::types::{self, GraphType};
 use super::{check, coordinator, exchange, pin_of, pins, placement, ClusterStats, LAST};
@@ -13,7 +15,7 @@ use crate::graph::error::FailureKind;
 use crate::graph::node::{AnyNode, Claim};
 use crate::graph::plan::Plan;
 use crate::graph::{Compute, DelayedError, Roots};
-use crate::mpi::Comm;
+use crate::mpi::{Comm, Lane};
 
 /// Checks, places and runs the claimed graph; `Ok(true)` when this rank
 /// holds the results.
@@ -27,14 +29,10 @@ pub(super) fn placed<C: Compute>(
     let (me, size) = (comm.rank(), comm.size());
     let n = nodes.len();
     let index = |d: &Arc<dyn AnyNode>| d.head().index.load(Ordering::Relaxed);
-    let deps: Vec<Vec<u32>> = nodes
-        .iter()
-        .zip(prior)
-        .map(|(node, &p)| match p {
-            Claim::Idle => node.head().deps.iter().map(index).collect(),
-            _ => Vec::new(),
-        })
-        .collect();
+    let deps = Lists::collect(nodes.iter().zip(prior).map(|(node, &p)| {
+        let inputs = (p == Claim::Idle).then(|| node.head().deps.iter().map(index));
+        inputs.into_iter().flatten()
+    }));
     let mut roots = Roots::default();
     c.roots(&mut roots);
     let root_ix: Vec<u32> = roots.0.iter().map(index).collect();
@@ -108,22 +106,25 @@ pub(super) fn placed<C: Compute>(
         done.get(r as usize)
             .is_some_and(|l| l.binary_search(&(i as u32)).is_ok())
     };
-    let mut dests: Vec<Vec<u32>> = vec![Vec::new(); n];
+    // The ranks each result goes to: its consumers' and, for a root, the
+    // ranks that get the results; not its own, nor one that holds it.
+    let (owner_of, to_results) = (&owner, &results);
+    let pairs = || {
+        let consumers = (0..n).flat_map(|c| deps[c].iter().map(move |&d| (d, owner_of[c])));
+        let results = root_ix
+            .iter()
+            .flat_map(|&r| to_results.iter().map(move |&to| (r, to)));
+        consumers.chain(results)
+    };
+    let dests = Lists::grouped(n, pairs).sorted_unique(|i, r| r == owner[i] || complete_on(i, r));
     let mut reads = vec![0u32; n];
     for c in 0..n {
         for &d in &deps[c] {
-            dests[d as usize].push(owner[c]);
             reads[d as usize] += u32::from(owner[c] == me as u32);
         }
     }
     for &r in &root_ix {
-        dests[r as usize].extend_from_slice(&results);
         reads[r as usize] += u32::from(results.contains(&(me as u32)));
-    }
-    for (i, list) in dests.iter_mut().enumerate() {
-        list.sort_unstable();
-        list.dedup();
-        list.retain(|&r| r != owner[i] && !complete_on(i, r));
     }
     let types = transfer_types(nodes, &owner, &dests)?;
     let g = exchange::Placed {
@@ -137,8 +138,10 @@ pub(super) fn placed<C: Compute>(
         here: &here,
         reads: &reads,
     };
-    let outcome = coordinator::run(&g, comm)
-        .map_err(|e| error_at(nodes, 0, FailureKind::Comm, e.to_string()).on_rank(me))?;
+    let comm_err =
+        |e: crate::mpi::Error| error_at(nodes, 0, FailureKind::Comm, e.to_string()).on_rank(me);
+    let mut lane = Lane::new(comm, TAG).map_err(comm_err)?;
+    let outcome = coordinator::run(&g, &mut lane).map_err(comm_err)?;
     let mine = owner.iter().filter(|&&o| o == me as u32).count();
     LAST.with(|l| {
         l.set(Some(ClusterStats {
@@ -148,7 +151,7 @@ pub(super) fn placed<C: Compute>(
             received: outcome.received,
         }))
     });
-    finish(comm, nodes, outcome)?;
+    finish(comm, &mut lane, nodes, outcome)?;
     Ok(results.contains(&(me as u32)))
 }
 
@@ -157,7 +160,7 @@ pub(super) fn placed<C: Compute>(
 fn transfer_types(
     nodes: &[Arc<dyn AnyNode>],
     owner: &[u32],
-    dests: &[Vec<u32>],
+    dests: &Lists,
 ) -> Result<Vec<Option<GraphType>>, DelayedError> {
     let mut seen: HashMap<std::any::TypeId, Option<GraphType>> = HashMap::new();
     let mut types = vec![None; nodes.len()];

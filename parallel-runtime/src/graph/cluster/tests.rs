@@ -110,3 +110,53 @@ fn a_failure_is_named_on_every_rank_with_one_thread_and_with_several() {
         assert!(ranks.iter().all(|r| *r == ranks[0]), "{ranks:?}");
     }
 }
+
+#[test]
+fn values_of_every_size_cross_ranks_in_a_local_world() {
+    // Around a lane's slot (a frame of 1,024 bytes: a `Vec<u8>` of 1,006 to
+    // 1,010 bytes) and far above it (a notice, then the frame by itself).
+    super::transferable::<Vec<u8>>();
+    let make = delayed_fn("cinl_bytes", |(n, seed): (usize, u8)| {
+        (0..n)
+            .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+            .collect::<Vec<u8>>()
+    });
+    let digest = delayed_fn("cinl_digest", |v: Vec<u8>| {
+        v.iter().fold(v.len() as u64, |a, &b| {
+            (a ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    });
+    let lens = [0usize, 1000, 1006, 1007, 1008, 1009, 1010, 4096, 1 << 20];
+    let expect: Vec<u64> = lens
+        .iter()
+        .enumerate()
+        .map(|(k, &n)| {
+            (0..n)
+                .map(|i| (i as u8).wrapping_mul(31) ^ k as u8)
+                .fold(n as u64, |a, b| {
+                    (a ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                })
+        })
+        .collect();
+    for threads in [1, 2] {
+        let got = each_rank(2, threads, |w| {
+            let digests: Vec<Delayed<u64>> = lens
+                .iter()
+                .enumerate()
+                .map(|(k, &n)| {
+                    let from = k % 2;
+                    let v = make.call(value((n, k as u8)).on_rank(from)).on_rank(from);
+                    digest.call(v).on_rank(1 - from)
+                })
+                .collect();
+            compute_on(w, digests)
+        });
+        for (r, g) in got.into_iter().enumerate() {
+            assert_eq!(
+                g.as_ref().ok(),
+                Some(&expect),
+                "rank {r}, {threads} threads: {g:?}"
+            );
+        }
+    }
+}

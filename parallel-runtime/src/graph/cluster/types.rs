@@ -20,9 +20,12 @@ use serde::Serialize;
 
 use crate::graph::node::{AnyNode, Node};
 
-/// Encodes a node's value (borrowed, before its readers start).
-pub(crate) type Encode = unsafe fn(&dyn AnyNode) -> Result<Vec<u8>, String>;
-/// Decodes bytes into a node's value.
+/// Appends a node's value (borrowed, before its readers start) to a
+/// frame: its type's fingerprint, then the value without the codec's
+/// header.
+pub(crate) type Encode = unsafe fn(&dyn AnyNode, Vec<u8>) -> Result<Vec<u8>, String>;
+/// Decodes bytes written by an [`Encode`] into a node's value; an error
+/// when they hold another type.
 pub(crate) type Decode = unsafe fn(&dyn AnyNode, &[u8]) -> Result<(), String>;
 
 /// What the executor across ranks knows of one result type.
@@ -106,10 +109,16 @@ fn with_wire<T: Serialize + DeserializeOwned + Send + 'static>() -> GraphType {
 
 /// # Safety
 /// As for [`Node::peek`].
-unsafe fn encode<T: Serialize + Send + 'static>(n: &dyn AnyNode) -> Result<Vec<u8>, String> {
+unsafe fn encode<T: Serialize + Send + 'static>(
+    n: &dyn AnyNode,
+    mut out: Vec<u8>,
+) -> Result<Vec<u8>, String> {
     // SAFETY: forwarded.
     match unsafe { Node::<T>::of(n).peek() } {
-        Some(v) => crate::codec::encode(v).map_err(|e| e.to_string()),
+        Some(v) => {
+            out.extend_from_slice(&crate::codec::fingerprint_of::<T>().to_le_bytes());
+            crate::codec::encode_bare_after(v, out).map_err(|e| e.to_string())
+        }
         None => Err("its result is no longer held on this rank".to_owned()),
     }
 }
@@ -120,7 +129,15 @@ unsafe fn decode<T: DeserializeOwned + Send + 'static>(
     n: &dyn AnyNode,
     bytes: &[u8],
 ) -> Result<(), String> {
-    let v: T = crate::codec::decode(bytes).map_err(|e| e.to_string())?;
+    let (fp, bare) = bytes.split_at_checked(8).ok_or("a message cut short")?;
+    if fp != crate::codec::fingerprint_of::<T>().to_le_bytes() {
+        return Err(format!(
+            "it is of another type than this rank's `{}` (the ranks' graphs differ in a \
+             task's result type)",
+            crate::codec::type_name_of::<T>()
+        ));
+    }
+    let v: T = crate::codec::decode_bare(bare).map_err(|e| e.to_string())?;
     // SAFETY: forwarded.
     unsafe { Node::<T>::put(n, v) };
     Ok(())

@@ -5,6 +5,7 @@ mod early;
 mod nonblocking;
 mod receive;
 mod send;
+mod slot;
 mod vector;
 
 use rsmpi::attribute::{AttributeKey, CommAttribute};
@@ -16,6 +17,7 @@ use rsmpi::Count;
 use early::EarlyQueue;
 pub(crate) use receive::Probed;
 pub(crate) use send::SendRequest;
+pub(crate) use slot::Slot;
 
 use super::{Direct, Transport};
 use crate::mpi::error::Error;

@@ -1,0 +1,405 @@
+//! A lane: the runtime's own messages between the ranks of a communicator
+//! (a graph computed across ranks sends its values and failures on one),
+//! at the latency of MPI's own small messages.
+//!
+//! The object path probes every message before it receives it, as it
+//! cannot know its size before: on real MPI an `MPI_Improbe` each time a
+//! receive is tested, then `MPI_Mrecv`, then a decoding of the message and
+//! a copy of the bytes inside it. A lane knows which ranks will send to it
+//! and how many messages each ([`Lane::expect`]), so it keeps a receive
+//! *posted* for each such rank, into a buffer of [`SLOT`] bytes: on real
+//! MPI an `MPI_Irecv` handed to the library before the message comes, then
+//! `MPI_Test`, as a hand-written MPI program does. It never posts more
+//! receives than messages it expects, so none is left posted to take a
+//! message meant for a later receive.
+//!
+//! A frame longer than a slot goes as two messages: a notice of its length
+//! on the lane's tag, then the frame on the next tag, received into a
+//! buffer of that length (through the buffer path, so of any size). Frames
+//! from one rank arrive in the order sent, except that a long one may come
+//! after short ones sent after it.
+//!
+//! A frame is a `Vec<u8>` from [`Lane::frame`], whose first byte belongs to
+//! the lane; the caller appends its bytes, and reads them back with
+//! [`Lane::payload`]. Vectors come back to the lane ([`Lane::recycle`]) and
+//! are reused, so that a message costs no allocation.
+//!
+//! In the local world of threads the same lane runs on the matched
+//! receives of the buffer path, which behave the same.
+
+use std::collections::VecDeque;
+
+use super::check::Checks as _;
+use super::comm::Comm;
+use super::error::Error;
+use super::message::Tag;
+use super::request::BufRequest;
+#[cfg(feature = "mpi")]
+use super::transport::rsmpi::Slot;
+
+/// The bytes of a frame sent as one message: a larger one is sent as a
+/// notice and a second message.
+pub(crate) const SLOT: usize = 1024;
+
+/// Receives kept posted for one rank at a time (at most as many as the
+/// frames still expected from it): the next message from a rank finds a
+/// receive posted while the frame before is handled.
+const DEPTH: usize = 2;
+
+/// Vectors kept for reuse, at most.
+const SPARE: usize = 64;
+
+/// The first byte of a frame sent whole.
+const WHOLE: u8 = 0;
+/// The first byte of a notice: the frame, of the length that follows (8
+/// bytes), comes on the next tag.
+const LONG: u8 = 1;
+
+/// A posted receive of a frame.
+enum Recv<'c> {
+    /// `MPI_Irecv`, on real MPI.
+    #[cfg(feature = "mpi")]
+    Posted(Slot),
+    /// A matched receive of the buffer path (the local world).
+    Matched(BufRequest<'c, u8>),
+}
+
+impl Recv<'_> {
+    /// The vector and how many bytes arrived, once in.
+    fn test(&mut self) -> Result<Option<(Vec<u8>, usize)>, Error> {
+        match self {
+            #[cfg(feature = "mpi")]
+            Recv::Posted(slot) => Ok(slot.test()),
+            Recv::Matched(req) => Ok(req.test()?.map(|(v, st)| (v, st.map_or(0, |s| s.count())))),
+        }
+    }
+}
+
+/// What the lane knows of one rank that sends to it.
+#[derive(Default)]
+struct Peer<'c> {
+    /// Frames still expected (a long frame counts at its notice).
+    left: usize,
+    /// Receives posted, oldest first (MPI fills them in that order).
+    posted: VecDeque<Recv<'c>>,
+}
+
+/// Frames between the ranks of `comm` on one tag (and the next, for long
+/// frames); see the module's doc.
+pub(crate) struct Lane<'c> {
+    comm: &'c Comm,
+    tag: Tag,
+    peers: Vec<Peer<'c>>,
+    /// Ranks with a receive posted.
+    active: Vec<usize>,
+    /// Where the next poll starts in `active` (fairness between ranks).
+    turn: usize,
+    /// Long frames being received: the rank and the receive.
+    longs: Vec<(usize, BufRequest<'c, u8>)>,
+    sends: Vec<BufRequest<'c, u8>>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl<'c> Lane<'c> {
+    /// A lane on `tag` and `tag + 1` of `comm`, which nothing else may
+    /// receive on while it lives; no frame expected yet.
+    pub(crate) fn new(comm: &'c Comm, tag: Tag) -> Result<Self, Error> {
+        comm.t.check_tag("lane", tag.saturating_add(1))?;
+        Ok(Lane {
+            comm,
+            tag,
+            peers: (0..comm.size()).map(|_| Peer::default()).collect(),
+            active: Vec::new(),
+            turn: 0,
+            longs: Vec::new(),
+            sends: Vec::new(),
+            spare: Vec::new(),
+        })
+    }
+
+    /// Expects `n` more frames from rank `from`: receives are posted for
+    /// them, at most [`DEPTH`] at a time.
+    pub(crate) fn expect(&mut self, from: usize, n: usize) -> Result<(), Error> {
+        self.comm.t.check_rank("lane", from)?;
+        self.peers[from].left += n;
+        self.fill(from)
+    }
+
+    /// This rank.
+    pub(crate) fn rank(&self) -> usize {
+        self.comm.rank()
+    }
+
+    /// The number of ranks.
+    pub(crate) fn size(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// The error for a frame from `from` that its reader could not read.
+    pub(crate) fn garbled(&self, from: usize, detail: String) -> Error {
+        Error::Mismatch {
+            rank: self.comm.rank(),
+            op: "lane",
+            from,
+            detail,
+        }
+    }
+
+    /// Frames still expected from any rank.
+    pub(crate) fn expected(&self) -> usize {
+        self.peers.iter().map(|p| p.left).sum::<usize>() + self.longs.len()
+    }
+
+    /// An empty frame to append bytes to (a vector reused when one is
+    /// spare).
+    pub(crate) fn frame(&mut self) -> Vec<u8> {
+        let mut v = self.spare.pop().unwrap_or_default();
+        v.clear();
+        v.push(WHOLE);
+        v
+    }
+
+    /// An empty frame in a new vector, for a thread without the lane.
+    pub(crate) fn blank() -> Vec<u8> {
+        let mut v = Vec::with_capacity(64);
+        v.push(WHOLE);
+        v
+    }
+
+    /// The caller's bytes of a received frame.
+    pub(crate) fn payload(frame: &[u8]) -> &[u8] {
+        frame.get(1..).unwrap_or_default()
+    }
+
+    /// Gives a frame's vector back, to be reused.
+    pub(crate) fn recycle(&mut self, v: Vec<u8>) {
+        if self.spare.len() < SPARE && v.capacity() <= 4 * SLOT {
+            self.spare.push(v);
+        }
+    }
+
+    /// Starts sending `frame` (from [`Lane::frame`]) to rank `to`.
+    pub(crate) fn send(&mut self, to: usize, frame: Vec<u8>) -> Result<(), Error> {
+        debug_assert_eq!(
+            frame.first(),
+            Some(&WHOLE),
+            "a frame comes from `Lane::frame`"
+        );
+        if frame.len() <= SLOT {
+            let req = self.comm.isend_buf(frame, to, self.tag)?;
+            self.sends.push(req);
+            return Ok(());
+        }
+        let mut notice = self.frame();
+        notice[0] = LONG;
+        notice.extend_from_slice(&(frame.len() as u64).to_le_bytes());
+        let req = self.comm.isend_buf(notice, to, self.tag)?;
+        self.sends.push(req);
+        let req = self.comm.isend_buf(frame, to, self.tag + 1)?;
+        self.sends.push(req);
+        Ok(())
+    }
+
+    /// The next frame that came, with the rank that sent it; `None` when
+    /// none has come yet. Also completes the sends that have completed.
+    pub(crate) fn poll(&mut self) -> Result<Option<(usize, Vec<u8>)>, Error> {
+        self.reap()?;
+        if let Some(got) = self.poll_longs()? {
+            return Ok(Some(got));
+        }
+        while let Some((from, v)) = self.poll_posted()? {
+            if v.first() != Some(&LONG) {
+                return Ok(Some((from, v)));
+            }
+            let long = self.long(from, &v)?;
+            self.recycle(v);
+            self.longs.push((from, long));
+        }
+        Ok(None)
+    }
+
+    /// The first message in of the receives posted, starting at `turn`.
+    fn poll_posted(&mut self) -> Result<Option<(usize, Vec<u8>)>, Error> {
+        let n = self.active.len();
+        for k in 0..n {
+            let at = (self.turn + k) % n;
+            let from = self.active[at];
+            let Some(head) = self.peers[from].posted.front_mut() else {
+                continue;
+            };
+            let Some((mut v, len)) = head.test()? else {
+                continue;
+            };
+            self.peers[from].posted.pop_front();
+            self.peers[from].left -= 1;
+            self.turn = at + 1;
+            v.truncate(len);
+            self.fill(from)?;
+            return Ok(Some((from, v)));
+        }
+        Ok(None)
+    }
+
+    /// Waits until every send completed (the receives are left as they
+    /// are).
+    pub(crate) fn flush(&mut self) -> Result<(), Error> {
+        for req in self.sends.drain(..) {
+            req.wait()?;
+        }
+        Ok(())
+    }
+
+    /// The receive of the long frame a notice from `from` announced.
+    fn long(&mut self, from: usize, notice: &[u8]) -> Result<BufRequest<'c, u8>, Error> {
+        let len = notice
+            .get(1..9)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_le_bytes)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| Error::Mismatch {
+                rank: self.comm.rank(),
+                op: "lane",
+                from,
+                detail: format!("a notice of a long frame of {} bytes, not 9", notice.len()),
+            })?;
+        self.comm.irecv_buf(vec![0u8; len], from, self.tag + 1)
+    }
+
+    fn poll_longs(&mut self) -> Result<Option<(usize, Vec<u8>)>, Error> {
+        for k in 0..self.longs.len() {
+            if let Some((v, _)) = self.longs[k].1.test()? {
+                let (from, _) = self.longs.swap_remove(k);
+                return Ok(Some((from, v)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Completes the sends that have completed, keeping their vectors.
+    fn reap(&mut self) -> Result<(), Error> {
+        let mut k = 0;
+        while k < self.sends.len() {
+            match self.sends[k].test()? {
+                Some((v, _)) => {
+                    drop(self.sends.swap_remove(k));
+                    self.recycle(v);
+                }
+                None => k += 1,
+            }
+        }
+        Ok(())
+    }
+
+    /// Posts receives for rank `from` up to [`DEPTH`], or as many as its
+    /// frames still expected.
+    fn fill(&mut self, from: usize) -> Result<(), Error> {
+        let want = self.peers[from].left.min(DEPTH);
+        let was_active = !self.peers[from].posted.is_empty();
+        while self.peers[from].posted.len() < want {
+            let mut v = self.spare.pop().unwrap_or_default();
+            v.clear();
+            v.resize(SLOT, 0);
+            let recv = self.post(v, from)?;
+            self.peers[from].posted.push_back(recv);
+        }
+        let is_active = !self.peers[from].posted.is_empty();
+        if is_active && !was_active {
+            self.active.push(from);
+        } else if was_active && !is_active {
+            self.active.retain(|&r| r != from);
+        }
+        Ok(())
+    }
+
+    fn post(&self, v: Vec<u8>, from: usize) -> Result<Recv<'c>, Error> {
+        #[cfg(feature = "mpi")]
+        if let Some(raw) = self.comm.t.raw() {
+            return Ok(Recv::Posted(Slot::post(raw, v, from, self.tag)));
+        }
+        Ok(Recv::Matched(self.comm.irecv_buf(v, from, self.tag)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mpi::local;
+
+    /// The frame rank `from` sends as its `k`-th: `len` bytes of a pattern.
+    fn frame_of(lane: &mut Lane<'_>, from: usize, k: usize, len: usize) -> Vec<u8> {
+        let mut f = lane.frame();
+        f.extend((0..len).map(|i| (i * 7 + from * 13 + k) as u8));
+        f
+    }
+
+    #[test]
+    fn frames_of_every_size_arrive_whole_and_none_is_taken_after() {
+        let lens = [0, 1, SLOT - 2, SLOT - 1, SLOT, SLOT + 1, 3 * SLOT, 1 << 20, 5];
+        let out = local::run(3, |w| {
+            let me = w.rank();
+            let mut lane = Lane::new(&w, 900).expect("a lane");
+            if me == 0 {
+                lane.expect(1, lens.len()).expect("expect");
+                lane.expect(2, lens.len()).expect("expect");
+                let mut got: Vec<Vec<Vec<u8>>> = vec![Vec::new(); 3];
+                while lane.expected() > 0 {
+                    if let Some((from, f)) = lane.poll().expect("poll") {
+                        got[from].push(Lane::payload(&f).to_vec());
+                        lane.recycle(f);
+                    }
+                }
+                for from in [1, 2] {
+                    // Long frames may come after the short ones sent after
+                    // them: compare as sets of (length, content).
+                    let mut want: Vec<Vec<u8>> = lens
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &len)| {
+                            let f = frame_of(&mut lane, from, k, len);
+                            Lane::payload(&f).to_vec()
+                        })
+                        .collect();
+                    let mut have = got[from].clone();
+                    want.sort();
+                    have.sort();
+                    assert!(have == want, "frames from rank {from} differ");
+                }
+                // Nothing is left posted: a message sent on the lane's tag
+                // after the frames is the next receive's.
+                let after: u64 = w.recv(1, 900).expect("the message after the lane's frames");
+                assert_eq!(after, 42);
+            } else {
+                for (k, &len) in lens.iter().enumerate() {
+                    let f = frame_of(&mut lane, me, k, len);
+                    lane.send(0, f).expect("send");
+                }
+                lane.flush().expect("flush");
+                if me == 1 {
+                    w.send(&42u64, 0, 900).expect("send after");
+                }
+            }
+            me
+        });
+        assert_eq!(out, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_notice_cut_short_is_an_error_naming_the_sender() {
+        let out = local::run(2, |w| {
+            let mut lane = Lane::new(&w, 900).expect("a lane");
+            if w.rank() == 1 {
+                w.send_buf(&[LONG, 1, 2][..], 0, 900).expect("send");
+                return String::new();
+            }
+            lane.expect(1, 1).expect("expect");
+            loop {
+                match lane.poll() {
+                    Ok(None) => continue,
+                    Ok(Some(_)) => return "a frame".to_owned(),
+                    Err(e) => return e.to_string(),
+                }
+            }
+        });
+        assert!(out[0].contains("rank 1") && out[0].contains("notice"), "{}", out[0]);
+    }
+}

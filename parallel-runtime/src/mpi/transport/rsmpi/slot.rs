@@ -1,0 +1,81 @@
+//! A receive handed to MPI when it is posted (`MPI_Irecv`, no probe
+//! first): for the runtime's own messages between ranks, whose largest
+//! size the receiver knows (see `mpi/lane.rs`). The object path cannot
+//! post its receives this way, as it learns a message's size only by
+//! probing it.
+
+use rsmpi::request::StaticScope;
+use rsmpi::topology::SimpleCommunicator;
+use rsmpi::traits::{Communicator, Equivalence, Source as _};
+
+use crate::mpi::message::Tag;
+
+/// An `MPI_Irecv` of at most `buf.len()` bytes from one rank with one
+/// tag, into a vector it owns until it completes.
+pub(crate) struct Slot {
+    /// `None` once completed.
+    req: Option<rsmpi::request::Request<'static, [u8], StaticScope>>,
+    /// The vector's parts while MPI may write its memory.
+    parts: (*mut u8, usize, usize),
+}
+
+impl Slot {
+    /// Posts the receive of a message of at most `buf.len()` bytes from
+    /// `source` with `tag`; a longer one is MPI's truncation error.
+    pub(crate) fn post(comm: &SimpleCommunicator, buf: Vec<u8>, source: usize, tag: Tag) -> Slot {
+        let mut buf = std::mem::ManuallyDrop::new(buf);
+        let parts = (buf.as_mut_ptr(), buf.len(), buf.capacity());
+        // SAFETY: the parts come from a live vector that nothing else owns
+        // (it is in `ManuallyDrop`, and only `Slot` rebuilds it, after the
+        // receive completed or was cancelled), so the memory outlives
+        // MPI's use of it.
+        let mem: &'static mut [u8] = unsafe { std::slice::from_raw_parts_mut(parts.0, parts.1) };
+        let req = comm
+            .process_at_rank(source as i32)
+            .immediate_receive_into_with_tag(StaticScope, mem, tag);
+        Slot {
+            req: Some(req),
+            parts,
+        }
+    }
+
+    /// The vector and how many bytes arrived, once the message is in.
+    pub(crate) fn test(&mut self) -> Option<(Vec<u8>, usize)> {
+        let req = self.req.take()?;
+        match req.test() {
+            Ok(status) => {
+                let n = status.count(u8::equivalent_datatype()).max(0) as usize;
+                Some((self.take(), n))
+            }
+            Err(req) => {
+                self.req = Some(req);
+                None
+            }
+        }
+    }
+
+    fn take(&mut self) -> Vec<u8> {
+        let (ptr, len, cap) = std::mem::replace(&mut self.parts, (std::ptr::null_mut(), 0, 0));
+        if ptr.is_null() {
+            return Vec::new();
+        }
+        // SAFETY: the parts came from a vector in `post`, MPI no longer
+        // uses the memory (the receive completed or was cancelled), and
+        // the parts are replaced above, so this runs once.
+        unsafe { Vec::from_raw_parts(ptr, len, cap) }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // A receive withdrawn before its message came: cancelled, then
+        // completed (`MPI_Cancel` and `MPI_Wait`), as MPI may still write
+        // the memory until then. A message it had already taken is lost,
+        // as with any receive dropped in flight.
+        if let Some(req) = self.req.take() {
+            req.cancel();
+            req.wait_without_status();
+        }
+        drop(self.take());
+    }
+}
