@@ -35,7 +35,7 @@ use super::error::Error;
 use super::message::Tag;
 use super::request::BufRequest;
 #[cfg(feature = "mpi")]
-use super::transport::rsmpi::Slot;
+use super::transport::rsmpi::{Slot, SlotSend};
 
 /// The bytes of a frame sent as one message: a larger one is sent as a
 /// notice and a second message.
@@ -75,6 +75,35 @@ impl Recv<'_> {
     }
 }
 
+/// A send in flight.
+enum Send<'c> {
+    /// `MPI_Isend` of a frame of at most a slot, on real MPI.
+    #[cfg(feature = "mpi")]
+    Posted(SlotSend),
+    /// The buffer path (the local world, and long frames).
+    Buf(BufRequest<'c, u8>),
+}
+
+impl Send<'_> {
+    /// The vector back, once the send completed.
+    fn test(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        match self {
+            #[cfg(feature = "mpi")]
+            Send::Posted(s) => Ok(s.test()),
+            Send::Buf(req) => Ok(req.test()?.map(|(v, _)| v)),
+        }
+    }
+
+    fn wait(self) -> Result<(), Error> {
+        match self {
+            #[cfg(feature = "mpi")]
+            Send::Posted(s) => drop(s.wait()),
+            Send::Buf(req) => drop(req.wait()?),
+        }
+        Ok(())
+    }
+}
+
 /// What the lane knows of one rank that sends to it.
 #[derive(Default)]
 struct Peer<'c> {
@@ -96,7 +125,7 @@ pub(crate) struct Lane<'c> {
     turn: usize,
     /// Long frames being received: the rank and the receive.
     longs: Vec<(usize, BufRequest<'c, u8>)>,
-    sends: Vec<BufRequest<'c, u8>>,
+    sends: Vec<Send<'c>>,
     spare: Vec<Vec<u8>>,
 }
 
@@ -186,17 +215,28 @@ impl<'c> Lane<'c> {
             "a frame comes from `Lane::frame`"
         );
         if frame.len() <= SLOT {
-            let req = self.comm.isend_buf(frame, to, self.tag)?;
-            self.sends.push(req);
-            return Ok(());
+            return self.send_short(to, frame);
         }
         let mut notice = self.frame();
         notice[0] = LONG;
         notice.extend_from_slice(&(frame.len() as u64).to_le_bytes());
-        let req = self.comm.isend_buf(notice, to, self.tag)?;
-        self.sends.push(req);
+        self.send_short(to, notice)?;
         let req = self.comm.isend_buf(frame, to, self.tag + 1)?;
-        self.sends.push(req);
+        self.sends.push(Send::Buf(req));
+        Ok(())
+    }
+
+    /// Sends a frame of at most a slot on the lane's tag.
+    fn send_short(&mut self, to: usize, frame: Vec<u8>) -> Result<(), Error> {
+        #[cfg(feature = "mpi")]
+        if let Some(raw) = self.comm.t.raw() {
+            self.comm.t.check_rank("lane", to)?;
+            self.sends
+                .push(Send::Posted(SlotSend::start(raw, frame, to, self.tag)));
+            return Ok(());
+        }
+        let req = self.comm.isend_buf(frame, to, self.tag)?;
+        self.sends.push(Send::Buf(req));
         Ok(())
     }
 
@@ -243,8 +283,8 @@ impl<'c> Lane<'c> {
     /// Waits until every send completed (the receives are left as they
     /// are).
     pub(crate) fn flush(&mut self) -> Result<(), Error> {
-        for req in self.sends.drain(..) {
-            req.wait()?;
+        for send in self.sends.drain(..) {
+            send.wait()?;
         }
         Ok(())
     }
@@ -280,7 +320,7 @@ impl<'c> Lane<'c> {
         let mut k = 0;
         while k < self.sends.len() {
             match self.sends[k].test()? {
-                Some((v, _)) => {
+                Some(v) => {
                     drop(self.sends.swap_remove(k));
                     self.recycle(v);
                 }
@@ -334,7 +374,17 @@ mod tests {
 
     #[test]
     fn frames_of_every_size_arrive_whole_and_none_is_taken_after() {
-        let lens = [0, 1, SLOT - 2, SLOT - 1, SLOT, SLOT + 1, 3 * SLOT, 1 << 20, 5];
+        let lens = [
+            0,
+            1,
+            SLOT - 2,
+            SLOT - 1,
+            SLOT,
+            SLOT + 1,
+            3 * SLOT,
+            1 << 20,
+            5,
+        ];
         let out = local::run(3, |w| {
             let me = w.rank();
             let mut lane = Lane::new(&w, 900).expect("a lane");
@@ -400,6 +450,10 @@ mod tests {
                 }
             }
         });
-        assert!(out[0].contains("rank 1") && out[0].contains("notice"), "{}", out[0]);
+        assert!(
+            out[0].contains("rank 1") && out[0].contains("notice"),
+            "{}",
+            out[0]
+        );
     }
 }

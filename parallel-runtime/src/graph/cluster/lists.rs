@@ -32,26 +32,20 @@ impl Lists {
     }
 
     /// `n` lists, list `i` holding the `b` of every `(a, b)` with `a == i`
-    /// that `pairs` yields (called twice: once to count, once to fill), in
-    /// the order yielded.
-    pub(crate) fn grouped<P, I>(n: usize, pairs: P) -> Lists
-    where
-        P: Fn() -> I,
-        I: Iterator<Item = (u32, u32)>,
-    {
+    /// that `pairs` gives its callback (called twice: once to count, once
+    /// to fill), in the order given.
+    pub(crate) fn grouped(n: usize, pairs: impl Fn(&mut dyn FnMut(u32, u32))) -> Lists {
         let mut off = vec![0usize; n + 1];
-        for (a, _) in pairs() {
-            off[a as usize + 1] += 1;
-        }
+        pairs(&mut |a, _| off[a as usize + 1] += 1);
         for i in 0..n {
             off[i + 1] += off[i];
         }
         let mut fill = off.clone();
         let mut items = vec![0u32; off[n]];
-        for (a, b) in pairs() {
+        pairs(&mut |a, b| {
             items[fill[a as usize]] = b;
             fill[a as usize] += 1;
-        }
+        });
         Lists { off, items }
     }
 
@@ -115,7 +109,7 @@ mod tests {
     #[test]
     fn grouped_then_sorted_unique() {
         let pairs = [(2u32, 5u32), (0, 1), (2, 4), (2, 5), (0, 9)];
-        let l = Lists::grouped(3, || pairs.iter().copied());
+        let l = Lists::grouped(3, |each| pairs.iter().for_each(|&(a, b)| each(a, b)));
         assert_eq!(l.to_vecs(), vec![vec![1, 9], vec![], vec![5, 4, 5]]);
         let l = l.sorted_unique(|i, x| i == 0 && x == 9);
         assert_eq!(l.to_vecs(), vec![vec![1], vec![], vec![4, 5]]);

@@ -65,7 +65,11 @@ pub(super) fn placed<C: Compute>(
     }
     let pinned: Vec<Option<usize>> = {
         let pins = pins().lock().unwrap_or_else(|p| p.into_inner());
-        nodes.iter().map(|node| pin_of(node, &pins)).collect()
+        if pins.is_empty() {
+            vec![None; n]
+        } else {
+            nodes.iter().map(|node| pin_of(node, &pins)).collect()
+        }
     };
     let not_placeable = |i: usize, message: String| {
         Err(error_at(
@@ -108,13 +112,17 @@ pub(super) fn placed<C: Compute>(
     };
     // The ranks each result goes to: its consumers' and, for a root, the
     // ranks that get the results; not its own, nor one that holds it.
-    let (owner_of, to_results) = (&owner, &results);
-    let pairs = || {
-        let consumers = (0..n).flat_map(|c| deps[c].iter().map(move |&d| (d, owner_of[c])));
-        let results = root_ix
-            .iter()
-            .flat_map(|&r| to_results.iter().map(move |&to| (r, to)));
-        consumers.chain(results)
+    let pairs = |each: &mut dyn FnMut(u32, u32)| {
+        for c in 0..n {
+            for &d in &deps[c] {
+                each(d, owner[c]);
+            }
+        }
+        for &r in &root_ix {
+            for &to in &results {
+                each(r, to);
+            }
+        }
     };
     let dests = Lists::grouped(n, pairs).sorted_unique(|i, r| r == owner[i] || complete_on(i, r));
     let mut reads = vec![0u32; n];
@@ -164,13 +172,21 @@ fn transfer_types(
 ) -> Result<Vec<Option<GraphType>>, DelayedError> {
     let mut seen: HashMap<std::any::TypeId, Option<GraphType>> = HashMap::new();
     let mut types = vec![None; nodes.len()];
+    let mut last: Option<(std::any::TypeId, Option<GraphType>)> = None;
     for (i, node) in nodes.iter().enumerate() {
         let Some(&to) = dests[i].first() else {
             continue;
         };
-        let t = *seen
-            .entry(node.as_any().type_id())
-            .or_insert_with(|| types::lookup(&**node));
+        // Neighbouring tasks mostly share a type: the last one is kept.
+        let id = node.as_any().type_id();
+        let t = match last {
+            Some((l, t)) if l == id => t,
+            _ => {
+                let t = *seen.entry(id).or_insert_with(|| types::lookup(&**node));
+                last = Some((id, t));
+                t
+            }
+        };
         if t.and_then(|t| t.wire).is_none() {
             let ty = t.map_or_else(
                 || "its type (made by `value` or `delayed_fn`, never registered)".to_owned(),

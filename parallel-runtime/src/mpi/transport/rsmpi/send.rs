@@ -3,6 +3,7 @@
 
 use rsmpi::request::StaticScope;
 use rsmpi::traits::{Communicator, Destination};
+use smallvec::SmallVec;
 
 use super::Rsmpi;
 use crate::mpi::limits::pieces_of;
@@ -13,7 +14,8 @@ use crate::mpi::transport::InFlight;
 /// The `MPI_Isend`s of a vector (one per piece) that the request owns
 /// until they complete, then gives back.
 pub(crate) struct SendRequest<T: Scalar> {
-    reqs: Vec<rsmpi::request::Request<'static, [T], StaticScope>>,
+    /// Inline for a message of one piece (no allocation per send).
+    reqs: SmallVec<[rsmpi::request::Request<'static, [T], StaticScope>; 1]>,
     /// The vector's parts while MPI reads its memory.
     buf: Option<(*mut T, usize, usize)>,
 }
@@ -64,7 +66,7 @@ impl<T: Scalar> InFlight<T> for SendRequest<T> {
     }
 
     fn test(&mut self) -> Option<Vec<T>> {
-        let mut left = Vec::new();
+        let mut left = SmallVec::new();
         for req in self.reqs.drain(..) {
             if let Err(req) = req.test() {
                 left.push(req);

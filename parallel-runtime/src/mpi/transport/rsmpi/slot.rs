@@ -6,7 +6,7 @@
 
 use rsmpi::request::StaticScope;
 use rsmpi::topology::SimpleCommunicator;
-use rsmpi::traits::{Communicator, Equivalence, Source as _};
+use rsmpi::traits::{Communicator, Destination as _, Equivalence, Source as _};
 
 use crate::mpi::message::Tag;
 
@@ -74,6 +74,74 @@ impl Drop for Slot {
         // as with any receive dropped in flight.
         if let Some(req) = self.req.take() {
             req.cancel();
+            req.wait_without_status();
+        }
+        drop(self.take());
+    }
+}
+
+/// An `MPI_Isend` of a vector it owns until it completes: a lane's frame
+/// of at most a slot, sent without the checks and the pieces of the
+/// buffer path (the lane checked rank and tag, and a frame is one piece).
+pub(crate) struct SlotSend {
+    /// `None` once completed.
+    req: Option<rsmpi::request::Request<'static, [u8], StaticScope>>,
+    parts: (*mut u8, usize, usize),
+}
+
+impl SlotSend {
+    /// Starts sending `buf` to `dest` with `tag`.
+    pub(crate) fn start(comm: &SimpleCommunicator, buf: Vec<u8>, dest: usize, tag: Tag) -> Self {
+        let mut buf = std::mem::ManuallyDrop::new(buf);
+        let parts = (buf.as_mut_ptr(), buf.len(), buf.capacity());
+        // SAFETY: as in `Slot::post`: only `SlotSend` rebuilds the vector,
+        // after MPI completed the send.
+        let mem: &'static [u8] = unsafe { std::slice::from_raw_parts(parts.0, parts.1) };
+        let req = comm
+            .process_at_rank(dest as i32)
+            .immediate_send_with_tag(StaticScope, mem, tag);
+        SlotSend {
+            req: Some(req),
+            parts,
+        }
+    }
+
+    /// The vector back, once the send completed.
+    pub(crate) fn test(&mut self) -> Option<Vec<u8>> {
+        let req = self.req.take()?;
+        match req.test() {
+            Ok(_) => Some(self.take()),
+            Err(req) => {
+                self.req = Some(req);
+                None
+            }
+        }
+    }
+
+    /// Waits until the send completed: the vector back.
+    pub(crate) fn wait(mut self) -> Vec<u8> {
+        if let Some(req) = self.req.take() {
+            req.wait_without_status();
+        }
+        self.take()
+    }
+
+    fn take(&mut self) -> Vec<u8> {
+        let (ptr, len, cap) = std::mem::replace(&mut self.parts, (std::ptr::null_mut(), 0, 0));
+        if ptr.is_null() {
+            return Vec::new();
+        }
+        // SAFETY: the parts came from a vector in `start`, MPI no longer
+        // reads the memory, and the parts are replaced above: this runs once.
+        unsafe { Vec::from_raw_parts(ptr, len, cap) }
+    }
+}
+
+impl Drop for SlotSend {
+    fn drop(&mut self) {
+        // A send dropped in flight completes first: MPI still reads the
+        // memory.
+        if let Some(req) = self.req.take() {
             req.wait_without_status();
         }
         drop(self.take());
