@@ -160,3 +160,31 @@ fn values_of_every_size_cross_ranks_in_a_local_world() {
         }
     }
 }
+
+#[test]
+fn a_result_of_another_type_on_another_rank_is_an_error_on_every_rank() {
+    // The ranks build graphs of the same shape (names and edges) whose
+    // first task returns a `u64` on rank 0 and a `u32` on rank 1: the
+    // value crossing from rank 0 to rank 1 must be refused there, never
+    // read as another type, and the error named on every rank.
+    super::transferable::<u32>();
+    let got = each_rank(2, 1, |w| {
+        let x = value(41u64).on_rank(0);
+        let last = if w.rank() == 0 {
+            let a = delayed_fn("cinl_a", |x: u64| x + 1).call(x).on_rank(0);
+            delayed_fn("cinl_b", |x: u64| x * 2).call(a)
+        } else {
+            let a = delayed_fn("cinl_a", |x: u64| (x + 1) as u32)
+                .call(x)
+                .on_rank(0);
+            delayed_fn("cinl_b", |x: u32| u64::from(x) * 2).call(a)
+        };
+        compute_on(w, last.on_rank(1))
+    });
+    for (r, g) in got.iter().enumerate() {
+        let e = g.as_ref().expect_err("a value read as another type");
+        assert_eq!(e.kind(), FailureKind::Comm, "rank {r}: {e}");
+        assert!(e.to_string().contains("another type"), "rank {r}: {e}");
+        assert_eq!(e.rank(), Some(1), "rank {r}: {e}");
+    }
+}
