@@ -319,6 +319,23 @@ fn stream_rows(rows: &mut Vec<String>, rounds: usize, quick: bool, iters: u32) {
             stream / map
         ));
     }
+    // Short streams, back to back: each call pays its windows' start (a
+    // wake-up of the pool per window) on few items.
+    let short: Vec<u64> = (0..10_000).collect();
+    let calls = if quick { 20 } else { 200 };
+    let (stream, map) = side_by_side(
+        rounds.min(11),
+        || (0..calls).for_each(|_| inc::imap(&short).for_each(consume)),
+        || (0..calls).for_each(|_| inc::map(&short).into_iter().for_each(consume)),
+    );
+    let items = (calls * short.len()) as f64;
+    rows.push(format!(
+        "| `inc::imap(…).for_each(…)` vs `inc::map(…).into_iter().for_each(…)`, `x + 1`, {calls} calls of {} items back to back | {:.2} ns/item | {:.2} ns/item | **{:.3}** (target ≤ 1.2) |",
+        short.len(),
+        stream / items * 1e9,
+        map / items * 1e9,
+        stream / map
+    ));
     let items: u64 = if quick { 10_000_000 } else { 1_000_000_000 };
     let child = std::env::current_exe().and_then(|exe| {
         std::process::Command::new(exe)

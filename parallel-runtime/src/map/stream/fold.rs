@@ -53,6 +53,7 @@ where
         return acc;
     }
     let ahead = stream.ahead;
+    stream.source.for_fold();
     let mut next = stream.pull();
     while let Some(window) = next.take() {
         stream.source.grow();
@@ -69,9 +70,9 @@ where
         };
         // A panic of the window (or of `consume`) unwinds out of the fold,
         // which owns the stream: nothing is left to mark as over.
-        let began = Instant::now();
+        let (items, began) = (window.len(), Instant::now());
         let (ran, spent) = (stream.overlap)(&stream.engine, stream.work, window, &mut consume);
-        stream.source.grow_if_quick(began.elapsed());
+        stream.source.grow_if_quick(items, began.elapsed());
         acc = held.unwrap_or_else(|| unreachable!("the window before was consumed"));
         stream.source.recycle(spent);
         ready = ran.ready;

@@ -92,9 +92,9 @@ impl<It: Iterator, F, B> Stream<It, F, B> {
     fn run(&mut self, mut window: Window<It::Item>) -> B {
         // Stays set if the window panics: the stream then ends.
         self.source.over = true;
-        let began = Instant::now();
+        let (items, began) = (window.len(), Instant::now());
         let ran = (self.work)(&self.engine, &mut window);
-        self.source.grow_if_quick(began.elapsed());
+        self.source.grow_if_quick(items, began.elapsed());
         self.source.over = ran.ends;
         self.source.recycle(window);
         ran.ready

@@ -141,13 +141,29 @@ impl<It: Iterator> Source<It> {
         self.size = self.size.saturating_mul(2).min(self.max).max(self.size);
     }
 
-    /// Grows the next window four times more, and on past the largest,
-    /// when the last one ran in `took`, under [`QUICK`]: its items are
-    /// cheap, and a small window costs mostly the pool's wake-up.
-    pub(super) fn grow_if_quick(&mut self, took: Duration) {
-        if took < QUICK {
-            self.size = self.size.saturating_mul(4).min(self.cheap).max(self.size);
+    /// Grows the next window, and on past the largest, when the last one
+    /// (of `items` items) ran in `took`, under [`QUICK`]: its items are
+    /// cheap, and a small window costs mostly the pool's wake-up. The next
+    /// window is then sized to take about [`QUICK`] at the same rate (at
+    /// least four times the last), up to the bound on cheap windows: a
+    /// stream of cheap items reaches its largest windows after one small
+    /// one instead of growing through several, each paying a wake-up.
+    pub(super) fn grow_if_quick(&mut self, items: usize, took: Duration) {
+        if took >= QUICK {
+            return;
         }
+        let rate = QUICK.as_nanos() / took.as_nanos().max(1);
+        let sized = usize::try_from((items as u128).saturating_mul(rate)).unwrap_or(usize::MAX);
+        let quick = self.size.saturating_mul(4).max(sized);
+        self.size = quick.min(self.cheap).max(self.size);
+    }
+
+    /// Before a fold: its windows start at the largest size. A fold
+    /// yields nothing before it returns, so a small first window (which
+    /// `next()` takes for its first value's sake) would only add the
+    /// pool's wake-ups of the windows growing.
+    pub(super) fn for_fold(&mut self) {
+        self.size = self.size.max(self.max);
     }
 }
 
@@ -192,6 +208,11 @@ pub(super) fn start<It: Iterator, F>(
 }
 
 impl<T> Window<T> {
+    /// Its number of items (before it runs).
+    pub(super) fn len(&self) -> usize {
+        self.items.len()
+    }
+
     /// The index of the window's first item.
     pub(super) fn offset(&self) -> usize {
         self.offset

@@ -46,9 +46,10 @@ fn sizes(s: &mut Source<std::ops::Range<u64>>, took: Duration) -> Vec<usize> {
             assert_eq!(x, next);
             next += 1;
         }
-        sizes.push(next as usize - w.offset());
+        let len = next as usize - w.offset();
+        sizes.push(len);
         s.recycle(w);
-        s.grow_if_quick(took);
+        s.grow_if_quick(len, took);
     }
     sizes
 }
@@ -68,6 +69,29 @@ fn quick_windows_grow_past_the_largest_up_to_a_megabyte_of_items() {
     let slow = sizes(&mut source(&o, n), Duration::from_secs(1));
     assert!(slow.iter().all(|&w| w <= max), "{slow:?}");
     assert!(slow.contains(&max), "{slow:?}");
+}
+
+#[test]
+fn a_quick_window_sizes_the_next_for_a_millisecond_and_a_fold_starts_large() {
+    let o = MapOptions::new().backend(Backend::Threads);
+    let (first, max, cheap) = window::<u64>(&SITE.plan(Some(&o)));
+    let mut s = source(&o, 100 * cheap as u64);
+    let w = s.fill().expect("a window");
+    assert_eq!(w.len(), first);
+    s.recycle(w);
+    // The first window took 10 µs: the next is sized for 1 ms at that
+    // rate (100 times the first), not merely four times larger.
+    s.grow_if_quick(first, Duration::from_micros(10));
+    let w = s.fill().expect("a second window");
+    assert_eq!(w.len(), (first * 100).min(cheap), "after 10 µs");
+    s.recycle(w);
+    // A window of 4 items that took no time at all: capped at the bound.
+    s.grow_if_quick(4, Duration::ZERO);
+    assert_eq!(s.fill().expect("a third window").len(), cheap);
+    // A fold's first window is the largest size straight away.
+    let mut s = source(&o, 100 * cheap as u64);
+    s.for_fold();
+    assert_eq!(s.fill().expect("a fold's window").len(), max);
 }
 
 #[test]
