@@ -126,6 +126,9 @@ pub(crate) struct Lane<'c> {
     /// Long frames being received: the rank and the receive.
     longs: Vec<(usize, BufRequest<'c, u8>)>,
     sends: Vec<Send<'c>>,
+    /// Vectors of a slot's size at least, for the next receives posted.
+    slots: Vec<Vec<u8>>,
+    /// Smaller vectors, for frames.
     spare: Vec<Vec<u8>>,
 }
 
@@ -142,6 +145,7 @@ impl<'c> Lane<'c> {
             turn: 0,
             longs: Vec::new(),
             sends: Vec::new(),
+            slots: Vec::new(),
             spare: Vec::new(),
         })
     }
@@ -182,7 +186,11 @@ impl<'c> Lane<'c> {
     /// An empty frame to append bytes to (a vector reused when one is
     /// spare).
     pub(crate) fn frame(&mut self) -> Vec<u8> {
-        let mut v = self.spare.pop().unwrap_or_default();
+        let mut v = self
+            .spare
+            .pop()
+            .or_else(|| self.slots.pop())
+            .unwrap_or_default();
         v.clear();
         v.push(WHOLE);
         v
@@ -202,8 +210,13 @@ impl<'c> Lane<'c> {
 
     /// Gives a frame's vector back, to be reused.
     pub(crate) fn recycle(&mut self, v: Vec<u8>) {
-        if self.spare.len() < SPARE && v.capacity() <= 4 * SLOT {
-            self.spare.push(v);
+        let pool = if v.capacity() >= SLOT {
+            &mut self.slots
+        } else {
+            &mut self.spare
+        };
+        if pool.len() < SPARE && v.capacity() <= 4 * SLOT {
+            pool.push(v);
         }
     }
 
@@ -292,7 +305,7 @@ impl<'c> Lane<'c> {
     /// The receive of the long frame a notice from `from` announced.
     fn long(&mut self, from: usize, notice: &[u8]) -> Result<BufRequest<'c, u8>, Error> {
         let len = notice
-            .get(1..9)
+            .get(1..)
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
             .map(u64::from_le_bytes)
             .and_then(|n| usize::try_from(n).ok())
@@ -336,7 +349,7 @@ impl<'c> Lane<'c> {
         let want = self.peers[from].left.min(DEPTH);
         let was_active = !self.peers[from].posted.is_empty();
         while self.peers[from].posted.len() < want {
-            let mut v = self.spare.pop().unwrap_or_default();
+            let mut v = self.slots.pop().unwrap_or_default();
             v.clear();
             v.resize(SLOT, 0);
             let recv = self.post(v, from)?;
