@@ -53,11 +53,28 @@ pub(crate) struct Plan {
     /// With the live dashboard on, once [`Plan::run`] starts: this
     /// compute's progress, ended when the plan is dropped.
     live: OnceLock<crate::dashboard::Job>,
+    /// Every edge `(input, consumer)`, each consumer's in the order of its
+    /// inputs; kept only for a compute across ranks
+    /// ([`Plan::discover_with_edges`]).
+    edges: Vec<(u32, u32)>,
 }
 
 impl Plan {
     /// Claims every node reachable from `roots`.
     pub(crate) fn discover(roots: Vec<Arc<dyn AnyNode>>) -> Result<Plan, DelayedError> {
+        Plan::discover_keeping(roots, false)
+    }
+
+    /// [`Plan::discover`], keeping the edges of the walk ([`Plan::edges`]):
+    /// a compute across ranks places and checks the graph from them.
+    pub(crate) fn discover_with_edges(roots: Vec<Arc<dyn AnyNode>>) -> Result<Plan, DelayedError> {
+        Plan::discover_keeping(roots, true)
+    }
+
+    fn discover_keeping(
+        roots: Vec<Arc<dyn AnyNode>>,
+        keep_edges: bool,
+    ) -> Result<Plan, DelayedError> {
         let mut plan = Plan {
             nodes: Vec::new(),
             prior: Vec::new(),
@@ -73,6 +90,7 @@ impl Plan {
             call: crate::trace::next_call(), // obs hook: the compute's trace id
             sinks_left: AtomicUsize::new(0),
             live: OnceLock::new(),
+            edges: Vec::new(),
         };
         // Reads of each node's result: one per consuming edge, one per root.
         let mut reads: Vec<u32> = Vec::new();
@@ -129,7 +147,9 @@ impl Plan {
             succ[fill[d as usize] as usize] = c;
             fill[d as usize] += 1;
         }
-        drop(edges);
+        if keep_edges {
+            plan.edges = edges;
+        }
         let sinks = (0..n).filter(|&i| off[i] == off[i + 1]).count();
         *plan.sinks_left.get_mut() = sinks;
         plan.succ_off = off;
@@ -478,6 +498,13 @@ impl Plan {
     /// The claimed graph, read-only, for an executor across ranks: the
     /// nodes (each one's `head().index` is its position here), the state
     /// each was claimed in, and the order of the walk (inputs first).
+    /// The edges `(input, consumer)` of the walk, each consumer's in the
+    /// order of its inputs (empty unless kept, see
+    /// [`Plan::discover_with_edges`]); a node claimed complete has none.
+    pub(crate) fn edges(&self) -> &[(u32, u32)] {
+        &self.edges
+    }
+
     pub(crate) fn claimed(&self) -> (&[Arc<dyn AnyNode>], &[Claim], &[u32]) {
         (&self.nodes, &self.prior, &self.order)
     }

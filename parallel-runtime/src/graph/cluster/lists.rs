@@ -12,25 +12,6 @@ pub(crate) struct Lists {
 }
 
 impl Lists {
-    /// The lists yielded by `lists`, in order.
-    pub(crate) fn collect<L, I>(lists: L) -> Lists
-    where
-        L: IntoIterator<Item = I>,
-        I: IntoIterator<Item = u32>,
-    {
-        let lists = lists.into_iter();
-        let mut out = Lists {
-            off: Vec::with_capacity(lists.size_hint().0 + 1),
-            items: Vec::new(),
-        };
-        out.off.push(0);
-        for list in lists {
-            out.items.extend(list);
-            out.off.push(out.items.len());
-        }
-        out
-    }
-
     /// `n` lists, list `i` holding the `b` of every `(a, b)` with `a == i`
     /// that `pairs` gives its callback (called twice: once to count, once
     /// to fill), in the order given.
@@ -99,7 +80,11 @@ mod tests {
 
     #[test]
     fn lists_keep_their_order_and_empty_lists() {
-        let l = Lists::collect([vec![3, 1], vec![], vec![7]]);
+        let l = Lists::grouped(3, |each| {
+            for (a, b) in [(0, 3), (2, 7), (0, 1)] {
+                each(a, b);
+            }
+        });
         assert_eq!(l.len(), 3);
         assert_eq!(&l[0], &[3, 1]);
         assert!(l[1].is_empty());

@@ -29,10 +29,13 @@ pub(super) fn placed<C: Compute>(
     let (me, size) = (comm.rank(), comm.size());
     let n = nodes.len();
     let index = |d: &Arc<dyn AnyNode>| d.head().index.load(Ordering::Relaxed);
-    let deps = Lists::collect(nodes.iter().zip(prior).map(|(node, &p)| {
-        let inputs = (p == Claim::Idle).then(|| node.head().deps.iter().map(index));
-        inputs.into_iter().flatten()
-    }));
+    // Each task's inputs, in order, from the walk's edges (a node claimed
+    // complete has none).
+    let deps = Lists::grouped(n, |each| {
+        for &(d, c) in plan.edges() {
+            each(c, d);
+        }
+    });
     let mut roots = Roots::default();
     c.roots(&mut roots);
     let root_ix: Vec<u32> = roots.0.iter().map(index).collect();
@@ -112,10 +115,12 @@ pub(super) fn placed<C: Compute>(
     };
     // The ranks each result goes to: its consumers' and, for a root, the
     // ranks that get the results; not its own, nor one that holds it.
+    // Only the edges between ranks: most results stay where they are made.
     let pairs = |each: &mut dyn FnMut(u32, u32)| {
-        for c in 0..n {
-            for &d in &deps[c] {
-                each(d, owner[c]);
+        for &(d, c) in plan.edges() {
+            let to = owner[c as usize];
+            if to != owner[d as usize] {
+                each(d, to);
             }
         }
         for &r in &root_ix {
