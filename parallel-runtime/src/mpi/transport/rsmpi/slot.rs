@@ -15,27 +15,52 @@ use crate::mpi::message::Tag;
 pub(crate) struct Slot {
     /// `None` once completed.
     req: Option<rsmpi::request::Request<'static, [u8], StaticScope>>,
-    /// The vector's parts while MPI may write its memory.
-    parts: (*mut u8, usize, usize),
+    /// The vector, while MPI may write its memory.
+    buf: Lent,
+}
+
+/// A vector taken apart while MPI uses its memory, rebuilt once after.
+struct Lent((*mut u8, usize, usize));
+
+impl Lent {
+    /// Takes `v` apart: its memory stays allocated, and a `'static` slice
+    /// of it is for MPI until [`Lent::take`].
+    fn new(v: Vec<u8>) -> (Lent, &'static mut [u8]) {
+        let mut v = std::mem::ManuallyDrop::new(v);
+        let parts = (v.as_mut_ptr(), v.len(), v.capacity());
+        // SAFETY: the parts come from a live vector that nothing else owns
+        // (it is in `ManuallyDrop`, and only `Lent::take` rebuilds it, once
+        // the request that uses the memory completed or was cancelled), so
+        // the memory outlives MPI's use of it.
+        let mem = unsafe { std::slice::from_raw_parts_mut(parts.0, parts.1) };
+        (Lent(parts), mem)
+    }
+
+    /// The vector back (empty after the first time). The caller's request
+    /// no longer uses the memory.
+    fn take(&mut self) -> Vec<u8> {
+        let (ptr, len, cap) = std::mem::replace(&mut self.0, (std::ptr::null_mut(), 0, 0));
+        if ptr.is_null() {
+            return Vec::new();
+        }
+        // SAFETY: the parts came from a vector in `Lent::new`, MPI no
+        // longer uses the memory (the caller's request ended), and the
+        // parts are replaced above, so this runs once.
+        unsafe { Vec::from_raw_parts(ptr, len, cap) }
+    }
 }
 
 impl Slot {
     /// Posts the receive of a message of at most `buf.len()` bytes from
     /// `source` with `tag`; a longer one is MPI's truncation error.
     pub(crate) fn post(comm: &SimpleCommunicator, buf: Vec<u8>, source: usize, tag: Tag) -> Slot {
-        let mut buf = std::mem::ManuallyDrop::new(buf);
-        let parts = (buf.as_mut_ptr(), buf.len(), buf.capacity());
-        // SAFETY: the parts come from a live vector that nothing else owns
-        // (it is in `ManuallyDrop`, and only `Slot` rebuilds it, after the
-        // receive completed or was cancelled), so the memory outlives
-        // MPI's use of it.
-        let mem: &'static mut [u8] = unsafe { std::slice::from_raw_parts_mut(parts.0, parts.1) };
+        let (buf, mem) = Lent::new(buf);
         let req = comm
             .process_at_rank(source as i32)
             .immediate_receive_into_with_tag(StaticScope, mem, tag);
         Slot {
             req: Some(req),
-            parts,
+            buf,
         }
     }
 
@@ -45,24 +70,13 @@ impl Slot {
         match req.test() {
             Ok(status) => {
                 let n = status.count(u8::equivalent_datatype()).max(0) as usize;
-                Some((self.take(), n))
+                Some((self.buf.take(), n))
             }
             Err(req) => {
                 self.req = Some(req);
                 None
             }
         }
-    }
-
-    fn take(&mut self) -> Vec<u8> {
-        let (ptr, len, cap) = std::mem::replace(&mut self.parts, (std::ptr::null_mut(), 0, 0));
-        if ptr.is_null() {
-            return Vec::new();
-        }
-        // SAFETY: the parts came from a vector in `post`, MPI no longer
-        // uses the memory (the receive completed or was cancelled), and
-        // the parts are replaced above, so this runs once.
-        unsafe { Vec::from_raw_parts(ptr, len, cap) }
     }
 }
 
@@ -76,7 +90,7 @@ impl Drop for Slot {
             req.cancel();
             req.wait_without_status();
         }
-        drop(self.take());
+        drop(self.buf.take());
     }
 }
 
@@ -86,23 +100,19 @@ impl Drop for Slot {
 pub(crate) struct SlotSend {
     /// `None` once completed.
     req: Option<rsmpi::request::Request<'static, [u8], StaticScope>>,
-    parts: (*mut u8, usize, usize),
+    buf: Lent,
 }
 
 impl SlotSend {
     /// Starts sending `buf` to `dest` with `tag`.
     pub(crate) fn start(comm: &SimpleCommunicator, buf: Vec<u8>, dest: usize, tag: Tag) -> Self {
-        let mut buf = std::mem::ManuallyDrop::new(buf);
-        let parts = (buf.as_mut_ptr(), buf.len(), buf.capacity());
-        // SAFETY: as in `Slot::post`: only `SlotSend` rebuilds the vector,
-        // after MPI completed the send.
-        let mem: &'static [u8] = unsafe { std::slice::from_raw_parts(parts.0, parts.1) };
-        let req = comm
-            .process_at_rank(dest as i32)
-            .immediate_send_with_tag(StaticScope, mem, tag);
+        let (buf, mem) = Lent::new(buf);
+        let req =
+            comm.process_at_rank(dest as i32)
+                .immediate_send_with_tag(StaticScope, &*mem, tag);
         SlotSend {
             req: Some(req),
-            parts,
+            buf,
         }
     }
 
@@ -110,7 +120,7 @@ impl SlotSend {
     pub(crate) fn test(&mut self) -> Option<Vec<u8>> {
         let req = self.req.take()?;
         match req.test() {
-            Ok(_) => Some(self.take()),
+            Ok(_) => Some(self.buf.take()),
             Err(req) => {
                 self.req = Some(req);
                 None
@@ -123,17 +133,7 @@ impl SlotSend {
         if let Some(req) = self.req.take() {
             req.wait_without_status();
         }
-        self.take()
-    }
-
-    fn take(&mut self) -> Vec<u8> {
-        let (ptr, len, cap) = std::mem::replace(&mut self.parts, (std::ptr::null_mut(), 0, 0));
-        if ptr.is_null() {
-            return Vec::new();
-        }
-        // SAFETY: the parts came from a vector in `start`, MPI no longer
-        // reads the memory, and the parts are replaced above: this runs once.
-        unsafe { Vec::from_raw_parts(ptr, len, cap) }
+        self.buf.take()
     }
 }
 
@@ -144,6 +144,6 @@ impl Drop for SlotSend {
         if let Some(req) = self.req.take() {
             req.wait_without_status();
         }
-        drop(self.take());
+        drop(self.buf.take());
     }
 }
