@@ -8,10 +8,11 @@
 //! a copy of the bytes inside it. A lane knows which ranks will send to it
 //! and how many messages each ([`Lane::expect`]), so it keeps a receive
 //! *posted* for each such rank, into a buffer of [`SLOT`] bytes: on real
-//! MPI an `MPI_Irecv` handed to the library before the message comes, then
-//! `MPI_Test`, as a hand-written MPI program does. It never posts more
-//! receives than messages it expects, so none is left posted to take a
-//! message meant for a later receive.
+//! MPI an `MPI_Irecv` handed to the library before the message comes, all
+//! of them tested by one `MPI_Testsome` (one turn of MPI's progress engine
+//! however many ranks send), as a hand-written MPI program does. It never
+//! posts more receives than messages it expects, so none is left posted to
+//! take a message meant for a later receive.
 //!
 //! A frame longer than a slot goes as two messages: a notice of its length
 //! on the lane's tag, then the frame on the next tag, received into a
@@ -35,7 +36,7 @@ use super::error::Error;
 use super::message::Tag;
 use super::request::BufRequest;
 #[cfg(feature = "mpi")]
-use super::transport::rsmpi::{Slot, SlotSend};
+use super::transport::rsmpi::{SlotSend, SlotSet};
 
 /// The bytes of a frame sent as one message: a larger one is sent as a
 /// notice and a second message.
@@ -55,24 +56,17 @@ const WHOLE: u8 = 0;
 /// bytes), comes on the next tag.
 const LONG: u8 = 1;
 
-/// A posted receive of a frame.
-enum Recv<'c> {
-    /// `MPI_Irecv`, on real MPI.
+/// How a lane's receives are posted and tested.
+enum How<'c> {
+    /// Real MPI: every receive in one set, tested by one `MPI_Testsome`;
+    /// the rank each slot receives from.
     #[cfg(feature = "mpi")]
-    Posted(Slot),
-    /// A matched receive of the buffer path (the local world).
-    Matched(BufRequest<'c, u8>),
-}
-
-impl Recv<'_> {
-    /// The vector and how many bytes arrived, once in.
-    fn test(&mut self) -> Result<Option<(Vec<u8>, usize)>, Error> {
-        match self {
-            #[cfg(feature = "mpi")]
-            Recv::Posted(slot) => Ok(slot.test()),
-            Recv::Matched(req) => Ok(req.test()?.map(|(v, st)| (v, st.map_or(0, |s| s.count())))),
-        }
-    }
+    Posted { set: SlotSet, source: Vec<usize> },
+    /// The buffer path's matched receives (the local world): each rank's,
+    /// oldest first (MPI fills them in that order).
+    Matched {
+        per: Vec<VecDeque<BufRequest<'c, u8>>>,
+    },
 }
 
 /// A send in flight.
@@ -104,25 +98,22 @@ impl Send<'_> {
     }
 }
 
-/// What the lane knows of one rank that sends to it.
-#[derive(Default)]
-struct Peer<'c> {
-    /// Frames still expected (a long frame counts at its notice).
-    left: usize,
-    /// Receives posted, oldest first (MPI fills them in that order).
-    posted: VecDeque<Recv<'c>>,
-}
-
 /// Frames between the ranks of `comm` on one tag (and the next, for long
 /// frames); see the module's doc.
 pub(crate) struct Lane<'c> {
     comm: &'c Comm,
     tag: Tag,
-    peers: Vec<Peer<'c>>,
-    /// Ranks with a receive posted.
-    active: Vec<usize>,
-    /// Where the next poll starts in `active` (fairness between ranks).
-    turn: usize,
+    /// Frames still expected from each rank (a long frame counts at its
+    /// notice).
+    left: Vec<usize>,
+    /// Receives posted for each rank.
+    posted: Vec<usize>,
+    how: How<'c>,
+    /// Frames in and not yet handed out, in the order they came from each
+    /// rank.
+    ready: VecDeque<(usize, Vec<u8>)>,
+    /// Scratch of a test: (slot or rank, vector, bytes).
+    batch: Vec<(usize, Vec<u8>, usize)>,
     /// Long frames being received: the rank and the receive.
     longs: Vec<(usize, BufRequest<'c, u8>)>,
     sends: Vec<Send<'c>>,
@@ -137,12 +128,28 @@ impl<'c> Lane<'c> {
     /// receive on while it lives; no frame expected yet.
     pub(crate) fn new(comm: &'c Comm, tag: Tag) -> Result<Self, Error> {
         comm.t.check_tag("lane", tag.saturating_add(1))?;
+        let size = comm.size();
+        let matched = || How::Matched {
+            per: (0..size).map(|_| VecDeque::new()).collect(),
+        };
+        #[cfg(feature = "mpi")]
+        let how = match comm.t.raw() {
+            Some(_) => How::Posted {
+                set: SlotSet::default(),
+                source: Vec::new(),
+            },
+            None => matched(),
+        };
+        #[cfg(not(feature = "mpi"))]
+        let how = matched();
         Ok(Lane {
             comm,
             tag,
-            peers: (0..comm.size()).map(|_| Peer::default()).collect(),
-            active: Vec::new(),
-            turn: 0,
+            left: vec![0; size],
+            posted: vec![0; size],
+            how,
+            ready: VecDeque::new(),
+            batch: Vec::new(),
             longs: Vec::new(),
             sends: Vec::new(),
             slots: Vec::new(),
@@ -154,7 +161,7 @@ impl<'c> Lane<'c> {
     /// them, at most [`DEPTH`] at a time.
     pub(crate) fn expect(&mut self, from: usize, n: usize) -> Result<(), Error> {
         self.comm.t.check_rank("lane", from)?;
-        self.peers[from].left += n;
+        self.left[from] += n;
         self.fill(from)
     }
 
@@ -165,7 +172,7 @@ impl<'c> Lane<'c> {
 
     /// The number of ranks.
     pub(crate) fn size(&self) -> usize {
-        self.peers.len()
+        self.left.len()
     }
 
     /// The error for a frame from `from` that its reader could not read.
@@ -180,7 +187,7 @@ impl<'c> Lane<'c> {
 
     /// Frames still expected from any rank.
     pub(crate) fn expected(&self) -> usize {
-        self.peers.iter().map(|p| p.left).sum::<usize>() + self.longs.len()
+        self.left.iter().sum::<usize>() + self.longs.len() + self.ready.len()
     }
 
     /// An empty frame to append bytes to (a vector reused when one is
@@ -271,26 +278,48 @@ impl<'c> Lane<'c> {
         Ok(None)
     }
 
-    /// The first message in of the receives posted, starting at `turn`.
+    /// The next frame in of the receives posted: one test of them all
+    /// when none is waiting.
     fn poll_posted(&mut self) -> Result<Option<(usize, Vec<u8>)>, Error> {
-        let n = self.active.len();
-        for k in 0..n {
-            let at = (self.turn + k) % n;
-            let from = self.active[at];
-            let Some(head) = self.peers[from].posted.front_mut() else {
-                continue;
-            };
-            let Some((mut v, len)) = head.test()? else {
-                continue;
-            };
-            self.peers[from].posted.pop_front();
-            self.peers[from].left -= 1;
-            self.turn = at + 1;
-            v.truncate(len);
-            self.fill(from)?;
-            return Ok(Some((from, v)));
+        if self.ready.is_empty() {
+            self.test_posted()?;
         }
-        Ok(None)
+        Ok(self.ready.pop_front())
+    }
+
+    /// Moves every frame that came to `ready`, and posts the receives
+    /// that replace them.
+    fn test_posted(&mut self) -> Result<(), Error> {
+        let mut batch = std::mem::take(&mut self.batch);
+        match &mut self.how {
+            #[cfg(feature = "mpi")]
+            How::Posted { set, source } => {
+                set.test_some(&mut batch);
+                for b in &mut batch {
+                    b.0 = source[b.0];
+                }
+            }
+            How::Matched { per } => {
+                for (from, queue) in per.iter_mut().enumerate() {
+                    while let Some(head) = queue.front_mut() {
+                        let Some((v, st)) = head.test()? else {
+                            break;
+                        };
+                        drop(queue.pop_front());
+                        batch.push((from, v, st.map_or(0, |s| s.count())));
+                    }
+                }
+            }
+        }
+        for (from, mut v, len) in batch.drain(..) {
+            self.posted[from] -= 1;
+            self.left[from] -= 1;
+            v.truncate(len);
+            self.ready.push_back((from, v));
+            self.fill(from)?;
+        }
+        self.batch = batch;
+        Ok(())
     }
 
     /// Waits until every send completed (the receives are left as they
@@ -346,30 +375,33 @@ impl<'c> Lane<'c> {
     /// Posts receives for rank `from` up to [`DEPTH`], or as many as its
     /// frames still expected.
     fn fill(&mut self, from: usize) -> Result<(), Error> {
-        let want = self.peers[from].left.min(DEPTH);
-        let was_active = !self.peers[from].posted.is_empty();
-        while self.peers[from].posted.len() < want {
+        let want = self.left[from].min(DEPTH);
+        while self.posted[from] < want {
             let mut v = self.slots.pop().unwrap_or_default();
             v.clear();
             v.resize(SLOT, 0);
-            let recv = self.post(v, from)?;
-            self.peers[from].posted.push_back(recv);
-        }
-        let is_active = !self.peers[from].posted.is_empty();
-        if is_active && !was_active {
-            self.active.push(from);
-        } else if was_active && !is_active {
-            self.active.retain(|&r| r != from);
+            self.post(v, from)?;
+            self.posted[from] += 1;
         }
         Ok(())
     }
 
-    fn post(&self, v: Vec<u8>, from: usize) -> Result<Recv<'c>, Error> {
-        #[cfg(feature = "mpi")]
-        if let Some(raw) = self.comm.t.raw() {
-            return Ok(Recv::Posted(Slot::post(raw, v, from, self.tag)));
+    fn post(&mut self, v: Vec<u8>, from: usize) -> Result<(), Error> {
+        match &mut self.how {
+            #[cfg(feature = "mpi")]
+            How::Posted { set, source } => {
+                let Some(raw) = self.comm.t.raw() else {
+                    unreachable!("a lane posts to MPI only on MPI")
+                };
+                let k = set.post(raw, v, from, self.tag);
+                if source.len() <= k {
+                    source.resize(k + 1, 0);
+                }
+                source[k] = from;
+            }
+            How::Matched { per } => per[from].push_back(self.comm.irecv_buf(v, from, self.tag)?),
         }
-        Ok(Recv::Matched(self.comm.irecv_buf(v, from, self.tag)?))
+        Ok(())
     }
 }
 

@@ -17,7 +17,7 @@ use rsmpi::Count;
 use early::EarlyQueue;
 pub(crate) use receive::Probed;
 pub(crate) use send::SendRequest;
-pub(crate) use slot::{Slot, SlotSend};
+pub(crate) use slot::{SlotSend, SlotSet};
 
 use super::{Direct, Transport};
 use crate::mpi::error::Error;
