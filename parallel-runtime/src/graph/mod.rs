@@ -476,7 +476,7 @@ fn compute_here<C: Compute>(backend: Backend, c: C) -> Result<C::Output, Delayed
     crate::config::ensure_pool();
     let mut roots = Roots::default();
     c.roots(&mut roots);
-    let plan = Plan::discover(roots.0)?;
+    let plan = Plan::discover(roots.0, false)?;
     plan.run(backend);
     let out = match plan.error() {
         Some(e) => Err(e),

@@ -53,25 +53,15 @@ pub(crate) struct Plan {
     /// With the live dashboard on, once [`Plan::run`] starts: this
     /// compute's progress, ended when the plan is dropped.
     live: OnceLock<crate::dashboard::Job>,
-    /// Every edge `(input, consumer)`, each consumer's in the order of its
-    /// inputs; kept only for a compute across ranks
-    /// ([`Plan::discover_with_edges`]).
+    /// Every edge `(input, consumer)`, kept for a compute across ranks.
     edges: Vec<(u32, u32)>,
 }
 
 impl Plan {
-    /// Claims every node reachable from `roots`.
-    pub(crate) fn discover(roots: Vec<Arc<dyn AnyNode>>) -> Result<Plan, DelayedError> {
-        Plan::discover_keeping(roots, false)
-    }
-
-    /// [`Plan::discover`], keeping the edges of the walk ([`Plan::edges`]):
-    /// a compute across ranks places and checks the graph from them.
-    pub(crate) fn discover_with_edges(roots: Vec<Arc<dyn AnyNode>>) -> Result<Plan, DelayedError> {
-        Plan::discover_keeping(roots, true)
-    }
-
-    fn discover_keeping(
+    /// Claims every node reachable from `roots`; with `keep_edges`, keeps
+    /// the edges of the walk ([`Plan::edges`]), from which a compute across
+    /// ranks places and checks the graph.
+    pub(crate) fn discover(
         roots: Vec<Arc<dyn AnyNode>>,
         keep_edges: bool,
     ) -> Result<Plan, DelayedError> {
@@ -495,16 +485,15 @@ fn busy(key: TaskKey) -> DelayedError {
 
 // ----- hook for graph/cluster (issue 12: graphs across MPI ranks) ------------
 impl Plan {
-    /// The claimed graph, read-only, for an executor across ranks: the
-    /// nodes (each one's `head().index` is its position here), the state
-    /// each was claimed in, and the order of the walk (inputs first).
-    /// The edges `(input, consumer)` of the walk, each consumer's in the
-    /// order of its inputs (empty unless kept, see
-    /// [`Plan::discover_with_edges`]); a node claimed complete has none.
+    /// The walk's edges `(input, consumer)`, each consumer's in input order
+    /// (empty unless kept); a node claimed complete has none.
     pub(crate) fn edges(&self) -> &[(u32, u32)] {
         &self.edges
     }
 
+    /// The claimed graph, read-only, for an executor across ranks: the
+    /// nodes (each one's `head().index` is its position here), the state
+    /// each was claimed in, and the order of the walk (inputs first).
     pub(crate) fn claimed(&self) -> (&[Arc<dyn AnyNode>], &[Claim], &[u32]) {
         (&self.nodes, &self.prior, &self.order)
     }
