@@ -161,7 +161,15 @@ impl<'x> Coordinator<'x, '_, '_> {
             }
             if self.x.left.load(Ordering::Acquire) == 0 && self.expected == 0 {
                 // Every worker handed its messages over before it counted
-                // its task done.
+                // its task done. No `Abort` waits in the lane: the lane
+                // posts a receive for a rank only while a task's frame from
+                // it is still expected, so an `Abort` that took one came
+                // before that frame, which is delivered after it.
+                debug_assert_eq!(
+                    self.lane.expected(),
+                    0,
+                    "frames left in the lane at the end"
+                );
                 while let Ok(out) = self.rx.try_recv() {
                     self.post(out)?;
                 }
