@@ -31,6 +31,8 @@ mod de;
 pub(crate) mod oob;
 mod ser;
 mod typename;
+
+pub(crate) use typename::fnv1a;
 #[cfg(test)]
 mod wire_tests;
 

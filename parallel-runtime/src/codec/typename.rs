@@ -91,7 +91,8 @@ pub(crate) fn compute(raw: &str) -> TypeTag {
     }
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// FNV-1a of `bytes` (also the graph's shape fingerprint's hash of names).
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(*b);

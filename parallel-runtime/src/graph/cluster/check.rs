@@ -56,7 +56,7 @@ impl Shape<'_> {
             let nh = match last {
                 Some((l, v)) if std::ptr::eq(l, name) => v,
                 _ => {
-                    let v = fnv1a(name.as_bytes());
+                    let v = crate::codec::fnv1a(name.as_bytes());
                     last = Some((name, v));
                     v
                 }
@@ -84,13 +84,6 @@ impl Mix {
         let p = u128::from(self.0 ^ x) * 0x9E37_79B9_7F4A_7C15_u128;
         self.0 = (p as u64 ^ (p >> 64) as u64).wrapping_add(0x2545_F491_4F6C_DD1D);
     }
-}
-
-/// FNV-1a of `bytes`.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
-    })
 }
 
 /// The shape as it travels: names, keys, inputs, roots.

@@ -59,14 +59,6 @@ pub(crate) fn place(tasks: &[Task<'_>], order: &[u32], size: u32) -> Placement {
             let r = (source * size as usize / sources.max(1)) as u32;
             source += 1;
             r
-        } else if let Some(r) = one_owner(t.deps, &owner) {
-            // Every input on one rank (a stencil's inside, a chain): it
-            // wins the vote.
-            if load[r as usize] >= cap {
-                least_loaded(&load)
-            } else {
-                r
-            }
         } else {
             // Only the ranks of its inputs are counted (and reset after):
             // the cost of a task is its inputs, not the number of ranks.
@@ -94,13 +86,6 @@ pub(crate) fn place(tasks: &[Task<'_>], order: &[u32], size: u32) -> Placement {
         load[r as usize] += 1;
     }
     Placement { owner }
-}
-
-/// The rank of every input of `deps`, when they all have the same one.
-fn one_owner(deps: &[u32], owner: &[u32]) -> Option<u32> {
-    let (&first, rest) = deps.split_first()?;
-    let r = owner[first as usize];
-    rest.iter().all(|&d| owner[d as usize] == r).then_some(r)
 }
 
 /// The least loaded rank, the lowest on a tie.
