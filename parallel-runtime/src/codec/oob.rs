@@ -30,6 +30,8 @@
 //! kept beyond the call that lent it (a `Serialize` impl may serialize a
 //! temporary vector).
 
+use std::mem::MaybeUninit;
+
 use postcard::Error;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -165,13 +167,15 @@ pub(crate) fn each_piece<T: Serialize + ?Sized>(
 
 /// Decodes a value with pieces from its inline bytes (table included) and
 /// `table` (read from them), `fill` writing each piece in turn into the
-/// vector that holds it (`false`: it could not, and the decoding fails).
+/// vector that holds it, whose memory is not initialised before (`true`
+/// only when it wrote every byte; `false`: it could not, and the decoding
+/// fails).
 /// Also returns how many pieces were taken, so that the caller can drop
 /// the others when the value was refused.
 pub(crate) fn decode_pieces<T: DeserializeOwned>(
     inline: &[u8],
     table: &Table,
-    fill: &mut dyn FnMut(&mut [u8]) -> bool,
+    fill: &mut dyn FnMut(&mut [MaybeUninit<u8>]) -> bool,
 ) -> (Result<T, CodecError>, usize) {
     let mut oob = OobIn {
         min: table.min,
@@ -201,9 +205,11 @@ pub(super) fn decode_joined<T: DeserializeOwned>(
         .filter(|&at| at >= table.head)
         .ok_or_else(not_ours)?;
     let (inline, mut pieces) = bytes.split_at(at);
-    let mut fill = |dst: &mut [u8]| match pieces.split_at_checked(dst.len()) {
+    let mut fill = |dst: &mut [MaybeUninit<u8>]| match pieces.split_at_checked(dst.len()) {
         Some((head, rest)) => {
-            dst.copy_from_slice(head);
+            for (d, &s) in dst.iter_mut().zip(head) {
+                d.write(s);
+            }
             pieces = rest;
             true
         }

@@ -29,6 +29,8 @@
 //! the value's plain size, as in the local world, which moves the encoded
 //! bytes whole.
 
+use std::mem::MaybeUninit;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -46,6 +48,9 @@ pub(crate) enum Dst<'a, T> {
     Slice(&'a mut [T]),
     /// A vector that grows to the message (the object path's bytes).
     Grow(&'a mut Vec<T>),
+    /// Memory of fixed length not initialised yet (an out-of-band piece);
+    /// every byte of it is written only when the message fills it.
+    Uninit(&'a mut [MaybeUninit<T>]),
 }
 
 /// How many `T` the matched message holds, or why it holds no whole
@@ -80,11 +85,12 @@ pub(crate) fn fill<B: Transport, T: Scalar + AnyBitPattern>(
     // Objects (the growing vector) go in the transport's pieces.
     let p = match &dst {
         Dst::Grow(_) => t.object_piece(),
-        Dst::Slice(_) => max_count(),
+        Dst::Slice(_) | Dst::Uninit(_) => max_count(),
     };
     let (src, tag) = (first.source(), first.tag());
     let room = match &dst {
         Dst::Slice(b) => Some(b.len()),
+        Dst::Uninit(b) => Some(b.len()),
         Dst::Grow(_) => None,
     };
     let mut total = 0usize;
@@ -101,6 +107,7 @@ pub(crate) fn fill<B: Transport, T: Scalar + AnyBitPattern>(
         if room.is_none_or(|r| total + n <= r) {
             match &mut dst {
                 Dst::Slice(b) => m.receive_into(&mut b[total..total + n]),
+                Dst::Uninit(b) => m.receive_into_uninit(&mut b[total..total + n]),
                 Dst::Grow(v) => {
                     let at = v.len();
                     v.resize(at + n, zeroed());
@@ -177,27 +184,28 @@ pub(crate) fn send_value<T: Serialize + ?Sized>(
 }
 
 /// Receives one out-of-band piece of the message from `src` with `tag`
-/// into `dst`, which it must fill exactly.
+/// into `dst` (not initialised before), which it must fill exactly: `Ok`
+/// only when every byte of it was written.
 fn recv_piece<B: Transport>(
     t: &B,
     src: usize,
     tag: Tag,
-    dst: &mut [u8],
+    dst: &mut [MaybeUninit<u8>],
     op: &'static str,
 ) -> Result<(), Error> {
     let Some(m) = t.probe(Source::Rank(src), TagMatch::Tag(tag), true)? else {
         unreachable!("a blocking probe returns a message or an error")
     };
-    let st = fill(t, m, Dst::Slice(dst), op)?;
-    if st.count != dst.len() {
+    let len = dst.len();
+    let st = fill(t, m, Dst::Uninit(dst), op)?;
+    if st.count != len {
         return Err(Error::Mismatch {
             rank: t.rank(),
             op,
             from: src,
             detail: format!(
-                "an out-of-band piece of {} bytes where the message announced {}",
+                "an out-of-band piece of {} bytes where the message announced {len}",
                 st.count,
-                dst.len()
             ),
         });
     }
@@ -219,12 +227,30 @@ pub(crate) fn fill_object<B: Transport>(
         return Ok(st);
     };
     let inline = bytes.len();
-    bytes.resize(inline + table.piece_bytes(), 0);
-    let mut at = inline;
-    for &len in &table.lens {
-        recv_piece(t, st.source, st.tag, &mut bytes[at..at + len], op)?;
+    let total = table.piece_bytes();
+    bytes.reserve_exact(total);
+    let mut at = 0;
+    for (k, &len) in table.lens.iter().enumerate() {
+        let spare = &mut bytes.spare_capacity_mut()[at..at + len];
+        if let Err(e) = recv_piece(t, st.source, st.tag, spare, op) {
+            // The pieces after it are received and dropped, so that
+            // nothing of the message is left for a later receive.
+            for &len in &table.lens[k + 1..] {
+                recv_piece(
+                    t,
+                    st.source,
+                    st.tag,
+                    Vec::<u8>::with_capacity(len).spare_capacity_mut(),
+                    op,
+                )?;
+            }
+            return Err(e);
+        }
         at += len;
     }
+    // SAFETY: every piece returned `Ok`, so the `total` bytes after the
+    // inline ones were all written, within the capacity reserved above.
+    unsafe { bytes.set_len(inline + total) };
     Ok(Status {
         count: table.plain_len(inline),
         ..st
@@ -251,7 +277,7 @@ pub(crate) fn decode_object<T: DeserializeOwned, B: Transport>(
         Some(Ok(table)) => table,
     };
     let mut failed = None;
-    let mut fill = |dst: &mut [u8]| match recv_piece(t, st.source, st.tag, dst, op) {
+    let mut fill = |dst: &mut [MaybeUninit<u8>]| match recv_piece(t, st.source, st.tag, dst, op) {
         Ok(()) => true,
         Err(e) => {
             failed = Some(e);
@@ -260,7 +286,13 @@ pub(crate) fn decode_object<T: DeserializeOwned, B: Transport>(
     };
     let (got, taken) = decode_pieces(inline, &table, &mut fill);
     for &len in &table.lens[taken..] {
-        recv_piece(t, st.source, st.tag, &mut vec![0; len], op)?;
+        recv_piece(
+            t,
+            st.source,
+            st.tag,
+            Vec::<u8>::with_capacity(len).spare_capacity_mut(),
+            op,
+        )?;
     }
     if let Some(e) = failed {
         return Err(e);
@@ -272,3 +304,6 @@ pub(crate) fn decode_object<T: DeserializeOwned, B: Transport>(
     got.map(|v| (v, status))
         .map_err(|e| Error::decoding(rank, op, st.source, e))
 }
+
+#[cfg(test)]
+mod tests;

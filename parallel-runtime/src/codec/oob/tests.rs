@@ -1,6 +1,8 @@
 //! Values with out-of-band pieces: the same value back, the same plain
 //! size, the pieces lent in order, and errors for what does not fit.
 
+use std::mem::MaybeUninit;
+
 use serde::{Deserialize, Serialize};
 
 use super::super::{decode, encode};
@@ -63,9 +65,11 @@ fn round_trip<T: Serialize + serde::de::DeserializeOwned>(v: &T) -> (T, Vec<usiz
     let table = Table::of(&inline).unwrap().unwrap();
     assert_eq!(table.lens, lens);
     let mut next = sent.into_iter();
-    let mut fill = |dst: &mut [u8]| {
+    let mut fill = |dst: &mut [MaybeUninit<u8>]| {
         let p = next.next().unwrap();
-        dst.copy_from_slice(&p);
+        for (d, &s) in dst.iter_mut().zip(&p) {
+            d.write(s);
+        }
         true
     };
     let (got, taken) = decode_pieces::<T>(&inline, &table, &mut fill);
@@ -110,12 +114,12 @@ fn a_wrong_type_or_missing_piece_is_an_error() {
     let v = outer();
     let (inline, lens) = encode_inline(&v, MIN).unwrap();
     let table = Table::of(&inline).unwrap().unwrap();
-    let mut fill = |_: &mut [u8]| true;
+    let mut fill = |_: &mut [MaybeUninit<u8>]| -> bool { unreachable!("refused before any piece") };
     let (got, taken) = decode_pieces::<Vec<f64>>(&inline, &table, &mut fill);
     let e = got.unwrap_err();
     assert_eq!(e.wrong_type().map(|(_, r)| r), Some("Vec<f64>"));
     assert_eq!(taken, 0, "refused before any piece");
-    let mut fill = |_: &mut [u8]| false;
+    let mut fill = |_: &mut [MaybeUninit<u8>]| false;
     let (got, taken) = decode_pieces::<Outer>(&inline, &table, &mut fill);
     assert!(got.is_err());
     assert_eq!(taken, 1);

@@ -137,6 +137,10 @@ impl Matched for AnyMatched {
         each_matched!(self, m => m.receive_into(dst))
     }
     #[inline]
+    fn receive_into_uninit<T: Scalar + AnyBitPattern>(self, dst: &mut [std::mem::MaybeUninit<T>]) {
+        each_matched!(self, m => m.receive_into_uninit(dst))
+    }
+    #[inline]
     fn discard(self) {
         each_matched!(self, m => m.discard())
     }

@@ -219,6 +219,10 @@ pub(crate) trait Matched {
     fn fit<T: Scalar>(&self, op: &'static str) -> Fit;
     /// Receives it, of exactly `dst.len()` elements (as `fit` said).
     fn receive_into<T: Scalar + AnyBitPattern>(self, dst: &mut [T]);
+    /// Receives it, of exactly `dst.len()` elements (as `fit` said), into
+    /// memory not initialised before, writing every element (the
+    /// out-of-band pieces of the object path, see `wire.rs`).
+    fn receive_into_uninit<T: Scalar + AnyBitPattern>(self, dst: &mut [std::mem::MaybeUninit<T>]);
     /// Receives it and drops it (a receive that failed still consumes its
     /// message, as MPI's would).
     fn discard(self);

@@ -103,6 +103,18 @@ impl Matched for Envelope {
         }
     }
 
+    fn receive_into_uninit<T: Scalar + AnyBitPattern>(self, dst: &mut [std::mem::MaybeUninit<T>]) {
+        match self.into_vec::<T>() {
+            Ok(v) => {
+                // `fit` said how many elements it holds: `dst` is that long.
+                for (d, &s) in dst.iter_mut().zip(&v) {
+                    d.write(s);
+                }
+            }
+            Err(_) => unreachable!("`fit` checked the element type"),
+        }
+    }
+
     fn discard(self) {}
 }
 

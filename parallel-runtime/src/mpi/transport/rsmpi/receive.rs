@@ -1,9 +1,13 @@
 //! Receives on real MPI: matched probes, the message they match, and the
 //! receive without a probe of small messages.
 
-use rsmpi::datatype::Equivalence as _;
+use std::ffi::c_void;
+use std::mem::MaybeUninit;
+
+use rsmpi::datatype::{AsDatatype, BufferMut, Collection, Equivalence, Pointer, PointerMut};
 use rsmpi::point_to_point::{Message, Status as MpiStatus};
 use rsmpi::traits::Communicator;
+use rsmpi::Count;
 
 use super::early::Early;
 use super::{count, Rsmpi};
@@ -142,6 +146,43 @@ impl Rsmpi {
     }
 }
 
+/// Elements not initialised yet, as a receive buffer of `T`'s datatype
+/// that MPI writes (and never reads).
+struct Uninit<'a, T>(&'a mut [MaybeUninit<T>]);
+
+// SAFETY: the count and the pointer describe exactly the borrowed slice,
+// exclusively borrowed for the receive.
+unsafe impl<T> Collection for Uninit<'_, T> {
+    fn count(&self) -> Count {
+        count(self.0.len())
+    }
+}
+
+// SAFETY: as above.
+unsafe impl<T> Pointer for Uninit<'_, T> {
+    fn pointer(&self) -> *const c_void {
+        self.0.as_ptr().cast()
+    }
+}
+
+// SAFETY: as above; MPI only writes there.
+unsafe impl<T> PointerMut for Uninit<'_, T> {
+    fn pointer_mut(&mut self) -> *mut c_void {
+        self.0.as_mut_ptr().cast()
+    }
+}
+
+// SAFETY: elements of `T`, described by `T`'s own datatype.
+unsafe impl<T: Scalar> AsDatatype for Uninit<'_, T> {
+    type Out = <T as Equivalence>::Out;
+    fn as_datatype(&self) -> Self::Out {
+        T::equivalent_datatype()
+    }
+}
+
+// SAFETY: every impl above describes the one slice.
+unsafe impl<T: Scalar> BufferMut for Uninit<'_, T> {}
+
 /// How the message that `st` describes fits a receive of `T`.
 pub(super) fn fit_status<T: Scalar>(st: &MpiStatus) -> Fit {
     let n = st.count(T::equivalent_datatype());
@@ -202,6 +243,28 @@ impl Matched for Probed {
                 };
                 // `fit` said how many elements it holds: `dst` is that long.
                 out.copy_from_slice(&e.bytes[..out.len()]);
+            }
+        }
+    }
+
+    fn receive_into_uninit<T: Scalar + AnyBitPattern>(self, dst: &mut [MaybeUninit<T>]) {
+        match self {
+            Probed::Mpi(msg, _) => {
+                msg.matched_receive_into(&mut Uninit(dst));
+            }
+            Probed::Early(e) => {
+                let bytes = std::mem::size_of_val(dst);
+                // SAFETY: `fit` said how many elements it holds: `dst` is
+                // that long, `bytes` bytes, all of them in `e.bytes`; the
+                // copy writes every byte of `dst`, exclusively borrowed,
+                // and any bytes make a valid `T: AnyBitPattern`.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        e.bytes[..bytes].as_ptr(),
+                        dst.as_mut_ptr().cast::<u8>(),
+                        bytes,
+                    );
+                }
             }
         }
     }
