@@ -11,9 +11,12 @@ use crate::mpi::local;
 const MIN: usize = 64 << 10;
 const TAG: Tag = 3;
 
+/// The value sent: a number, then two arrays that go out of band.
+type Value = (u32, Vec<u8>, Vec<f64>);
+
 /// Rank 0 sends `value`'s inline bytes with the table the codec writes,
 /// then pieces of the lengths in `sent` (not necessarily those announced).
-fn send_with_pieces(w: &crate::mpi::Comm, value: &(u32, Vec<u8>, Vec<f64>), sent: &[usize]) {
+fn send_with_pieces(w: &crate::mpi::Comm, value: &Value, sent: &[usize]) {
     let (inline, lens) = encode_inline(value, MIN).expect("encode");
     assert_eq!(lens, [value.1.len(), value.2.len() * 8], "two pieces");
     send_object(&w.t, inline, 1, TAG);
@@ -34,7 +37,7 @@ fn next(w: &crate::mpi::Comm) -> String {
 
 /// Rank 1's view: the decoded value, or the error, decoding at once
 /// (`decode_object`) or after a claim (`fill_object`, then `decode`).
-fn receive(w: &crate::mpi::Comm, claim: bool) -> Result<(u32, Vec<u8>, Vec<f64>), Error> {
+fn receive(w: &crate::mpi::Comm, claim: bool) -> Result<Value, Error> {
     let first = w.t.probe(Source::Rank(0), TagMatch::Tag(TAG), true)?;
     let first = first.expect("a blocking probe returns a message");
     let mut bytes = Vec::new();
@@ -48,7 +51,7 @@ fn receive(w: &crate::mpi::Comm, claim: bool) -> Result<(u32, Vec<u8>, Vec<f64>)
 
 /// Runs `sent` (the piece lengths rank 0 sends) on 2 ranks, both ways of
 /// receiving; rank 1's results.
-fn exchange(sent: &'static [usize]) -> Vec<Result<(u32, Vec<u8>, Vec<f64>), Error>> {
+fn exchange(sent: &'static [usize]) -> Vec<Result<Value, Error>> {
     let value = (7u32, vec![1u8; MIN + 10], vec![2.0f64; MIN / 8]);
     let mut out = Vec::new();
     for claim in [false, true] {
