@@ -11,6 +11,7 @@ fn probe(vars: &[(&str, &str)]) -> Output {
         "PARALLEL_PROGRESS",
         "PARALLEL_TRACE",
         "PARALLEL_HANG_TIMEOUT",
+        "PARALLEL_MPI_KEEP_HEAP",
         "RAYON_NUM_THREADS",
     ] {
         cmd.env_remove(v);
@@ -38,6 +39,7 @@ fn invalid_values_name_the_variable_and_the_valid_values() {
             "expected a positive integer",
         ),
         ("PARALLEL_PROGRESS", "maybe", "expected `1`, `true`"),
+        ("PARALLEL_MPI_KEEP_HEAP", "some", "expected `1`, `true`"),
     ];
     for (var, value, expected) in cases {
         let out = probe(&[(var, value)]);

@@ -3,7 +3,8 @@
 //! structs derived through `parallel_runtime::serde` in a crate without a
 //! serde dependency) and `tests/bin/mpi_oob.rs` (its out-of-band pieces:
 //! nested structs of large and small slices compared element for element,
-//! a posted `irecv`, a wrong type, probe counts): in a local world of
+//! a posted `irecv`, a wrong type, probe counts, glibc's heap kept or
+//! not between messages): in a local world of
 //! threads always, and under `mpirun -n 2` and `-n 4 --oversubscribe` when
 //! built with `--features mpi`. Every job runs under a deadline, so a hang
 //! fails the test.
@@ -36,7 +37,11 @@ fn local((exe, mode): Bin, n: usize, piece: Option<&str>) {
     check(cmd, 120, &[format!("local world of {n}: ok {mode}")]);
 }
 
-fn under_mpirun((exe, mode): Bin, n: usize, piece: Option<&str>) {
+fn under_mpirun(bin: Bin, n: usize, piece: Option<&str>) {
+    under_mpirun_with(bin, n, piece, &[]);
+}
+
+fn under_mpirun_with((exe, mode): Bin, n: usize, piece: Option<&str>, vars: &[&str]) {
     if !cfg!(feature = "mpi") || !parallel_tests::mpirun_runs() {
         println!("skipped: mpi_{mode} on {n} MPI ranks needs `--features mpi` and mpirun");
         return;
@@ -45,6 +50,9 @@ fn under_mpirun((exe, mode): Bin, n: usize, piece: Option<&str>) {
     cmd.args(["--oversubscribe", "-n", &n.to_string()]);
     if let Some(p) = piece {
         cmd.args(["-x", &format!("PARALLEL_MPI_MAX_COUNT={p}")]);
+    }
+    for v in vars {
+        cmd.args(["-x", v]);
     }
     cmd.arg(exe)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
@@ -83,4 +91,12 @@ fn mpi_in_pieces() {
     for bin in [OBJPATH, OOB] {
         under_mpirun(bin, 2, Some("65536"));
     }
+}
+
+/// glibc's heap left to its own policy (`PARALLEL_MPI_KEEP_HEAP=0`): the
+/// binary's heap check then expects the pages faulted in again (and, in
+/// the runs above, not).
+#[test]
+fn mpi_heap_left_to_glibc() {
+    under_mpirun_with(OOB, 2, None, &["PARALLEL_MPI_KEEP_HEAP=0"]);
 }

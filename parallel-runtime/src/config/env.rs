@@ -19,6 +19,11 @@ pub const ENV_PROGRESS: &str = "PARALLEL_PROGRESS";
 /// is aborted (`0`: never). See [the module docs](super#hang-detection-parallel_hang_timeout).
 pub const ENV_HANG_TIMEOUT: &str = "PARALLEL_HANG_TIMEOUT";
 
+/// Environment variable: `0` leaves glibc's heap as it is in an
+/// `#[mpi_main]` program, which otherwise keeps freed memory for the next
+/// received messages (see `docs/mpi.md`, "Memory between messages").
+pub const ENV_MPI_KEEP_HEAP: &str = "PARALLEL_MPI_KEEP_HEAP";
+
 /// The hang timeout when `PARALLEL_HANG_TIMEOUT` is not set.
 pub const DEFAULT_HANG_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -86,6 +91,26 @@ pub(super) fn parse_hang_timeout(value: Option<&str>) -> Result<HangTimeout, Con
     }
 }
 
+/// Reads `PARALLEL_MPI_KEEP_HEAP` (default on).
+#[cfg(feature = "mpi")]
+pub(crate) fn mpi_keep_heap() -> Result<bool, ConfigError> {
+    Ok(parse_switch(ENV_MPI_KEEP_HEAP, read_var(ENV_MPI_KEEP_HEAP))?.unwrap_or(true))
+}
+
+/// An on/off variable: `None` when unset.
+fn parse_switch(var: &'static str, value: Option<String>) -> Result<Option<bool>, ConfigError> {
+    let Some(v) = value else { return Ok(None) };
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(Some(true)),
+        "0" | "false" | "no" | "off" => Ok(Some(false)),
+        _ => Err(ConfigError::InvalidEnv {
+            var,
+            value: v,
+            expected: "`1`, `true`, `yes`, `on`, `0`, `false`, `no` or `off`",
+        }),
+    }
+}
+
 fn read_var(var: &'static str) -> Option<String> {
     match std::env::var(var) {
         Ok(v) if v.trim().is_empty() => None,
@@ -124,20 +149,8 @@ fn parse_env() -> Result<EnvConfig, ConfigError> {
         },
     };
     parse_hang_timeout(read_var(ENV_HANG_TIMEOUT).as_deref())?;
-    let progress = match read_var(ENV_PROGRESS) {
-        None => None,
-        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => Some(true),
-            "0" | "false" | "no" | "off" => Some(false),
-            _ => {
-                return Err(invalid(
-                    ENV_PROGRESS,
-                    v,
-                    "`1`, `true`, `yes`, `on`, `0`, `false`, `no` or `off`",
-                ))
-            }
-        },
-    };
+    let progress = parse_switch(ENV_PROGRESS, read_var(ENV_PROGRESS))?;
+    parse_switch(ENV_MPI_KEEP_HEAP, read_var(ENV_MPI_KEEP_HEAP))?;
     Ok(EnvConfig {
         backend,
         num_threads,

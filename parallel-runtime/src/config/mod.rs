@@ -12,6 +12,7 @@
 //! | `PARALLEL_BACKEND` | `serial`, `threads`, `mpi` | where maps and graphs run; `serial` is the debugging switch: the plain loop on the calling thread |
 //! | `PARALLEL_NUM_THREADS` | a positive integer, at most 64 per core (and never more than 4096) | size of the shared thread pool (default: the cores of the machine, or of this rank's share of the node under MPI) |
 //! | `PARALLEL_PROGRESS` | `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off` | progress bars on stderr for every map |
+//! | `PARALLEL_MPI_KEEP_HEAP` | `1` (the default) or `0`, as `PARALLEL_PROGRESS` | under `#[mpi_main]` on real MPI with glibc: keep freed memory in the heap (glibc's `mmap` threshold 32 MiB, trim threshold 64 MiB, where its own adjustment ends), so that the arrays of the next received message do not fault their pages in again; off with `0`, or when `GLIBC_TUNABLES` or `MALLOC_*_` sets those thresholds (see `docs/mpi.md`, "Memory between messages") |
 //! | `PARALLEL_HANG_TIMEOUT` | seconds, e.g. `60` (the default) or `2.5`; `0` turns it off | under `#[mpi_main]` on real MPI: when some ranks have returned from `main` and every other rank has waited that long in a communication, the job is aborted with a report naming the finished ranks and what each other rank waits in (see below) |
 //!
 //! An invalid value is an error that names the variable and the valid values:
@@ -72,7 +73,8 @@ pub(crate) mod threads;
 
 pub use backend::Backend;
 pub use env::{
-    check_env, DEFAULT_HANG_TIMEOUT, ENV_BACKEND, ENV_HANG_TIMEOUT, ENV_NUM_THREADS, ENV_PROGRESS,
+    check_env, DEFAULT_HANG_TIMEOUT, ENV_BACKEND, ENV_HANG_TIMEOUT, ENV_MPI_KEEP_HEAP,
+    ENV_NUM_THREADS, ENV_PROGRESS,
 };
 pub use error::ConfigError;
 pub use limits::{MAX_THREADS, MAX_THREADS_PER_CORE};
@@ -82,5 +84,7 @@ pub use threads::set_num_threads;
 
 #[cfg(feature = "mpi")]
 pub(crate) use env::hang_timeout;
+#[cfg(feature = "mpi")]
+pub(crate) use env::mpi_keep_heap;
 pub(crate) use switches::{run_backend, run_progress};
 pub(crate) use threads::ensure_pool;

@@ -36,6 +36,8 @@ mod comm;
 mod datatype;
 mod error;
 mod fold;
+#[cfg(feature = "mpi")]
+mod heap;
 mod lane;
 mod launcher;
 mod limits;

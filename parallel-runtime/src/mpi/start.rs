@@ -128,6 +128,15 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
                 eprintln!("rank {rank}: {e}");
                 world.abort(2);
             }
+            match crate::config::mpi_keep_heap() {
+                Ok(keep) => {
+                    super::heap::keep_freed(keep && size > 1);
+                }
+                Err(e) => {
+                    eprintln!("rank {rank}: {e}");
+                    world.abort(2);
+                }
+            }
             hybrid_threads_hint();
             let part = crate::trace::start_for_rank(rank as u32, size as u32);
             // Every rank of an SPMD job takes part, whatever its own
