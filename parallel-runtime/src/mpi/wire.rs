@@ -212,6 +212,28 @@ fn recv_piece<B: Transport>(
     Ok(())
 }
 
+/// Receives and drops the out-of-band pieces of lengths `lens` of the
+/// message from `src` with `tag`, so that nothing of it is left for a
+/// later receive.
+fn drop_pieces<B: Transport>(
+    t: &B,
+    src: usize,
+    tag: Tag,
+    lens: &[usize],
+    op: &'static str,
+) -> Result<(), Error> {
+    for &len in lens {
+        recv_piece(
+            t,
+            src,
+            tag,
+            Vec::<u8>::with_capacity(len).spare_capacity_mut(),
+            op,
+        )?;
+    }
+    Ok(())
+}
+
 /// Receives the object-path message that `first` begins into `bytes`
 /// (empty): its inline bytes, then its out-of-band pieces after them, as
 /// `codec::decode` reads them. The status counts the value's plain size.
@@ -233,17 +255,7 @@ pub(crate) fn fill_object<B: Transport>(
     for (k, &len) in table.lens.iter().enumerate() {
         let spare = &mut bytes.spare_capacity_mut()[at..at + len];
         if let Err(e) = recv_piece(t, st.source, st.tag, spare, op) {
-            // The pieces after it are received and dropped, so that
-            // nothing of the message is left for a later receive.
-            for &len in &table.lens[k + 1..] {
-                recv_piece(
-                    t,
-                    st.source,
-                    st.tag,
-                    Vec::<u8>::with_capacity(len).spare_capacity_mut(),
-                    op,
-                )?;
-            }
+            drop_pieces(t, st.source, st.tag, &table.lens[k + 1..], op)?;
             return Err(e);
         }
         at += len;
@@ -285,15 +297,7 @@ pub(crate) fn decode_object<T: DeserializeOwned, B: Transport>(
         }
     };
     let (got, taken) = decode_pieces(inline, &table, &mut fill);
-    for &len in &table.lens[taken..] {
-        recv_piece(
-            t,
-            st.source,
-            st.tag,
-            Vec::<u8>::with_capacity(len).spare_capacity_mut(),
-            op,
-        )?;
-    }
+    drop_pieces(t, st.source, st.tag, &table.lens[taken..], op)?;
     if let Some(e) = failed {
         return Err(e);
     }
