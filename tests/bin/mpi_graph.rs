@@ -324,7 +324,59 @@ fn mismatch(w: &Comm) -> Res {
         || text.clone(),
     )?;
     let again = compute_on(w, add(2, 2)).map_err(|e| e.to_string())?;
-    ensure(again == 4, || format!("after a mismatch: {again}"))
+    ensure(again == 4, || format!("after a mismatch: {again}"))?;
+    mismatched_pins_and_roots(w)
+}
+
+/// The same graph pinned differently, or its results asked for on
+/// different ranks: placement would differ between the ranks, each waiting
+/// for results no rank sends (a hang, or a misleading error, before the
+/// check compared pins and roots). An error on every rank instead.
+fn mismatched_pins_and_roots(w: &Comm) -> Res {
+    let me = w.rank();
+    // "On my rank": the pin depends on the rank.
+    let err = failed(compute_on(w, add(point_sum(1).on_rank(me), 1)))?;
+    let text = err.to_string();
+    ensure(err.kind() == FailureKind::GraphMismatch, || text.clone())?;
+    ensure(
+        text.contains("pinned the tasks differently")
+            && text.contains(&format!("pinned to rank {me} on rank {me}")),
+        || text.clone(),
+    )?;
+    // Pinned on some ranks only.
+    let x = point_sum(2);
+    let x = if me == 0 { x.on_rank(0) } else { x };
+    let err = failed(compute_on(w, add(x, 1)))?;
+    ensure(err.kind() == FailureKind::GraphMismatch, || err.to_string())?;
+    ensure(err.to_string().contains("not pinned"), || err.to_string())?;
+    // Each rank its own root.
+    let err = failed(compute_on_root(w, me, add(point_sum(3), 1)))?;
+    let text = err.to_string();
+    ensure(err.kind() == FailureKind::GraphMismatch, || text.clone())?;
+    ensure(text.contains("results in different places"), || {
+        text.clone()
+    })?;
+    // `compute_on_root` on rank 0, `compute_on` elsewhere.
+    let g = add(point_sum(4), 1);
+    let err = if me == 0 {
+        failed(compute_on_root(w, 0, g))?
+    } else {
+        failed(compute_on(w, g))?
+    };
+    let text = err.to_string();
+    ensure(err.kind() == FailureKind::GraphMismatch, || text.clone())?;
+    ensure(text.contains("on every rank (`compute_on`)"), || {
+        text.clone()
+    })?;
+    let again = compute_on_root(w, 0, add(point_sum(5), 1)).map_err(|e| e.to_string())?;
+    ensure(again == (me == 0).then_some(21), || {
+        format!("after mismatched pins and roots: {again:?}")
+    })
+}
+
+#[delayed]
+fn point_sum(i: u64) -> u64 {
+    4 * i
 }
 
 /// Not `Serialize`: fine while it stays on its rank.

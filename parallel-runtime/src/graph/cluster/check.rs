@@ -1,6 +1,7 @@
 //! The graph is checked before anything runs: every rank hashes the shape
 //! of its graph (each task's function name and the positions of its
-//! inputs, in the order of the walk, and the roots), and the ranks compare
+//! inputs, in the order of the walk, its pin to a rank, the roots and
+//! where their results go), and the ranks compare
 //! the hashes in one `allgather`. When they differ, a second `allgather`
 //! exchanges the shapes themselves, and every rank returns an error naming
 //! the first task that differs, on its side and on the other: never a
@@ -23,6 +24,13 @@ pub(crate) struct Shape<'a> {
     pub(crate) names: Vec<&'static str>,
     pub(crate) deps: &'a Lists,
     pub(crate) roots: &'a [u32],
+    /// Each task's pin (`on_rank`), by position: placement follows pins,
+    /// so ranks that pin differently would place differently and wait for
+    /// results no rank sends.
+    pub(crate) pins: &'a [Option<usize>],
+    /// The rank that gets the results (`compute_on_root`), `None` for
+    /// every rank (`compute_on`).
+    pub(crate) results: Option<usize>,
     /// The nodes, for their keys as this rank prints them (`add-3`), in
     /// messages.
     pub(crate) nodes: &'a [Arc<dyn AnyNode>],
@@ -71,6 +79,15 @@ impl Shape<'_> {
         for &r in self.roots {
             h.add(u64::from(r));
         }
+        // Pins are few: only the pinned tasks are hashed, with their
+        // positions.
+        for (i, p) in self.pins.iter().enumerate() {
+            if let Some(r) = p {
+                h.add(i as u64);
+                h.add(*r as u64);
+            }
+        }
+        h.add(self.results.map_or(u64::MAX, |r| r as u64));
         h.0
     }
 }
@@ -86,8 +103,16 @@ impl Mix {
     }
 }
 
-/// The shape as it travels: names, keys, inputs, roots.
-type Wire = (Vec<String>, Vec<String>, Vec<Vec<u32>>, Vec<u32>);
+/// The shape as it travels: names, keys, inputs, roots, then the pins and
+/// the rank of the results.
+type Wire = (
+    Vec<String>,
+    Vec<String>,
+    Vec<Vec<u32>>,
+    Vec<u32>,
+    Vec<Option<usize>>,
+    Option<usize>,
+);
 
 /// Checks that every rank built the same graph; returns, for each rank,
 /// the tasks it already holds.
@@ -111,13 +136,15 @@ pub(crate) fn check(
             .collect(),
         shape.deps.to_vecs(),
         shape.roots.to_vec(),
+        shape.pins.to_vec(),
+        shape.results,
     );
     let all = comm.allgather(&mine)?;
     let me = comm.rank();
     // The lowest other rank whose graph differs from this one's (a rank
     // whose graph equals this one's differs from some other rank: compare
     // with rank 0's then).
-    let same = |a: &Wire, b: &Wire| (&a.0, &a.2, &a.3) == (&b.0, &b.2, &b.3);
+    let same = |a: &Wire, b: &Wire| (&a.0, &a.2, &a.3, &a.4, a.5) == (&b.0, &b.2, &b.3, &b.4, b.5);
     let other = (0..all.len())
         .find(|&r| r != me && !same(&all[r], &mine))
         .unwrap_or(0);
@@ -155,7 +182,7 @@ fn differ(mine: &Wire, me: usize, theirs: &Wire, other: usize) -> Mismatch {
                 theirs.0.len()
             ),
         ),
-        None => (
+        None if mine.3 != theirs.3 => (
             mine.3.first().copied(),
             format!(
                 "the ranks asked for different results: tasks {:?} on rank {me}, {:?} on rank \
@@ -163,6 +190,42 @@ fn differ(mine: &Wire, me: usize, theirs: &Wire, other: usize) -> Mismatch {
                 mine.3, theirs.3
             ),
         ),
+        None => match (0..n).find(|&i| mine.4.get(i) != theirs.4.get(i)) {
+            Some(i) => {
+                let pin = |p: Option<&Option<usize>>| match p.copied().flatten() {
+                    Some(r) => format!("pinned to rank {r}"),
+                    None => "not pinned".to_owned(),
+                };
+                (
+                    Some(i as u32),
+                    format!(
+                        "the ranks pinned the tasks differently: {} is {} on rank {me}, but {} \
+                         on rank {other}; pin the same tasks to the same ranks on every rank \
+                         (`.on_rank(r)` with an `r` that does not depend on the rank), or no \
+                         rank can know where a result is computed",
+                        describe(mine, i),
+                        pin(mine.4.get(i)),
+                        pin(theirs.4.get(i))
+                    ),
+                )
+            }
+            None => {
+                let to = |r: Option<usize>| match r {
+                    Some(r) => format!("on rank {r} only (`compute_on_root`)"),
+                    None => "on every rank (`compute_on`)".to_owned(),
+                };
+                (
+                    mine.3.first().copied(),
+                    format!(
+                        "the ranks asked for the results in different places: {} on rank {me}, \
+                         but {} on rank {other}; every rank must make the same call, with the \
+                         same root",
+                        to(mine.5),
+                        to(theirs.5)
+                    ),
+                )
+            }
+        },
     };
     Mismatch { task, message }
 }

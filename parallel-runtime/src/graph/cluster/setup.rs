@@ -40,10 +40,20 @@ pub(super) fn placed<C: Compute>(
     c.roots(&mut roots);
     let root_ix: Vec<u32> = roots.0.iter().map(index).collect();
     drop(roots);
+    let pinned: Vec<Option<usize>> = {
+        let pins = pins().lock().unwrap_or_else(|p| p.into_inner());
+        if pins.is_empty() {
+            vec![None; n]
+        } else {
+            nodes.iter().map(|node| pin_of(node, &pins)).collect()
+        }
+    };
     let shape = check::Shape {
         names: nodes.iter().map(|n| n.head().site.name).collect(),
         deps: &deps,
         roots: &root_ix,
+        pins: &pinned,
+        results: root,
         nodes,
     };
     let done: Vec<u32> = (0..n as u32)
@@ -66,14 +76,6 @@ pub(super) fn placed<C: Compute>(
             here[i as usize] |= r == me;
         }
     }
-    let pinned: Vec<Option<usize>> = {
-        let pins = pins().lock().unwrap_or_else(|p| p.into_inner());
-        if pins.is_empty() {
-            vec![None; n]
-        } else {
-            nodes.iter().map(|node| pin_of(node, &pins)).collect()
-        }
-    };
     let not_placeable = |i: usize, message: String| {
         Err(error_at(
             nodes,
