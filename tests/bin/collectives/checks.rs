@@ -2,7 +2,7 @@
 //! values: each rank's data is a function of its rank, so every rank can
 //! compute what every other rank holds.
 
-use parallel_runtime::mpi::{Comm, Loc, Op};
+use parallel_runtime::mpi::{Comm, Loc, Op, Reduction};
 
 use crate::Res;
 pub(crate) use parallel_tests::ensure;
@@ -251,6 +251,19 @@ fn logical(parts: &[Vec<i64>], f: fn(bool, bool) -> bool) -> Vec<i64> {
 /// The logical and bitwise operations, in reductions and scans.
 pub(crate) fn operations(w: &Comm) -> Res {
     let (me, p) = (w.rank(), w.size());
+    // Integers wrap around, as MPI's arithmetic does (before, the local
+    // world's sum panicked in a debug build: "attempt to add with overflow").
+    same(
+        "i32 sum past i32::MAX",
+        w.all_reduce(i32::MAX, Op::Sum)?,
+        i32::MAX.wrapping_mul(p as i32),
+    )?;
+    same("u8 sum", w.all_reduce(200u8, Op::Sum)?, (200 * p) as u8)?;
+    same(
+        "u64 product scan",
+        w.scan(u64::MAX, Op::Prod)?,
+        if me % 2 == 0 { u64::MAX } else { 1 },
+    )?;
     let n = 12;
     let parts: Vec<Vec<i64>> = (0..p).map(|r| ints(r, n)).collect();
     let mine = &parts[me];
@@ -376,5 +389,48 @@ pub(crate) fn locations(w: &Comm) -> Res {
     let (value, index): (f64, i32) = w
         .all_reduce(Loc::from((0.5, me as i32)), Op::MaxLoc)?
         .into();
-    same("tuples", (value, index), (0.5, 0))
+    same("tuples", (value, index), (0.5, 0))?;
+    nan_locations(w)
+}
+
+/// MaxLoc/MinLoc with a NaN and indices that do not follow the ranks:
+/// the result is one rank's pair, whole, and the same whatever order MPI
+/// combines them in (before, a NaN made the value of one pair travel with
+/// the index of another, and vanish or not with the number of ranks).
+fn nan_locations(w: &Comm) -> Res {
+    let (me, p) = (w.rank(), w.size());
+    // Rank r holds (r, 10 - r), the NaN on the last rank (index 10 - p + 1).
+    let pair = |r: usize| {
+        let v = if r == p - 1 { f64::NAN } else { r as f64 };
+        Loc::new(v, 10 - r as i32)
+    };
+    for op in [Op::MaxLoc, Op::MinLoc] {
+        let got = w.all_reduce(pair(me), op)?;
+        ensure(
+            got.value.is_nan() && got.index == 10 - (p as i32 - 1),
+            || format!("{op:?} with a NaN on rank {}: {got:?}", p - 1),
+        )?;
+        let mut scanned = [Loc::new(0.0f64, 0)];
+        w.scan_buf(&[pair(me)], &mut scanned, op)?;
+        let want = (0..=me).map(pair).reduce(|a, b| op.combine(a, b));
+        ensure(want.is_some_and(|x| x.index == scanned[0].index), || {
+            format!(
+                "{op:?} scan on rank {me}: {:?}, serial {want:?}",
+                scanned[0]
+            )
+        })?;
+    }
+    // Equal values of different bits (-0.0, 0.0): the lower index's pair.
+    let z = if me % 2 == 0 { -0.0f64 } else { 0.0 };
+    let got = w.all_reduce(Loc::new(z, 5 - me as i32), Op::MaxLoc)?;
+    let want_index = 5 - (p as i32 - 1);
+    let want_bits = if (p - 1) % 2 == 0 {
+        (-0.0f64).to_bits()
+    } else {
+        0f64.to_bits()
+    };
+    ensure(
+        got.index == want_index && got.value.to_bits() == want_bits,
+        || format!("MaxLoc of -0.0 and 0.0: {got:?}"),
+    )
 }

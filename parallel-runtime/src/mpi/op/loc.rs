@@ -134,25 +134,31 @@ pub enum Locate {
 impl Sealed for Locate {}
 
 impl<T: LocValue> Reduction<Loc<T>> for Locate {
+    /// The winning pair, whole: a value is never reported with another
+    /// pair's index. A NaN (a value unordered even with itself) wins over
+    /// every number, in both operations, as NumPy's `argmax`/`argmin`
+    /// report a NaN; of equal values (or two NaNs), the lower index. This
+    /// order is total, so the result does not depend on the order in
+    /// which MPI combines the ranks' pairs.
     #[inline]
     fn combine(self, a: Loc<T>, b: Loc<T>) -> Loc<T> {
-        let a_wins = match self {
-            Locate::MaxLoc => a.value > b.value,
-            Locate::MinLoc => a.value < b.value,
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let nan = |x: &T| x.partial_cmp(x).is_none();
+        let a_first = match (nan(&a.value), nan(&b.value)) {
+            (true, false) => true,
+            (false, true) => false,
+            (true, true) => a.index <= b.index,
+            (false, false) => match (self, a.value.partial_cmp(&b.value)) {
+                (Locate::MaxLoc, Some(Greater)) | (Locate::MinLoc, Some(Less)) => true,
+                (Locate::MaxLoc, Some(Less)) | (Locate::MinLoc, Some(Greater)) => false,
+                // Equal values (`-0.0` and `0.0` too): the lower index.
+                (_, Some(Equal) | None) => a.index <= b.index,
+            },
         };
-        let b_wins = match self {
-            Locate::MaxLoc => b.value > a.value,
-            Locate::MinLoc => b.value < a.value,
-        };
-        if a_wins {
+        if a_first {
             a
-        } else if b_wins {
-            b
         } else {
-            Loc {
-                value: a.value,
-                index: a.index.min(b.index),
-            }
+            b
         }
     }
     #[cfg(feature = "mpi")]
