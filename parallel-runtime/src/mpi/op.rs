@@ -10,6 +10,8 @@
 mod loc;
 mod reduction;
 
+use std::ops::{Add, Mul};
+
 use super::datatype::Equivalence;
 
 pub use loc::{Loc, LocValue, Locate};
@@ -105,14 +107,18 @@ pub trait Operand: Scalar + AnyBitPattern {
     fn apply(op: Op, a: Self, b: Self) -> Self;
 }
 
+// `$sum` and `$prod` are the arithmetic MPI does: integers wrap around
+// (C's arithmetic, and MPI's `MPI_SUM` on every implementation), so that a
+// sum past `i32::MAX` is the same in the local world, in a debug build, as
+// under `mpirun`, not a panic inside the runtime.
 macro_rules! operand {
-    ($($t:ty),*) => { $(
+    ($sum:ident, $prod:ident: $($t:ty),*) => { $(
         impl Operand for $t {
             #[inline]
             fn apply(op: Op, a: Self, b: Self) -> Self {
                 match op {
-                    Op::Sum => a + b,
-                    Op::Prod => a * b,
+                    Op::Sum => a.$sum(b),
+                    Op::Prod => a.$prod(b),
                     Op::Min => if b < a { b } else { a },
                     Op::Max => if b > a { b } else { a },
                 }
@@ -120,7 +126,8 @@ macro_rules! operand {
         }
     )* };
 }
-operand!(f32, f64, i8, i16, i32, i64, u8, u16, u32, u64, usize, isize);
+operand!(add, mul: f32, f64);
+operand!(wrapping_add, wrapping_mul: i8, i16, i32, i64, u8, u16, u32, u64, usize, isize);
 
 // The names are MPI's and mpi4py's (`MPI.LAND`, `MPI.MAXLOC`), written as
 // `Op`'s variants are, so that `Op::BAnd` reads as `Op::Sum` does; each is
