@@ -318,6 +318,27 @@ fn cartesian(w: &Comm) -> Res {
                     format!("shift({dir}, {disp}) on {dims:?} {periods:?}: {got:?} != {want:?}")
                 })?;
             }
+            // Shifts at the ends of `isize`: both neighbours in a periodic
+            // dimension (before, `isize::MIN` gave `None` for the source,
+            // MPI.PROC_NULL in a grid that wraps), none in another.
+            for disp in [isize::MIN, isize::MIN + 1, isize::MAX] {
+                let got = cart.shift(dir, disp)?;
+                let d = dims[dir] as i128;
+                let c = serial_coords(me, &dims);
+                let at = |step: i128| {
+                    let mut c = c.clone();
+                    c[dir] = (c[dir] as i128 + step).rem_euclid(d) as usize;
+                    serial_rank(&c, &dims)
+                };
+                let want = if periods[dir] {
+                    (Some(at(-(disp as i128))), Some(at(disp as i128)))
+                } else {
+                    (None, None)
+                };
+                ensure(got == want, || {
+                    format!("shift({dir}, {disp}) on {dims:?} {periods:?}: {got:?} != {want:?}")
+                })?;
+            }
             // A halo exchange along `dir`: each rank's number to `dest`.
             let (source, dest) = cart.shift(dir, 1)?;
             let mut halo = [usize::MAX];

@@ -206,14 +206,23 @@ impl CartComm {
             ));
         }
         let here = self.coords(self.rank())?;
-        let at = |step: isize| {
-            let c = (here[direction] as isize).checked_add(step)?;
-            let c = self.wrap(direction, c)?;
+        // In `i128`, so that no `disp` overflows: a periodic dimension has
+        // both neighbours at any distance (`isize::MIN` included).
+        let d = self.dims[direction] as i128;
+        let at = |step: i128| {
+            let c = here[direction] as i128 + step;
+            let c = if self.periods[direction] {
+                c.rem_euclid(d)
+            } else if (0..d).contains(&c) {
+                c
+            } else {
+                return None;
+            };
             let mut coords: Vec<isize> = here.iter().map(|&x| x as isize).collect();
             coords[direction] = c as isize;
             self.rank_of(&coords).ok()
         };
-        Ok((disp.checked_neg().and_then(&at), at(disp)))
+        Ok((at(-(disp as i128)), at(disp as i128)))
     }
 }
 
