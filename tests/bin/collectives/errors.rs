@@ -272,6 +272,35 @@ fn disagreements(w: &Comm) -> Res {
     } else {
         got?;
     }
+    in_step(w)?;
+    // reduce_scatter_buf's counts differ between ranks (the same sum):
+    // on MPI the ranks wait forever (not detected: the call is MPI's
+    // alone); the local world returns an error naming the rank on every
+    // rank (before, each rank cut the blocks its own way, silently).
+    let mut counts = vec![2usize; p];
+    if me == 1 {
+        counts[0] = 3;
+        counts[1] = 1;
+    }
+    let mut recv = vec![0u64; counts[me]];
+    let e = expect_err(
+        w.reduce_scatter_buf(&vec![1u64; 2 * p], &mut recv, &counts, Op::Sum),
+        "reduce_scatter_buf with counts that differ between ranks",
+    )?;
+    let words = if me == 1 {
+        format!(
+            "rank 0 passes the counts {:?}, this rank {counts:?}",
+            vec![2usize; p]
+        )
+    } else {
+        format!("rank 1 passes the counts {:?}", {
+            let mut c = vec![2usize; p];
+            c[0] = 3;
+            c[1] = 1;
+            c
+        })
+    };
+    argument(&e, &words)?;
     in_step(w)
 }
 

@@ -119,7 +119,23 @@ impl Collectives for Local {
         reduction: O,
         op: &'static str,
     ) -> Result<(), Error> {
-        let all = self.allgather(send.to_vec(), op)?;
+        // Every rank passes the same counts, as in MPI, where a difference
+        // is not detected (a hang, or blocks cut in other places): here
+        // every rank says which rank differs.
+        let all = self.allgather((send.to_vec(), counts.to_vec()), op)?;
+        if let Some(r) = all.iter().position(|(_, c)| c != counts) {
+            return Err(Error::Argument {
+                rank: self.rank,
+                op,
+                detail: format!(
+                    "rank {r} passes the counts {:?}, this rank {counts:?}; every rank must pass \
+                     the same counts (MPI does not check: its ranks would wait forever or cut \
+                     the blocks in other places)",
+                    all[r].1
+                ),
+            });
+        }
+        let all: Vec<Vec<T>> = all.into_iter().map(|(v, _)| v).collect();
         let mut folded = send.to_vec();
         self.fold_into(op, &mut folded, &all, reduction)?;
         let at: usize = counts[..self.rank].iter().sum();
