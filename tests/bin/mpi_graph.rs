@@ -368,6 +368,25 @@ fn mismatched_pins_and_roots(w: &Comm) -> Res {
     ensure(text.contains("on every rank (`compute_on`)"), || {
         text.clone()
     })?;
+    // The same shape, its inputs in another order on rank 1 (as from a
+    // `HashMap` built on each rank): before, each rank ran its own
+    // arguments under the other's tasks and every rank returned a wrong
+    // sum, silently.
+    let mut parts: Vec<Delayed<u64>> = (0..3).map(point_sum).collect();
+    if me == 1 {
+        parts.reverse();
+    }
+    let chained = parts
+        .into_iter()
+        .reduce(|a, b| add(a, b).on_rank(0))
+        .ok_or("no parts")?;
+    let err = failed(compute_on(w, chained))?;
+    let text = err.to_string();
+    ensure(err.kind() == FailureKind::GraphMismatch, || text.clone())?;
+    ensure(
+        text.contains("calls in another order") && text.contains("HashMap"),
+        || text.clone(),
+    )?;
     let again = compute_on_root(w, 0, add(point_sum(5), 1)).map_err(|e| e.to_string())?;
     ensure(again == (me == 0).then_some(21), || {
         format!("after mismatched pins and roots: {again:?}")

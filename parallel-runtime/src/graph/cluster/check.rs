@@ -1,7 +1,8 @@
 //! The graph is checked before anything runs: every rank hashes the shape
 //! of its graph (each task's function name and the positions of its
-//! inputs, in the order of the walk, its pin to a rank, the roots and
-//! where their results go), and the ranks compare
+//! inputs, in the order of the walk, its pin to a rank, whether it was
+//! made after the last task of its function before it in the walk, the
+//! roots and where their results go), and the ranks compare
 //! the hashes in one `allgather`. When they differ, a second `allgather`
 //! exchanges the shapes themselves, and every rank returns an error naming
 //! the first task that differs, on its side and on the other: never a
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::lists::Lists;
+use crate::graph::key::TaskSite;
 use crate::graph::node::AnyNode;
 
 use crate::mpi::{Comm, Error};
@@ -52,6 +54,35 @@ pub(crate) struct Mismatch {
 }
 
 impl Shape<'_> {
+    /// For each task in walk order, whether it was made after the task of
+    /// the same function met last before it in the walk (`None` for the
+    /// first of its function). Every rank that builds the graph by the same
+    /// calls in the same order has the same answers, whatever the keys'
+    /// numbers (a rank may have made other tasks before, and in a local
+    /// world the ranks share the counters); a graph whose inputs come in
+    /// another order on some rank (from a `HashMap` built on each rank: its
+    /// order is per process) has the same shape but not the same answers,
+    /// and would run each rank's arguments under another rank's task.
+    fn made_after(&self, mut each: impl FnMut(usize, Option<bool>)) {
+        // The functions of a graph are few: a short list, searched from
+        // its end (the function met last is the likeliest).
+        let mut last: Vec<(*const TaskSite, u64)> = Vec::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let head = node.head();
+            let site: *const TaskSite = head.site;
+            match last.iter_mut().rev().find(|(s, _)| *s == site) {
+                Some((_, seq)) => {
+                    each(i, Some(head.seq > *seq));
+                    *seq = head.seq;
+                }
+                None => {
+                    last.push((site, head.seq));
+                    each(i, None);
+                }
+            }
+        }
+    }
+
     /// A fingerprint of the shape, the same on every rank for the same
     /// graph: each task's name (hashed once while it repeats, as a graph's
     /// tasks mostly come in runs of one function), its number of inputs
@@ -88,6 +119,7 @@ impl Shape<'_> {
             }
         }
         h.add(self.results.map_or(u64::MAX, |r| r as u64));
+        self.made_after(|_, after| h.add(after.map_or(2, u64::from)));
         h.0
     }
 }
@@ -112,6 +144,7 @@ type Wire = (
     Vec<u32>,
     Vec<Option<usize>>,
     Option<usize>,
+    Vec<Option<bool>>,
 );
 
 /// Checks that every rank built the same graph; returns, for each rank,
@@ -138,13 +171,20 @@ pub(crate) fn check(
         shape.roots.to_vec(),
         shape.pins.to_vec(),
         shape.results,
+        {
+            let mut after = vec![None; shape.nodes.len()];
+            shape.made_after(|i, a| after[i] = a);
+            after
+        },
     );
     let all = comm.allgather(&mine)?;
     let me = comm.rank();
     // The lowest other rank whose graph differs from this one's (a rank
     // whose graph equals this one's differs from some other rank: compare
     // with rank 0's then).
-    let same = |a: &Wire, b: &Wire| (&a.0, &a.2, &a.3, &a.4, a.5) == (&b.0, &b.2, &b.3, &b.4, b.5);
+    let same = |a: &Wire, b: &Wire| {
+        (&a.0, &a.2, &a.3, &a.4, a.5, &a.6) == (&b.0, &b.2, &b.3, &b.4, b.5, &b.6)
+    };
     let other = (0..all.len())
         .find(|&r| r != me && !same(&all[r], &mine))
         .unwrap_or(0);
@@ -206,6 +246,32 @@ fn differ(mine: &Wire, me: usize, theirs: &Wire, other: usize) -> Mismatch {
                         describe(mine, i),
                         pin(mine.4.get(i)),
                         pin(theirs.4.get(i))
+                    ),
+                )
+            }
+            None if mine.5 == theirs.5 => {
+                let i = (0..n)
+                    .find(|&i| mine.6.get(i) != theirs.6.get(i))
+                    .unwrap_or(0);
+                let made = |a: Option<&Option<bool>>| match a.copied().flatten() {
+                    Some(true) => "after",
+                    Some(false) => "before",
+                    None => "as the first",
+                };
+                (
+                    Some(i as u32),
+                    format!(
+                        "the ranks built the same shape from calls in another order: {} was made \
+                         {} the task of its function before it in the graph on rank {me}, but \
+                         {} on rank {other}, so the ranks would run other arguments under the \
+                         same task. A graph built by iterating a `HashMap` or `HashSet` made on \
+                         each rank (its order is per process) does this: iterate a `BTreeMap`, \
+                         a `BTreeSet` or a sorted `Vec` instead (and build the graph on one \
+                         thread: tasks made on several threads at once are numbered in any \
+                         order)",
+                        describe(mine, i),
+                        made(mine.6.get(i)),
+                        made(theirs.6.get(i))
                     ),
                 )
             }
