@@ -369,6 +369,14 @@ fn mismatched_pins_and_roots(w: &Comm) -> Res {
         compute_on(w, chained),
         &["calls in another order", "HashMap"],
     )?;
+    // A result `compute_on_root` left on rank 0 (and on the rank that
+    // computed it), reused by every rank: the error says why the graphs
+    // differ (it named the task only).
+    let x = add(point_sum(6), point_sum(7));
+    compute_on_root(w, 0, x.clone()).map_err(|e| e.to_string())?;
+    if w.size() > 2 {
+        mismatch_says(compute_on(w, add(x, 1)), &["an earlier compute left"])?;
+    }
     let again = compute_on_root(w, 0, add(point_sum(5), 1)).map_err(|e| e.to_string())?;
     ensure(again == (me == 0).then_some(21), || {
         format!("after mismatched pins and roots: {again:?}")

@@ -201,44 +201,53 @@ fn differ(mine: &Wire, me: usize, theirs: &Wire, other: usize) -> Mismatch {
     let n = mine.0.len().min(theirs.0.len());
     let first = (0..n).find(|&i| mine.0[i] != theirs.0[i] || mine.2[i] != theirs.2[i]);
     let spmd = "every rank must build the same graph (SPMD) before computing it across ranks";
-    let (task, message) = match first {
-        Some(i) => (
-            Some(i as u32),
-            format!(
-                "the ranks built different graphs: {} on rank {me}, but {} on rank {other}; \
-                 {spmd}",
-                describe(mine, i),
-                describe(theirs, i)
-            ),
-        ),
-        None if mine.0.len() != theirs.0.len() => (
-            mine.0.len().checked_sub(1).map(|i| i as u32),
-            format!(
-                "the ranks built different graphs: {} tasks on rank {me}, {} on rank {other} \
-                 (the first {n} agree); {spmd}. A result that an earlier compute left on some \
-                 ranks only (`compute_on_root`, or a handle to an intermediate task) makes the \
-                 graphs differ: ask for it on every rank with `compute_on`",
-                mine.0.len(),
-                theirs.0.len()
-            ),
-        ),
-        None if mine.3 != theirs.3 => (
-            mine.3.first().copied(),
-            format!(
-                "the ranks asked for different results: tasks {:?} on rank {me}, {:?} on rank \
-                 {other}; {spmd}",
-                mine.3, theirs.3
-            ),
-        ),
-        None => match (0..n).find(|&i| mine.4.get(i) != theirs.4.get(i)) {
+    let left = "A result that an earlier compute left on some ranks only (`compute_on_root`, or \
+                a handle to an intermediate task) makes the graphs differ: ask for it on every \
+                rank with `compute_on`";
+    let (task, message) =
+        match first {
             Some(i) => {
-                let pin = |p: Option<&Option<usize>>| match p.copied().flatten() {
-                    Some(r) => format!("pinned to rank {r}"),
-                    None => "not pinned".to_owned(),
-                };
+                // The same function, without inputs on one side only: a result
+                // held there from an earlier compute.
+                let held =
+                    mine.0[i] == theirs.0[i] && mine.2[i].is_empty() != theirs.2[i].is_empty();
                 (
                     Some(i as u32),
                     format!(
+                    "the ranks built different graphs: {} on rank {me}, but {} on rank {other}; \
+                     {spmd}{}",
+                    describe(mine, i),
+                    describe(theirs, i),
+                    if held { format!(". {left}") } else { String::new() }
+                ),
+                )
+            }
+            None if mine.0.len() != theirs.0.len() => (
+                mine.0.len().checked_sub(1).map(|i| i as u32),
+                format!(
+                    "the ranks built different graphs: {} tasks on rank {me}, {} on rank {other} \
+                 (the first {n} agree); {spmd}. {left}",
+                    mine.0.len(),
+                    theirs.0.len()
+                ),
+            ),
+            None if mine.3 != theirs.3 => (
+                mine.3.first().copied(),
+                format!(
+                    "the ranks asked for different results: tasks {:?} on rank {me}, {:?} on rank \
+                 {other}; {spmd}",
+                    mine.3, theirs.3
+                ),
+            ),
+            None => match (0..n).find(|&i| mine.4.get(i) != theirs.4.get(i)) {
+                Some(i) => {
+                    let pin = |p: Option<&Option<usize>>| match p.copied().flatten() {
+                        Some(r) => format!("pinned to rank {r}"),
+                        None => "not pinned".to_owned(),
+                    };
+                    (
+                        Some(i as u32),
+                        format!(
                         "the ranks pinned the tasks differently: {} is {} on rank {me}, but {} \
                          on rank {other}; pin the same tasks to the same ranks on every rank \
                          (`.on_rank(r)` with an `r` that does not depend on the rank), or no \
@@ -247,20 +256,20 @@ fn differ(mine: &Wire, me: usize, theirs: &Wire, other: usize) -> Mismatch {
                         pin(mine.4.get(i)),
                         pin(theirs.4.get(i))
                     ),
-                )
-            }
-            None if mine.5 == theirs.5 => {
-                let i = (0..n)
-                    .find(|&i| mine.6.get(i) != theirs.6.get(i))
-                    .unwrap_or(0);
-                let made = |a: Option<&Option<bool>>| match a.copied().flatten() {
-                    Some(true) => "after",
-                    Some(false) => "before",
-                    None => "as the first",
-                };
-                (
-                    Some(i as u32),
-                    format!(
+                    )
+                }
+                None if mine.5 == theirs.5 => {
+                    let i = (0..n)
+                        .find(|&i| mine.6.get(i) != theirs.6.get(i))
+                        .unwrap_or(0);
+                    let made = |a: Option<&Option<bool>>| match a.copied().flatten() {
+                        Some(true) => "after",
+                        Some(false) => "before",
+                        None => "as the first",
+                    };
+                    (
+                        Some(i as u32),
+                        format!(
                         "the ranks built the same shape from calls in another order: {} was made \
                          {} the task of its function before it in the graph on rank {me}, but \
                          {} on rank {other}, so the ranks would run other arguments under the \
@@ -273,25 +282,25 @@ fn differ(mine: &Wire, me: usize, theirs: &Wire, other: usize) -> Mismatch {
                         made(mine.6.get(i)),
                         made(theirs.6.get(i))
                     ),
-                )
-            }
-            None => {
-                let to = |r: Option<usize>| match r {
-                    Some(r) => format!("on rank {r} only (`compute_on_root`)"),
-                    None => "on every rank (`compute_on`)".to_owned(),
-                };
-                (
-                    mine.3.first().copied(),
-                    format!(
+                    )
+                }
+                None => {
+                    let to = |r: Option<usize>| match r {
+                        Some(r) => format!("on rank {r} only (`compute_on_root`)"),
+                        None => "on every rank (`compute_on`)".to_owned(),
+                    };
+                    (
+                        mine.3.first().copied(),
+                        format!(
                         "the ranks asked for the results in different places: {} on rank {me}, \
                          but {} on rank {other}; every rank must make the same call, with the \
                          same root",
                         to(mine.5),
                         to(theirs.5)
                     ),
-                )
-            }
-        },
-    };
+                    )
+                }
+            },
+        };
     Mismatch { task, message }
 }
