@@ -172,6 +172,50 @@ fn nonblocking_errors(w: &Comm) -> Res {
             e.to_string()
         })?;
     }
+    if !w.is_mpi() && n > 1 {
+        out_of_order(w)?;
+    }
+    Ok(())
+}
+
+/// Rank 0 starts an ibcast then an iallreduce, the others the reverse:
+/// erroneous in MPI, which does not check (the job hangs). The local
+/// world's ranks used to take one collective's data for the other's
+/// (`Ok([1, 1])` from the ibcast); now the ranks that receive another
+/// collective's part say so.
+fn out_of_order(w: &Comm) -> Res {
+    if w.rank() == 0 {
+        let a = w.ibcast_buf(0, vec![5u64; 2])?;
+        let b = w.iall_reduce_buf(vec![1u64; 2], Op::Sum)?;
+        ensure(a.wait()? == [5, 5], || "the root's ibcast".into())?;
+        // No rank sends it the parts it waits for: never complete it
+        // (dropping it would wait).
+        std::mem::forget(b);
+        return Ok(());
+    }
+    let b = w.iall_reduce_buf(vec![1u64; 2], Op::Sum)?;
+    let a = w.ibcast_buf(0, vec![0u64; 2])?;
+    for (got, mine, theirs) in [
+        (
+            b.wait().map(|_| ()),
+            "`iall_reduce_buf`",
+            "`ibcast_buf` with root 0",
+        ),
+        (
+            a.wait().map(|_| ()),
+            "`ibcast_buf` with root 0",
+            "`iall_reduce_buf`",
+        ),
+    ] {
+        let e = err(got, "collectives started in another order")?;
+        let text = e.to_string();
+        ensure(
+            matches!(e, Error::Argument { .. })
+                && text.contains(&format!("rank 0 started {theirs}"))
+                && text.contains(&format!("this rank {mine}")),
+            || text.clone(),
+        )?;
+    }
     Ok(())
 }
 

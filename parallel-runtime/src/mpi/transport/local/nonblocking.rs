@@ -22,11 +22,33 @@ use crate::mpi::transport::{Matched, Transport};
 /// (indexed by rank; `None` for ranks it needs nothing from).
 type Finish<'c, T, R> = Box<dyn FnOnce(Vec<T>, Vec<Option<Vec<T>>>) -> Result<R, Error> + 'c>;
 
+/// What each part says of the collective that sent it: its operation and
+/// root. MPI does not check that every rank starts the same collectives in
+/// the same order; the local world does, so that a test mixing them up
+/// fails with an error instead of combining one collective's data with
+/// another's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    op: &'static str,
+    root: Option<usize>,
+}
+
+impl std::fmt::Display for Stamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}`", self.op)?;
+        match self.root {
+            Some(r) => write!(f, " with root {r}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// One rank's part of a nonblocking collective of the local world.
 struct LocalColl<'c, T, R> {
     t: &'c Local,
     tag: i32,
     op: &'static str,
+    stamp: Stamp,
     own: Vec<T>,
     parts: Vec<Option<Vec<T>>>,
     /// The ranks whose part has not arrived yet.
@@ -43,20 +65,33 @@ impl<T: Send + 'static, R> CollFlight<R> for LocalColl<'_, T, R> {
             else {
                 return Ok(None);
             };
-            let part = env
-                .payload
-                .downcast::<Vec<T>>()
-                .map_err(|_| Error::Mismatch {
-                    rank: self.t.rank,
-                    op: self.op,
-                    from: r,
-                    detail: format!(
+            let (stamp, part) =
+                *env.payload
+                    .downcast::<(Stamp, Vec<T>)>()
+                    .map_err(|_| Error::Mismatch {
+                        rank: self.t.rank,
+                        op: self.op,
+                        from: r,
+                        detail: format!(
                         "the ranks call `{}` with different element types; this rank expects {}",
                         self.op,
                         std::any::type_name::<T>()
                     ),
-                })?;
-            self.parts[r] = Some(*part);
+                    })?;
+            if stamp != self.stamp {
+                return Err(Error::Argument {
+                    rank: self.t.rank,
+                    op: self.op,
+                    detail: format!(
+                        "rank {r} started {stamp} as its nonblocking collective #{}, this rank \
+                         {}; every rank starts the same collectives in the same order, with the \
+                         same root (MPI does not check: its ranks would wait forever or mix the \
+                         collectives' data)",
+                        self.tag, self.stamp
+                    ),
+                });
+            }
+            self.parts[r] = Some(part);
             self.waiting.remove(0);
         }
         let Some(finish) = self.finish.take() else {
@@ -80,19 +115,20 @@ impl Local {
     fn start<'c, T: Clone + Send + 'static, R: 'c>(
         &'c self,
         seq: i32,
-        op: &'static str,
+        stamp: Stamp,
         own: Vec<T>,
         to: &[usize],
         from: Vec<usize>,
         finish: Finish<'c, T, R>,
     ) -> Box<dyn CollFlight<R> + 'c> {
         for &r in to {
-            self.post(r, Ctx::Nb, seq, Box::new(own.clone()));
+            self.post(r, Ctx::Nb, seq, Box::new((stamp, own.clone())));
         }
         Box::new(LocalColl {
             t: self,
             tag: seq,
-            op,
+            op: stamp.op,
+            stamp,
             own,
             parts: (0..self.group.boxes.len()).map(|_| None).collect(),
             waiting: from,
@@ -135,7 +171,10 @@ impl Extended for Local {
         let finish = Box::new(|_, _| Ok(()));
         self.start(
             seq,
-            "ibarrier",
+            Stamp {
+                op: "ibarrier",
+                root: None,
+            },
             Vec::<u8>::new(),
             &others,
             others.clone(),
@@ -153,7 +192,10 @@ impl Extended for Local {
         if self.rank == root {
             return self.start(
                 seq,
-                OP,
+                Stamp {
+                    op: OP,
+                    root: Some(root),
+                },
                 buf,
                 &self.others(),
                 vec![],
@@ -165,7 +207,17 @@ impl Extended for Local {
             self.copy_in(OP, "the root's buffer", &mut own, &got)?;
             Ok(own)
         };
-        self.start(seq, OP, buf, &[], vec![root], Box::new(finish))
+        self.start(
+            seq,
+            Stamp {
+                op: OP,
+                root: Some(root),
+            },
+            buf,
+            &[],
+            vec![root],
+            Box::new(finish),
+        )
     }
 
     fn iall_reduce<'c, T: Operand>(
@@ -182,7 +234,14 @@ impl Extended for Local {
             self.fold_into(OP, &mut out, &all, reduction)?;
             Ok(out)
         };
-        self.start(seq, OP, send, &others, others.clone(), Box::new(finish))
+        self.start(
+            seq,
+            Stamp { op: OP, root: None },
+            send,
+            &others,
+            others.clone(),
+            Box::new(finish),
+        )
     }
 
     fn igather<'c, T: Scalar + AnyBitPattern>(
@@ -201,9 +260,29 @@ impl Extended for Local {
                     self.copy_in(OP, "the blocks gathered", &mut recv, &all.concat())?;
                     Ok(Some(recv))
                 };
-                self.start(seq, OP, send, &[], self.others(), Box::new(finish))
+                self.start(
+                    seq,
+                    Stamp {
+                        op: OP,
+                        root: Some(root),
+                    },
+                    send,
+                    &[],
+                    self.others(),
+                    Box::new(finish),
+                )
             }
-            _ => self.start(seq, OP, send, &[root], vec![], Box::new(|_, _| Ok(None))),
+            _ => self.start(
+                seq,
+                Stamp {
+                    op: OP,
+                    root: Some(root),
+                },
+                send,
+                &[root],
+                vec![],
+                Box::new(|_, _| Ok(None)),
+            ),
         }
     }
 
