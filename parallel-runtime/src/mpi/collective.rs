@@ -41,7 +41,8 @@ impl Comm {
         }
     }
 
-    fn refused(&self, op: &'static str, r: usize) -> Error {
+    /// The error of a rank that another rank's refusal stopped.
+    pub(super) fn refused(&self, op: &'static str, r: usize) -> Error {
         self.argument(
             op,
             format!("rank {r} refused its arguments (its own error says why); no data moved"),

@@ -47,6 +47,11 @@ impl std::fmt::Debug for Comm {
     }
 }
 
+/// The count `scatter`'s root sends, through the transport's way of
+/// refusing, when it refuses its arguments: larger than any part (a real
+/// refusal for size is a count past `i32::MAX`, far below it).
+const SCATTER_REFUSED: u64 = i64::MAX as u64;
+
 impl Comm {
     /// This rank's end of a communicator on transport `t`.
     pub(crate) fn new(t: Backend) -> Comm {
@@ -280,18 +285,29 @@ impl Comm {
         let _span = crate::trace::op_span("bcast");
         self.t.check_rank("bcast", root)?;
         if self.rank() == root {
-            let Some(value) = value else {
-                return Err(Error::RootValueMissing {
+            let bytes = match value.as_ref() {
+                None => Err(Error::RootValueMissing {
                     rank: self.rank(),
                     op: "bcast",
                     root,
-                });
+                }),
+                Some(v) => self.encode("bcast", v),
             };
-            let bytes = self.encode("bcast", &value)?;
+            // A root that refuses sends no bytes, which no value encodes to
+            // (every encoding starts with its type's header): the others
+            // return an error naming the root instead of waiting for it.
+            let (bytes, mine) = match bytes {
+                Ok(b) => (b, Ok(())),
+                Err(e) => (Vec::new(), Err(e)),
+            };
             self.t.bcast_bytes(root, Some(bytes), "bcast")?;
-            Ok(value)
+            mine?;
+            Ok(value.unwrap_or_else(|| unreachable!("a root without a value refused")))
         } else {
             let bytes = self.t.bcast_bytes(root, None, "bcast")?;
+            if bytes.is_empty() {
+                return Err(self.refused("bcast", root));
+            }
             self.decode("bcast", root, &bytes)
         }
     }
@@ -309,35 +325,55 @@ impl Comm {
         let _span = crate::trace::op_span("scatter");
         self.t.check_rank("scatter", root)?;
         let mut parts = None;
+        let mut mine = Ok(());
         if self.rank() == root {
-            let values = values.ok_or(Error::RootValueMissing {
-                rank: self.rank(),
-                op: "scatter",
-                root,
-            })?;
-            if values.len() != self.size() {
-                return Err(Error::Length {
-                    rank: self.rank(),
-                    op: "scatter",
-                    what: "the root's list",
-                    got: values.len(),
-                    expected: self.size(),
-                });
-            }
-            let encoded = values
-                .iter()
-                .map(|v| self.encode("scatter", v))
-                .collect::<Result<Vec<_>, _>>()?;
-            let lens: Vec<u64> = encoded.iter().map(|p| p.len() as u64).collect();
-            parts = Some(match beyond_counts(&lens) {
-                None => Ok(encoded),
-                Some(n) => Err(n),
+            let encoded = self.scatter_parts(root, values);
+            parts = Some(match encoded {
+                Ok(encoded) => {
+                    let lens: Vec<u64> = encoded.iter().map(|p| p.len() as u64).collect();
+                    match beyond_counts(&lens) {
+                        None => Ok(encoded),
+                        Some(n) => Err(n),
+                    }
+                }
+                // The others learn of the refusal through the transport's
+                // way of refusing (a count no part can have).
+                Err(e) => {
+                    mine = Err(e);
+                    Err(SCATTER_REFUSED)
+                }
             });
         }
-        match self.t.scatter_bytes(root, parts, "scatter")? {
+        let got = self.t.scatter_bytes(root, parts, "scatter")?;
+        mine?;
+        match got {
             Ok(bytes) => self.decode("scatter", root, &bytes),
+            Err(SCATTER_REFUSED) => Err(self.refused("scatter", root)),
             Err(n) => Err(self.t.too_large("scatter", "a count or displacement", n)),
         }
+    }
+
+    /// The root's list of `scatter`, checked and encoded.
+    fn scatter_parts<T: Serialize>(
+        &self,
+        root: usize,
+        values: Option<Vec<T>>,
+    ) -> Result<Vec<Vec<u8>>, Error> {
+        let values = values.ok_or(Error::RootValueMissing {
+            rank: self.rank(),
+            op: "scatter",
+            root,
+        })?;
+        if values.len() != self.size() {
+            return Err(Error::Length {
+                rank: self.rank(),
+                op: "scatter",
+                what: "the root's list",
+                got: values.len(),
+                expected: self.size(),
+            });
+        }
+        values.iter().map(|v| self.encode("scatter", v)).collect()
     }
 
     /// Every rank's value at `root`, in rank order: `Some` there, `None`

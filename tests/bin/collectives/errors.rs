@@ -234,6 +234,39 @@ pub(crate) fn refusals(w: &Comm) -> Res {
         argument(&e, "rank 0 refused its arguments")?;
     }
     in_step(w)?;
+    // The object path's bcast and scatter with a root that refuses (no
+    // value; a list of the wrong length): the others get an error naming
+    // the root (they waited for it forever, in the local world too).
+    let root = p - 1;
+    let got: Result<u64, _> = w.bcast(root, None);
+    let e = expect_err(got, "bcast without the root's value")?;
+    if me == root {
+        ensure(matches!(e, Error::RootValueMissing { .. }), || {
+            e.to_string()
+        })?;
+    } else {
+        argument(&e, &format!("rank {root} refused its arguments"))?;
+    }
+    let list = (me == root).then(|| vec![1u64; p + 1]);
+    let e = expect_err(w.scatter(root, list), "scatter of p + 1 values")?;
+    if me == root {
+        ensure(matches!(e, Error::Length { .. }), || e.to_string())?;
+    } else {
+        argument(&e, &format!("rank {root} refused its arguments"))?;
+    }
+    let e = expect_err(w.scatter::<u64>(root, None), "scatter without a list")?;
+    if me == root {
+        ensure(matches!(e, Error::RootValueMissing { .. }), || {
+            e.to_string()
+        })?;
+    } else {
+        argument(&e, &format!("rank {root} refused its arguments"))?;
+    }
+    // And they still work after.
+    let x: u64 = w.bcast(root, (me == root).then_some(7))?;
+    let y: u64 = w.scatter(root, (me == root).then(|| (0..p as u64).collect()))?;
+    same("bcast and scatter after refusals", (x, y), (7, me as u64))?;
+    in_step(w)?;
     if !w.is_mpi() && p > 1 {
         disagreements(w)?;
     }
