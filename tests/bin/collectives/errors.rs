@@ -238,30 +238,22 @@ pub(crate) fn refusals(w: &Comm) -> Res {
     // value; a list of the wrong length): the others get an error naming
     // the root (they waited for it forever, in the local world too).
     let root = p - 1;
+    // The root's own error, or the others' naming it.
+    let refusal = |e: Error, own: fn(&Error) -> bool| -> Res {
+        if me == root {
+            ensure(own(&e), || e.to_string())
+        } else {
+            argument(&e, &format!("rank {root} refused its arguments"))
+        }
+    };
+    let missing = |e: &Error| matches!(e, Error::RootValueMissing { .. });
     let got: Result<u64, _> = w.bcast(root, None);
-    let e = expect_err(got, "bcast without the root's value")?;
-    if me == root {
-        ensure(matches!(e, Error::RootValueMissing { .. }), || {
-            e.to_string()
-        })?;
-    } else {
-        argument(&e, &format!("rank {root} refused its arguments"))?;
-    }
+    refusal(expect_err(got, "bcast without the root's value")?, missing)?;
     let list = (me == root).then(|| vec![1u64; p + 1]);
     let e = expect_err(w.scatter(root, list), "scatter of p + 1 values")?;
-    if me == root {
-        ensure(matches!(e, Error::Length { .. }), || e.to_string())?;
-    } else {
-        argument(&e, &format!("rank {root} refused its arguments"))?;
-    }
+    refusal(e, |e| matches!(e, Error::Length { .. }))?;
     let e = expect_err(w.scatter::<u64>(root, None), "scatter without a list")?;
-    if me == root {
-        ensure(matches!(e, Error::RootValueMissing { .. }), || {
-            e.to_string()
-        })?;
-    } else {
-        argument(&e, &format!("rank {root} refused its arguments"))?;
-    }
+    refusal(e, missing)?;
     // And they still work after.
     let x: u64 = w.bcast(root, (me == root).then_some(7))?;
     let y: u64 = w.scatter(root, (me == root).then(|| (0..p as u64).collect()))?;
