@@ -1,6 +1,7 @@
 //! Real MPI: rsmpi's safe traits on a `SimpleCommunicator` (only with the
 //! `mpi` feature).
 
+mod bytes;
 mod early;
 mod nonblocking;
 mod receive;
@@ -14,6 +15,7 @@ use rsmpi::topology::{Color, SimpleCommunicator};
 use rsmpi::traits::{AnyCommunicator, Communicator, CommunicatorCollectives, Destination, Root};
 use rsmpi::Count;
 
+use bytes::zeroed_bytes;
 use early::EarlyQueue;
 pub(crate) use receive::Probed;
 pub(crate) use send::SendRequest;
@@ -81,6 +83,9 @@ fn cut(flat: &[u8], counts: &[Count]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The length a root without bytes broadcasts (no value is that long).
+const NO_BYTES: u64 = u64::MAX;
+
 /// Bytes of a broadcast carried inside its first message: values that
 /// encode to this or less take one `MPI_Bcast`, larger ones two.
 const INLINE: usize = 56;
@@ -104,34 +109,44 @@ impl Rsmpi {
         }
     }
 
-    /// The root's bytes on every rank; `None` on a root without bytes.
-    fn bcast_raw(&self, root: usize, bytes: Option<Vec<u8>>) -> Option<Vec<u8>> {
+    /// The root's bytes on every rank; `None` on every rank when the root
+    /// has none (it says so in the length, so that no rank waits).
+    fn bcast_raw(
+        &self,
+        root: usize,
+        bytes: Option<Vec<u8>>,
+        op: &'static str,
+    ) -> Result<Option<Vec<u8>>, Error> {
         let is_root = self.rank == root;
         let root_proc = self.comm.process_at_rank(root as i32);
         let mut head = [0u8; 8 + INLINE];
         if is_root {
-            let b = bytes.as_ref()?;
-            head[..8].copy_from_slice(&(b.len() as u64).to_le_bytes());
-            if b.len() <= INLINE {
+            let len = bytes.as_ref().map_or(NO_BYTES, |b| b.len() as u64);
+            head[..8].copy_from_slice(&len.to_le_bytes());
+            if let Some(b) = bytes.as_ref().filter(|b| b.len() <= INLINE) {
                 head[8..8 + b.len()].copy_from_slice(b);
             }
         }
         root_proc.broadcast_into(&mut head[..]);
         let mut len = [0u8; 8];
         len.copy_from_slice(&head[..8]);
-        let len = u64::from_le_bytes(len) as usize;
+        let len = u64::from_le_bytes(len);
+        if len == NO_BYTES {
+            return Ok(None);
+        }
+        let len = len as usize;
         if len <= INLINE {
-            return Some(head[8..8 + len].to_vec());
+            return Ok(Some(head[8..8 + len].to_vec()));
         }
         let mut buf = match bytes {
             Some(b) if is_root => b,
-            _ => vec![0u8; len],
+            _ => zeroed_bytes(len, self.rank, op, &format!("the root (rank {root}) sends"))?,
         };
         // In pieces MPI's `int` count can describe; every rank knows `len`.
         for piece in buf.chunks_mut(max_count()) {
             root_proc.broadcast_into(piece);
         }
-        Some(buf)
+        Ok(Some(buf))
     }
 
     /// The root's `parts[r]` to rank `r`, or `Err(n)` on every rank.
@@ -139,7 +154,8 @@ impl Rsmpi {
         &self,
         root: usize,
         parts: Option<Result<Vec<Vec<u8>>, u64>>,
-    ) -> Result<Vec<u8>, u64> {
+        op: &'static str,
+    ) -> Result<Result<Vec<u8>, u64>, Error> {
         let root_proc = self.comm.process_at_rank(root as i32);
         let mut len: i64 = 0;
         match parts {
@@ -149,7 +165,7 @@ impl Rsmpi {
                     Err(n) => {
                         let refuse = vec![-(n as i64); self.size];
                         root_proc.scatter_into_root(&refuse[..], &mut len);
-                        return Err(n);
+                        return Ok(Err(n));
                     }
                 };
                 let lens: Vec<i64> = parts.iter().map(|p| p.len() as i64).collect();
@@ -160,16 +176,21 @@ impl Rsmpi {
                 let mut mine = vec![0u8; len as usize];
                 let part = Partition::new(&flat[..], &counts[..], &d[..]);
                 root_proc.scatter_varcount_into_root(&part, &mut mine[..]);
-                Ok(mine)
+                Ok(Ok(mine))
             }
             _ => {
                 root_proc.scatter_into(&mut len);
                 if len < 0 {
-                    return Err(len.unsigned_abs());
+                    return Ok(Err(len.unsigned_abs()));
                 }
-                let mut mine = vec![0u8; len as usize];
+                let mut mine = zeroed_bytes(
+                    len as usize,
+                    self.rank,
+                    op,
+                    &format!("the root (rank {root}) sends"),
+                )?;
                 root_proc.scatter_varcount_into(&mut mine[..]);
-                Ok(mine)
+                Ok(Ok(mine))
             }
         }
     }
@@ -255,11 +276,12 @@ impl Transport for Rsmpi {
         bytes: Option<Vec<u8>>,
         op: &'static str,
     ) -> Result<Vec<u8>, Error> {
-        self.bcast_raw(root, bytes).ok_or(Error::RootValueMissing {
-            rank: self.rank,
-            op,
-            root,
-        })
+        self.bcast_raw(root, bytes, op)?
+            .ok_or(Error::RootValueMissing {
+                rank: self.rank,
+                op,
+                root,
+            })
     }
 
     fn all_lens(&self, n: usize, _op: &'static str) -> Result<Vec<u64>, Error> {
@@ -273,13 +295,13 @@ impl Transport for Rsmpi {
         root: usize,
         bytes: Vec<u8>,
         lens: &[u64],
-        _op: &'static str,
+        op: &'static str,
     ) -> Result<Option<Vec<Vec<u8>>>, Error> {
         let root_proc = self.comm.process_at_rank(root as i32);
         if self.rank == root {
             let counts: Vec<Count> = lens.iter().map(|&c| count(c as usize)).collect();
             let total = counts.iter().map(|&c| c as usize).sum();
-            let mut flat = vec![0u8; total];
+            let mut flat = zeroed_bytes(total, self.rank, op, "the values of all ranks add up to")?;
             let d = displs(&counts);
             {
                 let mut part = PartitionMut::new(&mut flat[..], &counts[..], &d[..]);
@@ -296,11 +318,11 @@ impl Transport for Rsmpi {
         &self,
         bytes: Vec<u8>,
         lens: &[u64],
-        _op: &'static str,
+        op: &'static str,
     ) -> Result<Vec<Vec<u8>>, Error> {
         let counts: Vec<Count> = lens.iter().map(|&c| count(c as usize)).collect();
         let total = counts.iter().map(|&c| c as usize).sum();
-        let mut flat = vec![0u8; total];
+        let mut flat = zeroed_bytes(total, self.rank, op, "the values of all ranks add up to")?;
         let d = displs(&counts);
         {
             let mut part = PartitionMut::new(&mut flat[..], &counts[..], &d[..]);
@@ -313,9 +335,9 @@ impl Transport for Rsmpi {
         &self,
         root: usize,
         parts: Option<Result<Vec<Vec<u8>>, u64>>,
-        _op: &'static str,
+        op: &'static str,
     ) -> Result<Result<Vec<u8>, u64>, Error> {
-        Ok(self.scatter_raw(root, parts))
+        self.scatter_raw(root, parts, op)
     }
 
     /// In pieces of `max_count` elements.
