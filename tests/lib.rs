@@ -175,3 +175,23 @@ pub fn backend_forced_away_from(test: &str, checks: &[&str]) -> bool {
     );
     true
 }
+
+/// Runs `f` on a thread of its own and gives back its result (or raises
+/// its panic again); panics naming `what` if it still runs after `secs`
+/// seconds, so that a hang in this process fails the test instead of
+/// hanging CI. (The hung thread is left behind; the test binary ends.)
+pub fn within<R: Send + 'static>(
+    secs: u64,
+    what: &str,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(Ok(r)) => r,
+        Ok(Err(payload)) => std::panic::resume_unwind(payload),
+        Err(_) => panic!("{what}: still running after {secs} s: it hung"),
+    }
+}

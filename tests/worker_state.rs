@@ -254,3 +254,60 @@ fn tuple_items_by_reference_and_the_state_together() {
     let items: Vec<(&str, &usize)> = names.iter().copied().zip(&[1, 22, 333]).collect();
     assert_eq!(label::map(items), vec![3, 5, 7]);
 }
+
+/// A state whose building runs a parallel map of slow items itself.
+#[parallel_map]
+fn slow_double(x: u64) -> u64 {
+    std::thread::sleep(std::time::Duration::from_micros(20));
+    2 * x
+}
+
+fn table_built_in_parallel() -> Vec<u64> {
+    let dynamic = MapOptions::new().schedule(Schedule::Dynamic);
+    slow_double::map_with(&dynamic, 0..100u64)
+}
+
+#[parallel_map(init = "table_built_in_parallel")]
+fn look_up(i: usize, table: &mut Vec<u64>) -> u64 {
+    table[i % 100]
+}
+
+/// While `init` runs a map, its worker may take another item of the same
+/// call (rayon lets a waiting thread run other jobs); that item must not
+/// wait for the slot the first one is still building. It hung within a few
+/// calls, on 2 threads and more, when `init` ran with the slot locked.
+#[test]
+fn a_state_built_by_a_parallel_map_does_not_deadlock() {
+    let want: Vec<u64> = (0..64).map(|i| 2 * i as u64).collect();
+    for threads in [1, 2, 4] {
+        let options = MapOptions::new().threads(threads);
+        let want = want.clone();
+        parallel_tests::within(120, "an init that runs a map", move || {
+            for _ in 0..100 {
+                assert_eq!(look_up::map_with(&options, 0..64), want);
+            }
+        });
+    }
+}
+
+fn failing_init() -> u64 {
+    panic!("no state today")
+}
+
+#[parallel_map(init = "failing_init")]
+fn needs_state(x: u64, s: &mut u64) -> u64 {
+    x + *s
+}
+
+#[test]
+fn an_init_that_panics_is_the_items_panic_and_the_pool_lives_on() {
+    for backend in [Backend::Serial, Backend::Threads] {
+        let options = MapOptions::new().backend(backend);
+        let caught = std::panic::catch_unwind(|| needs_state::map_with(&options, 0..100u64))
+            .expect_err("init panics");
+        let p = caught.downcast::<ItemPanic>().expect("an ItemPanic");
+        assert_eq!(p.function(), "needs_state");
+        assert_eq!(p.message(), Some("no state today"));
+        assert_eq!(look_up::map_with(&options, 0..3), [0, 2, 4]);
+    }
+}

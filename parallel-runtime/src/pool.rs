@@ -156,7 +156,11 @@ impl<S: Send> PerWorker<S> {
         let other = slots.len() - 1;
         let slot = &slots[rayon::current_thread_index().map_or(other, |i| i.min(other))];
         let lock = || slot.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut state = lock().take().unwrap_or_else(self.init);
+        // The slot is not locked while `init` runs: an `init` that runs a
+        // map itself lets this worker take another item of this call while
+        // it waits, and that item locks the same slot (it deadlocked).
+        let taken = lock().take();
+        let mut state = taken.unwrap_or_else(self.init);
         let out = f(&mut state);
         lock().get_or_insert(state);
         out
