@@ -311,6 +311,72 @@ fn apply_async_runs_on_the_pool_while_the_caller_goes_on() {
     assert_eq!(seen, (0..16).collect::<Vec<_>>());
 }
 
+#[parallel_map]
+fn plus_one_later(x: u64) -> u64 {
+    std::thread::sleep(Duration::from_micros(100));
+    x + 1
+}
+
+#[parallel_map]
+fn waits_for_a_call(x: u64) -> u64 {
+    plus_one_later::apply_async(x).get()
+}
+
+#[parallel_map]
+fn polls_a_call(x: u64) -> u64 {
+    let mut call = plus_one_later::apply_async(x);
+    loop {
+        match call.get_timeout(Duration::from_millis(1)) {
+            Ok(v) => return v,
+            Err(timeout) => call = timeout.into_handle(),
+        }
+    }
+}
+
+/// A call started inside an item of a map is queued on that worker's own
+/// deque; a worker waiting in `get()` runs it (and the pool's other
+/// pending work). It hung, on a pool of any size, once every thread of the
+/// pool waited in `get()` (or polled with `get_timeout`).
+#[test]
+fn get_inside_the_items_of_a_map_does_not_hang() {
+    for threads in [1, 2, 4] {
+        let o = MapOptions::new().backend(Backend::Threads).threads(threads);
+        let want: Vec<u64> = (1..=64).collect();
+        let got = parallel_tests::within(60, "get() in every item", move || {
+            waits_for_a_call::map_with(&o, 0..64u64)
+        });
+        assert_eq!(got, want, "{threads} threads");
+        let got = parallel_tests::within(60, "get_timeout() in every item", move || {
+            polls_a_call::map_with(&o, 0..64u64)
+        });
+        assert_eq!(got, want, "{threads} threads");
+    }
+    // The shared pool, and a stream.
+    let got = parallel_tests::within(60, "get() in every item of imap", || {
+        waits_for_a_call::imap(0..200u64).collect::<Vec<_>>()
+    });
+    assert_eq!(got, (1..=200).collect::<Vec<u64>>());
+}
+
+#[test]
+fn apply_async_on_a_pool_of_its_own_runs_there() {
+    #[parallel_map]
+    fn thread_name(_x: u8) -> String {
+        std::thread::current().name().unwrap_or("").to_owned()
+    }
+    let three = MapOptions::new().backend(Backend::Threads).threads(3);
+    let name = thread_name::apply_async_with(&three, 0).get();
+    assert!(name.starts_with("parallel-pool3-"), "ran on {name:?}");
+    // A timeout of zero: the outcome if it is in, else the handle back.
+    let call = plus_one_later::apply_async_with(&three, 1);
+    let call = match call.get_timeout(Duration::ZERO) {
+        Ok(v) => return assert_eq!(v, 2),
+        Err(timeout) => timeout.into_handle(),
+    };
+    call.wait();
+    assert_eq!(call.get_timeout(Duration::ZERO).unwrap(), 2);
+}
+
 #[test]
 fn streams_report_to_the_trace_as_maps() {
     #[parallel_map]

@@ -13,7 +13,7 @@ use std::any::Any;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::call::Call;
 use super::options::{MapOptions, MapSite};
@@ -26,7 +26,7 @@ use crate::config::Backend;
 ///
 /// ```
 /// use parallel_runtime::prelude::*;
-/// use std::time::Duration;
+/// use std::time::{Duration, Instant};
 ///
 /// #[parallel_map]
 /// fn slow_square(x: u64, pause: &Duration) -> u64 {
@@ -64,21 +64,58 @@ impl<R> Slot<R> {
     }
 
     /// Waits until the outcome is in, or `timeout` has passed; the guard,
-    /// and whether the outcome is in.
+    /// and whether the outcome is in. On a thread of a pool it runs the
+    /// pool's pending work meanwhile (see [`Slot::help`]).
     fn wait(&self, timeout: Option<Duration>) -> (MutexGuard<'_, Option<Outcome<R>>>, bool) {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        if rayon::current_thread_index().is_some() {
+            self.help(deadline);
+        }
         let state = self.lock();
         let pending = |s: &mut Option<Outcome<R>>| s.is_none();
-        let state = match timeout {
-            None => self.done.wait_while(state, pending),
-            Some(t) => self
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let state = match (timeout, left) {
+            (Some(_), Some(t)) => self
                 .done
                 .wait_timeout_while(state, t, pending)
                 .map(|(s, _)| s)
                 .map_err(|p| std::sync::PoisonError::new(p.into_inner().0)),
+            // No timeout, or one too long to reach: wait until it is done.
+            _ => self.done.wait_while(state, pending),
         }
         .unwrap_or_else(|p| p.into_inner());
         let finished = state.is_some();
         (state, finished)
+    }
+
+    /// On a worker thread of a pool: runs the pool's pending jobs until
+    /// the outcome is in or `deadline` has passed, dozing briefly when
+    /// there are none. A call started from an item of a map is queued on
+    /// that worker's own deque; were every worker to block in `get()`
+    /// instead, nothing would be left to run the calls (it hung, on a pool
+    /// of any size, as soon as each of its threads waited so).
+    fn help(&self, deadline: Option<Instant>) {
+        const LONGEST_DOZE: Duration = Duration::from_millis(10);
+        let mut doze = Duration::from_micros(50);
+        loop {
+            if self.lock().is_some() || deadline.is_some_and(|d| Instant::now() >= d) {
+                return;
+            }
+            match rayon::yield_now() {
+                Some(rayon::Yield::Executed) => doze = Duration::from_micros(50),
+                // Nothing to run here: the call runs on another thread,
+                // or waits behind busy ones. Wake on its end, or to look
+                // for work again.
+                _ => {
+                    let left =
+                        deadline.map_or(doze, |d| d.saturating_duration_since(Instant::now()));
+                    let state = self.lock();
+                    let pending = |s: &mut Option<Outcome<R>>| s.is_none();
+                    drop(self.done.wait_timeout_while(state, doze.min(left), pending));
+                    doze = (doze * 2).min(LONGEST_DOZE);
+                }
+            }
+        }
     }
 }
 
@@ -94,7 +131,9 @@ impl<R> AsyncResult<R> {
         drop(self.slot.wait(None));
     }
 
-    /// Waits for the call and returns its result.
+    /// Waits for the call and returns its result. On a thread of a pool
+    /// (inside an item of a map) it runs the pool's pending work while it
+    /// waits, so a call started there always finds a thread.
     ///
     /// # Panics
     /// If the call panicked: with an [`ItemPanic`](crate::ItemPanic)
@@ -110,7 +149,8 @@ impl<R> AsyncResult<R> {
 
     /// [`get`](Self::get), waiting at most `timeout`; on time-out the call
     /// goes on, and the error hands this handle back
-    /// ([`AsyncTimeout::into_handle`]) to wait again.
+    /// ([`AsyncTimeout::into_handle`]) to wait again. On a thread of a
+    /// pool, a piece of work it runs meanwhile may take it past `timeout`.
     ///
     /// # Panics
     /// As [`get`](Self::get), if the call panicked.
@@ -208,11 +248,17 @@ where
             slot.done.notify_all();
         }
     };
-    if site.plan(options.as_ref()).backend == Backend::Serial {
+    let plan = site.plan(options.as_ref());
+    if plan.backend == Backend::Serial {
         task();
     } else {
         crate::config::ensure_pool();
-        rayon::spawn(task);
+        // On the call's own pool when it asks for one (`threads(n)`), as a
+        // map's items; else on the pool of this thread (the shared one).
+        match plan.pool() {
+            Some(pool) => pool.spawn(task),
+            None => rayon::spawn(task),
+        }
     }
     AsyncResult {
         function: site.name,
