@@ -555,3 +555,66 @@ fn a_long_fold_of_cheap_items_keeps_the_order_and_bounded_windows() {
     });
     assert!(seen.iter().all(|&s| s), "an index is missing");
 }
+
+/// An input that panics when asked for item `at`.
+struct PanicsAt {
+    next: u64,
+    at: u64,
+}
+
+impl Iterator for PanicsAt {
+    type Item = u64;
+    fn next(&mut self) -> Option<u64> {
+        let x = self.next;
+        self.next += 1;
+        assert!(x != self.at, "the input fails at {x}");
+        Some(x)
+    }
+}
+
+/// The input's panic comes out of `next()` and ends the stream. Caught and
+/// followed by more `next()` calls, the stream went on pulling after the
+/// items lost with the panicking window, and numbered them from where those
+/// began: `imap_unordered` gave item 11's result the index 10.
+#[test]
+fn an_input_that_panics_ends_the_stream() {
+    for backend in BACKENDS {
+        let o = MapOptions::new().backend(backend).chunk_size(4);
+        let mut it = scaled::imap_unordered_with(&o, PanicsAt { next: 0, at: 10 }, &2);
+        let mut seen = Vec::new();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            seen.extend(it.by_ref());
+        }))
+        .unwrap_err();
+        assert_eq!(
+            caught.downcast_ref::<String>().map(String::as_str),
+            Some("the input fails at 10")
+        );
+        assert!(seen.iter().all(|&(i, x)| x == 2 * i as u64), "{backend:?}");
+        assert_eq!(it.next(), None, "{backend:?}: the stream goes on");
+        // In a fold, the panic comes out of it.
+        let caught = std::panic::catch_unwind(|| {
+            scaled::imap_with(&o, PanicsAt { next: 0, at: 100 }, &1).count()
+        });
+        assert!(caught.is_err(), "{backend:?}");
+    }
+}
+
+/// A stream on a pool of its own (`threads(n)`) sizes its windows by that
+/// pool: n × the chunk size (it took the shared pool's size).
+#[test]
+fn a_stream_on_a_pool_of_its_own_sizes_its_windows_by_that_pool() {
+    if parallel_tests::backend_forced_away_from(
+        "a_stream_on_a_pool_of_its_own_sizes_its_windows_by_that_pool",
+        &["threads"],
+    ) {
+        return;
+    }
+    for n in [1, 3, 8] {
+        let o = MapOptions::new().threads(n).chunk_size(4);
+        let pulled = AtomicUsize::new(0);
+        let mut it = scaled::imap_with(&o, counted(1_000, &pulled), &1);
+        assert_eq!(it.next(), Some(0));
+        assert_eq!(pulled.load(Ordering::SeqCst), n * 4, "on {n} threads");
+    }
+}

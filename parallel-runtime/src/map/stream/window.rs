@@ -49,7 +49,13 @@ pub(super) fn window<T>(plan: &Plan) -> (usize, usize, usize) {
     match plan.backend {
         Backend::Serial => (1, 1, 1),
         Backend::Threads | Backend::Mpi => {
-            let threads = crate::config::ensure_pool();
+            crate::config::ensure_pool();
+            // The threads of the pool the windows run on: the call's own
+            // (`threads(n)`), else this thread's (the shared pool, or the
+            // pool whose item started the stream).
+            let threads = plan
+                .pool()
+                .map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
             let per = |chunk: usize| threads.saturating_mul(chunk);
             match plan.chunk {
                 Some(chunk) => (per(chunk), per(chunk), per(chunk)),
@@ -111,7 +117,11 @@ impl<It: Iterator> Source<It> {
         let mut items = std::mem::take(&mut self.spare);
         let (_, most) = self.items.size_hint();
         items.reserve(most.map_or(self.size, |most| most.min(self.size)));
+        // Stays set if the input panics: the stream then ends, rather than
+        // numbering the items after the lost ones from where those began.
+        self.over = true;
         items.extend(self.items.by_ref().take(self.size));
+        self.over = false;
         if items.is_empty() {
             self.over = true;
             self.spare = items;
