@@ -177,6 +177,38 @@ fn try_map_reports_the_lowest_failing_index_it_saw() {
     assert_eq!((e.index(), *e.error()), (1, 1));
 }
 
+/// Item 3 fails with `Err` after 100 ms; item 5 panics at once (on another
+/// thread, so before item 3's failure is seen), item 1 panics in the
+/// second call.
+#[parallel_map(schedule = "dynamic")]
+fn err_then_panic(x: u64, panics_too: &u64) -> Result<u64, String> {
+    if x == 3 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        return Err("three".into());
+    }
+    assert!(x != *panics_too, "item {x} panics");
+    Ok(x)
+}
+
+/// The first failure in input order wins, whether an `Err` or a panic, as
+/// in the serial loop: an item after the `Err` that had started and
+/// panicked made `try_map` panic (`item 5 panicked`), where the serial
+/// loop returns the `Err` of item 3 and never runs item 5.
+#[test]
+fn try_map_an_err_before_a_panic_wins_as_in_the_serial_loop() {
+    for backend in [Backend::Serial, Backend::Threads] {
+        let o = MapOptions::new().backend(backend);
+        let e = err_then_panic::try_map_with(&o, 0..8u64, &5).unwrap_err();
+        assert_eq!((e.index(), e.error().as_str()), (3, "three"), "{backend:?}");
+        let f = map_fn("f", |x: u64| err_then_panic(x, &5)).options(o);
+        assert_eq!(f.try_map(0..8u64).unwrap_err().index(), 3, "{backend:?}");
+        // A panic before the `Err` wins.
+        let caught = std::panic::catch_unwind(|| err_then_panic::try_map_with(&o, 0..8u64, &1));
+        let p = caught.unwrap_err().downcast::<ItemPanic>().unwrap();
+        assert_eq!(p.index(), 1, "{backend:?}");
+    }
+}
+
 #[test]
 fn try_map_stops_handing_out_work_after_a_failure() {
     static STARTED: AtomicUsize = AtomicUsize::new(0);

@@ -618,3 +618,40 @@ fn a_stream_on_a_pool_of_its_own_sizes_its_windows_by_that_pool() {
         assert_eq!(pulled.load(Ordering::SeqCst), n * 4, "on {n} threads");
     }
 }
+
+/// Item 3 fails with `Err` after 100 ms; item `panics_too` panics at once.
+#[parallel_map]
+fn err_then_panic(x: u64, panics_too: &u64) -> Result<u64, String> {
+    if x == 3 {
+        std::thread::sleep(Duration::from_millis(100));
+        return Err("three".into());
+    }
+    assert!(x != *panics_too, "item {x} panics");
+    Ok(x)
+}
+
+/// As in the serial loop, the first failure in input order ends a `try_`
+/// stream, whether an `Err` or a panic. Item 5 of the window, started
+/// before item 3's `Err` was seen, panicked out of `next()`, and items 0 to
+/// 2 and the `Err` were never yielded.
+#[test]
+fn try_imap_an_err_before_a_panic_wins_as_in_the_serial_loop() {
+    for backend in BACKENDS {
+        let o = MapOptions::new().backend(backend).schedule(Schedule::Dynamic);
+        let got: Vec<_> = err_then_panic::try_imap_with(&o, 0..8u64, &5).collect();
+        assert_eq!(got.len(), 4, "{backend:?}");
+        assert!(got[..3].iter().enumerate().all(|(i, r)| r == &Ok(i as u64)));
+        assert_eq!(got[3].as_ref().unwrap_err().index(), 3, "{backend:?}");
+        let last = err_then_panic::try_imap_with(&o, 0..8u64, &5).last();
+        assert_eq!(last.unwrap().unwrap_err().index(), 3, "{backend:?}");
+        let got: Vec<_> = err_then_panic::try_imap_unordered_with(&o, 0..8u64, &5).collect();
+        let err = got.last().unwrap().as_ref().unwrap_err();
+        assert_eq!(err.index(), 3, "{backend:?}");
+        // A panic before the `Err` wins, and ends the stream.
+        let mut it = err_then_panic::try_imap_with(&o, 0..8u64, &1);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| it.by_ref().count()));
+        let p = caught.unwrap_err().downcast::<ItemPanic>().unwrap();
+        assert_eq!((p.function(), p.index()), ("err_then_panic", 1));
+        assert!(it.next().is_none());
+    }
+}

@@ -209,7 +209,9 @@ where
 
 /// The threads path of `try_map`: the items of `par` (item `offset` first)
 /// through `f` on the pool; rayon stops handing out items at the first
-/// `Err`, and of the failures seen by then, the lowest index is reported.
+/// failure, and of the failures seen by then, the lowest index is
+/// reported: an `Err`, or a panic raised again (an item that had started
+/// after the first `Err` and panicked does not hide that `Err`).
 fn try_on_pool<P, T, E, F>(
     call: &Call<'_>,
     par: P,
@@ -224,8 +226,9 @@ where
 {
     let lowest: Mutex<Option<(usize, E)>> = Mutex::new(None);
     let out: Result<Vec<T>, ()> = call.hooks(par.len(), |hooks| {
-        schedule::run(hooks, par, offset, call.plan.jobs(), |i, x| {
-            hooks.item(i, f, x).map_err(|e| {
+        let out = schedule::run(hooks, par, offset, call.plan.jobs(), |i, x| {
+            // `None`: it panicked, which `settle` weighs below.
+            hooks.item_caught(i, f, x).ok_or(())?.map_err(|e| {
                 // The chunk's trace event marks it (issue 13).
                 crate::trace::item_failed(i, "failed", None);
                 let mut slot = lowest.lock().unwrap_or_else(|p| p.into_inner());
@@ -233,7 +236,14 @@ where
                     *slot = Some((i, e));
                 }
             })
-        })
+        });
+        let err = lowest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|(i, _)| *i);
+        hooks.settle(err);
+        out
     });
     out.map_err(|()| {
         let first = lowest.into_inner().unwrap_or_else(|p| p.into_inner());

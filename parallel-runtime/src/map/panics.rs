@@ -44,6 +44,50 @@ impl FirstPanic {
         }
     }
 
+    /// Calls `f(x)` for item `index` like [`call`](Self::call), but a
+    /// panic does not unwind: it is recorded, and `None` returned, so that
+    /// the `try_` paths can weigh it against their `Err`s (see
+    /// [`settle`](Self::settle)).
+    #[inline(always)]
+    pub(super) fn call_caught<T, R>(
+        &self,
+        index: usize,
+        f: &(impl Fn(T) -> R + ?Sized),
+        x: T,
+    ) -> Option<R> {
+        match catch_unwind(AssertUnwindSafe(|| f(x))) {
+            Ok(r) => Some(r),
+            Err(payload) => {
+                crate::trace::item_failed(index, "panicked", crate::panic::text(&*payload));
+                self.record(index, payload);
+                None
+            }
+        }
+    }
+
+    /// After the items of a `try_` path ran through
+    /// [`call_caught`](Self::call_caught): the first failure in input order
+    /// wins, as in the serial loop, which never runs an item after its
+    /// first failure. A recorded panic is raised (to come out of
+    /// [`run`](Self::run) as the item's [`ItemPanic`]) unless an item
+    /// before it failed with an `Err` (`err`, its index); then the panic's
+    /// payload is dropped and the `Err` stands.
+    pub(super) fn settle(&self, err: Option<usize>) {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.take() {
+            None => {}
+            Some((index, payload)) if err.is_some_and(|e| e < index) => {
+                drop(slot);
+                drop_payload(payload);
+            }
+            Some(first) => {
+                *slot = Some(first);
+                drop(slot);
+                resume_unwind(Box::new(Cancelled))
+            }
+        }
+    }
+
     /// Runs `body` (on a fresh stack segment when little stack is left:
     /// maps nest); a panic of an item comes out as an [`ItemPanic`] that
     /// names the function (`name`) and the item and holds the item's

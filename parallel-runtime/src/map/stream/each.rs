@@ -13,6 +13,9 @@ use super::super::call::{Barless, Hooks};
 /// progress bar advanced where there is one.
 pub(super) trait Caller: Sync {
     fn call<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> R;
+    /// [`call`](Self::call), a panic recorded and given as `None` (see
+    /// [`Hooks::item_caught`]).
+    fn call_caught<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> Option<R>;
 }
 
 impl Caller for Hooks<'_> {
@@ -20,12 +23,20 @@ impl Caller for Hooks<'_> {
     fn call<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> R {
         self.item(index, f, x)
     }
+    #[inline(always)]
+    fn call_caught<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> Option<R> {
+        self.item_caught(index, f, x)
+    }
 }
 
 impl Caller for Barless<'_> {
     #[inline(always)]
     fn call<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> R {
         self.item(index, f, x)
+    }
+    #[inline(always)]
+    fn call_caught<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> Option<R> {
+        self.item_caught(index, f, x)
     }
 }
 
@@ -35,6 +46,13 @@ pub(super) trait Each<T, R>: Sync {
     fn each<F>(&self, by: &impl Caller, f: &F, index: usize, x: T) -> Self::Out
     where
         F: Fn(T) -> R + ?Sized;
+
+    /// Once the window ran: the lowest index that failed with an `Err`,
+    /// which wins over the panic of an item after it (see
+    /// [`Hooks::settle`](super::super::call::Hooks::settle)).
+    fn err_index(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The result alone (`imap` and `imap_unordered`: the index is the place
@@ -54,10 +72,11 @@ impl<T, R: Send> Each<T, R> for Plain {
 
 /// The `Ok` values and the failure with the lowest index of a `try_`
 /// stream's window: an item starts only while no item before it has
-/// failed.
+/// failed (with an `Err` or a panic).
 pub(super) struct TryEach<E> {
     /// The lowest index that failed so far.
     pub(super) first: AtomicUsize,
+    /// The `Err` with the lowest index, unless an item before it panicked.
     pub(super) failure: Mutex<Option<(usize, E)>>,
 }
 
@@ -70,15 +89,25 @@ impl<T, V: Send, E: Send> Each<T, Result<V, E>> for TryEach<E> {
         if self.first.load(Ordering::Relaxed) < index {
             return None;
         }
-        match by.call(index, f, x) {
-            Ok(v) => Some((index, v)),
-            Err(e) => {
+        match by.call_caught(index, f, x) {
+            Some(Ok(v)) => Some((index, v)),
+            Some(Err(e)) => {
                 let mut slot = self.failure.lock().unwrap_or_else(|p| p.into_inner());
                 if self.first.fetch_min(index, Ordering::Relaxed) > index {
                     *slot = Some((index, e));
                 }
                 None
             }
+            // A panic, recorded by the hooks: no item after it starts.
+            None => {
+                self.first.fetch_min(index, Ordering::Relaxed);
+                None
+            }
         }
+    }
+
+    fn err_index(&self) -> Option<usize> {
+        let failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        failure.as_ref().map(|(i, _)| *i)
     }
 }

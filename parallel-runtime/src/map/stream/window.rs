@@ -248,19 +248,24 @@ impl<F: Sync> Engine<F> {
         let serial = self.plan.backend == Backend::Serial;
         Call::run(self.site, self.options.as_ref(), "map", |call| {
             call.hooks_on(bar.share(), |hooks| {
-                if serial {
+                let out = if serial {
                     let it = items.drain(..).enumerate();
-                    return serial::run(hooks, it, |_, (i, x)| each.each(hooks, f, offset + i, x));
-                }
-                let (par, jobs) = (items.par_drain(..), call.plan.jobs());
-                match hooks.barless() {
-                    Some(by) => {
-                        schedule::run(hooks, par, offset, jobs, |i, x| each.each(&by, f, i, x))
+                    serial::run(hooks, it, |_, (i, x)| each.each(hooks, f, offset + i, x))
+                } else {
+                    let (par, jobs) = (items.par_drain(..), call.plan.jobs());
+                    match hooks.barless() {
+                        Some(by) => {
+                            schedule::run(hooks, par, offset, jobs, |i, x| each.each(&by, f, i, x))
+                        }
+                        None => schedule::run(hooks, par, offset, jobs, |i, x| {
+                            each.each(hooks, f, i, x)
+                        }),
                     }
-                    None => {
-                        schedule::run(hooks, par, offset, jobs, |i, x| each.each(hooks, f, i, x))
-                    }
-                }
+                };
+                // A panic of an item that a `try_` stream caught comes out
+                // here, unless an `Err` before it wins.
+                hooks.settle(each.err_index());
+                out
             })
         })
     }
