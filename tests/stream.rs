@@ -358,6 +358,37 @@ fn get_inside_the_items_of_a_map_does_not_hang() {
     assert_eq!(got, (1..=200).collect::<Vec<u64>>());
 }
 
+#[parallel_map]
+fn waits_holding_a_lock(x: u64, cache: &Mutex<Vec<u64>>) -> u64 {
+    let mut cache = cache.lock().unwrap();
+    let v = plus_one_later::apply_async(x).get();
+    cache.push(v);
+    v
+}
+
+/// Items that hold a lock while they wait in `get()`: the thread that
+/// waits must not take another item meanwhile (it would wait for the lock
+/// it holds), and the others, blocked on the lock, cannot take the call.
+/// It hung on the original `get()` (the call sat on the waiting thread's
+/// deque) and can hang a `get()` that runs the pool's other jobs.
+#[test]
+fn get_holding_a_lock_inside_items_does_not_hang() {
+    for threads in [1, 2, 4] {
+        let o = MapOptions::new().backend(Backend::Threads).threads(threads);
+        let got = parallel_tests::within(60, "get() holding a lock", move || {
+            let cache = Mutex::new(Vec::new());
+            let dynamic = o.schedule(Schedule::Dynamic);
+            let got = waits_holding_a_lock::map_with(&dynamic, 0..200u64, &cache);
+            (got, cache.into_inner().unwrap().len())
+        });
+        assert_eq!(
+            got,
+            ((1..=200).collect::<Vec<u64>>(), 200),
+            "{threads} threads"
+        );
+    }
+}
+
 #[test]
 fn apply_async_on_a_pool_of_its_own_runs_there() {
     #[parallel_map]
@@ -637,7 +668,9 @@ fn err_then_panic(x: u64, panics_too: &u64) -> Result<u64, String> {
 #[test]
 fn try_imap_an_err_before_a_panic_wins_as_in_the_serial_loop() {
     for backend in BACKENDS {
-        let o = MapOptions::new().backend(backend).schedule(Schedule::Dynamic);
+        let o = MapOptions::new()
+            .backend(backend)
+            .schedule(Schedule::Dynamic);
         let got: Vec<_> = err_then_panic::try_imap_with(&o, 0..8u64, &5).collect();
         assert_eq!(got.len(), 4, "{backend:?}");
         assert!(got[..3].iter().enumerate().all(|(i, r)| r == &Ok(i as u64)));

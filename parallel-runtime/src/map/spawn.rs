@@ -13,7 +13,7 @@ use std::any::Any;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::call::Call;
 use super::options::{MapOptions, MapSite};
@@ -26,7 +26,7 @@ use crate::config::Backend;
 ///
 /// ```
 /// use parallel_runtime::prelude::*;
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
 ///
 /// #[parallel_map]
 /// fn slow_square(x: u64, pause: &Duration) -> u64 {
@@ -48,74 +48,73 @@ pub struct AsyncResult<R> {
     slot: Arc<Slot<R>>,
 }
 
-/// Where the task leaves its outcome.
+/// Where the task leaves its outcome, and the call itself until a thread
+/// takes it to run it.
 struct Slot<R> {
     state: Mutex<Option<Outcome<R>>>,
     done: Condvar,
+    /// The call, not started yet: the pool's job takes it, or a thread of
+    /// the pool waiting for it (see [`Slot::wait`]).
+    call: Mutex<Option<Pending<R>>>,
+    /// The call's own pool (`threads(n)`), `None` for the pool it was
+    /// started on.
+    pool: Option<&'static rayon::ThreadPool>,
 }
 
 /// The call returned a value, or panicked with this payload (an
 /// [`ItemPanic`](crate::ItemPanic) naming the function).
 type Outcome<R> = Result<R, Box<dyn Any + Send>>;
 
+/// One call of `apply_async`, run by whichever thread takes it first.
+type Pending<R> = Box<dyn FnOnce() -> Outcome<R> + Send>;
+
 impl<R> Slot<R> {
     fn lock(&self) -> MutexGuard<'_, Option<Outcome<R>>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Runs the call here if no thread has taken it yet, and leaves its
+    /// outcome.
+    fn run_if_pending(&self) {
+        let call = self.call.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(call) = call {
+            let outcome = call();
+            *self.lock() = Some(outcome);
+            self.done.notify_all();
+        }
+    }
+
     /// Waits until the outcome is in, or `timeout` has passed; the guard,
-    /// and whether the outcome is in. On a thread of a pool it runs the
-    /// pool's pending work meanwhile (see [`Slot::help`]).
+    /// and whether the outcome is in.
+    ///
+    /// On a thread of the pool the call was started on (inside an item of
+    /// a map, say), a call that no thread has taken yet runs here first,
+    /// whatever `timeout` says: started there, it sits on this very
+    /// thread's queue, and were every thread of the pool to wait for its
+    /// call, none would be left to run them (it hung, on a pool of any
+    /// size). Only this call runs here, never other work of the pool,
+    /// which might wait for a lock the caller holds.
     fn wait(&self, timeout: Option<Duration>) -> (MutexGuard<'_, Option<Outcome<R>>>, bool) {
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        if rayon::current_thread_index().is_some() {
-            self.help(deadline);
+        let on_pool = match self.pool {
+            Some(pool) => pool.current_thread_index().is_some(),
+            None => rayon::current_thread_index().is_some(),
+        };
+        if on_pool {
+            self.run_if_pending();
         }
         let state = self.lock();
         let pending = |s: &mut Option<Outcome<R>>| s.is_none();
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let state = match (timeout, left) {
-            (Some(_), Some(t)) => self
+        let state = match timeout {
+            None => self.done.wait_while(state, pending),
+            Some(t) => self
                 .done
                 .wait_timeout_while(state, t, pending)
                 .map(|(s, _)| s)
                 .map_err(|p| std::sync::PoisonError::new(p.into_inner().0)),
-            // No timeout, or one too long to reach: wait until it is done.
-            _ => self.done.wait_while(state, pending),
         }
         .unwrap_or_else(|p| p.into_inner());
         let finished = state.is_some();
         (state, finished)
-    }
-
-    /// On a worker thread of a pool: runs the pool's pending jobs until
-    /// the outcome is in or `deadline` has passed, dozing briefly when
-    /// there are none. A call started from an item of a map is queued on
-    /// that worker's own deque; were every worker to block in `get()`
-    /// instead, nothing would be left to run the calls (it hung, on a pool
-    /// of any size, as soon as each of its threads waited so).
-    fn help(&self, deadline: Option<Instant>) {
-        const LONGEST_DOZE: Duration = Duration::from_millis(10);
-        let mut doze = Duration::from_micros(50);
-        loop {
-            if self.lock().is_some() || deadline.is_some_and(|d| Instant::now() >= d) {
-                return;
-            }
-            match rayon::yield_now() {
-                Some(rayon::Yield::Executed) => doze = Duration::from_micros(50),
-                // Nothing to run here: the call runs on another thread,
-                // or waits behind busy ones. Wake on its end, or to look
-                // for work again.
-                _ => {
-                    let left =
-                        deadline.map_or(doze, |d| d.saturating_duration_since(Instant::now()));
-                    let state = self.lock();
-                    let pending = |s: &mut Option<Outcome<R>>| s.is_none();
-                    drop(self.done.wait_timeout_while(state, doze.min(left), pending));
-                    doze = (doze * 2).min(LONGEST_DOZE);
-                }
-            }
-        }
     }
 }
 
@@ -131,9 +130,10 @@ impl<R> AsyncResult<R> {
         drop(self.slot.wait(None));
     }
 
-    /// Waits for the call and returns its result. On a thread of a pool
-    /// (inside an item of a map) it runs the pool's pending work while it
-    /// waits, so a call started there always finds a thread.
+    /// Waits for the call and returns its result. On a thread of the pool
+    /// the call was started on (inside an item of a map), a call that has
+    /// not started yet runs here, so a call started there always finds a
+    /// thread.
     ///
     /// # Panics
     /// If the call panicked: with an [`ItemPanic`](crate::ItemPanic)
@@ -149,8 +149,9 @@ impl<R> AsyncResult<R> {
 
     /// [`get`](Self::get), waiting at most `timeout`; on time-out the call
     /// goes on, and the error hands this handle back
-    /// ([`AsyncTimeout::into_handle`]) to wait again. On a thread of a
-    /// pool, a piece of work it runs meanwhile may take it past `timeout`.
+    /// ([`AsyncTimeout::into_handle`]) to wait again. On a thread of the
+    /// pool the call was started on, a call that has not started yet runs
+    /// here first (as in [`get`](Self::get)), however long it takes.
     ///
     /// # Panics
     /// As [`get`](Self::get), if the call panicked.
@@ -223,41 +224,45 @@ where
     R: Send + 'static,
     F: Fn(T) -> R + Send + 'static,
 {
+    let options = options.copied();
+    let call: Pending<R> = Box::new(move || {
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            Call::run(site, options.as_ref(), "map", |call| {
+                call.hooks(1, |hooks| {
+                    let one = std::iter::once(item);
+                    let mut out: Vec<R> = serial::run(hooks, one, |i, x| hooks.item(i, &f, x));
+                    out.pop()
+                })
+            })
+        }));
+        outcome.map(|r| match r {
+            Some(r) => r,
+            None => unreachable!("one item gave no result"),
+        })
+    });
+    let plan = site.plan(options.as_ref());
+    let serial = plan.backend == Backend::Serial;
+    // On the call's own pool when it asks for one (`threads(n)`), as a
+    // map's items; else on the pool of this thread (the shared one).
+    let pool = if serial { None } else { plan.pool() };
     let slot = Arc::new(Slot {
         state: Mutex::new(None),
         done: Condvar::new(),
+        call: Mutex::new(Some(call)),
+        pool,
     });
-    let options = options.copied();
-    let task = {
-        let slot = Arc::clone(&slot);
-        move || {
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
-                Call::run(site, options.as_ref(), "map", |call| {
-                    call.hooks(1, |hooks| {
-                        let one = std::iter::once(item);
-                        let mut out: Vec<R> = serial::run(hooks, one, |i, x| hooks.item(i, &f, x));
-                        out.pop()
-                    })
-                })
-            }));
-            let outcome = outcome.map(|r| match r {
-                Some(r) => r,
-                None => unreachable!("one item gave no result"),
-            });
-            *slot.lock() = Some(outcome);
-            slot.done.notify_all();
-        }
-    };
-    let plan = site.plan(options.as_ref());
-    if plan.backend == Backend::Serial {
-        task();
+    if serial {
+        slot.run_if_pending();
     } else {
         crate::config::ensure_pool();
-        // On the call's own pool when it asks for one (`threads(n)`), as a
-        // map's items; else on the pool of this thread (the shared one).
-        match plan.pool() {
-            Some(pool) => pool.spawn(task),
-            None => rayon::spawn(task),
+        let job = {
+            let slot = Arc::clone(&slot);
+            // Nothing to do if a waiting thread of the pool took the call.
+            move || slot.run_if_pending()
+        };
+        match pool {
+            Some(pool) => pool.spawn(job),
+            None => rayon::spawn(job),
         }
     }
     AsyncResult {
