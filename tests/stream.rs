@@ -360,7 +360,7 @@ fn get_inside_the_items_of_a_map_does_not_hang() {
 
 #[parallel_map]
 fn waits_holding_a_lock(x: u64, cache: &Mutex<Vec<u64>>) -> u64 {
-    let mut cache = cache.lock().unwrap();
+    let mut cache = cache.lock().expect("a test lock");
     let v = plus_one_later::apply_async(x).get();
     cache.push(v);
     v

@@ -262,14 +262,16 @@ fn slow_double(x: u64) -> u64 {
     2 * x
 }
 
-fn table_built_in_parallel() -> Vec<u64> {
+struct Table(Vec<u64>);
+
+fn table_built_in_parallel() -> Table {
     let dynamic = MapOptions::new().schedule(Schedule::Dynamic);
-    slow_double::map_with(&dynamic, 0..100u64)
+    Table(slow_double::map_with(&dynamic, 0..100u64))
 }
 
 #[parallel_map(init = "table_built_in_parallel")]
-fn look_up(i: usize, table: &mut Vec<u64>) -> u64 {
-    table[i % 100]
+fn look_up(i: usize, table: &mut Table) -> u64 {
+    table.0[i % 100]
 }
 
 /// While `init` runs a map, its worker may take another item of the same

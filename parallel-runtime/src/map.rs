@@ -228,14 +228,16 @@ where
     let out: Result<Vec<T>, ()> = call.hooks(par.len(), |hooks| {
         let out = schedule::run(hooks, par, offset, call.plan.jobs(), |i, x| {
             // `None`: it panicked, which `settle` weighs below.
-            hooks.item_caught(i, f, x).ok_or(())?.map_err(|e| {
-                // The chunk's trace event marks it (issue 13).
-                crate::trace::item_failed(i, "failed", None);
-                let mut slot = lowest.lock().unwrap_or_else(|p| p.into_inner());
-                if slot.as_ref().is_none_or(|(j, _)| i < *j) {
-                    *slot = Some((i, e));
-                }
-            })
+            panics::caught(|| hooks.item(i, f, x))
+                .ok_or(())?
+                .map_err(|e| {
+                    // The chunk's trace event marks it (issue 13).
+                    crate::trace::item_failed(i, "failed", None);
+                    let mut slot = lowest.lock().unwrap_or_else(|p| p.into_inner());
+                    if slot.as_ref().is_none_or(|(j, _)| i < *j) {
+                        *slot = Some((i, e));
+                    }
+                })
         });
         let err = lowest
             .lock()

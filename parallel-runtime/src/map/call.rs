@@ -137,23 +137,8 @@ impl Hooks<'_> {
         r
     }
 
-    /// [`item`](Self::item) for the `try_` paths: a panic is recorded and
-    /// gives `None` instead of unwinding; [`settle`](Self::settle) then
-    /// weighs it against the path's first `Err`.
-    #[inline(always)]
-    pub(super) fn item_caught<T, R>(
-        &self,
-        index: usize,
-        f: &(impl Fn(T) -> R + ?Sized),
-        x: T,
-    ) -> Option<R> {
-        let r = self.panics.call_caught(index, f, x);
-        self.progress.inc();
-        r
-    }
-
     /// After a `try_` path's items ran: raises the panic of an item caught
-    /// by [`item_caught`](Self::item_caught) unless an item before it
+    /// by [`caught`](super::panics::caught) unless an item before it
     /// failed with an `Err` (`err`, the lowest such index), as the serial
     /// loop would have stopped there first.
     pub(super) fn settle(&self, err: Option<usize>) {
@@ -209,16 +194,5 @@ impl Barless<'_> {
     #[inline(always)]
     pub(super) fn item<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> R {
         self.0.call(index, f, x)
-    }
-
-    /// [`Hooks::item_caught`] without the bar.
-    #[inline(always)]
-    pub(super) fn item_caught<T, R>(
-        &self,
-        index: usize,
-        f: &(impl Fn(T) -> R + ?Sized),
-        x: T,
-    ) -> Option<R> {
-        self.0.call_caught(index, f, x)
     }
 }

@@ -12,6 +12,15 @@ use crate::panic::{drop_payload, ItemPanic};
 /// payload waits in [`FirstPanic`].
 struct Cancelled;
 
+/// `call()`, an item called through [`FirstPanic::call`] (by way of the
+/// hooks), with its panic stopped here: recorded there already, it gives
+/// `None` instead of unwinding on, so that a `try_` path can weigh it
+/// against its `Err`s once its items ran (see [`FirstPanic::settle`]).
+#[inline(always)]
+pub(super) fn caught<R>(call: impl FnOnce() -> R) -> Option<R> {
+    catch_unwind(AssertUnwindSafe(call)).ok()
+}
+
 /// The panic of the lowest-indexed item that panicked.
 #[derive(Default)]
 pub(super) struct FirstPanic(Mutex<Option<(usize, Box<dyn Any + Send>)>>);
@@ -44,29 +53,8 @@ impl FirstPanic {
         }
     }
 
-    /// Calls `f(x)` for item `index` like [`call`](Self::call), but a
-    /// panic does not unwind: it is recorded, and `None` returned, so that
-    /// the `try_` paths can weigh it against their `Err`s (see
-    /// [`settle`](Self::settle)).
-    #[inline(always)]
-    pub(super) fn call_caught<T, R>(
-        &self,
-        index: usize,
-        f: &(impl Fn(T) -> R + ?Sized),
-        x: T,
-    ) -> Option<R> {
-        match catch_unwind(AssertUnwindSafe(|| f(x))) {
-            Ok(r) => Some(r),
-            Err(payload) => {
-                crate::trace::item_failed(index, "panicked", crate::panic::text(&*payload));
-                self.record(index, payload);
-                None
-            }
-        }
-    }
-
-    /// After the items of a `try_` path ran through
-    /// [`call_caught`](Self::call_caught): the first failure in input order
+    /// After the items of a `try_` path ran through [`caught`]: the first
+    /// failure in input order
     /// wins, as in the serial loop, which never runs an item after its
     /// first failure. A recorded panic is raised (to come out of
     /// [`run`](Self::run) as the item's [`ItemPanic`]) unless an item

@@ -8,14 +8,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::super::call::{Barless, Hooks};
+use super::super::panics::caught;
 
 /// Calls the item function for item `index`: its panic recorded, and the
 /// progress bar advanced where there is one.
 pub(super) trait Caller: Sync {
     fn call<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> R;
     /// [`call`](Self::call), a panic recorded and given as `None` (see
-    /// [`Hooks::item_caught`]).
-    fn call_caught<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> Option<R>;
+    /// [`caught`]).
+    #[inline(always)]
+    fn call_caught<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> Option<R> {
+        caught(|| self.call(index, f, x))
+    }
 }
 
 impl Caller for Hooks<'_> {
@@ -23,20 +27,12 @@ impl Caller for Hooks<'_> {
     fn call<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> R {
         self.item(index, f, x)
     }
-    #[inline(always)]
-    fn call_caught<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> Option<R> {
-        self.item_caught(index, f, x)
-    }
 }
 
 impl Caller for Barless<'_> {
     #[inline(always)]
     fn call<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> R {
         self.item(index, f, x)
-    }
-    #[inline(always)]
-    fn call_caught<T, R>(&self, index: usize, f: &(impl Fn(T) -> R + ?Sized), x: T) -> Option<R> {
-        self.item_caught(index, f, x)
     }
 }
 
