@@ -313,3 +313,42 @@ fn an_init_that_panics_is_the_items_panic_and_the_pool_lives_on() {
         assert_eq!(look_up::map_with(&options, 0..3), [0, 2, 4]);
     }
 }
+
+/// The program's first parallel call made inside a rayon pool of its own
+/// (here of one thread): the shared pool is the size asked for, and says
+/// so. It took the size of the pool the call ran in (1) for the shared
+/// pool's, warned that the 3 threads asked for were not granted, and sized
+/// the windows of streams by it. In a child process: the first call is
+/// once per process.
+#[test]
+fn a_first_call_inside_a_pool_of_the_programs_own_sizes_the_shared_pool_right() {
+    const CHILD: &str = "WORKER_STATE_FIRST_CALL_CHILD";
+    if std::env::var_os(CHILD).is_none() {
+        let exe = std::env::current_exe().expect("the test binary");
+        let mut cmd = std::process::Command::new(exe);
+        cmd.args([
+            "--exact",
+            "a_first_call_inside_a_pool_of_the_programs_own_sizes_the_shared_pool_right",
+        ])
+        .env(CHILD, "1")
+        .env("PARALLEL_NUM_THREADS", "3")
+        .env_remove("PARALLEL_BACKEND")
+        .env_remove("RAYON_NUM_THREADS");
+        let done = parallel_tests::run_with_deadline(&mut cmd, std::time::Duration::from_secs(60));
+        assert!(done.success, "{}\n{}", done.stdout, done.stderr);
+        assert!(done.stdout.contains("1 passed"), "{}", done.stdout);
+        assert!(!done.stderr.contains("warning"), "{}", done.stderr);
+        return;
+    }
+    let own = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a pool of one thread");
+    let inside = own.install(|| {
+        let doubled = as_usize::map(0..10);
+        (parallel_runtime::num_threads(), doubled[9])
+    });
+    assert_eq!(inside, (3, 18));
+    assert_eq!(parallel_runtime::num_threads(), 3);
+    assert_eq!(rayon::current_num_threads(), 3);
+}

@@ -82,7 +82,7 @@ pub(crate) fn ensure(from_env: impl FnOnce() -> Option<usize>) -> usize {
         // An error means the global pool already exists (the program built
         // it, or called rayon before us); we then share it as it is.
         let _ = builder.build_global();
-        let running = rayon::current_num_threads();
+        let running = global_threads();
         if let Some(n) = wanted {
             if n != running {
                 eprintln!(
@@ -93,6 +93,20 @@ pub(crate) fn ensure(from_env: impl FnOnce() -> Option<usize>) -> usize {
         }
         running
     })
+}
+
+/// The number of threads of rayon's global pool. On a thread of another
+/// pool (the program's own, when its first parallel call runs inside one)
+/// `rayon::current_num_threads` tells that pool's size instead: it is then
+/// asked on a thread outside any pool. (It took a pool of one thread of
+/// the program's own for the shared pool, and warned that the size asked
+/// for was not granted.)
+fn global_threads() -> usize {
+    if rayon::current_thread_index().is_none() {
+        return rayon::current_num_threads();
+    }
+    std::thread::scope(|s| s.spawn(rayon::current_num_threads).join())
+        .unwrap_or_else(|_| rayon::current_num_threads())
 }
 
 /// The pool of exactly `n` threads of the calls that ask for one
