@@ -7,7 +7,8 @@
 //! its heap back to the system beyond its *trim threshold* (128 KiB at
 //! start), and serves blocks above its *`mmap` threshold* (128 KiB at
 //! start) with `mmap`, unmapped again when freed: the next message's
-//! vectors then fault their pages in again, about 0.1 µs per 4 KiB page.
+//! vectors then fault their pages in again (with the system calls that
+//! gave them back: about 0.75 µs per 4 KiB page on a 2-core VM).
 //! glibc raises both thresholds by itself after freeing a large `mmap`ed
 //! block, but only up to that block's size: a program whose messages hold
 //! several arrays of a few hundred KiB keeps paying. Measured (2 ranks, 2
