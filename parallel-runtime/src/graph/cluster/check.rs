@@ -135,17 +135,40 @@ impl Mix {
     }
 }
 
-/// The shape as it travels: names, keys, inputs, roots, then the pins and
-/// the rank of the results.
-type Wire = (
-    Vec<String>,
-    Vec<String>,
-    Vec<Vec<u32>>,
-    Vec<u32>,
-    Vec<Option<usize>>,
-    Option<usize>,
-    Vec<Option<bool>>,
-);
+/// The shape as it travels.
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    names: Vec<String>,
+    /// The keys as this rank prints them, for messages only.
+    keys: Vec<String>,
+    inputs: Vec<Vec<u32>>,
+    roots: Vec<u32>,
+    pins: Vec<Option<usize>>,
+    results: Option<usize>,
+    /// [`Shape::made_after`], by position.
+    made_after: Vec<Option<bool>>,
+}
+
+impl Wire {
+    /// The same graph, keys apart (their numbers differ between ranks).
+    fn same(&self, o: &Wire) -> bool {
+        (
+            &self.names,
+            &self.inputs,
+            &self.roots,
+            &self.pins,
+            self.results,
+            &self.made_after,
+        ) == (
+            &o.names,
+            &o.inputs,
+            &o.roots,
+            &o.pins,
+            o.results,
+            &o.made_after,
+        )
+    }
+}
 
 /// Checks that every rank built the same graph; returns, for each rank,
 /// the tasks it already holds.
@@ -159,148 +182,140 @@ pub(crate) fn check(
     if hellos.iter().all(|h| h.hash == hash) {
         return Ok(Ok(hellos.into_iter().map(|h| h.done).collect()));
     }
-    let names: Vec<String> = shape.names.iter().map(|n| n.to_string()).collect();
-    let mine: Wire = (
-        names,
-        shape
+    let mut made_after = vec![None; shape.nodes.len()];
+    shape.made_after(|i, a| made_after[i] = a);
+    let mine = Wire {
+        names: shape.names.iter().map(|n| n.to_string()).collect(),
+        keys: shape
             .nodes
             .iter()
             .map(|n| n.head().key().to_string())
             .collect(),
-        shape.deps.to_vecs(),
-        shape.roots.to_vec(),
-        shape.pins.to_vec(),
-        shape.results,
-        {
-            let mut after = vec![None; shape.nodes.len()];
-            shape.made_after(|i, a| after[i] = a);
-            after
-        },
-    );
+        inputs: shape.deps.to_vecs(),
+        roots: shape.roots.to_vec(),
+        pins: shape.pins.to_vec(),
+        results: shape.results,
+        made_after,
+    };
     let all = comm.allgather(&mine)?;
     let me = comm.rank();
     // The lowest other rank whose graph differs from this one's (a rank
     // whose graph equals this one's differs from some other rank: compare
     // with rank 0's then).
-    let same = |a: &Wire, b: &Wire| {
-        (&a.0, &a.2, &a.3, &a.4, a.5, &a.6) == (&b.0, &b.2, &b.3, &b.4, b.5, &b.6)
-    };
     let other = (0..all.len())
-        .find(|&r| r != me && !same(&all[r], &mine))
+        .find(|&r| r != me && !all[r].same(&mine))
         .unwrap_or(0);
     Ok(Err(differ(&mine, me, &all[other], other)))
 }
 
 fn describe(s: &Wire, i: usize) -> String {
-    let inputs: Vec<String> = s.2[i].iter().map(|d| format!("#{d}")).collect();
-    format!("task #{i} `{}` (inputs [{}])", s.1[i], inputs.join(", "))
+    let inputs: Vec<String> = s.inputs[i].iter().map(|d| format!("#{d}")).collect();
+    format!("task #{i} `{}` (inputs [{}])", s.keys[i], inputs.join(", "))
 }
 
-/// The first difference between this rank's graph and rank `other`'s.
+const SPMD: &str = "every rank must build the same graph (SPMD) before computing it across ranks";
+const LEFT: &str = "A result that an earlier compute left on some ranks only (`compute_on_root`, \
+                    or a handle to an intermediate task) makes the graphs differ: ask for it on \
+                    every rank with `compute_on`";
+
+/// The first difference between this rank's graph and rank `other`'s: in
+/// the tasks, their number, the results asked for, the pins, the order
+/// the tasks were made in, then where the results go.
 fn differ(mine: &Wire, me: usize, theirs: &Wire, other: usize) -> Mismatch {
-    let n = mine.0.len().min(theirs.0.len());
-    let first = (0..n).find(|&i| mine.0[i] != theirs.0[i] || mine.2[i] != theirs.2[i]);
-    let spmd = "every rank must build the same graph (SPMD) before computing it across ranks";
-    let left = "A result that an earlier compute left on some ranks only (`compute_on_root`, or \
-                a handle to an intermediate task) makes the graphs differ: ask for it on every \
-                rank with `compute_on`";
-    let (task, message) =
-        match first {
-            Some(i) => {
-                // The same function, without inputs on one side only: a result
-                // held there from an earlier compute.
-                let held =
-                    mine.0[i] == theirs.0[i] && mine.2[i].is_empty() != theirs.2[i].is_empty();
-                (
-                    Some(i as u32),
-                    format!(
-                    "the ranks built different graphs: {} on rank {me}, but {} on rank {other}; \
-                     {spmd}{}",
-                    describe(mine, i),
-                    describe(theirs, i),
-                    if held { format!(". {left}") } else { String::new() }
-                ),
-                )
-            }
-            None if mine.0.len() != theirs.0.len() => (
-                mine.0.len().checked_sub(1).map(|i| i as u32),
-                format!(
-                    "the ranks built different graphs: {} tasks on rank {me}, {} on rank {other} \
-                 (the first {n} agree); {spmd}. {left}",
-                    mine.0.len(),
-                    theirs.0.len()
-                ),
-            ),
-            None if mine.3 != theirs.3 => (
-                mine.3.first().copied(),
-                format!(
-                    "the ranks asked for different results: tasks {:?} on rank {me}, {:?} on rank \
-                 {other}; {spmd}",
-                    mine.3, theirs.3
-                ),
-            ),
-            None => match (0..n).find(|&i| mine.4.get(i) != theirs.4.get(i)) {
-                Some(i) => {
-                    let pin = |p: Option<&Option<usize>>| match p.copied().flatten() {
-                        Some(r) => format!("pinned to rank {r}"),
-                        None => "not pinned".to_owned(),
-                    };
-                    (
-                        Some(i as u32),
-                        format!(
-                        "the ranks pinned the tasks differently: {} is {} on rank {me}, but {} \
-                         on rank {other}; pin the same tasks to the same ranks on every rank \
-                         (`.on_rank(r)` with an `r` that does not depend on the rank), or no \
-                         rank can know where a result is computed",
-                        describe(mine, i),
-                        pin(mine.4.get(i)),
-                        pin(theirs.4.get(i))
-                    ),
-                    )
-                }
-                None if mine.5 == theirs.5 => {
-                    let i = (0..n)
-                        .find(|&i| mine.6.get(i) != theirs.6.get(i))
-                        .unwrap_or(0);
-                    let made = |a: Option<&Option<bool>>| match a.copied().flatten() {
-                        Some(true) => "after",
-                        Some(false) => "before",
-                        None => "as the first",
-                    };
-                    (
-                        Some(i as u32),
-                        format!(
-                        "the ranks built the same shape from calls in another order: {} was made \
-                         {} the task of its function before it in the graph on rank {me}, but \
-                         {} on rank {other}, so the ranks would run other arguments under the \
-                         same task. A graph built by iterating a `HashMap` or `HashSet` made on \
-                         each rank (its order is per process) does this: iterate a `BTreeMap`, \
-                         a `BTreeSet` or a sorted `Vec` instead (and build the graph on one \
-                         thread: tasks made on several threads at once are numbered in any \
-                         order)",
-                        describe(mine, i),
-                        made(mine.6.get(i)),
-                        made(theirs.6.get(i))
-                    ),
-                    )
-                }
-                None => {
-                    let to = |r: Option<usize>| match r {
-                        Some(r) => format!("on rank {r} only (`compute_on_root`)"),
-                        None => "on every rank (`compute_on`)".to_owned(),
-                    };
-                    (
-                        mine.3.first().copied(),
-                        format!(
-                        "the ranks asked for the results in different places: {} on rank {me}, \
-                         but {} on rank {other}; every rank must make the same call, with the \
-                         same root",
-                        to(mine.5),
-                        to(theirs.5)
-                    ),
-                    )
-                }
-            },
+    let n = mine.names.len().min(theirs.names.len());
+    let at = |i: usize, message: String| Mismatch {
+        task: Some(i as u32),
+        message,
+    };
+    let (a, b) = (mine, theirs);
+    if let Some(i) = (0..n).find(|&i| a.names[i] != b.names[i] || a.inputs[i] != b.inputs[i]) {
+        // The same function, without inputs on one side only: a result
+        // held there from an earlier compute.
+        let held = a.names[i] == b.names[i] && a.inputs[i].is_empty() != b.inputs[i].is_empty();
+        let held = if held {
+            format!(". {LEFT}")
+        } else {
+            String::new()
         };
-    Mismatch { task, message }
+        let (da, db) = (describe(a, i), describe(b, i));
+        return at(
+            i,
+            format!(
+                "the ranks built different graphs: {da} on rank {me}, but {db} on rank {other}; \
+                 {SPMD}{held}"
+            ),
+        );
+    }
+    if a.names.len() != b.names.len() {
+        let (la, lb) = (a.names.len(), b.names.len());
+        return Mismatch {
+            task: la.checked_sub(1).map(|i| i as u32),
+            message: format!(
+                "the ranks built different graphs: {la} tasks on rank {me}, {lb} on rank {other} \
+                 (the first {n} agree); {SPMD}. {LEFT}"
+            ),
+        };
+    }
+    if a.roots != b.roots {
+        return Mismatch {
+            task: a.roots.first().copied(),
+            message: format!(
+                "the ranks asked for different results: tasks {:?} on rank {me}, {:?} on rank \
+                 {other}; {SPMD}",
+                a.roots, b.roots
+            ),
+        };
+    }
+    if let Some(i) = (0..n).find(|&i| a.pins[i] != b.pins[i]) {
+        let pin = |p: Option<usize>| match p {
+            Some(r) => format!("pinned to rank {r}"),
+            None => "not pinned".to_owned(),
+        };
+        let (da, pa, pb) = (describe(a, i), pin(a.pins[i]), pin(b.pins[i]));
+        return at(
+            i,
+            format!(
+                "the ranks pinned the tasks differently: {da} is {pa} on rank {me}, but {pb} on \
+                 rank {other}; pin the same tasks to the same ranks on every rank (`.on_rank(r)` \
+                 with an `r` that does not depend on the rank), or no rank can know where a \
+                 result is computed"
+            ),
+        );
+    }
+    if a.results != b.results {
+        let to = |r: Option<usize>| match r {
+            Some(r) => format!("on rank {r} only (`compute_on_root`)"),
+            None => "on every rank (`compute_on`)".to_owned(),
+        };
+        return Mismatch {
+            task: a.roots.first().copied(),
+            message: format!(
+                "the ranks asked for the results in different places: {} on rank {me}, but {} on \
+                 rank {other}; every rank must make the same call, with the same root",
+                to(a.results),
+                to(b.results)
+            ),
+        };
+    }
+    let i = (0..n)
+        .find(|&i| a.made_after[i] != b.made_after[i])
+        .unwrap_or(0);
+    let made = |m: Option<bool>| match m {
+        Some(true) => "after",
+        Some(false) => "before",
+        None => "as the first",
+    };
+    let (da, ma, mb) = (describe(a, i), made(a.made_after[i]), made(b.made_after[i]));
+    at(
+        i,
+        format!(
+            "the ranks built the same shape from calls in another order: {da} was made {ma} the \
+             task of its function before it in the graph on rank {me}, but {mb} on rank {other}, \
+             so the ranks would run other arguments under the same task. A graph built by \
+             iterating a `HashMap` or `HashSet` made on each rank (its order is per process) \
+             does this: iterate a `BTreeMap`, a `BTreeSet` or a sorted `Vec` instead (and build \
+             the graph on one thread: tasks made on several threads at once are numbered in any \
+             order)"
+        ),
+    )
 }
