@@ -47,7 +47,6 @@ impl std::fmt::Display for Stamp {
 struct LocalColl<'c, T, R> {
     t: &'c Local,
     tag: i32,
-    op: &'static str,
     stamp: Stamp,
     own: Vec<T>,
     parts: Vec<Option<Vec<T>>>,
@@ -65,23 +64,24 @@ impl<T: Send + 'static, R> CollFlight<R> for LocalColl<'_, T, R> {
             else {
                 return Ok(None);
             };
-            let (stamp, part) =
-                *env.payload
-                    .downcast::<(Stamp, Vec<T>)>()
-                    .map_err(|_| Error::Mismatch {
-                        rank: self.t.rank,
-                        op: self.op,
-                        from: r,
-                        detail: format!(
-                        "the ranks call `{}` with different element types; this rank expects {}",
-                        self.op,
-                        std::any::type_name::<T>()
-                    ),
-                    })?;
+            let other_type = |_| Error::Mismatch {
+                rank: self.t.rank,
+                op: self.stamp.op,
+                from: r,
+                detail: format!(
+                    "the ranks call `{}` with different element types; this rank expects {}",
+                    self.stamp.op,
+                    std::any::type_name::<T>()
+                ),
+            };
+            let (stamp, part) = *env
+                .payload
+                .downcast::<(Stamp, Vec<T>)>()
+                .map_err(other_type)?;
             if stamp != self.stamp {
                 return Err(Error::Argument {
                     rank: self.t.rank,
-                    op: self.op,
+                    op: self.stamp.op,
                     detail: format!(
                         "rank {r} started {stamp} as its nonblocking collective #{}, this rank \
                          {}; every rank starts the same collectives in the same order, with the \
@@ -127,7 +127,6 @@ impl Local {
         Box::new(LocalColl {
             t: self,
             tag: seq,
-            op: stamp.op,
             stamp,
             own,
             parts: (0..self.group.boxes.len()).map(|_| None).collect(),
