@@ -688,3 +688,158 @@ fn try_imap_an_err_before_a_panic_wins_as_in_the_serial_loop() {
         assert!(it.next().is_none());
     }
 }
+
+// Items by reference to a sized type: a slice's (`&v`, `&v[..]`,
+// `v.iter()`, an array by reference) are cut into ranges read in place,
+// any other iterator's pulled; the results are the serial loop's either
+// way, in every form, through `next()` and through a fold.
+
+#[parallel_map]
+fn halve(x: &f64) -> f64 {
+    x / 2.0
+}
+
+#[derive(Debug, PartialEq)]
+struct Point {
+    x: f64,
+    y: f64,
+}
+
+#[parallel_map]
+fn norm1(p: &Point) -> f64 {
+    p.x.abs() + p.y.abs()
+}
+
+#[parallel_map]
+fn checked_ref(x: &u64) -> Result<u64, String> {
+    if *x == 4321 {
+        Err(format!("bad {x}"))
+    } else {
+        Ok(*x)
+    }
+}
+
+#[parallel_map]
+fn panicky_ref(x: &u64) -> u64 {
+    assert!(*x != 2024, "boom at {x}");
+    *x
+}
+
+#[parallel_map]
+fn unit(_: &()) -> u8 {
+    1
+}
+
+/// `stream` through `next()`, then again through a fold after five
+/// `next()`s: both the same values.
+fn both_ways<T: PartialEq + std::fmt::Debug>(
+    mut stream: impl FnMut() -> Box<dyn Iterator<Item = T> + 'static>,
+) -> Vec<T> {
+    let by_next: Vec<T> = stream().collect();
+    let mut it = stream();
+    let mut folded: Vec<T> = it.by_ref().take(5).collect();
+    it.for_each(|r| folded.push(r));
+    assert_eq!(by_next, folded, "a fold yields what next() would");
+    by_next
+}
+
+#[test]
+fn references_stream_from_every_shape_of_input_as_the_serial_loop() {
+    let v: &'static [f64] = (0..100_000).map(f64::from).collect::<Vec<_>>().leak();
+    let half = |xs: &mut dyn Iterator<Item = &f64>| xs.map(|x| x / 2.0).collect::<Vec<_>>();
+    let options = [
+        MapOptions::new().backend(Backend::Serial),
+        MapOptions::new().backend(Backend::Threads),
+        MapOptions::new().backend(Backend::Threads).chunk_size(7),
+        MapOptions::new()
+            .backend(Backend::Threads)
+            .schedule(Schedule::Dynamic)
+            .chunk_size(64),
+        MapOptions::new().threads(3),
+    ];
+    for o in options {
+        let want = half(&mut v.iter());
+        assert_eq!(
+            both_ways(|| Box::new(halve::imap_with(&o, v))),
+            want,
+            "{o:?}"
+        );
+        assert_eq!(
+            both_ways(|| Box::new(halve::imap_with(&o, &v[10..]))),
+            want[10..]
+        );
+        assert_eq!(both_ways(|| Box::new(halve::imap_with(&o, v.iter()))), want);
+        let mut started = v.iter();
+        started.nth(99);
+        let rest = both_ways(|| Box::new(halve::imap_with(&o, started.clone())));
+        assert_eq!(rest, want[100..]);
+        // Other iterators of references: pulled.
+        let rev = both_ways(|| Box::new(halve::imap_with(&o, v.iter().rev())));
+        assert_eq!(rev, half(&mut v.iter().rev()));
+        let stepped = both_ways(|| Box::new(halve::imap_with(&o, v.iter().step_by(3))));
+        assert_eq!(stepped, half(&mut v.iter().step_by(3)));
+        let refs: Vec<&f64> = v.iter().collect();
+        let pulled: Vec<f64> = halve::imap_with(&o, refs).collect();
+        assert_eq!(pulled, want);
+        // Indices numbered from the slice's start.
+        let pairs: Vec<(usize, f64)> = halve::imap_unordered_with(&o, &v[..1000]).collect();
+        assert!(pairs
+            .iter()
+            .enumerate()
+            .all(|(i, &(j, h))| i == j && h == want[i]));
+        let mut folded = Vec::new();
+        halve::imap_unordered_with(&o, v).for_each(|p| folded.push(p));
+        assert!(folded
+            .iter()
+            .enumerate()
+            .all(|(i, &(j, h))| i == j && h == want[i]));
+    }
+    let points: Vec<Point> = (0..5000)
+        .map(|i| Point {
+            x: -f64::from(i),
+            y: 1.0,
+        })
+        .collect();
+    let sum: f64 = norm1::imap(&points).sum();
+    assert_eq!(
+        sum,
+        points.iter().map(|p| p.x.abs() + p.y.abs()).sum::<f64>()
+    );
+    let array = [Point { x: 1.0, y: -2.0 }, Point { x: 3.0, y: 4.0 }];
+    assert_eq!(norm1::imap(&array).collect::<Vec<_>>(), [3.0, 7.0]);
+    let units = vec![(); 10_000];
+    assert_eq!(unit::imap(&units).map(u64::from).sum::<u64>(), 10_000);
+    assert_eq!(halve::imap(&v[..0]).count(), 0);
+}
+
+#[test]
+fn references_from_a_slice_fail_and_panic_at_the_right_item() {
+    let v: Vec<u64> = (0..10_000).collect();
+    for backend in BACKENDS {
+        let o = MapOptions::new().backend(backend);
+        let got: Vec<Result<u64, ItemError<String>>> = checked_ref::try_imap_with(&o, &v).collect();
+        assert_eq!(
+            got.len(),
+            4322,
+            "{backend:?}: the Oks, then the error, then the end"
+        );
+        assert!(got[..4321]
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r == &Ok(i as u64)));
+        let err = got[4321].as_ref().unwrap_err();
+        assert_eq!((err.index(), err.error().as_str()), (4321, "bad 4321"));
+        let mut it = panicky_ref::imap_with(&o, v.iter());
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            it.by_ref().for_each(drop);
+        }))
+        .unwrap_err();
+        let p = caught.downcast::<ItemPanic>().unwrap();
+        assert_eq!(
+            (p.function(), p.index()),
+            ("panicky_ref", 2024),
+            "{backend:?}"
+        );
+        assert_eq!(p.message(), Some("boom at 2024"));
+    }
+}

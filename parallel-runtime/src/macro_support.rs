@@ -17,7 +17,10 @@ pub use crate::graph::{
     task as delayed_task, Delayed, DepList, Input, Inputs, IntoDelayed, TaskSite,
 };
 pub use crate::items::{IntoItems, ItemProbe, ItemUnhashed, ItemViaHash, ItemViaSerde};
-pub use crate::map::{apply_async, imap, try_apply_async, try_imap, AsyncResult};
+pub use crate::map::{
+    apply_async, imap, pulled, try_apply_async, try_imap, AsyncResult, Indexed, RefProbe, Values,
+    ViaPull, ViaSlice,
+};
 pub use crate::map::{map, reduce, try_map, ItemError, MapOptions, MapSite};
 pub use crate::pool::PerWorker;
 pub use crate::{__mpi_feature_off, __mpi_feature_on};

@@ -539,14 +539,19 @@ impl Entries<'_> {
             <__I as ::core::iter::IntoIterator>::Item: ::core::marker::Send);
         let call = self.call(fallible.then(|| quote!(#p::IsResult::into_result)));
         let doc = self.imap_doc(name, fallible, unordered);
-        // The runtime yields `(index, value)` pairs; `imap` keeps the values.
-        let (f, keep) = match (fallible, unordered) {
-            (false, false) => (quote!(imap), quote!(|(_, __r)| __r)),
-            (true, false) => (quote!(try_imap), quote!(|__r| __r.map(|(_, __r)| __r))),
-            (false, true) => (quote!(imap), quote!(|__r| __r)),
-            (true, true) => (quote!(try_imap), quote!(|__r| __r)),
+        // `imap` yields the values, `imap_unordered` `(index, value)` pairs,
+        // `try_imap` pairs of which it keeps the values.
+        let (f, how, keep) = match (fallible, unordered) {
+            (false, false) => (quote!(imap), quote!(#p::Values), None),
+            (true, false) => (
+                quote!(try_imap),
+                quote!(true),
+                Some(quote!(|__r| __r.map(|(_, __r)| __r))),
+            ),
+            (false, true) => (quote!(imap), quote!(#p::Indexed), None),
+            (true, true) => (quote!(try_imap), quote!(false), None),
         };
-        let ordered = !unordered;
+        let input = self.stream_input();
         self.async_pair(
             name,
             &doc,
@@ -556,12 +561,31 @@ impl Entries<'_> {
             &ret,
             &bound,
             |opts| {
-                quote!(::core::iter::Iterator::map(
-                    #p::#f(&Self::__SITE, #opts, items, move #call, #ordered),
-                    #keep,
-                ))
+                let stream = quote!(#p::#f(&Self::__SITE, #opts, #input, move #call, #how));
+                match &keep {
+                    Some(keep) => quote!(::core::iter::Iterator::map(#stream, #keep)),
+                    None => stream,
+                }
             },
         )
+    }
+
+    /// A stream's input from `items`: for items `&X`, a slice's are cut
+    /// by ranges where `X` is sized (picked by autoref on the concrete
+    /// `X`); every other input is pulled.
+    fn stream_input(&self) -> TokenStream {
+        let p = &self.p;
+        match &self.item_ty {
+            syn::Type::Reference(r) if r.mutability.is_none() => {
+                let x = &r.elem;
+                quote! {{
+                    #[allow(unused_imports)]
+                    use #p::{ViaPull as _, ViaSlice as _};
+                    (&#p::RefProbe::<#x>::new()).stream_input(items)
+                }}
+            }
+            _ => quote!(#p::pulled(items)),
+        }
     }
 
     fn imap_doc(&self, name: &str, fallible: bool, unordered: bool) -> String {
@@ -585,7 +609,8 @@ impl Entries<'_> {
              threads × the chunk size; without one, threads × 64 growing to threads × 16384; \
              one item with the `serial` backend) is pulled from it and not yet yielded, and each window runs inside the `next()` that needs it, so an endless \
              generator runs in bounded memory. `for_each`, `fold`, `sum` and `count` keep the pool busy: the next window runs while \
-             this one is consumed (two windows in flight).\n\n\
+             this one is consumed (two windows in flight). A slice walked by reference (`&v`, `v.iter()`) \
+             is not pulled: the pool reads each window's range of it in place, as `map` does.\n\n\
              # Panics\n\
              `next()` panics with an [`ItemPanic`]({krate}::ItemPanic) if the function panics for \
              an item of its window; the iterator then ends."

@@ -3,7 +3,11 @@
 //! in input order; with tracing on, every job a thread takes is recorded as
 //! one chunk.
 
-use rayon::iter::{FromParallelIterator, IndexedParallelIterator, ParallelIterator};
+use std::marker::PhantomData;
+
+use rayon::iter::{
+    FromParallelIterator, IndexedParallelIterator, ParallelExtend, ParallelIterator,
+};
 
 use super::call::Hooks;
 use crate::config::Schedule;
@@ -31,21 +35,64 @@ where
     C: FromParallelIterator<R> + Send,
     G: Fn(usize, P::Item) -> R + Sync + Send,
 {
-    hooks.on_pool(|| cut(hooks, par, offset, jobs, g))
+    hooks.on_pool(|| cut(hooks, par, offset, jobs, g, Collect(PhantomData)))
+}
+
+/// [`run`], appending the results to `out`, whose buffer is reused: a
+/// stream's windows fill the buffer of the window before.
+pub(super) fn run_into<P, R, C, G>(
+    hooks: &Hooks<'_>,
+    par: P,
+    offset: usize,
+    jobs: (Schedule, Option<usize>),
+    g: G,
+    out: &mut C,
+) where
+    P: IndexedParallelIterator,
+    R: Send,
+    C: ParallelExtend<R> + Send,
+    G: Fn(usize, P::Item) -> R + Sync + Send,
+{
+    hooks.on_pool(|| cut(hooks, par, offset, jobs, g, out))
+}
+
+/// Where the results of [`cut`] go: into a new collection ([`Collect`]),
+/// or appended to one (`&mut C`).
+trait Gather<R: Send> {
+    type Out: Send;
+    fn gather(self, results: impl ParallelIterator<Item = R>) -> Self::Out;
+}
+
+/// Into a new `C`.
+struct Collect<C>(PhantomData<fn() -> C>);
+
+impl<R: Send, C: FromParallelIterator<R> + Send> Gather<R> for Collect<C> {
+    type Out = C;
+    fn gather(self, results: impl ParallelIterator<Item = R>) -> C {
+        results.collect()
+    }
+}
+
+impl<R: Send, C: ParallelExtend<R> + Send> Gather<R> for &mut C {
+    type Out = ();
+    fn gather(self, results: impl ParallelIterator<Item = R>) {
+        self.par_extend(results);
+    }
 }
 
 /// [`run`], on the pool it runs on.
-fn cut<P, R, C, G>(
+fn cut<P, R, O, G>(
     hooks: &Hooks<'_>,
     par: P,
     offset: usize,
     (schedule, chunk): (Schedule, Option<usize>),
     g: G,
-) -> C
+    out: O,
+) -> O::Out
 where
     P: IndexedParallelIterator,
     R: Send,
-    C: FromParallelIterator<R>,
+    O: Gather<R>,
     G: Fn(usize, P::Item) -> R + Sync + Send,
 {
     let n = par.len();
@@ -57,52 +104,61 @@ where
             chunk.unwrap_or_else(|| n.div_ceil(threads)).max(1)
         }
         Schedule::Dynamic => chunk.unwrap_or(1),
-        Schedule::Guided => return split(hooks, par, offset, chunk.unwrap_or(1), usize::MAX, g),
+        Schedule::Guided => {
+            return split(hooks, par, offset, (chunk.unwrap_or(1), usize::MAX), g, out)
+        }
     };
     if piece == 1 {
         // One item per job: exact without gathering items into pieces.
-        return split(hooks, par, offset, 1, 1, g);
+        return split(hooks, par, offset, (1, 1), g, out);
     }
     // One pipeline, traced or not (a branch per item, against a piece's
     // own allocation): each rayon pipeline is code in every map function.
     let g = &g;
-    par.enumerate()
-        .chunks(piece)
-        .with_max_len(1)
-        .flat_map_iter(|piece| {
-            let mut span = hooks.chunk();
-            piece.into_iter().map(move |(i, x)| {
-                let i = offset + i;
-                if let Some(span) = &mut span {
-                    span.next_item(i);
-                }
-                g(i, x)
-            })
-        })
-        .collect()
+    out.gather(
+        par.enumerate()
+            .chunks(piece)
+            .with_max_len(1)
+            .flat_map_iter(|piece| {
+                let mut span = hooks.chunk();
+                piece.into_iter().map(move |(i, x)| {
+                    let i = offset + i;
+                    if let Some(span) = &mut span {
+                        span.next_item(i);
+                    }
+                    g(i, x)
+                })
+            }),
+    )
 }
 
-/// Collects `g` over `par` as rayon splits it (adaptively, in jobs of
+/// Gathers `g` over `par` as rayon splits it (adaptively, in jobs of
 /// `min` to `max` units); with tracing on, one chunk per job.
-fn split<P, R, C, G>(hooks: &Hooks<'_>, par: P, offset: usize, min: usize, max: usize, g: G) -> C
+fn split<P, R, O, G>(
+    hooks: &Hooks<'_>,
+    par: P,
+    offset: usize,
+    (min, max): (usize, usize),
+    g: G,
+    out: O,
+) -> O::Out
 where
     P: IndexedParallelIterator,
     R: Send,
-    C: FromParallelIterator<R>,
+    O: Gather<R>,
     G: Fn(usize, P::Item) -> R + Sync + Send,
 {
     let it = par.enumerate().with_min_len(min).with_max_len(max);
     if hooks.traced() {
-        it.map_init(
+        out.gather(it.map_init(
             || hooks.span(),
             |span, (i, x)| {
                 let i = offset + i;
                 span.next_item(i);
                 g(i, x)
             },
-        )
-        .collect()
+        ))
     } else {
-        it.map(|(i, x)| g(offset + i, x)).collect()
+        out.gather(it.map(|(i, x)| g(offset + i, x)))
     }
 }

@@ -21,8 +21,9 @@ use std::time::Instant;
 
 use rayon::Scope;
 
+use super::input::{Input, Part};
 use super::window::{Engine, Window};
-use super::{Ran, Stream, Work};
+use super::{Ran, Ready, Stream, Work};
 use crate::config::Backend;
 
 /// Folds every value of `stream` into `init` with `g`, in the order
@@ -35,23 +36,28 @@ use crate::config::Backend;
 /// pulls each window only once the one before ran). At most two windows
 /// are in flight: the one running, and the one folded or, once it is, the
 /// one pulled after the running one.
-pub(super) fn fold<It, F, B, A, G>(mut stream: Stream<It, F, B>, init: A, mut g: G) -> A
+pub(super) fn fold<In, F, B, A, G>(mut stream: Stream<In, F, B>, init: A, mut g: G) -> A
 where
-    It: Iterator,
-    B: Iterator + Default,
+    In: Input,
+    B: Ready,
     G: FnMut(A, B::Item) -> A,
 {
-    // What `next()` had buffered before the fold.
-    let mut ready: B = std::mem::take(&mut stream.ready);
     let mut acc = init;
     if stream.engine.plan.backend == Backend::Serial {
-        // No pool to overlap with: each window (one item) on this thread.
-        acc = ready.fold(acc, &mut g);
+        // No pool to overlap with: each window (one item) on this thread,
+        // after what `next()` had buffered before the fold.
+        acc = stream.ready.drain_fold(acc, &mut g);
         while let Some(window) = stream.pull() {
-            acc = stream.run(window).fold(acc, &mut g);
+            stream.ready = stream.run(window);
+            acc = stream.ready.drain_fold(acc, &mut g);
         }
         return acc;
     }
+    // What `next()` had buffered before the fold.
+    let mut ready: B = std::mem::take(&mut stream.ready);
+    // The values of the window before `ready`, drained: their buffer holds
+    // the results of the next window run.
+    let mut spare = B::default();
     let ahead = stream.ahead;
     stream.source.for_fold();
     let mut next = stream.pull();
@@ -63,7 +69,7 @@ where
         let source = &mut stream.source;
         let mut consume = || {
             let a = held.take().unwrap_or_else(|| unreachable!("consumed once"));
-            held = Some(std::mem::take(&mut ready).fold(a, &mut g));
+            held = Some(ready.drain_fold(a, &mut g));
             if ahead {
                 next = source.fill();
             }
@@ -71,11 +77,14 @@ where
         // A panic of the window (or of `consume`) unwinds out of the fold,
         // which owns the stream: nothing is left to mark as over.
         let (items, began) = (window.len(), Instant::now());
-        let (ran, spent) = (stream.overlap)(&stream.engine, stream.work, window, &mut consume);
+        let mut spent = std::mem::take(&mut spare);
+        spent.prime();
+        let (ran, window) =
+            (stream.overlap)(&stream.engine, stream.work, window, spent, &mut consume);
         stream.source.grow_if_quick(items, began.elapsed());
         acc = held.unwrap_or_else(|| unreachable!("the window before was consumed"));
-        stream.source.recycle(spent);
-        ready = ran.ready;
+        stream.source.recycle(window);
+        spare = std::mem::replace(&mut ready, ran.ready);
         if ran.ends {
             // A failure: the window pulled meanwhile (none, for a stream
             // that fails) is dropped.
@@ -91,7 +100,11 @@ where
         // do not write the trace file: write them here, as a map would.
         crate::trace::flush_if_top_level();
     }
-    ready.fold(acc, g)
+    let acc = ready.drain_fold(acc, g);
+    // For the next stream on this thread.
+    ready.keep();
+    spare.keep();
+    acc
 }
 
 /// Runs `window` on the pool with `work` while `consume` runs here, in one
@@ -99,23 +112,24 @@ where
 /// it once both ended). It returns what the window gave and the window,
 /// drained, whose buffer the next window pulled reuses. The stream's
 /// [`Overlap`](super::Overlap).
-pub(super) fn overlap<F, T, B>(
+pub(super) fn overlap<F, P, B>(
     engine: &Engine<F>,
-    work: Work<F, T, B>,
-    window: Window<T>,
+    work: Work<F, P, B>,
+    window: Window<P>,
+    spent: B,
     consume: &mut dyn FnMut(),
-) -> (Ran<B>, Window<T>)
+) -> (Ran<B>, Window<P>)
 where
     F: Sync,
-    T: Send,
+    P: Part,
     B: Send,
 {
-    let mut ran: Option<(Ran<B>, Window<T>)> = None;
+    let mut ran: Option<(Ran<B>, Window<P>)> = None;
     let slot = &mut ran;
     in_place_scope(engine.plan.pool(), |scope| {
         scope.spawn(move |_| {
             let mut window = window;
-            *slot = Some((work(engine, &mut window), window));
+            *slot = Some((work(engine, &mut window, spent), window));
         });
         consume();
     });

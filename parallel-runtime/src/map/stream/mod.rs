@@ -27,6 +27,9 @@
 
 mod each;
 mod fold;
+mod input;
+mod ready;
+mod spare;
 mod window;
 
 use std::sync::atomic::AtomicUsize;
@@ -34,11 +37,16 @@ use std::sync::Mutex;
 use std::time::Instant;
 use std::vec;
 
-use rayon::iter::FromParallelIterator;
+use rayon::iter::ParallelExtend;
 
 use super::options::{MapOptions, MapSite};
 use super::ItemError;
 use each::{Plain, TryEach};
+pub use input::{
+    pulled, Input, Part, Pulled, RefPart, RefProbe, Refs, Shared, ViaPull, ViaSlice, Walk,
+};
+use ready::Pair;
+pub use ready::{Indexed, Ready, Values, Yield};
 use window::{Engine, OkItems, Source, Window};
 
 /// What running one window gave: its values to yield (`B`, an iterator),
@@ -49,8 +57,9 @@ struct Ran<B> {
 }
 
 /// Runs one window of a stream (on the pool, or on this thread with the
-/// `serial` backend), draining its items: the values it yields.
-type Work<F, T, B> = fn(&Engine<F>, &mut Window<T>) -> Ran<B>;
+/// `serial` backend), draining its items: the values it yields, in the
+/// buffer of `B`, values spent (all yielded) when it has one.
+type Work<F, P, B> = fn(&Engine<F>, &mut Window<P>, B) -> Ran<B>;
 
 /// Runs one window on the pool (a [`Work`]) while `consume` runs on this
 /// thread: [`fold::overlap`], made where the stream is made. It gives back
@@ -61,8 +70,8 @@ type Work<F, T, B> = fn(&Engine<F>, &mut Window<T>) -> Ran<B>;
 /// impl carries none: such a bound on a projection (`It::Item: Send`)
 /// beside the caller's own `where` clause made rustc require borrowed
 /// items to be `'static` (a `try_imap` of a `fn(&str)`).
-type Overlap<F, T, B> =
-    fn(&Engine<F>, Work<F, T, B>, Window<T>, &mut dyn FnMut()) -> (Ran<B>, Window<T>);
+type Overlap<F, P, B> =
+    fn(&Engine<F>, Work<F, P, B>, Window<P>, B, &mut dyn FnMut()) -> (Ran<B>, Window<P>);
 
 /// The iterator of `f::imap`, `f::imap_unordered` and their `try_` forms,
 /// yielding the values of `B`, the buffer of one window. It pulls its
@@ -70,30 +79,36 @@ type Overlap<F, T, B> =
 /// pool inside the `next()` that needs it, so no work outlives that call,
 /// and holds at most one window in flight; `fold` runs the next window
 /// while this one is consumed (see the module docs).
-pub struct Stream<It: Iterator, F, B> {
-    source: Source<It>,
+pub struct Stream<In: Input, F, B> {
+    source: Source<In>,
     engine: Engine<F>,
     ready: B,
-    work: Work<F, It::Item, B>,
-    overlap: Overlap<F, It::Item, B>,
+    work: Work<F, In::Part, B>,
+    overlap: Overlap<F, In::Part, B>,
     /// Whether a fold pulls the next window while this one runs (`imap`),
     /// or only once it ran (`try_imap`: nothing after a failure is pulled).
     ahead: bool,
 }
 
-impl<It: Iterator, F, B> Stream<It, F, B> {
+impl<In: Input, F, B> Stream<In, F, B> {
     /// Pulls the next window; `None` when the stream is over.
-    fn pull(&mut self) -> Option<Window<It::Item>> {
+    fn pull(&mut self) -> Option<Window<In::Part>> {
         self.source.pull(&self.engine.bar)
     }
 
     /// Runs `window` on this thread's call: its values to yield. A panic
     /// leaves the stream over.
-    fn run(&mut self, mut window: Window<It::Item>) -> B {
+    fn run(&mut self, mut window: Window<In::Part>) -> B
+    where
+        B: Ready,
+    {
         // Stays set if the window panics: the stream then ends.
         self.source.over = true;
         let (items, began) = (window.len(), Instant::now());
-        let ran = (self.work)(&self.engine, &mut window);
+        // Spent: `next()` runs a window once the last is all yielded, a
+        // fold once it drained it.
+        let spent = std::mem::take(&mut self.ready);
+        let ran = (self.work)(&self.engine, &mut window, spent);
         self.source.grow_if_quick(items, began.elapsed());
         self.source.over = ran.ends;
         self.source.recycle(window);
@@ -101,7 +116,7 @@ impl<It: Iterator, F, B> Stream<It, F, B> {
     }
 }
 
-impl<It: Iterator, F, B: Default> Stream<It, F, B> {
+impl<In: Input, F, B: Ready> Stream<In, F, B> {
     /// Pulls and runs the next window, whose values `next()` then yields;
     /// false when the stream is over. Apart from `next()`, so that the
     /// caller's loop inlines only the step through a window's values.
@@ -117,9 +132,9 @@ impl<It: Iterator, F, B: Default> Stream<It, F, B> {
     }
 }
 
-impl<It: Iterator, F, B> Iterator for Stream<It, F, B>
+impl<In: Input, F, B> Iterator for Stream<In, F, B>
 where
-    B: Iterator + Default,
+    B: Ready,
 {
     type Item = B::Item;
 
@@ -143,23 +158,22 @@ where
     }
 }
 
-impl<It: Iterator, F, B> std::iter::FusedIterator for Stream<It, F, B> where B: Iterator + Default {}
+impl<In: Input, F, B> std::iter::FusedIterator for Stream<In, F, B> where B: Ready {}
 
-fn stream<I, F, B>(
+fn stream<In, F, B>(
     site: &'static MapSite,
     options: Option<&MapOptions>,
-    items: I,
+    items: In,
     f: F,
-    work: Work<F, I::Item, B>,
+    work: Work<F, In::Part, B>,
     ahead: bool,
-) -> Stream<I::IntoIter, F, B>
+) -> Stream<In, F, B>
 where
-    I: IntoIterator,
-    I::Item: Send,
+    In: Input,
     F: Sync,
-    B: Default + Send,
+    B: Ready + Send,
 {
-    let (source, engine) = window::start(site, options, items.into_iter(), f);
+    let (source, engine) = window::start(site, options, items, f);
     Stream {
         source,
         engine,
@@ -170,67 +184,27 @@ where
     }
 }
 
-/// An item's index and its value.
-type Pair<T> = (usize, T);
-
-/// The `(index, result)` pairs of one window of `f::imap` or
-/// `f::imap_unordered`, in input order: the results are stored alone and
-/// numbered as they are yielded (half the memory of the pairs, which a
-/// trivial item's cost is mostly made of).
-#[derive(Debug)]
-pub struct Pairs<R> {
-    next: usize,
-    values: vec::IntoIter<R>,
-}
-
-impl<R> Default for Pairs<R> {
-    fn default() -> Self {
-        Pairs {
-            next: 0,
-            values: Vec::new().into_iter(),
-        }
-    }
-}
-
-impl<R> Iterator for Pairs<R> {
-    type Item = Pair<R>;
-
-    #[inline]
-    fn next(&mut self) -> Option<Pair<R>> {
-        let r = self.values.next()?;
-        self.next += 1;
-        Some((self.next - 1, r))
-    }
-
-    fn fold<A, G: FnMut(A, Pair<R>) -> A>(self, init: A, g: G) -> A {
-        (self.next..).zip(self.values).fold(init, g)
-    }
-}
-
-/// `f::imap` and `f::imap_unordered`: the `(index, result)` pairs in input
-/// order, of which the macro keeps the values for `imap` (`_ordered`). A
-/// window's results are handed over together when it ends, so an order of
-/// completion would deliver none of them sooner; the input order costs
-/// least.
+/// `f::imap` (`Values`) and `f::imap_unordered` (`Indexed`), one function
+/// for both, so that a bound the user's function misses is reported once.
 #[doc(hidden)]
-pub fn imap<I, R, F>(
+pub fn imap<In, R, F, Y>(
     site: &'static MapSite,
     options: Option<&MapOptions>,
-    items: I,
+    items: In,
     f: F,
-    _ordered: bool,
-) -> Stream<I::IntoIter, F, Pairs<R>>
+    _yield: Y,
+) -> Stream<In, F, Y::Ready>
 where
-    I: IntoIterator,
-    I::Item: Send,
+    In: Input,
     R: Send,
-    F: Fn(I::Item) -> R + Sync,
+    F: Fn(In::Item) -> R + Sync,
+    Y: Yield<R>,
 {
-    let work: Work<F, I::Item, Pairs<R>> = |e, w| {
-        let next = w.offset();
-        let values: Vec<R> = e.run(w, &Plain);
-        let values = values.into_iter();
-        let ready = Pairs { next, values };
+    let work: Work<F, In::Part, Y::Ready> = |e, w, spent| {
+        let offset = w.offset();
+        let mut values = Y::buffer(spent);
+        e.run(w, &Plain, &mut values);
+        let ready = Y::ready(offset, values);
         Ran { ready, ends: false }
     };
     stream(site, options, items, f, work, true)
@@ -239,19 +213,20 @@ where
 /// Runs a window of a `try_` stream: the results of the items that ran
 /// (an item starts only while no item before it has failed), and the
 /// failure with the lowest index, named.
-fn try_window<T, F, V, E, C>(e: &Engine<F>, w: &mut Window<T>) -> (C, Option<ItemError<E>>)
+fn try_window<P, F, V, E, C>(e: &Engine<F>, w: &mut Window<P>) -> (C, Option<ItemError<E>>)
 where
-    T: Send,
+    P: Part,
     V: Send,
     E: Send,
-    F: Fn(T) -> Result<V, E> + Sync,
-    C: FromIterator<Pair<V>> + FromParallelIterator<Pair<V>> + Send,
+    F: Fn(P::Item) -> Result<V, E> + Sync,
+    C: Default + Extend<Pair<V>> + ParallelExtend<Pair<V>> + Send,
 {
     let each = TryEach {
         first: AtomicUsize::new(usize::MAX),
         failure: Mutex::new(None),
     };
-    let oks: OkItems<C> = e.run(w, &each);
+    let mut oks = OkItems(C::default());
+    e.run(w, &each, &mut oks);
     let failure = each.failure.into_inner().unwrap_or_else(|p| p.into_inner());
     let error = failure.map(|(index, error)| ItemError {
         function: e.site.name,
@@ -271,25 +246,24 @@ type TryValues<T, E> = vec::IntoIter<Result<Pair<T>, ItemError<E>>>;
 /// the failure included, then the failure with the lowest index, then the
 /// end).
 #[doc(hidden)]
-pub fn try_imap<I, T, E, F>(
+pub fn try_imap<In, T, E, F>(
     site: &'static MapSite,
     options: Option<&MapOptions>,
-    items: I,
+    items: In,
     f: F,
     ordered: bool,
-) -> Stream<I::IntoIter, F, TryValues<T, E>>
+) -> Stream<In, F, TryValues<T, E>>
 where
-    I: IntoIterator,
-    I::Item: Send,
+    In: Input,
     T: Send,
     E: Send,
-    F: Fn(I::Item) -> Result<T, E> + Sync,
+    F: Fn(In::Item) -> Result<T, E> + Sync,
 {
-    let work: Work<F, I::Item, TryValues<T, E>> = if ordered {
+    let work: Work<F, In::Part, TryValues<T, E>> = if ordered {
         // Every item before the failure ran (none was skipped), and items
         // after it that had started may have succeeded: the `Ok` pairs
         // before it, in order, then the failure.
-        |e, w| {
+        |e, w, _| {
             let (oks, error) = try_window::<_, _, _, _, Vec<_>>(e, w);
             let end = error.as_ref().map_or(usize::MAX, ItemError::index);
             let oks = oks.into_iter().take_while(|&(i, _)| i < end);
@@ -299,7 +273,7 @@ where
             Ran { ready, ends }
         }
     } else {
-        |e, w| {
+        |e, w, _| {
             let (oks, error) = try_window::<_, _, _, _, Vec<_>>(e, w);
             let ends = error.is_some();
             let ready: Vec<_> = oks.into_iter().map(Ok).chain(error.map(Err)).collect();

@@ -3,18 +3,20 @@
 //! pool ([`Engine`]). The two are apart so that a fold can pull the next
 //! window here while the pool runs the last one.
 
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use rayon::iter::{
-    FromParallelIterator, IntoParallelIterator, ParallelDrainRange, ParallelIterator,
+    IndexedParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator,
 };
 
-use super::super::call::Call;
+use super::super::call::{Call, Hooks};
 use super::super::options::{MapOptions, MapSite, Plan};
 use super::super::progress::Progress;
 use super::super::{schedule, serial};
 use super::each::Each;
-use crate::config::Backend;
+use super::input::{Input, Part, Walk};
+use crate::config::{Backend, Schedule};
 
 /// Items per thread in the first window when no `chunk_size` is set; each
 /// window is then twice the last, up to [`MAX_CHUNK`] items per thread: the
@@ -68,18 +70,18 @@ pub(super) fn window<T>(plan: &Plan) -> (usize, usize, usize) {
     }
 }
 
-/// Items pulled from a stream's input, item `offset` first. Running a
-/// window drains its items and leaves their buffer, which the next window
-/// pulled reuses (see [`Source::recycle`]).
-pub(super) struct Window<T> {
-    items: Vec<T>,
+/// Items taken from a stream's input, item `offset` first. Running a
+/// window walks its items and leaves their buffer, if any, which the next
+/// window taken reuses (see [`Source::recycle`]).
+pub(super) struct Window<P> {
+    items: P,
     offset: usize,
 }
 
-/// The input of a stream, pulled on the calling thread one window at a
+/// The input of a stream, cut on the calling thread one window at a
 /// time.
-pub(super) struct Source<It: Iterator> {
-    items: It,
+pub(super) struct Source<In: Input> {
+    items: In,
     /// The index of the next item to pull.
     next: usize,
     /// The size of the next window, of the largest, and of the largest
@@ -89,16 +91,16 @@ pub(super) struct Source<It: Iterator> {
     cheap: usize,
     /// No more windows: the input ran out, an item panicked or failed.
     pub(super) over: bool,
-    /// The buffer of a window that ran, which the next window pulled
-    /// fills: a long stream allocates no buffer of items per window.
-    spare: Vec<It::Item>,
+    /// The items of a window that ran, whose buffer the next window
+    /// pulled fills: a long stream allocates no buffer of items per window.
+    spare: Option<In::Part>,
 }
 
-impl<It: Iterator> Source<It> {
+impl<In: Input> Source<In> {
     /// The next window of at most `size` items, each window twice the last
     /// up to `max`; `None` when the stream is over or the input has run out
     /// (then `bar` is left drawn at its end).
-    pub(super) fn pull(&mut self, bar: &Progress) -> Option<Window<It::Item>> {
+    pub(super) fn pull(&mut self, bar: &Progress) -> Option<Window<In::Part>> {
         let was_over = self.over;
         let window = self.fill();
         if window.is_none() && !was_over {
@@ -110,21 +112,18 @@ impl<It: Iterator> Source<It> {
     /// [`pull`](Self::pull), which leaves the bar to the caller (a fold
     /// pulls the next window while the last one runs): `None` when the
     /// stream is over or the input has run out, which leaves it over.
-    pub(super) fn fill(&mut self) -> Option<Window<It::Item>> {
+    pub(super) fn fill(&mut self) -> Option<Window<In::Part>> {
         if self.over {
             return None;
         }
-        let mut items = std::mem::take(&mut self.spare);
-        let (_, most) = self.items.size_hint();
-        items.reserve(most.map_or(self.size, |most| most.min(self.size)));
         // Stays set if the input panics: the stream then ends, rather than
         // numbering the items after the lost ones from where those began.
         self.over = true;
-        items.extend(self.items.by_ref().take(self.size));
+        let items = self.items.take(self.size, self.spare.take());
         self.over = false;
         if items.is_empty() {
             self.over = true;
-            self.spare = items;
+            self.spare = Some(items);
             return None;
         }
         let offset = self.next;
@@ -133,14 +132,11 @@ impl<It: Iterator> Source<It> {
         Some(Window { items, offset })
     }
 
-    /// Keeps the buffer of `window`, which ran (its items drained), for
-    /// the next window pulled.
-    pub(super) fn recycle(&mut self, window: Window<It::Item>) {
-        let mut items = window.items;
-        // Drained by the run already; a window whose item panicked is
-        // dropped instead, never recycled.
-        items.clear();
-        self.spare = items;
+    /// Keeps the buffer of `window`, which ran (its items walked), for
+    /// the next window pulled. A window whose item panicked is dropped
+    /// instead, never recycled.
+    pub(super) fn recycle(&mut self, window: Window<In::Part>) {
+        self.spare = Some(window.items);
     }
 
     /// The next window twice the size of the last, up to the largest. A
@@ -189,15 +185,16 @@ pub(super) struct Engine<F> {
 }
 
 /// Starts a stream of `items` through `f`: its input, and its engine.
-pub(super) fn start<It: Iterator, F>(
+pub(super) fn start<In: Input, F>(
     site: &'static MapSite,
     options: Option<&MapOptions>,
-    items: It,
+    items: In,
     f: F,
-) -> (Source<It>, Engine<F>) {
+) -> (Source<In>, Engine<F>) {
     let plan = site.plan(options);
-    let (size, max, cheap) = window::<It::Item>(&plan);
-    let bar = Progress::start(site.name, plan.progress, serial::len_hint(&items));
+    let (size, max, cheap) = window::<In::Item>(&plan);
+    let (least, most) = items.size_hint();
+    let bar = Progress::start(site.name, plan.progress, most.unwrap_or(least));
     let source = Source {
         items,
         next: 0,
@@ -205,7 +202,7 @@ pub(super) fn start<It: Iterator, F>(
         max,
         cheap,
         over: false,
-        spare: Vec::new(),
+        spare: None,
     };
     let engine = Engine {
         site,
@@ -217,7 +214,7 @@ pub(super) fn start<It: Iterator, F>(
     (source, engine)
 }
 
-impl<T> Window<T> {
+impl<P: Part> Window<P> {
     /// Its number of items (before it runs).
     pub(super) fn len(&self) -> usize {
         self.items.len()
@@ -230,59 +227,124 @@ impl<T> Window<T> {
 }
 
 impl<F: Sync> Engine<F> {
-    /// Collects what `each` keeps of every item of `window`, on this thread
+    /// Appends to `into` what `each` keeps of every item of `window`, on this thread
     /// with the `serial` backend, else on the pool (each rank on its own
     /// pool under `mpi`: every rank holds the whole input), through the
     /// same hooks as a map; the window's items are drained, its buffer
     /// left for the next window. A panic of an item comes out as the map's
     /// [`ItemPanic`](crate::ItemPanic).
-    pub(super) fn run<T, R, P, C>(&self, window: &mut Window<T>, each: &P) -> C
+    pub(super) fn run<W, R, P, C>(&self, window: &mut Window<W>, each: &P, into: &mut C)
     where
-        T: Send,
-        F: Fn(T) -> R,
-        P: Each<T, R>,
-        C: FromIterator<P::Out> + FromParallelIterator<P::Out> + Send,
+        W: Part,
+        F: Fn(W::Item) -> R,
+        P: Each<W::Item, R>,
+        C: Extend<P::Out> + ParallelExtend<P::Out> + Send,
     {
         let Window { items, offset } = window;
         let (offset, f, bar) = (*offset, &self.f, &self.bar);
         let serial = self.plan.backend == Backend::Serial;
         Call::run(self.site, self.options.as_ref(), "map", |call| {
             call.hooks_on(bar.share(), |hooks| {
-                let out = if serial {
-                    let it = items.drain(..).enumerate();
-                    serial::run(hooks, it, |_, (i, x)| each.each(hooks, f, offset + i, x))
-                } else {
-                    let (par, jobs) = (items.par_drain(..), call.plan.jobs());
-                    match hooks.barless() {
-                        Some(by) => {
-                            schedule::run(hooks, par, offset, jobs, |i, x| each.each(&by, f, i, x))
-                        }
-                        None => schedule::run(hooks, par, offset, jobs, |i, x| {
-                            each.each(hooks, f, i, x)
-                        }),
-                    }
+                let walk = Walker {
+                    hooks,
+                    each,
+                    f,
+                    offset,
+                    jobs: call.plan.jobs(),
+                    into,
+                    out: PhantomData,
                 };
+                if serial {
+                    items.seq(walk);
+                } else {
+                    items.par(walk);
+                }
                 // A panic of an item that a `try_` stream caught comes out
                 // here, unless an `Err` before it wins.
                 hooks.settle(each.err_index());
-                out
             })
         })
+    }
+}
+
+/// Runs the items of a window through a call's hooks, given them by the
+/// window's [`Part`] (the threads path on the pool, or the serial path):
+/// what `each` keeps of each item `offset + i`, appended to `into`.
+struct Walker<'h, P, F, R, C> {
+    hooks: &'h Hooks<'h>,
+    each: &'h P,
+    f: &'h F,
+    offset: usize,
+    jobs: (Schedule, Option<usize>),
+    into: &'h mut C,
+    out: PhantomData<fn() -> R>,
+}
+
+impl<T, P, F, R, C> Walk<T> for Walker<'_, P, F, R, C>
+where
+    F: Fn(T) -> R + Sync,
+    P: Each<T, R>,
+    C: Extend<P::Out> + ParallelExtend<P::Out> + Send,
+{
+    type Out = ();
+
+    fn par(self, items: impl IndexedParallelIterator<Item = T>) {
+        let Walker {
+            hooks,
+            each,
+            f,
+            offset,
+            jobs,
+            into,
+            ..
+        } = self;
+        match hooks.barless() {
+            Some(by) => schedule::run_into(
+                hooks,
+                items,
+                offset,
+                jobs,
+                |i, x| each.each(&by, f, i, x),
+                into,
+            ),
+            None => schedule::run_into(
+                hooks,
+                items,
+                offset,
+                jobs,
+                |i, x| each.each(hooks, f, i, x),
+                into,
+            ),
+        }
+    }
+
+    fn seq(self, items: impl Iterator<Item = T>) {
+        let Walker {
+            hooks,
+            each,
+            f,
+            offset,
+            into,
+            ..
+        } = self;
+        let it = items.enumerate();
+        let out: Vec<_> = serial::run(hooks, it, |_, (i, x)| each.each(hooks, f, offset + i, x));
+        into.extend(out);
     }
 }
 
 /// The results of the items that ran and succeeded.
 pub(super) struct OkItems<C>(pub(super) C);
 
-impl<T: Send, C: FromParallelIterator<T>> FromParallelIterator<Option<T>> for OkItems<C> {
-    fn from_par_iter<I: IntoParallelIterator<Item = Option<T>>>(par: I) -> Self {
-        OkItems(par.into_par_iter().flatten().collect())
+impl<T: Send, C: ParallelExtend<T>> ParallelExtend<Option<T>> for OkItems<C> {
+    fn par_extend<I: IntoParallelIterator<Item = Option<T>>>(&mut self, par: I) {
+        self.0.par_extend(par.into_par_iter().flatten());
     }
 }
 
-impl<T, C: FromIterator<T>> FromIterator<Option<T>> for OkItems<C> {
-    fn from_iter<I: IntoIterator<Item = Option<T>>>(it: I) -> Self {
-        OkItems(it.into_iter().flatten().collect())
+impl<T, C: Extend<T>> Extend<Option<T>> for OkItems<C> {
+    fn extend<I: IntoIterator<Item = Option<T>>>(&mut self, it: I) {
+        self.0.extend(it.into_iter().flatten());
     }
 }
 

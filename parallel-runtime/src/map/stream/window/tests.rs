@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::super::super::options::{MapOptions, MapSite};
+use super::super::input::{Pulled, RefPart, RefProbe, Refs, ViaPull as _, ViaSlice as _};
 use super::*;
 
 static SITE: MapSite = MapSite {
@@ -12,8 +13,8 @@ static SITE: MapSite = MapSite {
 };
 
 /// A stream's input over `0..n`.
-fn source(options: &MapOptions, n: u64) -> Source<std::ops::Range<u64>> {
-    start(&SITE, Some(options), 0..n, |x: u64| x).0
+fn source(options: &MapOptions, n: u64) -> Source<Pulled<std::ops::Range<u64>>> {
+    start(&SITE, Some(options), Pulled(0..n), |x: u64| x).0
 }
 
 #[test]
@@ -38,7 +39,7 @@ fn window_sizes_follow_the_chunk_the_threads_and_the_item_size() {
 /// Pulls every window of `s` as a run would leave it, telling each run
 /// took `took`: the windows' sizes, after checking that they hold the
 /// input in order.
-fn sizes(s: &mut Source<std::ops::Range<u64>>, took: Duration) -> Vec<usize> {
+fn sizes(s: &mut Source<Pulled<std::ops::Range<u64>>>, took: Duration) -> Vec<usize> {
     let (mut sizes, mut next) = (Vec::new(), 0u64);
     while let Some(mut w) = s.fill() {
         assert_eq!(w.offset(), next as usize);
@@ -106,4 +107,68 @@ fn a_window_fills_the_buffer_of_the_window_before_it() {
     assert_eq!(w.items.as_ptr(), buffer);
     let threads = crate::config::ensure_pool();
     assert_eq!((w.offset(), w.items.len()), (4 * threads, 4 * threads));
+}
+
+/// The windows a `Refs` input gives, each a range of the slice (its first
+/// item's address and its length), or `None` for a window pulled.
+fn cut<'a, X: Sync, It: Iterator<Item = &'a X>>(
+    mut input: Refs<'a, X, It>,
+    n: usize,
+) -> Vec<Option<(*const X, usize)>> {
+    let mut windows = Vec::new();
+    loop {
+        let part = input.take(n, None);
+        if part.len() == 0 {
+            return windows;
+        }
+        windows.push(match part {
+            RefPart::Slice(s) => Some((s.as_ptr().cast::<X>(), s.len())),
+            RefPart::Pulled(_) => None,
+        });
+    }
+}
+
+// `(&probe).stream_input(…)`: the autoref the macro writes, spelled out.
+#[allow(clippy::needless_borrow)]
+#[test]
+fn a_slice_walked_by_reference_is_cut_in_place_and_other_inputs_are_pulled() {
+    let v: Vec<u64> = (0..10).collect();
+    let base = v.as_ptr();
+    let ranges = |input| cut(input, 4);
+    let whole = vec![
+        Some((base, 4)),
+        Some((base.wrapping_add(4), 4)),
+        Some((base.wrapping_add(8), 2)),
+    ];
+    let probe = || RefProbe::<u64>::new();
+    // `&v`, `&v[..]`, `v.iter()` and an array by reference: cut.
+    assert_eq!(ranges((&probe()).stream_input(&v)), whole);
+    assert_eq!(ranges((&probe()).stream_input(&v[..])), whole);
+    assert_eq!(ranges((&probe()).stream_input(v.iter())), whole);
+    let a = [1u64, 2, 3];
+    assert_eq!(
+        ranges((&probe()).stream_input(&a)),
+        vec![Some((a.as_ptr(), 3))]
+    );
+    // A slice's iterator part-way through: the rest of it.
+    let mut it = v.iter();
+    it.next();
+    assert_eq!(
+        cut((&probe()).stream_input(it), 100),
+        vec![Some((base.wrapping_add(1), 9))]
+    );
+    // Any other iterator of references: pulled.
+    let odd = (&probe()).stream_input(v.iter().filter(|x| *x % 2 == 1));
+    assert_eq!(cut(odd, 4), vec![None, None]);
+    let rev = (&probe()).stream_input(v.iter().rev());
+    assert_eq!(cut(rev, 4), vec![None, None, None]);
+}
+
+#[test]
+fn references_to_an_unsized_type_are_pulled() {
+    let words = ["a", "bc", "def"];
+    let input = (&RefProbe::<str>::new()).stream_input(words.iter().copied());
+    let mut input = input;
+    let part: Vec<&str> = input.take(10, None);
+    assert_eq!(part, words);
 }

@@ -1,0 +1,285 @@
+//! What a stream reads its windows from: an [`Input`], cut into
+//! [`Part`]s on the calling thread.
+//!
+//! Any iterator is *pulled*: each window's items are moved into a buffer
+//! ([`Pulled`]). A slice walked by reference (`&v`, `&v[..]`, `v.iter()`,
+//! an array by reference) is *cut*: a window is a range of the slice
+//! ([`Refs`]), which nothing copies on the calling thread, and which the
+//! pool reads in place, as `map` reads a slice (its loop over `&f64`s
+//! vectorizes, where one over a buffer of pointers cannot: measured in
+//! `docs/performance.md`). The macro takes the second kind for the items
+//! `&X` of a type `X` it can tell is sized (see
+//! `parallel-macros/src/expand/parallel_map.rs`); the slice itself is
+//! recognised at run time, by the type of the input's iterator.
+
+use std::marker::PhantomData;
+
+use rayon::iter::{
+    IndexedParallelIterator, IntoParallelRefIterator, ParallelDrainRange, ParallelIterator,
+};
+
+/// The input of a stream: the items of its windows, cut on the calling
+/// thread.
+pub trait Input {
+    /// One item.
+    type Item: Send;
+    /// The items of one window.
+    type Part: Part<Item = Self::Item>;
+    /// The next at most `n` items, into `spare` (a part that ran, drained)
+    /// where it holds a buffer: empty when the input has run out.
+    fn take(&mut self, n: usize, spare: Option<Self::Part>) -> Self::Part;
+    /// The input's `size_hint`.
+    fn size_hint(&self) -> (usize, Option<usize>);
+}
+
+/// The items of one window: walked on the pool, or in order on the
+/// calling thread with the `serial` backend, either way once.
+pub trait Part: Send {
+    /// One item.
+    type Item: Send;
+    /// The number of items (before they are walked).
+    fn len(&self) -> usize;
+    /// Whether it holds no item: the input has run out.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Gives the items to `walk` for the pool; the part is left empty.
+    fn par<W: Walk<Self::Item>>(&mut self, walk: W) -> W::Out;
+    /// Gives the items to `walk` in order; the part is left empty.
+    fn seq<W: Walk<Self::Item>>(&mut self, walk: W) -> W::Out;
+}
+
+/// What walks the items of a window, given as one concrete iterator: a
+/// part that is one of several kinds (see [`RefPart`]) hands each kind's
+/// own, so that the loop over its items is compiled for it alone (through
+/// an `Either` of the two, rayon's loop over a slice's items no longer
+/// vectorized).
+pub trait Walk<T> {
+    /// What the walk gives.
+    type Out;
+    /// Walks `items` on the pool.
+    fn par(self, items: impl IndexedParallelIterator<Item = T>) -> Self::Out;
+    /// Walks `items` in order on this thread.
+    fn seq(self, items: impl Iterator<Item = T>) -> Self::Out;
+}
+
+/// Any iterator, whose windows are pulled into a buffer.
+pub struct Pulled<It>(pub(super) It);
+
+impl<It: Iterator<Item: Send>> Input for Pulled<It> {
+    type Item = It::Item;
+    type Part = Vec<It::Item>;
+
+    fn take(&mut self, n: usize, spare: Option<Vec<It::Item>>) -> Vec<It::Item> {
+        let mut items = spare.unwrap_or_default();
+        items.clear();
+        let (_, most) = self.0.size_hint();
+        items.reserve(most.map_or(n, |most| most.min(n)));
+        items.extend(self.0.by_ref().take(n));
+        items
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl<T: Send> Part for Vec<T> {
+    type Item = T;
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn par<W: Walk<T>>(&mut self, walk: W) -> W::Out {
+        walk.par(self.par_drain(..))
+    }
+    fn seq<W: Walk<T>>(&mut self, walk: W) -> W::Out {
+        walk.seq(self.drain(..))
+    }
+}
+
+/// The items `&'a X` of a stream: a slice's, cut into ranges, or any other
+/// iterator's, pulled.
+pub enum Refs<'a, X, It> {
+    /// A slice walked by reference: what is left of it.
+    Slice(&'a [Shared<'a, X>]),
+    /// Any other iterator of references.
+    Pulled(Pulled<It>),
+}
+
+/// An `X` of a slice whose items `&'a X` a stream hands to the pool.
+///
+/// The stream's items are `Send`, so `X` is `Sync`, which makes a slice of
+/// `X`s `Sync` too; but the macro's `where` clause says it as `&'a X:
+/// Send`, which the trait solver does not turn into `X: Sync`. A slice of
+/// `Shared` is `Sync` on that bound, so that rayon's own slice iterator
+/// walks it: its loop keeps the slice in registers and vectorizes, where a
+/// closure that reads a captured pointer per item does not.
+#[repr(transparent)]
+pub struct Shared<'a, X>(X, PhantomData<&'a X>);
+
+// SAFETY: `&'a X: Send` holds exactly when `X: Sync`, and `Shared` holds
+// nothing but an `X` (the `PhantomData` is a zero-sized marker).
+unsafe impl<'a, X> Sync for Shared<'a, X> where &'a X: Send {}
+
+/// The `X` that `s` holds.
+#[inline(always)]
+fn inner<'a, X>(s: &'a Shared<'a, X>) -> &'a X {
+    &s.0
+}
+
+/// The first `n` items of `rest` (at most all of them), which then no
+/// longer holds them.
+fn split_off<'a, T>(rest: &mut &'a [T], n: usize) -> &'a [T] {
+    let (front, back) = rest.split_at(n.min(rest.len()));
+    *rest = back;
+    front
+}
+
+/// The items of `items`: cut by ranges where its iterator is a slice's
+/// (`&v`, `&v[..]`, `v.iter()`, `&[x; N]`), pulled otherwise.
+fn refs<'a, X, I>(items: I) -> Refs<'a, X, I::IntoIter>
+where
+    I: IntoIterator<Item = &'a X>,
+    &'a X: Send,
+{
+    let it = items.into_iter();
+    if typeid::of::<I::IntoIter>() != typeid::of::<std::slice::Iter<'a, X>>() {
+        return Refs::Pulled(Pulled(it));
+    }
+    let it = std::mem::ManuallyDrop::new(it);
+    // SAFETY: the two types are the same up to their lifetimes, and
+    // `slice::Iter<'b, X>`'s only lifetime is that of its items, which the
+    // bound on `I` makes `'a`: they are the same type.
+    let slice: std::slice::Iter<'a, X> = unsafe { std::mem::transmute_copy(&*it) };
+    let slice = slice.as_slice();
+    // SAFETY: `Shared<'a, X>` is `repr(transparent)` over `X`, and the
+    // slice is borrowed for `'a` as before.
+    let shared = unsafe { std::slice::from_raw_parts(slice.as_ptr().cast(), slice.len()) };
+    Refs::Slice(shared)
+}
+
+/// The items of `items`, pulled: the input of a stream whose items are not
+/// references to a sized type.
+#[doc(hidden)]
+pub fn pulled<I: IntoIterator<Item: Send>>(items: I) -> Pulled<I::IntoIter> {
+    Pulled(items.into_iter())
+}
+
+/// Picks the input of a stream whose items are `&'a X`, by autoref on the
+/// concrete `X` (`(&RefProbe::<X>::new()).stream_input(items)`, with
+/// [`ViaSlice`] and [`ViaPull`] in scope): [`Refs`] for a sized `X`, whose
+/// slices are cut by ranges, else [`Pulled`] (`&str`, `&Path`, `&[T]`).
+#[doc(hidden)]
+pub struct RefProbe<X: ?Sized>(PhantomData<X>);
+
+impl<X: ?Sized> RefProbe<X> {
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        RefProbe(PhantomData)
+    }
+}
+
+/// The input of a stream of `&X` for a sized `X` (see [`RefProbe`]).
+#[doc(hidden)]
+pub trait ViaSlice<X> {
+    fn stream_input<'a, I>(&self, items: I) -> Refs<'a, X, I::IntoIter>
+    where
+        I: IntoIterator<Item = &'a X>,
+        &'a X: Send;
+}
+
+impl<X> ViaSlice<X> for RefProbe<X> {
+    fn stream_input<'a, I>(&self, items: I) -> Refs<'a, X, I::IntoIter>
+    where
+        I: IntoIterator<Item = &'a X>,
+        &'a X: Send,
+    {
+        refs(items)
+    }
+}
+
+/// The input of a stream of `&X` for any other `X` (see [`RefProbe`]).
+#[doc(hidden)]
+pub trait ViaPull<X: ?Sized> {
+    fn stream_input<'a, I>(&self, items: I) -> Pulled<I::IntoIter>
+    where
+        I: IntoIterator<Item = &'a X>,
+        X: 'a,
+        &'a X: Send;
+}
+
+impl<X: ?Sized> ViaPull<X> for &RefProbe<X> {
+    fn stream_input<'a, I>(&self, items: I) -> Pulled<I::IntoIter>
+    where
+        I: IntoIterator<Item = &'a X>,
+        X: 'a,
+        &'a X: Send,
+    {
+        pulled(items)
+    }
+}
+
+impl<'a, X, It> Input for Refs<'a, X, It>
+where
+    It: Iterator<Item = &'a X>,
+    &'a X: Send,
+{
+    type Item = &'a X;
+    type Part = RefPart<'a, X>;
+
+    fn take(&mut self, n: usize, spare: Option<Self::Part>) -> Self::Part {
+        match self {
+            Refs::Slice(rest) => RefPart::Slice(split_off(rest, n)),
+            Refs::Pulled(pulled) => {
+                let spare = match spare {
+                    Some(RefPart::Pulled(items)) => Some(items),
+                    _ => None,
+                };
+                RefPart::Pulled(pulled.take(n, spare))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Refs::Slice(rest) => (rest.len(), Some(rest.len())),
+            Refs::Pulled(pulled) => pulled.size_hint(),
+        }
+    }
+}
+
+/// One window of [`Refs`]: a range of the slice, or the items pulled.
+pub enum RefPart<'a, X> {
+    /// A range of the slice.
+    Slice(&'a [Shared<'a, X>]),
+    /// The items pulled from another iterator.
+    Pulled(Vec<&'a X>),
+}
+
+impl<'a, X> Part for RefPart<'a, X>
+where
+    &'a X: Send,
+{
+    type Item = &'a X;
+
+    fn len(&self) -> usize {
+        match self {
+            RefPart::Slice(part) => part.len(),
+            RefPart::Pulled(items) => items.len(),
+        }
+    }
+
+    fn par<W: Walk<&'a X>>(&mut self, walk: W) -> W::Out {
+        match self {
+            RefPart::Slice(part) => walk.par(split_off(part, usize::MAX).par_iter().map(inner)),
+            RefPart::Pulled(items) => walk.par(items.par_drain(..)),
+        }
+    }
+
+    fn seq<W: Walk<&'a X>>(&mut self, walk: W) -> W::Out {
+        match self {
+            RefPart::Slice(part) => walk.seq(split_off(part, usize::MAX).iter().map(inner)),
+            RefPart::Pulled(items) => walk.seq(items.drain(..)),
+        }
+    }
+}
