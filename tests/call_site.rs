@@ -105,6 +105,62 @@ fn a_panic_is_raised_again_as_an_item_panic_naming_the_item_and_the_map() {
     }
 }
 
+/// The streaming forms (Python's `pool.imap(f, xs)`): in input order, lazy,
+/// on every backend, failures and panics named as for `map`.
+#[test]
+fn imap_streams_any_function_lazily_in_order_naming_failures() {
+    for backend in BACKENDS {
+        let sqrt = map_fn("sqrt", f64::sqrt).options(opts(backend).chunk_size(8));
+        let xs: Vec<f64> = (0..10_000).map(f64::from).collect();
+        let want: Vec<f64> = xs.iter().map(|x| x.sqrt()).collect();
+        assert_eq!(sqrt.imap(xs.clone()).collect::<Vec<_>>(), want, "{backend}");
+        let mut folded = Vec::new();
+        sqrt.imap(xs.iter().copied()).for_each(|r| folded.push(r));
+        assert_eq!(folded, want, "{backend}");
+        let pairs: Vec<(usize, f64)> = sqrt.imap_unordered(xs.clone()).collect();
+        assert!(pairs
+            .iter()
+            .enumerate()
+            .all(|(i, &(j, r))| i == j && r == want[i]));
+        // An endless generator, pulled a window at a time.
+        let pulled = AtomicUsize::new(0);
+        let counted = (0u64..).inspect(|_| {
+            pulled.fetch_add(1, Ordering::Relaxed);
+        });
+        let square = map_fn("square", |x: u64| x * x).options(opts(backend).chunk_size(8));
+        assert_eq!(
+            square.imap(counted).take(5).collect::<Vec<_>>(),
+            [0, 1, 4, 9, 16]
+        );
+        let threads = parallel_runtime::num_threads();
+        assert!(
+            pulled.load(Ordering::Relaxed) <= 8 * threads.max(1),
+            "{backend}: pulled lazily"
+        );
+        // The first failure, named, ends the stream.
+        let parse = map_fn("parse", |s: &str| s.parse::<i32>()).options(opts(backend));
+        let got: Vec<_> = parse.try_imap(["1", "2", "x", "4", "y"]).collect();
+        assert_eq!(got.len(), 3, "{backend}");
+        assert_eq!((got[0].clone(), got[1].clone()), (Ok(1), Ok(2)));
+        let err = got[2].as_ref().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "parse: item 2 failed: invalid digit found in string"
+        );
+        let oks: Vec<_> = parse.try_imap_unordered(["7", "8"]).collect();
+        assert_eq!(oks, [Ok((0, 7)), Ok((1, 8))]);
+        // A panic comes out of `next()` as the map's, naming the item.
+        let checked = map_fn("checked", |x: u32| {
+            assert!(x != 13, "thirteen");
+            x
+        })
+        .options(opts(backend));
+        let caught = std::panic::catch_unwind(|| checked.imap(0..100u32).count()).unwrap_err();
+        let p = caught.downcast::<ItemPanic>().unwrap();
+        assert_eq!((p.function(), p.index()), ("checked", 13), "{backend}");
+    }
+}
+
 #[test]
 fn reduce_is_bitwise_the_attributes_on_every_backend() {
     #[parallel_map]

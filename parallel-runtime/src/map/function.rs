@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::options::{MapOptions, MapSite};
+use super::stream::{self, pulled, Indexed, Values};
 use super::{map, reduce, try_map, ItemError};
 use crate::codec::{Probe, ResultCodec, ViaSerde};
 use crate::config::Backend;
@@ -64,10 +65,7 @@ pub struct MapFn<F> {
 impl<F: Clone> Clone for MapFn<F> {
     fn clone(&self) -> Self {
         MapFn {
-            site: MapSite {
-                name: self.site.name,
-                defaults: self.site.defaults,
-            },
+            site: self.site,
             options: self.options,
             f: self.f.clone(),
         }
@@ -160,6 +158,115 @@ impl<F> MapFn<F> {
             (None, None),
             None,
             &self.f,
+        )
+    }
+
+    /// The results in input order, each as soon as its window is done
+    /// (Python's `pool.imap(f, xs)`): the attribute's `f::imap`, for any
+    /// `IntoIterator`, pulled lazily one window at a time, so an endless
+    /// generator runs in bounded memory. `for_each`, `fold`, `sum` and
+    /// `count` keep the pool busy while a window is consumed. Under the
+    /// `mpi` backend every rank runs every item, as the attribute's does.
+    /// See `docs/parallel_map.md`, "Streaming and asynchronous calls".
+    ///
+    /// ```
+    /// use parallel_runtime::prelude::*;
+    ///
+    /// let square = map_fn("square", |x: u64| x * x);
+    /// let firsts: Vec<u64> = square.imap(1..).take(4).collect();
+    /// assert_eq!(firsts, [1, 4, 9, 16]);
+    /// assert_eq!(square.imap(1..=100u64).sum::<u64>(), 338_350);
+    /// ```
+    ///
+    /// # Panics
+    /// `next()` panics with an [`ItemPanic`](crate::ItemPanic) naming the
+    /// map and the item if the function panics for an item of its window;
+    /// the iterator then ends.
+    pub fn imap<'f, S, R>(&'f self, items: S) -> impl Iterator<Item = R> + 'f
+    where
+        S: IntoIterator + 'f,
+        S::Item: Send,
+        R: Send + 'f,
+        F: Fn(S::Item) -> R + Sync,
+    {
+        stream::imap(
+            &self.site,
+            self.call_options(),
+            pulled(items),
+            &self.f,
+            Values,
+        )
+    }
+
+    /// `(index, result)` pairs, a window of them as it is done (Python's
+    /// `pool.imap_unordered(f, xs)`): the attribute's `f::imap_unordered`.
+    /// See [`imap`](Self::imap).
+    pub fn imap_unordered<'f, S, R>(&'f self, items: S) -> impl Iterator<Item = (usize, R)> + 'f
+    where
+        S: IntoIterator + 'f,
+        S::Item: Send,
+        R: Send + 'f,
+        F: Fn(S::Item) -> R + Sync,
+    {
+        stream::imap(
+            &self.site,
+            self.call_options(),
+            pulled(items),
+            &self.f,
+            Indexed,
+        )
+    }
+
+    /// [`imap`](Self::imap) for a function returning a `Result`: the `Ok`
+    /// values in input order, then at the first failure its [`ItemError`],
+    /// naming the item and the map, then the end; nothing after the failure
+    /// is pulled from `items`.
+    ///
+    /// ```
+    /// use parallel_runtime::prelude::*;
+    ///
+    /// let parse = map_fn("parse", |s: &str| s.parse::<i32>());
+    /// let got: Vec<_> = parse.try_imap(["1", "x", "3"]).collect();
+    /// assert_eq!(got[0], Ok(1));
+    /// assert_eq!(got[1].as_ref().unwrap_err().index(), 1);
+    /// assert_eq!(got.len(), 2);
+    /// ```
+    pub fn try_imap<'f, S, T, E>(
+        &'f self,
+        items: S,
+    ) -> impl Iterator<Item = Result<T, ItemError<E>>> + 'f
+    where
+        S: IntoIterator + 'f,
+        S::Item: Send,
+        T: Send + 'f,
+        E: Send + 'f,
+        F: Fn(S::Item) -> Result<T, E> + Sync,
+    {
+        let items = pulled(items);
+        let pairs = stream::try_imap(&self.site, self.call_options(), items, &self.f, true);
+        pairs.map(|r| r.map(|(_, v)| v))
+    }
+
+    /// [`imap_unordered`](Self::imap_unordered) for a function returning a
+    /// `Result`: the `Ok` pairs of the items that ran, then at a failure its
+    /// [`ItemError`], then the end (the attribute's `f::try_imap_unordered`).
+    pub fn try_imap_unordered<'f, S, T, E>(
+        &'f self,
+        items: S,
+    ) -> impl Iterator<Item = Result<(usize, T), ItemError<E>>> + 'f
+    where
+        S: IntoIterator + 'f,
+        S::Item: Send,
+        T: Send + 'f,
+        E: Send + 'f,
+        F: Fn(S::Item) -> Result<T, E> + Sync,
+    {
+        stream::try_imap(
+            &self.site,
+            self.call_options(),
+            pulled(items),
+            &self.f,
+            false,
         )
     }
 

@@ -112,7 +112,7 @@ impl MapOptions {
 
 /// One annotated function: its name and the options on its attribute.
 #[doc(hidden)]
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct MapSite {
     /// The annotated function's name, used in every message.
     pub name: &'static str,

@@ -161,7 +161,7 @@ where
 impl<In: Input, F, B> std::iter::FusedIterator for Stream<In, F, B> where B: Ready {}
 
 fn stream<In, F, B>(
-    site: &'static MapSite,
+    site: &MapSite,
     options: Option<&MapOptions>,
     items: In,
     f: F,
@@ -188,7 +188,7 @@ where
 /// for both, so that a bound the user's function misses is reported once.
 #[doc(hidden)]
 pub fn imap<In, R, F, Y>(
-    site: &'static MapSite,
+    site: &MapSite,
     options: Option<&MapOptions>,
     items: In,
     f: F,
@@ -247,7 +247,7 @@ type TryValues<T, E> = vec::IntoIter<Result<Pair<T>, ItemError<E>>>;
 /// end).
 #[doc(hidden)]
 pub fn try_imap<In, T, E, F>(
-    site: &'static MapSite,
+    site: &MapSite,
     options: Option<&MapOptions>,
     items: In,
     f: F,

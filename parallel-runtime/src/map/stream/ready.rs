@@ -15,7 +15,7 @@ use std::vec;
 use super::spare;
 
 /// The values of one window, yielded in order. (`Send` is required where
-/// a stream is made, not here: see [`Overlap`](super::Overlap).)
+/// a stream is made, not here: see `Overlap` in `stream/mod.rs`.)
 pub trait Ready: Iterator + Default {
     /// Folds every value left into `init` with `g`, leaving this empty,
     /// its buffer kept for the next window's results.
@@ -23,7 +23,7 @@ pub trait Ready: Iterator + Default {
 
     /// On the calling thread, before this spent value's buffer holds a
     /// window's results: a buffer kept by an earlier stream on this thread
-    /// if it has none (see [`spare`](super::spare)).
+    /// if it has none (see `stream/spare.rs`).
     fn prime(&mut self) {}
 
     /// Once the stream is done: keeps this value's buffer, if any, for a
@@ -39,7 +39,7 @@ pub trait Ready: Iterator + Default {
 ///
 /// Yielded one by one (`next()`), they are moved into an iterator that
 /// owns their buffer; folded ([`Ready::drain_fold`]), they are drained
-/// from it, which keeps it (see [`Batch::into_buffer`]).
+/// from it, which keeps it for the next window's results.
 #[derive(Debug)]
 pub struct Batch<R> {
     /// The values moved out for `next()`, yielded first.

@@ -177,7 +177,7 @@ impl<In: Input> Source<In> {
 /// function of one item and the progress bar across the windows. Shared
 /// (`Sync`) with the pool while the calling thread pulls and consumes.
 pub(super) struct Engine<F> {
-    pub(super) site: &'static MapSite,
+    pub(super) site: MapSite,
     options: Option<MapOptions>,
     pub(super) plan: Plan,
     f: F,
@@ -186,7 +186,7 @@ pub(super) struct Engine<F> {
 
 /// Starts a stream of `items` through `f`: its input, and its engine.
 pub(super) fn start<In: Input, F>(
-    site: &'static MapSite,
+    site: &MapSite,
     options: Option<&MapOptions>,
     items: In,
     f: F,
@@ -205,7 +205,7 @@ pub(super) fn start<In: Input, F>(
         spare: None,
     };
     let engine = Engine {
-        site,
+        site: *site,
         options: options.copied(),
         plan,
         f,
@@ -243,7 +243,7 @@ impl<F: Sync> Engine<F> {
         let Window { items, offset } = window;
         let (offset, f, bar) = (*offset, &self.f, &self.bar);
         let serial = self.plan.backend == Backend::Serial;
-        Call::run(self.site, self.options.as_ref(), "map", |call| {
+        Call::run(&self.site, self.options.as_ref(), "map", |call| {
             call.hooks_on(bar.share(), |hooks| {
                 let walk = Walker {
                     hooks,
