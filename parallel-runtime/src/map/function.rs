@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::options::{MapOptions, MapSite};
-use super::stream::{self, pulled, Indexed, Values};
+use super::stream::{self, pulled, Indexed, Pulled, Stream, Values, Yield};
 use super::{map, reduce, try_map, ItemError};
 use crate::codec::{Probe, ResultCodec, ViaSerde};
 use crate::config::Backend;
@@ -189,13 +189,7 @@ impl<F> MapFn<F> {
         R: Send + 'f,
         F: Fn(S::Item) -> R + Sync,
     {
-        stream::imap(
-            &self.site,
-            self.call_options(),
-            pulled(items),
-            &self.f,
-            Values,
-        )
+        self.stream(items, Values)
     }
 
     /// `(index, result)` pairs, a window of them as it is done (Python's
@@ -208,13 +202,7 @@ impl<F> MapFn<F> {
         R: Send + 'f,
         F: Fn(S::Item) -> R + Sync,
     {
-        stream::imap(
-            &self.site,
-            self.call_options(),
-            pulled(items),
-            &self.f,
-            Indexed,
-        )
+        self.stream(items, Indexed)
     }
 
     /// [`imap`](Self::imap) for a function returning a `Result`: the `Ok`
@@ -337,6 +325,19 @@ impl<F> MapFn<F> {
             identity,
             op,
         )
+    }
+
+    /// [`imap`](Self::imap) (`Values`) or
+    /// [`imap_unordered`](Self::imap_unordered) (`Indexed`) of `items`.
+    fn stream<S, R, Y>(&self, items: S, how: Y) -> Stream<Pulled<S::IntoIter>, &F, Y::Ready>
+    where
+        S: IntoIterator,
+        S::Item: Send,
+        R: Send,
+        F: Fn(S::Item) -> R + Sync,
+        Y: Yield<R>,
+    {
+        stream::imap(&self.site, self.call_options(), pulled(items), &self.f, how)
     }
 
     fn call_options(&self) -> Option<&MapOptions> {
