@@ -3,7 +3,8 @@
 //! (`map_fn`) against the attribute, measured side by side in one run.
 //!
 //! Run: `cargo bench -p parallel-examples --bench map`
-//! (set `BENCH_QUICK=1` for a fast smoke run, `BENCH_ONLY=imap` for the
+//! (set `BENCH_QUICK=1` for a fast smoke run, `BENCH_ONLY=map_fn` for the
+//! call-site map's rows alone, `BENCH_ONLY=imap` for the
 //! streaming rows alone; prints a markdown table).
 //!
 //! A small harness instead of criterion: what we need is ratios of rounds
@@ -39,8 +40,14 @@ fn main() {
         return print_rows(threads, rounds, rows);
     }
 
+    // `BENCH_ONLY=map_fn`: the call-site map's rows alone (issue 10).
+    let only_map_fn = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "map_fn");
+
     // 1. The annotation against hand-written rayon, trivial item.
-    for n in [100_000usize, 10_000_000] {
+    for n in [100_000usize, 10_000_000]
+        .into_iter()
+        .filter(|_| !only_map_fn)
+    {
         let v: Vec<u64> = (0..n as u64).collect();
         let (ours, rayon) = side_by_side(
             if n > 1_000_000 {
@@ -100,6 +107,9 @@ fn main() {
             fmt_time(attr),
             ours / attr
         ));
+    }
+    if only_map_fn {
+        return print_rows(threads, rounds, rows);
     }
 
     // Calibrate ~10 µs per item.
