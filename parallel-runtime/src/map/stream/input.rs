@@ -73,8 +73,7 @@ impl<It: Iterator<Item: Send>> Input for Pulled<It> {
     fn take(&mut self, n: usize, spare: Option<Vec<It::Item>>) -> Vec<It::Item> {
         let mut items = spare.unwrap_or_default();
         items.clear();
-        let (_, most) = self.0.size_hint();
-        items.reserve(most.map_or(n, |most| most.min(n)));
+        items.reserve(ahead::<It::Item>(self.0.size_hint(), n));
         items.extend(self.0.by_ref().take(n));
         items
     }
@@ -82,6 +81,23 @@ impl<It: Iterator<Item: Send>> Input for Pulled<It> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.0.size_hint()
     }
+}
+
+/// The most bytes of items reserved for a window before they are pulled,
+/// beyond the least the input's size hint promises: a window's size
+/// (`chunk_size` × threads, as large as `usize::MAX`) bounds its items, not
+/// its buffer, which grows as items come.
+const RESERVE_BYTES: usize = 8 << 20;
+
+/// The items of `T` to reserve for a window of at most `n` items from an
+/// input of size hint `(least, most)`: the window's size, unless the input
+/// holds fewer, or it is more than [`RESERVE_BYTES`] of items and the input
+/// does not promise them. Reserving `n` items outright made a large
+/// `chunk_size` over an input of unknown length panic ("capacity
+/// overflow") or abort (the allocation failed) before any item was pulled.
+fn ahead<T>((least, most): (usize, Option<usize>), n: usize) -> usize {
+    let unpromised = RESERVE_BYTES / size_of::<T>().max(1);
+    n.min(most.unwrap_or(usize::MAX)).min(least.max(unpromised))
 }
 
 impl<T: Send> Part for Vec<T> {
