@@ -197,6 +197,7 @@ fn a_result_whose_drop_panics_comes_out_of_the_consumer() {
 /// `X` with a lifetime of its own: every shape of input yields the serial
 /// loop's results, through `next()` and a fold.
 #[test]
+#[allow(clippy::ptr_arg)] // `&String`: a sized `X`, read in place.
 fn items_and_results_that_borrow_stream_as_the_serial_loop() {
     #[parallel_map]
     fn first_half(s: &&str) -> usize {
@@ -364,7 +365,7 @@ fn a_huge_chunk_size_is_one_window_whatever_the_size_hint() {
         assert_eq!(got, (1..=1000).collect::<Vec<_>>());
         // No upper bound, and one far off.
         let mut k = 0;
-        let unbounded = std::iter::from_fn(|| (k < 1000).then(|| k).inspect(|_| k += 1));
+        let unbounded = std::iter::from_fn(|| (k < 1000).then_some(k).inspect(|_| k += 1));
         let got: Vec<u64> = counted::imap_with(&o, unbounded).map(|c| c.0).collect();
         assert_eq!(got, (0..1000).collect::<Vec<_>>(), "chunk size {chunk}");
         let far = (0..u64::MAX).take_while(|&x| x < 1000);
@@ -384,7 +385,7 @@ fn a_huge_chunk_size_is_one_window_whatever_the_size_hint() {
 #[test]
 fn nested_streams_on_the_pool() {
     #[parallel_map]
-    fn inner_sum(n: &u64, v: &Vec<u64>) -> u64 {
+    fn inner_sum(n: &u64, v: &[u64]) -> u64 {
         let slice = &v[..*n as usize];
         let by_fold: u64 = plain_ref::imap(slice).sum();
         let by_next: Vec<u64> = plain_ref::imap(slice.iter()).collect();
@@ -453,4 +454,125 @@ fn map_fn_streams_match_the_serial_loop() {
         drop(it);
         assert_eq!(alive(), base, "{o:?}");
     }
+}
+
+/// An unsized referent behind an alias.
+type Shown = dyn std::fmt::Debug + Sync;
+
+/// Items `&dyn Trait` (unsized, so pulled), with the object's lifetime
+/// elided as written, borrowed from a local.
+#[test]
+fn trait_objects_by_reference_stream() {
+    #[parallel_map]
+    fn shown(x: &Shown) -> String {
+        format!("{x:?}")
+    }
+    let v: Vec<u64> = (0..100).collect();
+    let objs: Vec<&Shown> = v.iter().map(|x| x as _).collect();
+    let got: Vec<String> = shown::imap(objs.iter().copied()).collect();
+    assert_eq!(got[42], "42");
+    let got: Vec<String> = shown::imap(objs).collect();
+    assert_eq!(got[99], "99");
+}
+
+/// A stream is `Send` where its items and function are, whatever its
+/// input: one over a slice read in place may be consumed on another
+/// thread, whose buffers it then uses.
+#[test]
+fn a_stream_over_a_slice_may_move_to_another_thread() {
+    let v: Vec<u64> = (0..10_000).collect();
+    let it = plain_ref::imap(&v);
+    let folded = plain_ref::imap_unordered(v.iter());
+    let pulled = plain_ref::imap(v.iter().rev());
+    std::thread::scope(|s| {
+        let a = s.spawn(move || it.sum::<u64>());
+        let b = s.spawn(move || folded.map(|(i, x)| x - i as u64).sum::<u64>());
+        let c = s.spawn(move || pulled.collect::<Vec<u64>>());
+        assert_eq!(a.join().unwrap(), (1..=10_000).sum::<u64>());
+        assert_eq!(b.join().unwrap(), 10_000);
+        assert_eq!(c.join().unwrap()[0], 10_000);
+    });
+}
+
+/// Against the serial loop: slices of many lengths and chunk sizes, some
+/// `next()` calls and then a fold, `imap` and `imap_unordered`, in place
+/// and pulled.
+#[test]
+fn many_shapes_match_the_serial_loop() {
+    let v: Vec<u64> = (0..5_000).map(|x| x * 7 % 1_003).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for _ in 0..60 {
+        let (a, b) = (rand(v.len()), rand(v.len()));
+        let (a, b) = (a.min(b), a.max(b));
+        let slice = &v[a..b];
+        let want: Vec<u64> = slice.iter().map(|x| x + 1).collect();
+        let chunk = 1 + rand(40);
+        let o = match rand(4) {
+            0 => MapOptions::new().backend(Backend::Serial),
+            1 => MapOptions::new().chunk_size(chunk),
+            2 => MapOptions::new()
+                .schedule(Schedule::Dynamic)
+                .chunk_size(chunk),
+            _ => MapOptions::new().threads(1 + rand(3)),
+        };
+        let head = rand(want.len() + 1);
+        let mut it = plain_ref::imap_with(&o, slice);
+        let mut got: Vec<u64> = it.by_ref().take(head).collect();
+        it.for_each(|x| got.push(x));
+        assert_eq!(got, want, "{o:?} {a}..{b} after {head}");
+        let mut it = plain_ref::imap_unordered_with(&o, slice.iter().filter(|_| true));
+        let mut got: Vec<(usize, u64)> = it.by_ref().take(head).collect();
+        got.extend(it.fold(Vec::new(), |mut v, p| {
+            v.push(p);
+            v
+        }));
+        assert!(got.iter().map(|p| p.1).eq(want.iter().copied()));
+        assert!(got.iter().enumerate().all(|(i, p)| p.0 == i));
+    }
+}
+
+/// Streams started by the consumer of a fold (on the calling thread, while
+/// the fold's next window runs on the pool), inside a rayon pool of the
+/// caller's own, and inside an item of a map on a pool of the stream's
+/// size: each whole, in order, and none hangs.
+#[test]
+fn streams_inside_consumers_and_pools() {
+    let v: Vec<u64> = (0..20_000).collect();
+    let sum = |s: &[u64]| s.iter().map(|x| x + 1).sum::<u64>();
+    let mut n = 0;
+    plain_ref::imap_with(&MapOptions::new().chunk_size(64), &v).for_each(|x| {
+        if x % 4_999 == 0 {
+            let inner: u64 = plain_ref::imap(&v[..x as usize]).sum();
+            assert_eq!(inner, sum(&v[..x as usize]));
+            let by_next: Vec<u64> = plain_ref::imap(&v[x as usize..]).collect();
+            assert_eq!(by_next.len(), v.len() - x as usize);
+        }
+        assert_eq!(x, n + 1);
+        n += 1;
+    });
+    assert_eq!(n, 20_000);
+    let own = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let got: u64 = own.install(|| plain_ref::imap(&v).sum());
+    assert_eq!(got, sum(&v));
+    #[parallel_map]
+    fn inner_on_own_pool(k: &u64, v: &[u64]) -> u64 {
+        let o = MapOptions::new().threads(2).chunk_size(16);
+        plain_ref::imap_with(&o, &v[..*k as usize]).sum()
+    }
+    let ks: Vec<u64> = (0..16).map(|k| k * 1_000).collect();
+    let o = MapOptions::new().threads(2);
+    let got = inner_on_own_pool::map_with(&o, &ks, &v);
+    assert!(got
+        .iter()
+        .zip(&ks)
+        .all(|(&g, &k)| g == sum(&v[..k as usize])));
 }
