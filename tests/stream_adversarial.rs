@@ -576,3 +576,37 @@ fn streams_inside_consumers_and_pools() {
         .zip(&ks)
         .all(|(&g, &k)| g == sum(&v[..k as usize])));
 }
+
+/// Items `&X` of an `X` that is `Sync` but not `Send` (a lock's guard,
+/// which holds a lifetime too), read in place on the pool; and a `try_`
+/// stream whose error borrows from its item.
+#[test]
+#[allow(clippy::ptr_arg)] // `&String`: a sized `X`, read in place.
+fn items_that_are_sync_but_not_send_and_errors_that_borrow() {
+    #[parallel_map]
+    fn read(g: &std::sync::MutexGuard<'_, u64>) -> u64 {
+        **g * 2
+    }
+    #[parallel_map]
+    fn parse_owned(s: &String) -> Result<u64, &str> {
+        s.parse().map_err(|_| s.as_str())
+    }
+    let locks: Vec<std::sync::Mutex<u64>> = (0..500).map(std::sync::Mutex::new).collect();
+    let guards: Vec<std::sync::MutexGuard<'_, u64>> =
+        locks.iter().map(|m| m.lock().unwrap()).collect();
+    for o in options() {
+        let got: Vec<u64> = read::imap_with(&o, &guards).collect();
+        assert!(
+            got.iter().enumerate().all(|(i, &x)| x == 2 * i as u64),
+            "{o:?}"
+        );
+        assert_eq!(read::imap_with(&o, guards.iter()).sum::<u64>(), 499 * 500);
+    }
+    drop(guards);
+    let words: Vec<String> = ["1", "2", "three", "4"].map(String::from).to_vec();
+    let got: Vec<_> = parse_owned::try_imap(&words).collect();
+    assert_eq!(got[..2], [Ok(1), Ok(2)]);
+    let err = got[2].as_ref().unwrap_err();
+    assert_eq!((err.index(), *err.error()), (2, "three"));
+    assert_eq!(got.len(), 3);
+}
