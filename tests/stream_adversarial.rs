@@ -8,12 +8,11 @@ use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
 use parallel_runtime::prelude::*;
 
-/// Values alive: made by the item functions below, less those dropped.
+/// Values alive: made by the item functions below, less those dropped
+/// (a value dropped twice makes it fall below what it was before).
 static ALIVE: AtomicIsize = AtomicIsize::new(0);
-/// Values dropped twice would show as `ALIVE` below zero; made in total.
-static MADE: AtomicUsize = AtomicUsize::new(0);
-/// Serializes the tests that count `ALIVE` (the harness runs tests on
-/// several threads).
+/// Serializes the tests that make `Counted` values (the harness runs tests
+/// on several threads, and each checks `ALIVE` against what it was).
 static COUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A result that counts itself: the same size and alignment as a `u64`,
@@ -24,7 +23,6 @@ struct Counted(u64);
 impl Counted {
     fn new(x: u64) -> Self {
         ALIVE.fetch_add(1, Ordering::SeqCst);
-        MADE.fetch_add(1, Ordering::SeqCst);
         Counted(x)
     }
 }
@@ -168,18 +166,22 @@ fn a_result_whose_drop_panics_comes_out_of_the_consumer() {
         }
     }
     static DROPS: AtomicUsize = AtomicUsize::new(0);
+    static MADE: AtomicUsize = AtomicUsize::new(0);
     #[parallel_map]
     fn fussy(x: u64) -> Fussy {
+        MADE.fetch_add(1, Ordering::SeqCst);
         Fussy(x, &DROPS)
     }
     for o in options() {
         DROPS.store(0, Ordering::SeqCst);
+        MADE.store(0, Ordering::SeqCst);
         let caught = quietly(|| fussy::imap_with(&o, 0..5_000u64).for_each(drop));
         assert!(caught.is_err(), "{o:?}");
         // Every value made was dropped once: those before 1234, 1234, and
         // those made after it (at most two windows).
         let dropped = DROPS.load(Ordering::SeqCst);
         assert!(dropped >= 1235, "{o:?}: {dropped}");
+        assert_eq!(dropped, MADE.load(Ordering::SeqCst), "{o:?}");
         let n: u64 = fussy::imap_with(&o, 0..5_000u64)
             .map(|f| {
                 let x = f.0;
@@ -356,6 +358,7 @@ fn try_imap_over_a_slice_failing_at_both_ends() {
 /// overflow", and `chunk_size(1 << 40)` aborted the process.
 #[test]
 fn a_huge_chunk_size_is_one_window_whatever_the_size_hint() {
+    let _guard = lock();
     let v: Vec<u64> = (0..1000).collect();
     for chunk in [1 << 20, 1 << 40, usize::MAX / 4, usize::MAX] {
         let o = MapOptions::new()
