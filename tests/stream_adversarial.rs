@@ -613,3 +613,31 @@ fn items_that_are_sync_but_not_send_and_errors_that_borrow() {
     assert_eq!((err.index(), *err.error()), (2, "three"));
     assert_eq!(got.len(), 3);
 }
+
+/// A consumer that panics in `by_ref().for_each` (which steps with
+/// `next()`): the stream goes on after the value it was given, every value
+/// once, in order.
+#[test]
+fn a_stream_goes_on_after_its_consumer_panicked() {
+    let v: Vec<u64> = (0..10_000).collect();
+    for o in options() {
+        let mut it = plain_ref::imap_unordered_with(&o, &v);
+        let mut seen = Vec::new();
+        let caught = quietly(|| {
+            it.by_ref().for_each(|(i, x)| {
+                assert!(i != 4_321, "the consumer gives up at {i}");
+                seen.push((i, x));
+            })
+        });
+        assert!(caught.is_err(), "{o:?}");
+        seen.push((4_321, 4_322));
+        seen.extend(it);
+        assert!(
+            seen.iter()
+                .enumerate()
+                .all(|(i, &(j, x))| i == j && x == i as u64 + 1),
+            "{o:?}"
+        );
+        assert_eq!(seen.len(), 10_000, "{o:?}");
+    }
+}

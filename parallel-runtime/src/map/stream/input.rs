@@ -299,3 +299,25 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_reserves_what_its_input_holds_or_promises_or_8_mib() {
+        // A known length: the window, or the fewer items the input holds.
+        assert_eq!(ahead::<u64>((10, Some(10)), 1000), 10);
+        assert_eq!(ahead::<u64>((5000, Some(5000)), 1000), 1000);
+        assert_eq!(ahead::<u64>((0, None), 100), 100);
+        // Past 8 MiB, only what the input promises.
+        assert_eq!(ahead::<u64>((0, None), usize::MAX), 1 << 20);
+        assert_eq!(ahead::<u64>((0, Some(usize::MAX)), 1 << 40), 1 << 20);
+        assert_eq!(ahead::<u64>((3 << 20, None), 1 << 40), 3 << 20);
+        assert_eq!(ahead::<()>((0, None), usize::MAX), 8 << 20);
+        // A window as large as can be, of an input of unknown length.
+        let mut input = Pulled((0..10u64).filter(|_| true));
+        assert_eq!(input.take(usize::MAX, None), (0..10).collect::<Vec<_>>());
+        assert!(input.take(usize::MAX, None).is_empty());
+    }
+}
