@@ -76,6 +76,8 @@ fn options() -> Vec<MapOptions> {
             .schedule(Schedule::Static),
         MapOptions::new().backend(Backend::Threads).threads(3),
         MapOptions::new().backend(Backend::Threads).progress(true),
+        // One process: the local world, each rank streaming on its pool.
+        MapOptions::new().backend(Backend::Mpi).chunk_size(9),
     ]
 }
 
@@ -329,6 +331,11 @@ fn try_imap_over_a_slice_failing_at_both_ends() {
         assert_eq!((err.index(), err.error().as_str()), (49_998, "bad 49999"));
         let n = fails_at_ends::try_imap_with(&o, &v[1..], &49_999).count();
         assert_eq!(n, 49_999);
+        // The same through a fold: nothing after the failure.
+        let n = fails_at_ends::try_imap_with(&o, &v, &49_999).count();
+        assert_eq!(n, 1, "{o:?}");
+        let last = fails_at_ends::try_imap_unordered_with(&o, &v, &49_999).last();
+        assert_eq!(last.unwrap().unwrap_err().index(), 0, "{o:?}");
         let got: Vec<_> = fails_at_ends::try_imap_unordered_with(&o, &v, &49_999).collect();
         let errs: Vec<usize> = got
             .iter()
