@@ -577,7 +577,14 @@ impl Entries<'_> {
         let p = &self.p;
         match &self.item_ty {
             syn::Type::Reference(r) if r.mutability.is_none() => {
-                let x = &r.elem;
+                // `&(dyn Trait + Sync)`: the parentheses are needed there,
+                // not in `RefProbe::<…>`, where rustc would warn about them.
+                let mut x = &*r.elem;
+                while let syn::Type::Paren(syn::TypeParen { elem, .. })
+                | syn::Type::Group(syn::TypeGroup { elem, .. }) = x
+                {
+                    x = elem;
+                }
                 quote! {{
                     #[allow(unused_imports)]
                     use #p::{ViaPull as _, ViaSlice as _};
@@ -594,8 +601,9 @@ impl Entries<'_> {
             (false, false) => "the results in input order, each as soon as its window is done \
                                (like Python's `Pool.imap`)"
                 .to_string(),
-            (false, true) => "`(index, result)` pairs, each window's in the order its pieces of \
-                              work finished (like Python's `Pool.imap_unordered`)"
+            (false, true) => "`(index, result)` pairs, a window of them as soon as it is done, in \
+                              input order within the window (like Python's `Pool.imap_unordered` \
+                              with a `chunksize`)"
                 .to_string(),
             (true, _) => format!(
                 "like [`{}`](Self::{0}) for a function returning a `Result`: the `Ok` values, then \
