@@ -44,9 +44,9 @@ pub trait Part: Send {
         self.len() == 0
     }
     /// Gives the items to `walk` for the pool; the part is left empty.
-    fn par<W: Walk<Self::Item>>(&mut self, walk: W) -> W::Out;
+    fn par<W: Walk<Self::Item>>(&mut self, walk: W);
     /// Gives the items to `walk` in order; the part is left empty.
-    fn seq<W: Walk<Self::Item>>(&mut self, walk: W) -> W::Out;
+    fn seq<W: Walk<Self::Item>>(&mut self, walk: W);
 }
 
 /// What walks the items of a window, given as one concrete iterator: a
@@ -55,12 +55,10 @@ pub trait Part: Send {
 /// an `Either` of the two, rayon's loop over a slice's items no longer
 /// vectorized).
 pub trait Walk<T> {
-    /// What the walk gives.
-    type Out;
     /// Walks `items` on the pool.
-    fn par(self, items: impl IndexedParallelIterator<Item = T>) -> Self::Out;
+    fn par(self, items: impl IndexedParallelIterator<Item = T>);
     /// Walks `items` in order on this thread.
-    fn seq(self, items: impl Iterator<Item = T>) -> Self::Out;
+    fn seq(self, items: impl Iterator<Item = T>);
 }
 
 /// Any iterator, whose windows are pulled into a buffer.
@@ -105,10 +103,10 @@ impl<T: Send> Part for Vec<T> {
     fn len(&self) -> usize {
         Vec::len(self)
     }
-    fn par<W: Walk<T>>(&mut self, walk: W) -> W::Out {
+    fn par<W: Walk<T>>(&mut self, walk: W) {
         walk.par(self.par_drain(..))
     }
-    fn seq<W: Walk<T>>(&mut self, walk: W) -> W::Out {
+    fn seq<W: Walk<T>>(&mut self, walk: W) {
         walk.seq(self.drain(..))
     }
 }
@@ -285,14 +283,14 @@ where
         }
     }
 
-    fn par<W: Walk<&'a X>>(&mut self, walk: W) -> W::Out {
+    fn par<W: Walk<&'a X>>(&mut self, walk: W) {
         match self {
             RefPart::Slice(part) => walk.par(split_off(part, usize::MAX).par_iter().map(inner)),
             RefPart::Pulled(items) => walk.par(items.par_drain(..)),
         }
     }
 
-    fn seq<W: Walk<&'a X>>(&mut self, walk: W) -> W::Out {
+    fn seq<W: Walk<&'a X>>(&mut self, walk: W) {
         match self {
             RefPart::Slice(part) => walk.seq(split_off(part, usize::MAX).iter().map(inner)),
             RefPart::Pulled(items) => walk.seq(items.drain(..)),

@@ -286,8 +286,6 @@ where
     P: Each<T, R>,
     C: Extend<P::Out> + ParallelExtend<P::Out> + Send,
 {
-    type Out = ();
-
     fn par(self, items: impl IndexedParallelIterator<Item = T>) {
         let Walker {
             hooks,
