@@ -94,7 +94,7 @@ impl Graph {
                 let deps: &[Arc<dyn AnyNode>] = if state == Claim::Done || state == Claim::Empty {
                     &[]
                 } else {
-                    &h.deps
+                    h.deps()
                 };
                 if *k < deps.len() {
                     let d = deps[*k].clone();

@@ -133,7 +133,7 @@ impl<T: Send + 'static> Delayed<T> {
     pub fn dependencies(&self) -> Vec<TaskKey> {
         self.node
             .head()
-            .deps
+            .deps()
             .iter()
             .map(|d| d.head().key())
             .collect()
@@ -476,7 +476,7 @@ fn compute_here<C: Compute>(backend: Backend, c: C) -> Result<C::Output, Delayed
     crate::config::ensure_pool();
     let mut roots = Roots::default();
     c.roots(&mut roots);
-    let plan = Plan::discover(roots.0, false)?;
+    let plan = Plan::discover(roots.0, false, true)?;
     plan.run(backend);
     let out = match plan.error() {
         Some(e) => Err(e),

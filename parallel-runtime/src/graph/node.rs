@@ -48,13 +48,38 @@ pub(crate) struct Head {
     pub(crate) remaining: AtomicUsize,
     /// Position in the running compute's plan.
     pub(crate) index: AtomicU32,
-    /// The nodes whose results are this node's inputs, in argument order.
-    /// Never changed after construction (so inspection needs no lock),
-    /// except by `Drop`.
-    pub(crate) deps: Deps,
+    /// The nodes whose results are this node's inputs, in argument order
+    /// ([`Head::deps`]). Never changed after construction (so inspection
+    /// needs no lock), except by `Drop` and by [`Head::take_deps`].
+    deps: UnsafeCell<Deps>,
 }
 
+// SAFETY: every field but `deps` is `Sync`; `deps` is only written by
+// `take_deps`, whose caller guarantees that no other thread reads it.
+unsafe impl Sync for Head {}
+
 impl Head {
+    /// The nodes whose results are this node's inputs, in argument order.
+    #[inline]
+    pub(crate) fn deps(&self) -> &Deps {
+        // SAFETY: only `take_deps` writes the list, while nobody else can
+        // read it (its contract).
+        unsafe { &*self.deps.get() }
+    }
+
+    /// Takes the input list out of the node (which then has none), so
+    /// that inputs whose last consumer this was are freed now.
+    ///
+    /// # Safety
+    /// No other thread reads this node's inputs, now or later: the caller
+    /// holds the node's claim in a compute that no handle outside can see
+    /// (a *lent* plan, `plan.rs`), and the node's task has run.
+    #[inline]
+    pub(crate) unsafe fn take_deps(&self) -> Deps {
+        // SAFETY: by the caller's contract nobody else reads the list.
+        std::mem::take(unsafe { &mut *self.deps.get() })
+    }
+
     pub(crate) fn key(&self) -> TaskKey {
         TaskKey {
             site: self.site,
@@ -218,7 +243,7 @@ where
                     kept: AtomicBool::new(false),
                     remaining: AtomicUsize::new(0),
                     index: AtomicU32::new(u32::MAX),
-                    deps,
+                    deps: UnsafeCell::new(deps),
                 },
                 slot: UnsafeCell::new(Slot::Empty),
                 cloner: Cloner::new(),
@@ -319,7 +344,7 @@ where
     }
 
     fn move_deps(&mut self, stack: &mut Vec<Arc<dyn AnyNode>>) {
-        stack.extend(self.node.head.deps.drain(..));
+        stack.extend(self.node.head.deps.get_mut().drain(..));
     }
 
     unsafe fn run(&self) -> Result<(), Arc<Failure>> {
@@ -328,7 +353,7 @@ where
         let task = unsafe { (*self.task.get()).take() };
         let outcome = match task {
             Some(task) => {
-                let inputs = Inputs(&this.head.deps);
+                let inputs = Inputs(this.head.deps());
                 match catch_unwind(AssertUnwindSafe(|| task(&inputs))) {
                     Ok(r) => r,
                     // The payload is kept (not dropped here, where its
@@ -409,7 +434,7 @@ impl<T, F> Drop for TaskNode<T, F> {
         // Last input first, each one's own inputs before the next (the
         // order of a stack).
         let mut stack: Vec<Arc<dyn AnyNode>> = Vec::new();
-        while let Some(dep) = self.node.head.deps.pop() {
+        while let Some(dep) = self.node.head.deps.get_mut().pop() {
             free_input(dep, &mut stack);
             while let Some(dep) = stack.pop() {
                 free_input(dep, &mut stack);

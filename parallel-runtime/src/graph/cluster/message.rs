@@ -134,7 +134,11 @@ pub(super) fn trace_task(nodes: &[Arc<dyn AnyNode>], i: u32, rank: u32, start: f
     let h = nodes[i as usize].head();
     let mut args = serde_json::Map::new();
     args.insert("key".into(), h.key().to_string().into());
-    let deps: Vec<String> = h.deps.iter().map(|d| d.head().key().to_string()).collect();
+    let deps: Vec<String> = h
+        .deps()
+        .iter()
+        .map(|d| d.head().key().to_string())
+        .collect();
     args.insert("deps".into(), deps.into());
     args.insert("rank".into(), rank.into());
     crate::trace::record(h.site.name, "task", start, end, args);

@@ -219,7 +219,7 @@ fn run_plan<C: Compute>(
 ) -> Result<Option<C::Output>, DelayedError> {
     let mut roots = Roots::default();
     c.roots(&mut roots);
-    let plan = match Plan::discover(roots.0, true) {
+    let plan = match Plan::discover(roots.0, true, false) {
         Ok(plan) => plan,
         Err(e) => {
             // The other ranks must not wait: show them an empty graph.

@@ -17,6 +17,16 @@
 //!
 //! A failure (panic or `Err`) marks its consumers cancelled and stops every
 //! task that has not started; the compute then returns the first failure.
+//!
+//! **Who frees the graph.** A graph that nothing outside the compute can
+//! reach (no handle to any of its nodes but the roots being computed: the
+//! usual `compute(build(...))`) is *lent* to the plan (`walk.rs`): a node
+//! that ran drops its input list, so each node is freed by the thread that
+//! ran its last consumer, while the other threads go on, instead of the
+//! whole graph on the calling thread after the run, with the pool idle.
+//! Any other graph is owned by the plan, and its nodes are given back in
+//! the state the compute left them in ([`Plan::release`]) for the handles
+//! that still reach them.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -26,6 +36,8 @@ use super::handoff::Handoff;
 use super::key::TaskKey;
 use super::node::{AnyNode, Claim};
 use crate::config::Backend;
+
+mod walk;
 
 pub(crate) struct Plan {
     nodes: Vec<Arc<dyn AnyNode>>,
@@ -55,164 +67,21 @@ pub(crate) struct Plan {
     live: OnceLock<crate::dashboard::Job>,
     /// Every edge `(input, consumer)`, kept for a compute across ranks.
     edges: Vec<(u32, u32)>,
+    /// Whether the `Arc`s in `nodes` own their nodes. While the graph is
+    /// walked, and in a lent plan, they do not: `held` owns the roots, and
+    /// each other node is owned by its consumers' input lists.
+    owning: bool,
+    /// Lent ([`Plan::discover`]'s `lend`): each node is freed by the thread
+    /// that ran its last consumer, during the run.
+    lent: bool,
+    held: Vec<Arc<dyn AnyNode>>,
 }
 
+/// `pending` of a node that ran to success in a lent plan: it may have been
+/// freed since, so the plan touches it no more.
+const RAN: u32 = u32::MAX;
+
 impl Plan {
-    /// Claims every node reachable from `roots`; with `keep_edges`, keeps
-    /// the edges of the walk ([`Plan::edges`]), from which a compute across
-    /// ranks places and checks the graph.
-    pub(crate) fn discover(
-        roots: Vec<Arc<dyn AnyNode>>,
-        keep_edges: bool,
-    ) -> Result<Plan, DelayedError> {
-        let mut plan = Plan {
-            nodes: Vec::new(),
-            prior: Vec::new(),
-            pending: Vec::new(),
-            cancel: Vec::new(),
-            succ_off: Vec::new(),
-            succ: Vec::new(),
-            order: Vec::new(),
-            abort: AtomicBool::new(false),
-            first: OnceLock::new(),
-            cancelled: AtomicUsize::new(0),
-            ends: None,
-            call: crate::trace::next_call(), // obs hook: the compute's trace id
-            sinks_left: AtomicUsize::new(0),
-            live: OnceLock::new(),
-            edges: Vec::new(),
-        };
-        // Reads of each node's result: one per consuming edge, one per root.
-        let mut reads: Vec<u32> = Vec::new();
-        let mut edges: Vec<(u32, u32)> = Vec::new();
-        let mut stack: Vec<(u32, u32)> = Vec::new();
-        for root in roots {
-            let r = match plan.visit(root, &mut reads, &mut stack) {
-                Ok(r) => r,
-                Err(e) => {
-                    plan.release();
-                    return Err(e);
-                }
-            };
-            reads[r as usize] += 1;
-            while let Some(top) = stack.last_mut() {
-                let (i, k) = *top;
-                let deps = &plan.nodes[i as usize].head().deps;
-                if (k as usize) < deps.len() {
-                    top.1 += 1;
-                    let dep = &deps[k as usize];
-                    // An input already claimed (a stencil's, read by three
-                    // tasks) is found without cloning its `Arc`.
-                    let d = match plan.mine(dep) {
-                        Some(d) => d,
-                        None => match plan.visit(dep.clone(), &mut reads, &mut stack) {
-                            Ok(d) => d,
-                            Err(e) => {
-                                plan.release();
-                                return Err(e);
-                            }
-                        },
-                    };
-                    reads[d as usize] += 1;
-                    *plan.pending[i as usize].get_mut() += 1;
-                    edges.push((d, i));
-                } else {
-                    stack.pop();
-                    plan.order.push(i);
-                }
-            }
-        }
-        let n = plan.nodes.len();
-        // Consumers as flat arrays (a counting sort of the edges).
-        let mut off = vec![0u32; n + 1];
-        for &(d, _) in &edges {
-            off[d as usize + 1] += 1;
-        }
-        for i in 0..n {
-            off[i + 1] += off[i];
-        }
-        let mut fill = off.clone();
-        let mut succ = vec![0u32; edges.len()];
-        for &(d, c) in &edges {
-            succ[fill[d as usize] as usize] = c;
-            fill[d as usize] += 1;
-        }
-        if keep_edges {
-            plan.edges = edges;
-        }
-        let sinks = (0..n).filter(|&i| off[i] == off[i + 1]).count();
-        *plan.sinks_left.get_mut() = sinks;
-        plan.succ_off = off;
-        plan.succ = succ;
-        if crate::trace::enabled() {
-            plan.ends = Some((0..n).map(|_| AtomicU64::new(0)).collect());
-        }
-        // A node whose `Arc` is held by more than this plan, its consuming
-        // edges and the roots has a handle outside: keep its result for it.
-        for (node, &r) in plan.nodes.iter().zip(&reads) {
-            let h = node.head();
-            h.remaining.store(r as usize, Ordering::Relaxed);
-            let kept = Arc::strong_count(node) > r as usize + 1;
-            h.kept.store(kept, Ordering::Relaxed);
-        }
-        Ok(plan)
-    }
-
-    /// The index of `node` if this plan has claimed it already.
-    fn mine(&self, node: &Arc<dyn AnyNode>) -> Option<u32> {
-        let h = node.head();
-        if h.state.load(Ordering::Acquire) != Claim::Claimed {
-            return None;
-        }
-        let i = h.index.load(Ordering::Relaxed);
-        let m = self.nodes.get(i as usize)?;
-        std::ptr::addr_eq(Arc::as_ptr(m), Arc::as_ptr(node)).then_some(i)
-    }
-
-    /// Claims `node` (or finds it already claimed by this plan) and returns
-    /// its index; pushes it on `stack` if its inputs must be walked.
-    fn visit(
-        &mut self,
-        node: Arc<dyn AnyNode>,
-        reads: &mut Vec<u32>,
-        stack: &mut Vec<(u32, u32)>,
-    ) -> Result<u32, DelayedError> {
-        let h = node.head();
-        let mut s = h.state.load(Ordering::Acquire);
-        loop {
-            if s == Claim::Claimed {
-                let i = h.index.load(Ordering::Relaxed);
-                return match self.nodes.get(i as usize) {
-                    Some(mine) if std::ptr::addr_eq(Arc::as_ptr(mine), Arc::as_ptr(&node)) => Ok(i),
-                    _ => Err(busy(h.key())),
-                };
-            }
-            match h
-                .state
-                .compare_exchange(s, Claim::Claimed, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => break,
-                Err(now) => s = now,
-            }
-        }
-        let i = self.nodes.len();
-        let Ok(i32) = u32::try_from(i) else {
-            panic!("parallel-runtime: a task graph is limited to 2^32 - 1 nodes")
-        };
-        h.index.store(i32, Ordering::Relaxed);
-        self.nodes.push(node);
-        self.prior.push(s);
-        self.pending.push(AtomicU32::new(0));
-        self.cancel.push(AtomicBool::new(false));
-        reads.push(0);
-        if s == Claim::Idle {
-            stack.push((i32, 0));
-        } else {
-            self.order.push(i32);
-        }
-        Ok(i32)
-    }
-
     /// Runs every node on `backend`.
     pub(crate) fn run(&self, backend: Backend) {
         // The live dashboard: the tasks to run, named after the first root.
@@ -334,7 +203,7 @@ impl Plan {
         if self.cancel[i as usize].load(Ordering::Relaxed) {
             let cause = node
                 .head()
-                .deps
+                .deps()
                 .iter()
                 // SAFETY: every input completed before this node became
                 // ready; we hold the claim of the whole graph.
@@ -383,7 +252,16 @@ impl Plan {
             self.trace(ends, i, start, outcome);
         }
         match result {
-            Ok(()) => false,
+            Ok(()) => {
+                if self.lent {
+                    self.pending[i as usize].store(RAN, Ordering::Relaxed);
+                    // SAFETY: a lent plan: no handle outside sees this node,
+                    // and only this thread reads its inputs (it ran them).
+                    // Inputs whose last consumer this was are freed here.
+                    drop(unsafe { node.head().take_deps() });
+                }
+                false
+            }
             Err(failure) => {
                 let _ = self.first.set(failure);
                 self.abort.store(true, Ordering::Relaxed);
@@ -411,11 +289,15 @@ impl Plan {
             f64::from_bits(ends[j].load(Ordering::Relaxed))
         };
         let waited_on = h
-            .deps
+            .deps()
             .iter()
             .max_by(|a, b| ended(a).total_cmp(&ended(b)))
             .map(|d| d.head().key().to_string());
-        let deps = h.deps.iter().map(|d| d.head().key().to_string()).collect();
+        let deps = h
+            .deps()
+            .iter()
+            .map(|d| d.head().key().to_string())
+            .collect();
         crate::trace::task_event(
             self.call,
             h.site.name,
@@ -452,15 +334,24 @@ impl Plan {
         self.nodes
             .iter()
             .zip(&self.prior)
-            .filter(|(n, &p)| {
-                // SAFETY: the run is over; we hold the claim.
-                p == Claim::Idle && unsafe { n.settle() } == Claim::Idle
+            .zip(&self.pending)
+            .filter(|((n, &p), ran)| {
+                // A node that ran in a lent plan may be freed: not skipped.
+                p == Claim::Idle
+                    && ran.load(Ordering::Relaxed) != RAN
+                    // SAFETY: the run is over; we hold the claim (the node is
+                    // alive: it did not run, so nor did its consumers).
+                    && unsafe { n.settle() } == Claim::Idle
             })
             .count()
     }
 
-    /// Gives every node back, in the state the compute left it in.
+    /// Gives every node back, in the state the compute left it in (a lent
+    /// plan's nodes are seen by nobody after it: they stay as they are).
     pub(crate) fn release(&self) {
+        if self.lent {
+            return;
+        }
         for node in &self.nodes {
             // SAFETY: the run is over and the roots were read.
             let state = unsafe { node.settle() };
