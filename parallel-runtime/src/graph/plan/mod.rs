@@ -40,6 +40,7 @@ use crate::config::Backend;
 mod walk;
 
 pub(crate) struct Plan {
+    /// The claimed nodes, by index; these `Arc`s own no count (`held`).
     nodes: Vec<Arc<dyn AnyNode>>,
     /// The state of each node when it was claimed.
     prior: Vec<Claim>,
@@ -67,13 +68,12 @@ pub(crate) struct Plan {
     live: OnceLock<crate::dashboard::Job>,
     /// Every edge `(input, consumer)`, kept for a compute across ranks.
     edges: Vec<(u32, u32)>,
-    /// Whether the `Arc`s in `nodes` own their nodes. While the graph is
-    /// walked, and in a lent plan, they do not: `held` owns the roots, and
-    /// each other node is owned by its consumers' input lists.
-    owning: bool,
     /// Lent ([`Plan::discover`]'s `lend`): each node is freed by the thread
     /// that ran its last consumer, during the run.
     lent: bool,
+    /// The roots, once each. The `Arc`s in `nodes` own no count: `held`
+    /// owns the roots, and each other node is owned by its consumers'
+    /// input lists.
     held: Vec<Arc<dyn AnyNode>>,
 }
 

@@ -45,7 +45,6 @@ impl Plan {
             sinks_left: AtomicUsize::new(0),
             live: OnceLock::new(),
             edges: Vec::new(),
-            owning: false,
             lent: false,
             held: Vec::new(),
         };
@@ -143,22 +142,13 @@ impl Plan {
             let h = plan.nodes[r as usize].head();
             h.remaining.fetch_sub(1, Ordering::Relaxed);
         }
-        if lend && !any_kept {
-            // Lent: nothing outside reaches the graph. Each node stays alive
-            // while the plan may touch it: a root through `held`, any other
-            // node through the input list of a consumer that has not run yet
-            // (it has one: it was reached through an edge); once its
-            // consumers ran, the plan touches it no more.
-            plan.lent = true;
-        } else {
-            for node in &plan.nodes {
-                // SAFETY: `node` is alive (reachable from `held`); the plan
-                // now owns the count it takes here (`owning`).
-                unsafe { Arc::increment_strong_count(Arc::as_ptr(node)) };
-            }
-            plan.owning = true;
-            plan.held.clear();
-        }
+        // Lent: nothing outside reaches the graph. Each node stays alive
+        // while the plan may touch it: a root through `held`, any other node
+        // through the input list of a consumer that has not run yet (it has
+        // one: it was reached through an edge); once its consumers ran, the
+        // plan touches it no more. A plan not lent takes no input list, so
+        // every node stays reachable from `held` until the plan is dropped.
+        plan.lent = lend && !any_kept;
         Ok(plan)
     }
 
@@ -204,9 +194,9 @@ impl Plan {
             panic!("parallel-runtime: a task graph is limited to 2^32 - 1 nodes")
         };
         h.index.store(i32, Ordering::Relaxed);
-        // SAFETY: a copy of `node`'s pointer that owns no count (`owning`
-        // is false): `Drop for Plan` forgets it unless the plan takes a count
-        // for it at the end of the walk.
+        // SAFETY: a copy of `node`'s pointer that owns no count: `Drop for
+        // Plan` forgets it. The node outlives the plan's use of it (see the
+        // end of `discover`).
         self.nodes.push(unsafe { Arc::from_raw(Arc::as_ptr(node)) });
         self.prior.push(s);
         self.pending.push(AtomicU32::new(0));
@@ -223,13 +213,10 @@ impl Plan {
 
 impl Drop for Plan {
     fn drop(&mut self) {
-        if !self.owning {
-            // A walk that failed, or a lent plan: these `Arc`s own nothing.
-            // `held` then frees the roots, and with them every node that
-            // is still alive.
-            for node in self.nodes.drain(..) {
-                std::mem::forget(node);
-            }
+        // These `Arc`s own nothing (`visit`): `held` then lets go of the
+        // roots, and with them of every node still alive.
+        for node in self.nodes.drain(..) {
+            std::mem::forget(node);
         }
     }
 }
