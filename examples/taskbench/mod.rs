@@ -128,11 +128,7 @@ pub fn build(pattern: Pattern, width: usize, steps: usize, iters: u32) -> Vec<De
     let mut prev: Vec<Delayed<u64>> = Vec::new();
     for t in 0..steps {
         let row: Vec<Delayed<u64>> = (0..pattern.width_at(t, width))
-            .map(|p| {
-                let inputs: Vec<Delayed<u64>> =
-                    pattern.deps(t, p, width).map(|d| prev[d].clone()).collect();
-                point(t, p, inputs, iters)
-            })
+            .map(|p| point(t, p, &prev[pattern.deps(t, p, width)], iters))
             .collect();
         for (p, d) in prev.into_iter().enumerate() {
             if !pattern.has_consumer(t - 1, p, width, steps) {
