@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::error::{DelayedError, Failure, FailureKind};
 use super::handoff::Handoff;
 use super::key::TaskKey;
-use super::node::{AnyNode, Claim};
+use super::node::{AnyNode, Claim, Deps};
 use crate::config::Backend;
 
 mod walk;
@@ -80,6 +80,13 @@ pub(crate) struct Plan {
 /// `pending` of a node that ran to success in a lent plan: it may have been
 /// freed since, so the plan touches it no more.
 const RAN: u32 = u32::MAX;
+
+/// At most this many input lists wait in [`Plan::exec`] to be freed while
+/// a thread runs a chain of tasks.
+const DEAD_BATCH: usize = 8;
+
+/// Input lists waiting to be freed ([`DEAD_BATCH`] of them on the stack).
+type Dead = smallvec::SmallVec<[Deps; DEAD_BATCH]>;
 
 impl Plan {
     /// Runs every node on `backend`.
@@ -144,8 +151,12 @@ impl Plan {
 
     /// Runs node `i` (its inputs are complete), then whatever it made ready.
     fn exec<'s>(&'s self, scope: &rayon::Scope<'s>, handoff: &'s Handoff, mut i: u32) {
+        // Input lists taken from the nodes run here (a lent plan), dropped
+        // once this thread has handed on what they made ready: freeing
+        // nodes is then off the path from one task to the next.
+        let mut dead: Dead = Dead::new();
         loop {
-            let failed = self.complete_node(i);
+            let failed = self.complete_node(i, &mut dead);
             let consumers = self.consumers(i);
             if consumers.is_empty() && self.sinks_left.fetch_sub(1, Ordering::AcqRel) == 1 {
                 handoff.finish();
@@ -167,7 +178,11 @@ impl Plan {
                 }
             }
             match next {
-                Some(c) => i = c,
+                Some(c) if dead.len() < DEAD_BATCH => i = c,
+                Some(c) => {
+                    dead.clear();
+                    i = c;
+                }
                 None => return,
             }
         }
@@ -175,7 +190,8 @@ impl Plan {
 
     /// Serial form of [`Plan::exec`] for one node.
     fn complete(&self, i: u32) {
-        if self.complete_node(i) {
+        let mut dead = Dead::new();
+        if self.complete_node(i, &mut dead) {
             for &c in self.consumers(i) {
                 self.cancel[c as usize].store(true, Ordering::Relaxed);
             }
@@ -192,7 +208,7 @@ impl Plan {
 
     /// Runs, cancels or skips node `i`; returns whether it ended failed (so
     /// its consumers must be cancelled).
-    fn complete_node(&self, i: u32) -> bool {
+    fn complete_node(&self, i: u32, dead: &mut Dead) -> bool {
         let node = &*self.nodes[i as usize];
         match self.prior[i as usize] {
             Claim::Idle => {}
@@ -257,8 +273,9 @@ impl Plan {
                     self.pending[i as usize].store(RAN, Ordering::Relaxed);
                     // SAFETY: a lent plan: no handle outside sees this node,
                     // and only this thread reads its inputs (it ran them).
-                    // Inputs whose last consumer this was are freed here.
-                    drop(unsafe { node.head().take_deps() });
+                    // Inputs whose last consumer this was are freed when
+                    // `dead` is.
+                    dead.push(unsafe { node.head().take_deps() });
                 }
                 false
             }
