@@ -3,12 +3,23 @@
 //! plan runs (the plan itself, or, when the plan is *lent*, the nodes' own
 //! consumers).
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use super::{busy, Plan};
 use crate::graph::error::DelayedError;
 use crate::graph::node::{AnyNode, Claim};
+
+/// The largest number of nodes (and of edges) a walk reserves room for
+/// before it has seen the graph: small enough that a small graph computed
+/// after a large one does not pay for arrays from `mmap`.
+const HINT_CAP: usize = 1 << 12;
+
+thread_local! {
+    /// The nodes and edges of this thread's last walk.
+    static WALK_HINT: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
 
 impl Plan {
     /// Claims every node reachable from `roots`; with `keep_edges`, keeps
@@ -29,14 +40,18 @@ impl Plan {
         keep_edges: bool,
         lend: bool,
     ) -> Result<Plan, DelayedError> {
+        // Sized from this thread's last walk (up to `HINT_CAP`): a program
+        // computes graphs of one size again and again, and growing eight
+        // arrays by doubling copies each of them about twice.
+        let (hint_n, hint_e) = WALK_HINT.with(Cell::get);
         let mut plan = Plan {
-            nodes: Vec::new(),
-            prior: Vec::new(),
-            pending: Vec::new(),
-            cancel: Vec::new(),
+            nodes: Vec::with_capacity(hint_n),
+            prior: Vec::with_capacity(hint_n),
+            pending: Vec::with_capacity(hint_n),
+            cancel: Vec::with_capacity(hint_n),
             succ_off: Vec::new(),
             succ: Vec::new(),
-            order: Vec::new(),
+            order: Vec::with_capacity(hint_n),
             abort: AtomicBool::new(false),
             first: OnceLock::new(),
             cancelled: AtomicUsize::new(0),
@@ -50,8 +65,8 @@ impl Plan {
         };
         let mut root_at: Vec<u32> = Vec::new();
         // Reads of each node's result: one per consuming edge, one per root.
-        let mut reads: Vec<u32> = Vec::new();
-        let mut edges: Vec<(u32, u32)> = Vec::new();
+        let mut reads: Vec<u32> = Vec::with_capacity(hint_n);
+        let mut edges: Vec<(u32, u32)> = Vec::with_capacity(hint_e);
         let mut stack: Vec<(u32, u32)> = Vec::new();
         for root in roots {
             let known = plan.nodes.len();
@@ -100,6 +115,7 @@ impl Plan {
             }
         }
         let n = plan.nodes.len();
+        WALK_HINT.with(|h| h.set((n.min(HINT_CAP), edges.len().min(HINT_CAP))));
         // Consumers as flat arrays (a counting sort of the edges).
         let mut off = vec![0u32; n + 1];
         for &(d, _) in &edges {
