@@ -301,8 +301,7 @@ impl<T: Send + 'static> IntoDelayed<Vec<T>> for Vec<Delayed<T>> {
 impl<T: Clone + Send + Sync + 'static> IntoDelayed<Vec<T>> for &[Delayed<T>] {
     type Input = Range<T>;
     fn into_input(self, deps: &mut DepList) -> Range<T> {
-        let start = deps.0.len() as u32;
-        // Cloned straight into the task's input list (no `Vec` between).
+        let start = deps.0.len() as u32; // cloned straight into the list
         deps.0.extend(self.iter().map(|d| d.clone().node));
         Range(start, deps.0.len() as u32, PhantomData)
     }

@@ -67,8 +67,7 @@ impl Head {
         unsafe { &*self.deps.get() }
     }
 
-    /// Takes the input list out of the node (which then has none), so
-    /// that inputs whose last consumer this was are freed now.
+    /// Takes the input list out of the node (which then has none).
     ///
     /// # Safety
     /// No other thread reads this node's inputs, now or later: the caller
