@@ -107,3 +107,55 @@ fn inputs_past_the_inline_three_keep_their_order() {
     }
     drop(x);
 }
+
+static NAP: TaskSite = TaskSite::new("nap");
+
+/// `mix`, after sleeping `us` microseconds.
+fn nap(at: u64, us: u64, xs: Vec<Delayed<u64>>) -> Delayed<u64> {
+    let mut deps = DepList::new();
+    let xs = <Vec<Delayed<u64>> as IntoDelayed<Vec<u64>>>::into_input(xs, &mut deps);
+    task(&NAP, deps, move |i| {
+        let xs: Vec<u64> = xs.resolve(i)?;
+        std::thread::sleep(std::time::Duration::from_micros(us));
+        Ok(xs.iter().fold(at, |h, &x| {
+            (h ^ x).wrapping_mul(0xBF58_476D_1CE4_E5B9).rotate_left(17)
+        }))
+    })
+}
+
+/// A stencil whose tasks take from nothing to well past a waiting
+/// thread's patience (50 µs): threads wait for the next node and give up,
+/// nodes are handed on to waiting threads or to new ones, and the input
+/// lists of a lent graph are freed in every order; the result stays the
+/// serial walk's.
+#[test]
+fn threads_that_wait_and_give_up_give_the_serial_result() {
+    let build = || {
+        let width = 3;
+        let mut row: Vec<Delayed<u64>> = (0..width).map(|p| nap(p, 0, Vec::new())).collect();
+        for t in 1..40u64 {
+            row = (0..width)
+                .map(|p| {
+                    let ins = row[p.saturating_sub(1) as usize..(p as usize + 2).min(3)].to_vec();
+                    // 0 to 120 µs, scattered (a fixed hash of the position).
+                    let us = (t * 7 + p * 13).wrapping_mul(0x9E37_79B9) % 121;
+                    nap(t * 3 + p, us, ins)
+                })
+                .collect();
+        }
+        nap(99, 0, row)
+    };
+    let want = compute_with(Backend::Serial, build()).unwrap();
+    for threads in [2, 3, 4] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        for _ in 0..5 {
+            let got = pool
+                .install(|| compute_with(Backend::Threads, build()))
+                .unwrap();
+            assert_eq!(got, want, "{threads} threads");
+        }
+    }
+}
