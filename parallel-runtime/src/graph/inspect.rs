@@ -79,11 +79,19 @@ impl Graph {
         let mut nodes: Vec<GNode> = Vec::new();
         let mut root_ix = Vec::new();
         // Iterative post-order: inputs get their index before consumers.
-        let mut stack: Vec<(Arc<dyn AnyNode>, usize)> = Vec::new();
-        for r in roots.0 {
-            stack.push((r, 0));
+        // The nodes are borrowed, never cloned: a count taken here, even
+        // for a moment, made a compute running on another thread (of a
+        // graph that shares a node with this one) take a node below it for
+        // one a handle outside still wants, and read its result by cloning,
+        // which fails when its handle was never cloned. Borrowing is enough:
+        // every node stays alive while `c` is borrowed, and no compute
+        // takes its inputs away (a graph a handle reaches is never lent).
+        let mut stack: Vec<(&dyn AnyNode, usize)> = Vec::new();
+        for r in &roots.0 {
+            stack.push((&**r, 0));
             while let Some((node, k)) = stack.last_mut() {
-                let ptr = Arc::as_ptr(node) as *const ();
+                let node: &dyn AnyNode = *node;
+                let ptr = addr(node);
                 if *k == 0 && seen.contains_key(&ptr) {
                     stack.pop();
                     continue;
@@ -97,16 +105,16 @@ impl Graph {
                     h.deps()
                 };
                 if *k < deps.len() {
-                    let d = deps[*k].clone();
+                    let d: &dyn AnyNode = &*deps[*k];
                     *k += 1;
-                    if !seen.contains_key(&(Arc::as_ptr(&d) as *const ())) {
+                    if !seen.contains_key(&addr(d)) {
                         stack.push((d, 0));
                     }
                     continue;
                 }
                 let deps_ix = deps
                     .iter()
-                    .filter_map(|d| seen.get(&(Arc::as_ptr(d) as *const ())).copied())
+                    .filter_map(|d| seen.get(&addr(&**d)).copied())
                     .collect();
                 seen.insert(ptr, nodes.len());
                 nodes.push(GNode {
@@ -123,11 +131,9 @@ impl Graph {
                 stack.pop();
             }
         }
-        // Roots, in the order given (found again by pointer).
-        let mut again = Roots::default();
-        c.roots(&mut again);
-        for r in again.0 {
-            if let Some(&i) = seen.get(&(Arc::as_ptr(&r) as *const ())) {
+        // Roots, in the order given.
+        for r in &roots.0 {
+            if let Some(&i) = seen.get(&addr(&**r)) {
                 root_ix.push(i);
             }
         }
@@ -268,6 +274,11 @@ impl Graph {
             .collect();
         svg::draw(&nodes)
     }
+}
+
+/// A node's address, which identifies it.
+fn addr(node: &dyn AnyNode) -> *const () {
+    node as *const dyn AnyNode as *const ()
 }
 
 fn id(key: &TaskKey) -> (&'static str, u64) {
