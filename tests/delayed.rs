@@ -568,27 +568,15 @@ fn big_inputs_can_be_shared_through_arc() {
 fn traced_tasks_name_their_keys_and_inputs() {
     // Tracing is process-wide: run in a child process.
     if std::env::var_os("DELAYED_TRACE_CHILD").is_none() {
-        let dir = std::env::temp_dir().join(format!("delayed-trace-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("trace.json");
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "traced_tasks_name_their_keys_and_inputs"])
-            .env("DELAYED_TRACE_CHILD", "1")
-            .env("PARALLEL_TRACE", &path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let events = parallel_tests::trace_of_child(
+            "traced_tasks_name_their_keys_and_inputs",
+            "DELAYED_TRACE_CHILD",
         );
-        let events = parallel_runtime::trace::read(&path).unwrap();
         let tasks: Vec<_> = events.iter().filter(|e| e.cat == "task").collect();
         assert_eq!(tasks.len(), 3, "{events:?}");
         let add = tasks.iter().find(|e| e.name == "add").unwrap();
         assert_eq!(add.args["deps"].as_array().unwrap().len(), 2);
         assert!(add.args["waited_on"].as_str().unwrap().starts_with("inc-"));
-        let _ = std::fs::remove_dir_all(&dir);
         return;
     }
     assert_eq!(add(inc(1), inc(2)).compute().unwrap(), 5);

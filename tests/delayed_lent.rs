@@ -1040,25 +1040,10 @@ fn a_value_that_panics_when_freed_during_the_run_ends_the_compute() {
 #[test]
 fn traced_lent_tasks_keep_their_inputs_in_the_trace() {
     if std::env::var_os("LENT_TRACE_CHILD").is_none() {
-        let dir = std::env::temp_dir().join(format!("delayed-lent-trace-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("trace.json");
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "traced_lent_tasks_keep_their_inputs_in_the_trace",
-            ])
-            .env("LENT_TRACE_CHILD", "1")
-            .env("PARALLEL_TRACE", &path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let events = parallel_tests::trace_of_child(
+            "traced_lent_tasks_keep_their_inputs_in_the_trace",
+            "LENT_TRACE_CHILD",
         );
-        let events = parallel_runtime::trace::read(&path).unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
         let tasks: Vec<_> = events.iter().filter(|e| e.cat == "task").collect();
         let call = |e: &&parallel_runtime::trace::Event| e.args["call"].as_u64().unwrap();
         let first = tasks.iter().map(call).min().unwrap();

@@ -195,3 +195,26 @@ pub fn within<R: Send + 'static>(
         Err(_) => panic!("{what}: still running after {secs} s: it hung"),
     }
 }
+
+/// Runs test `test` of the current test binary again in a child process
+/// (tracing is process-wide) with the variable `marker` set, and
+/// `PARALLEL_TRACE` writing to a fresh file; returns the events it
+/// recorded. The child runs under a one-minute deadline; a failure of the
+/// child panics with its stderr.
+pub fn trace_of_child(test: &str, marker: &str) -> Vec<parallel_runtime::trace::Event> {
+    let dir = std::env::temp_dir().join(format!("{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let path = dir.join("trace.json");
+    let run = run_with_deadline(
+        Command::new(std::env::current_exe().unwrap_or_else(|e| panic!("this test binary: {e}")))
+            .args(["--exact", test])
+            .env(marker, "1")
+            .env("PARALLEL_TRACE", &path),
+        Duration::from_secs(60),
+    );
+    assert!(run.success, "{test} in a child process: {}", run.stderr);
+    let events =
+        parallel_runtime::trace::read(&path).unwrap_or_else(|e| panic!("the trace of {test}: {e}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    events
+}
