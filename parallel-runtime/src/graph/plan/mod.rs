@@ -24,9 +24,9 @@
 //! that ran drops its input list, so each node is freed by the thread that
 //! ran its last consumer, while the other threads go on, instead of the
 //! whole graph on the calling thread after the run, with the pool idle.
-//! Any other graph is owned by the plan, and its nodes are given back in
-//! the state the compute left them in ([`Plan::release`]) for the handles
-//! that still reach them.
+//! Any other graph stays whole: its nodes are given back in the state the
+//! compute left them in ([`Plan::release`]) for the handles that still
+//! reach them, and freed with the last of those handles.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
