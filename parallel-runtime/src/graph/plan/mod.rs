@@ -275,7 +275,11 @@ impl Plan {
                     // and only this thread reads its inputs (it ran them).
                     // Inputs whose last consumer this was are freed when
                     // `dead` is.
-                    dead.push(unsafe { node.head().take_deps() });
+                    let mut deps = unsafe { node.head().take_deps() };
+                    // Freed last input first, as a node dropped whole frees
+                    // its inputs (`Drop for TaskNode`).
+                    deps.reverse();
+                    dead.push(deps);
                 }
                 false
             }
