@@ -270,16 +270,23 @@ impl Plan {
         match result {
             Ok(()) => {
                 if self.lent {
-                    self.pending[i as usize].store(RAN, Ordering::Relaxed);
-                    // SAFETY: a lent plan: no handle outside sees this node,
-                    // and only this thread reads its inputs (it ran them).
-                    // Inputs whose last consumer this was are freed when
-                    // `dead` is.
-                    let mut deps = unsafe { node.head().take_deps() };
-                    // Freed last input first, as a node dropped whole frees
-                    // its inputs (`Drop for TaskNode`).
-                    deps.reverse();
-                    dead.push(deps);
+                    // Only a node with consumers can be freed during the run
+                    // (the roots are `held`), and only one with inputs has
+                    // any to let go of.
+                    if !self.consumers(i).is_empty() {
+                        self.pending[i as usize].store(RAN, Ordering::Relaxed);
+                    }
+                    if !node.head().deps().is_empty() {
+                        // SAFETY: a lent plan: no handle outside sees this
+                        // node, and only this thread reads its inputs (it
+                        // ran them). Inputs whose last consumer this was are
+                        // freed when `dead` is.
+                        let mut deps = unsafe { node.head().take_deps() };
+                        // Freed last input first, as a node dropped whole
+                        // frees its inputs (`Drop for TaskNode`).
+                        deps.reverse();
+                        dead.push(deps);
+                    }
                 }
                 false
             }

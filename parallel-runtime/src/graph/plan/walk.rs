@@ -141,23 +141,26 @@ impl Plan {
             plan.ends = Some((0..n).map(|_| AtomicU64::new(0)).collect());
         }
         // A node whose `Arc` is held by more than its consuming edges, the
-        // handles of the roots being computed and `held` has a handle
-        // outside: keep its result for it.
-        for &r in &root_at {
-            reads[r as usize] += 1; // `held`'s count, undone below
-        }
-        let mut any_kept = false;
+        // handles of the roots being computed and `held` (one more count
+        // for a root, corrected below) has a handle outside: keep its
+        // result for it.
+        let mut kept_nodes = 0usize;
         for (node, &r) in plan.nodes.iter().zip(&reads) {
             let kept = Arc::strong_count(node) > r as usize;
-            any_kept |= kept;
+            kept_nodes += usize::from(kept);
             let h = node.head();
             h.kept.store(kept, Ordering::Relaxed);
             h.remaining.store(r as usize, Ordering::Relaxed);
         }
         for &r in &root_at {
-            let h = plan.nodes[r as usize].head();
-            h.remaining.fetch_sub(1, Ordering::Relaxed);
+            let node = &plan.nodes[r as usize];
+            if Arc::strong_count(node) == reads[r as usize] as usize + 1 {
+                // Only `held` made it look kept.
+                node.head().kept.store(false, Ordering::Relaxed);
+                kept_nodes -= 1;
+            }
         }
+        let any_kept = kept_nodes > 0;
         // Lent: nothing outside reaches the graph. Each node stays alive
         // while the plan may touch it: a root through `held`, any other node
         // through the input list of a consumer that has not run yet (it has
@@ -229,10 +232,11 @@ impl Plan {
 
 impl Drop for Plan {
     fn drop(&mut self) {
-        // These `Arc`s own nothing (`visit`): `held` then lets go of the
-        // roots, and with them of every node still alive.
-        for node in self.nodes.drain(..) {
-            std::mem::forget(node);
-        }
+        // These `Arc`s own nothing (`visit`): forgotten, not dropped.
+        // `held` then lets go of the roots, and with them of every node
+        // still alive.
+        // SAFETY: a length of 0 is within the capacity, and the elements
+        // need no drop (they own no count).
+        unsafe { self.nodes.set_len(0) };
     }
 }
