@@ -196,6 +196,13 @@ impl DepList {
         self.0.push(node);
         i
     }
+
+    /// Appends `nodes` (one `extend`) as the inputs of one `Vec` argument.
+    fn extend<T>(&mut self, nodes: impl Iterator<Item = Arc<dyn AnyNode>>) -> Range<T> {
+        let start = self.0.len() as u32;
+        self.0.extend(nodes);
+        Range(start, self.0.len() as u32, PhantomData)
+    }
 }
 
 /// One argument of a task, as the task keeps it until it runs.
@@ -291,19 +298,14 @@ impl<T: Clone + Send + Sync + 'static> IntoDelayed<T> for &Delayed<T> {
 impl<T: Send + 'static> IntoDelayed<Vec<T>> for Vec<Delayed<T>> {
     type Input = Range<T>;
     fn into_input(self, deps: &mut DepList) -> Range<T> {
-        let start = deps.0.len() as u32;
-        // One `extend` (sized up front from the `Vec`), not a push each.
-        deps.0.extend(self.into_iter().map(|d| d.node));
-        Range(start, deps.0.len() as u32, PhantomData)
+        deps.extend(self.into_iter().map(|d| d.node))
     }
 }
 
 impl<T: Clone + Send + Sync + 'static> IntoDelayed<Vec<T>> for &[Delayed<T>] {
     type Input = Range<T>;
     fn into_input(self, deps: &mut DepList) -> Range<T> {
-        let start = deps.0.len() as u32; // cloned straight into the list
-        deps.0.extend(self.iter().map(|d| d.clone().node));
-        Range(start, deps.0.len() as u32, PhantomData)
+        deps.extend(self.iter().map(|d| d.clone().node)) // no `Vec` between
     }
 }
 
@@ -486,11 +488,8 @@ fn compute_here<C: Compute>(backend: Backend, c: C) -> Result<C::Output, Delayed
         None => unsafe { c.finish() },
     };
     plan.release();
-    // Freed here, before `compute` returns (about 75 ns a node). Handing
-    // the nodes to a pool thread was tried and withdrawn: on a 16-core
-    // machine back-to-back graphs got slower end to end (Task Bench
-    // stencil_1d METG 3.03 -> 3.59 us with 2 threads), the free competing
-    // with the next graph (docs/performance.md, "On a 16-core machine").
+    // What is left of a lent graph (its roots) is freed here, before
+    // `compute` returns; the rest went during the run (`plan/mod.rs`).
     drop(plan);
     crate::trace::flush_if_top_level();
     out
