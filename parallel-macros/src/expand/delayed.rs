@@ -115,9 +115,10 @@ fn builder(
         let (i, t) = (&prm.ident, &prm.ty);
         quote_spanned!(t.span()=> #i: impl #p::IntoDelayed<#t>)
     });
+    let deps = deps_ident();
     let to_inputs = m.params.iter().map(|prm| {
         let (i, t) = (&prm.ident, &prm.ty);
-        quote_spanned!(t.span()=> let #i = <_ as #p::IntoDelayed<#t>>::into_input(#i, &mut __deps);)
+        quote_spanned!(t.span()=> let #i = <_ as #p::IntoDelayed<#t>>::into_input(#i, &mut #deps);)
     });
     let task_call = task_call(m, p, outcome);
     let register = register_types(m, p, value_ty);
@@ -139,7 +140,7 @@ fn builder(
         #vis fn #name(#(#params),*) -> #p::Delayed<#value_ty> {
             static __SITE: #p::TaskSite = #p::TaskSite::new(#site_name);
             #[allow(unused_mut)]
-            let mut __deps = #p::DepList::new();
+            let mut #deps = #p::DepList::new();
             #(#to_inputs)*
             #register
             #task_call
@@ -160,14 +161,40 @@ fn register_types(m: &FnModel, p: &TokenStream, value_ty: &TokenStream) -> Token
             tys.push(quote!(#elem));
         }
     }
+    // A type holding a reference (`&'static str`) is only named: probing it
+    // for serde picked `Deserialize<'de>` for one `'de`, a compile error
+    // ("implementation of `Deserialize` is not general enough") at the
+    // attribute, where `DeserializeOwned` wants all of them.
+    let probes = tys.iter().map(|t| {
+        if has_reference(t.clone()) {
+            quote!((&&#p::GraphProbe::<#t>::new()))
+        } else {
+            quote!((&&&#p::GraphProbe::<#t>::new()))
+        }
+    });
     quote! {
         static __TYPES: ::std::sync::Once = ::std::sync::Once::new();
         __TYPES.call_once(|| {
             #[allow(unused_imports)]
             use #p::{GraphNamed as _, GraphOpaque as _, GraphViaSerde as _};
-            #(#p::delayed_register((&&&#p::GraphProbe::<#tys>::new()).graph_type());)*
+            #(#p::delayed_register(#probes.graph_type());)*
         });
     }
+}
+
+/// The builder's list of inputs: hygienic, so that a parameter of the
+/// same name (`__deps`) does not take its place.
+fn deps_ident() -> syn::Ident {
+    syn::Ident::new("__deps", Span::mixed_site())
+}
+
+/// Whether a type, as tokens, holds a reference (a `&` anywhere in it).
+fn has_reference(ty: TokenStream) -> bool {
+    ty.into_iter().any(|t| match t {
+        proc_macro2::TokenTree::Punct(p) => p.as_char() == '&',
+        proc_macro2::TokenTree::Group(g) => has_reference(g.stream()),
+        _ => false,
+    })
 }
 
 /// `T` of a parameter written `Vec<T>` (which also takes a
@@ -191,17 +218,25 @@ fn vec_element(ty: &syn::Type) -> Option<&syn::Type> {
 /// at the return type: a result that cannot cross threads is reported there.
 fn task_call(m: &FnModel, p: &TokenStream, outcome: &Outcome) -> TokenStream {
     let name = m.name();
+    let (deps, inputs) = (
+        deps_ident(),
+        syn::Ident::new("__inputs", Span::mixed_site()),
+    );
     let out_span = m.output_span(Span::call_site());
     let idents = m.params.iter().map(|prm| &prm.ident);
     let resolve = m.params.iter().map(|prm| {
         let (i, t) = (&prm.ident, &prm.ty);
-        quote_spanned!(t.span()=> let #i = <_ as #p::Input<#t>>::resolve(#i, __inputs)?;)
+        // `allow`: a `()` parameter (an ordering edge) is a unit `let`.
+        quote_spanned!(t.span()=>
+            #[allow(clippy::let_unit_value)]
+            let #i = <_ as #p::Input<#t>>::resolve(#i, #inputs)?;
+        )
     });
     let task_fn = respan(quote!(#p::delayed_task), out_span);
     let wrap = &outcome.wrap;
     quote_spanned! {out_span=>
-        #task_fn(&__SITE, __deps, move |__inputs| {
-            let _ = __inputs;
+        #task_fn(&__SITE, #deps, move |#inputs| {
+            let _ = #inputs;
             #(#resolve)*
             #wrap(#name::call(#(#idents),*))
         })

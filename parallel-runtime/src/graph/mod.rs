@@ -382,17 +382,7 @@ impl<T: Send + 'static> Compute for Delayed<T> {
     }
     unsafe fn finish(self) -> Result<T, DelayedError> {
         // SAFETY: the graph ran; this root is one of the counted reads.
-        unsafe { self.typed().read() }.map_err(|f| {
-            DelayedError::new(
-                Arc::new(error::Failure {
-                    key: self.key(),
-                    kind: f.kind,
-                    message: f.message,
-                    error: std::sync::Mutex::new(f.error),
-                }),
-                0,
-            )
-        })
+        unsafe { outcome::read_root(self.typed()) }
     }
 }
 
@@ -481,7 +471,16 @@ fn compute_here<C: Compute>(backend: Backend, c: C) -> Result<C::Output, Delayed
     let mut roots = Roots::default();
     c.roots(&mut roots);
     let plan = Plan::discover(roots.0, false, true)?;
-    plan.run(backend);
+    // A destructor of the user's that panics during the run (of a value or
+    // a task the run frees, outside any task) ends the compute with its
+    // panic, once the claims are released: else every handle of the graph
+    // stayed claimed, and each later compute of one said `Busy`.
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan.run(backend)));
+    if let Err(panic) = run {
+        plan.release();
+        drop(plan);
+        std::panic::resume_unwind(panic);
+    }
     let out = match plan.error() {
         Some(e) => Err(e),
         // SAFETY: the graph of these roots ran without failure.

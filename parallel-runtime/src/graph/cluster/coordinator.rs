@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use super::exchange::{Exec, Out, Outcome, Placed, Status};
-use super::message::{kind_of, msg_frame, parse, trace_transfer, value_task, Frame, Msg};
+use super::message::{
+    kind_code, kind_of, msg_frame, no_panic, parse, trace_transfer, value_task, Frame, Msg,
+};
 use crate::graph::error::{Failure, FailureKind};
 use crate::graph::node::Claim;
 use crate::mpi::{Comm, Error, Lane};
@@ -122,6 +124,78 @@ pub(crate) fn run(g: &Placed<'_>, lane: &mut Lane<'_>) -> Result<Outcome, Error>
         aborts_from: co.aborts_from,
         sent: co.sent,
         received: co.received,
+    })
+}
+
+/// This rank's part of `g` when it cannot run it: task `bad`, whose result
+/// must move between ranks, has a type this rank cannot encode or decode
+/// (`failure`). Nothing runs here; each rank that waits for a result of
+/// this rank gets the failure in its place (which cancels what depends on
+/// it there), every other rank an `Abort`, and the frames other ranks send
+/// here are taken and dropped, so that the run ends on every rank with
+/// this failure, whatever the other ranks know of the type (their
+/// registries may differ from this one's).
+pub(crate) fn refuse(
+    g: &Placed<'_>,
+    lane: &mut Lane<'_>,
+    (bad, failure): (u32, Arc<Failure>),
+) -> Result<Outcome, Error> {
+    let me = lane.rank() as u32;
+    let n = g.nodes.len();
+    let mine = |i: usize| g.owner[i] == me;
+    let mut from = vec![0usize; lane.size()];
+    for i in (0..n).filter(|&i| !mine(i) && g.dests[i].contains(&me)) {
+        from[g.owner[i] as usize] += 1;
+    }
+    for (r, &k) in from.iter().enumerate().filter(|&(_, &k)| k > 0) {
+        lane.expect(r, k)?;
+    }
+    let mut expected: usize = from.iter().sum();
+    let abort = msg_frame(&Msg::Abort);
+    for r in (0..lane.size()).filter(|&r| r != me as usize) {
+        lane.send(r, abort.clone())?;
+    }
+    let mut cancelled = 0;
+    for i in (0..n).filter(|&i| mine(i)) {
+        cancelled += usize::from(g.prior[i] == Claim::Idle && i != bad as usize);
+        if g.dests[i].is_empty() {
+            continue;
+        }
+        let frame = msg_frame(&Msg::Failed {
+            task: i as u32,
+            origin: bad,
+            kind: kind_code(failure.kind),
+            message: failure.message.clone(),
+        });
+        for &d in &g.dests[i] {
+            lane.send(d as usize, frame.clone())?;
+        }
+    }
+    let mut aborts_from = Vec::new();
+    while expected > 0 {
+        let Some((r, frame)) = lane.poll()? else {
+            std::thread::yield_now();
+            continue;
+        };
+        match parse(Lane::payload(&frame)) {
+            Ok(Frame::Other(Msg::Abort)) => {
+                // Not one of the frames counted (as in `deliver`).
+                aborts_from.push(r);
+                lane.expect(r, 1)?;
+            }
+            Ok(_) => expected -= 1,
+            Err(e) => return Err(lane.garbled(r, e)),
+        }
+        lane.recycle(frame);
+    }
+    lane.flush()?;
+    Ok(Outcome {
+        failure: Some((bad, failure)),
+        cancelled,
+        aborted: true,
+        aborts_from,
+        sent: 0,
+        received: 0,
     })
 }
 
@@ -244,10 +318,13 @@ impl<'x> Coordinator<'x, '_, '_> {
                 let start = x.trace.then(crate::trace::now_us);
                 let node = &*x.g.nodes[task as usize];
                 let decode = x.g.types[task as usize].and_then(|t| t.wire).map(|w| w.1);
-                // SAFETY: this compute holds the claim of the node, which
-                // does not run here; its readers are released below.
                 let got = match decode {
-                    Some(decode) => unsafe { decode(node, bytes) },
+                    Some(decode) => no_panic("its `Deserialize`", || {
+                        // SAFETY: this compute holds the claim of the node,
+                        // which does not run here; its readers are released
+                        // below.
+                        unsafe { decode(node, bytes) }
+                    }),
                     None => Err("no decoder".to_owned()),
                 };
                 if let Some(start) = start {

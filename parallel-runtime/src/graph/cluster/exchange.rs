@@ -25,7 +25,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::lists::Lists;
-use super::message::{kind_code, msg_frame, trace_task, value_frame, Msg};
+use super::message::{kind_code, msg_frame, no_panic, trace_task, value_frame, Msg};
 use super::types::GraphType;
 use crate::graph::error::{Failure, FailureKind};
 use crate::graph::node::{AnyNode, Claim};
@@ -281,9 +281,12 @@ impl Exec<'_> {
             let Some((encode, _)) = ty.and_then(|t| t.wire) else {
                 unreachable!("parallel-runtime: a task sent across ranks without an encoder")
             };
-            // SAFETY: the task completed and its consumers are not
-            // released yet: nobody reads the value.
-            match unsafe { value_frame(i, node, encode) } {
+            let encoded = no_panic("its `Serialize`", || {
+                // SAFETY: the task completed and its consumers are not
+                // released yet: nobody reads the value.
+                unsafe { value_frame(i, node, encode) }
+            });
+            match encoded {
                 Ok(frame) => {
                     // The frame moves to the last rank (most results have
                     // one): a copy only for each further rank.

@@ -15,6 +15,7 @@ use super::types::Encode;
 use crate::graph::error::FailureKind;
 use crate::graph::node::AnyNode;
 use crate::mpi::{Lane, Tag};
+use crate::panic::PayloadText;
 
 /// The tag of a graph's frames (and the next, for long ones), on the
 /// compute's own communicator.
@@ -66,6 +67,22 @@ pub(super) unsafe fn value_frame(
     frame.extend_from_slice(&task.to_le_bytes());
     // SAFETY: forwarded.
     unsafe { encode(node, frame) }
+}
+
+/// Runs `f`, user code that encodes or decodes a value (`Serialize`,
+/// `Deserialize`): a panic in it is an error of its task, as a panic in
+/// the task is, and not a panic of the rank's thread (on a worker of the
+/// pool, that left the rank waiting for the task forever, and every other
+/// rank with it).
+pub(super) fn no_panic<R>(what: &str, f: impl FnOnce() -> Result<R, String>) -> Result<R, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let message = format!("{what} panicked: {}", PayloadText(&*payload));
+            crate::panic::drop_payload(payload);
+            Err(message)
+        }
+    }
 }
 
 /// The frame of `msg`.

@@ -141,7 +141,18 @@ pub(super) fn placed<C: Compute>(
     for &r in &root_ix {
         reads[r as usize] += u32::from(results.contains(&(me as u32)));
     }
-    let types = transfer_types(nodes, &owner, &dests)?;
+    // A type that cannot move makes this rank refuse to run (below): every
+    // rank that refuses tells the ranks waiting for its results, so that
+    // no rank waits forever when the ranks' registries differ (a type
+    // registered by `transferable`, or by a first call of a `#[delayed]`
+    // function, on some ranks only: each process has its own registry).
+    let (types, refused) = match transfer_types(nodes, &owner, &dests) {
+        Ok(types) => (types, None),
+        Err((i, message)) => {
+            let e = error_at(nodes, i, FailureKind::NotPlaceable, message);
+            (vec![None; n], Some((i, e.failure().clone())))
+        }
+    };
     let g = exchange::Placed {
         nodes,
         prior,
@@ -156,7 +167,11 @@ pub(super) fn placed<C: Compute>(
     let comm_err =
         |e: crate::mpi::Error| error_at(nodes, 0, FailureKind::Comm, e.to_string()).on_rank(me);
     let mut lane = Lane::new(comm, TAG).map_err(comm_err)?;
-    let outcome = coordinator::run(&g, &mut lane).map_err(comm_err)?;
+    let outcome = match refused {
+        None => coordinator::run(&g, &mut lane),
+        Some(failure) => coordinator::refuse(&g, &mut lane, failure),
+    }
+    .map_err(comm_err)?;
     let mine = owner.iter().filter(|&&o| o == me as u32).count();
     LAST.with(|l| {
         l.set(Some(ClusterStats {
@@ -170,13 +185,14 @@ pub(super) fn placed<C: Compute>(
     Ok(results.contains(&(me as u32)))
 }
 
-/// The type of each task whose result crosses ranks; an error, the same
-/// on every rank, for the first that cannot.
+/// The type of each task whose result crosses ranks; for the first that
+/// cannot, its position and why (the same on every rank whose registry of
+/// types is the same).
 fn transfer_types(
     nodes: &[Arc<dyn AnyNode>],
     owner: &[u32],
     dests: &Lists,
-) -> Result<Vec<Option<GraphType>>, DelayedError> {
+) -> Result<Vec<Option<GraphType>>, (u32, String)> {
     let mut seen: HashMap<std::any::TypeId, Option<GraphType>> = HashMap::new();
     let mut types = vec![None; nodes.len()];
     let mut last: Option<(std::any::TypeId, Option<GraphType>)> = None;
@@ -202,16 +218,12 @@ fn transfer_types(
             let message = format!(
                 "its result must move from rank {} to rank {to}, which consumes it, and {ty} is not \
                  `Serialize + DeserializeOwned`: derive them (and call \
-                 `parallel_runtime::graph::transferable::<T>()` for a type no #[delayed] function \
-                 returns), or pin the task and its consumers to one rank with `.on_rank(r)`",
+                 `parallel_runtime::graph::transferable::<T>()`, on every rank, for a type no \
+                 #[delayed] function of the graph returns), or pin the task and its consumers \
+                 to one rank with `.on_rank(r)`",
                 owner[i]
             );
-            return Err(error_at(
-                nodes,
-                i as u32,
-                FailureKind::NotPlaceable,
-                message,
-            ));
+            return Err((i as u32, message));
         }
         types[i] = t;
     }

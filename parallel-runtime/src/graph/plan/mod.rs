@@ -393,8 +393,10 @@ fn busy(key: TaskKey) -> DelayedError {
         Arc::new(Failure {
             key,
             kind: FailureKind::Busy,
-            message: "another `compute` is running this task at the same moment; compute both \
-                      results in one call (`compute((a, b))`) instead"
+            message: "another `compute` is running this task at the same moment (on another \
+                      thread, or the compute of the task asking: a task cannot compute part of \
+                      its own graph); compute both results in one call (`compute((a, b))`) \
+                      instead"
                 .to_owned(),
             error: Mutex::new(None),
         }),
