@@ -122,6 +122,15 @@ fn graphs_on_sub_communicators() {
     local("split", &[1, 2, 3, 4]);
 }
 
+/// `compute_on` on some ranks and `compute()` with the `mpi` backend on
+/// the others (under `mpirun` this waited for ever: the two calls made
+/// their collectives on different communicators).
+#[test]
+fn compute_on_and_compute_mixed_between_ranks() {
+    local("mixed_calls", &[1, 2, 3]);
+    under_mpirun("mixed_calls", &[2, 3]);
+}
+
 #[test]
 fn mpi_results() {
     for mode in [

@@ -20,8 +20,8 @@
 //! `big` (10^4 tasks wide and deep), `registry` (a type that only some
 //! ranks registered), `split` (graphs on sub-communicators), `codec` (a
 //! `Serialize` or `Deserialize` that fails or panics), and `mixed_calls`
-//! (`compute_on` on rank 0, `compute()` on the others: a known hang under
-//! real MPI, not run by the driver there). Each rank prints
+//! (`compute_on` on some ranks, `compute()` with the `mpi` backend on the
+//! others: it hung under real MPI). Each rank prints
 //! `rank R: ok MODE` when its checks passed; tests/delayed_mpi_redteam.rs
 //! runs it under deadlines.
 
@@ -1112,17 +1112,35 @@ fn codec(w: &Comm) -> Res {
 /// `compute_on` on some ranks, `compute()` across the world (the `mpi`
 /// backend) on the others: the same graph, another call.
 fn mixed_calls(w: &Comm) -> Res {
-    let g = sum_all((0..6).map(sq).collect::<Vec<_>>());
-    let r = if w.rank() == 0 {
-        compute_on(w, g)
-    } else {
-        compute_with(Backend::Mpi, g)
-    };
-    match r {
-        Ok(v) => ensure(v == 55, || format!("{v}")),
-        Err(e) => {
-            same_everywhere(w, &e)?;
-            Ok(())
+    // Rank 0 by `compute_on`, the others by `compute()` with the `mpi`
+    // backend, then the other way round, then all by `compute_on`, and
+    // `compute_on_root` with `compute()` elsewhere (a mismatch): each
+    // round's result equals the serial loop's, or every rank says why.
+    let expect: u64 = (0..6u64).map(|x| x * x).sum();
+    for round in 0..4 {
+        let g = sum_all((0..6).map(sq).collect::<Vec<_>>());
+        let by_compute_on = match round {
+            0 => w.rank() == 0,
+            1 => w.rank() != 0,
+            _ => true,
+        };
+        let r = if round == 3 && w.rank() == 0 {
+            compute_on_root(w, 0, g).map(|v| v.unwrap_or(0))
+        } else if by_compute_on {
+            compute_on(w, g)
+        } else {
+            compute_with(Backend::Mpi, g)
+        };
+        match (round, r) {
+            (0..=2, Ok(v)) => ensure(v == expect, || format!("round {round}: {v}"))?,
+            (0..=2, Err(e)) => return Err(format!("round {round}: {e}").into()),
+            (_, Ok(v)) if w.size() == 1 => ensure(v == expect, || format!("{v}"))?,
+            (_, Ok(v)) => return Err(format!("round 3: Ok({v}), expected a mismatch").into()),
+            (_, Err(e)) => {
+                ensure(e.kind() == FailureKind::GraphMismatch, || e.to_string())?;
+                same_everywhere(w, &e)?;
+            }
         }
     }
+    Ok(())
 }

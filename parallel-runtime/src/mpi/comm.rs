@@ -70,6 +70,12 @@ impl Comm {
         }
     }
 
+    /// Which communicator this is: the same for every [`Comm::handle`] of
+    /// it (they share its posted receives), different for a duplicate.
+    pub(crate) fn id(&self) -> usize {
+        Arc::as_ptr(&self.pending) as *const () as usize
+    }
+
     /// The receive side: the transport and the receives posted on it.
     pub(super) fn receiver(&self) -> Receiver<'_> {
         Receiver::new(&self.t, &self.pending)

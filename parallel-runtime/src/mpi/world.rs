@@ -18,8 +18,9 @@ enum World {
     /// its closure, not used by a map yet (a handle on a sub-communicator
     /// cannot be made without MPI's ownership of it, so it is borrowed).
     Borrowed(*const Comm),
-    /// The duplicate that maps use.
-    Ready(Comm),
+    /// The duplicate that maps use, and the [`Comm::id`] of the
+    /// communicator it duplicates.
+    Ready(Comm, usize),
     /// A communicator of one rank: maps run on this rank's pool alone.
     Alone,
 }
@@ -106,17 +107,20 @@ pub(crate) fn with_comm<T>(f: impl FnOnce(&Comm) -> T) -> Option<T> {
     WORLD.with(|w| {
         let mut w = w.borrow_mut();
         let dup = match w.as_ref() {
-            Some(World::Pending(world)) => Some(world.dup()),
+            Some(World::Pending(world)) => Some((world.dup(), world.id())),
             // SAFETY: a `Borrowed` entry exists only inside `Comm::install`
             // on this thread, which removes it before its `&self` ends (see
             // there), so the pointer is to a live `Comm`, used here on the
             // thread that borrowed it.
-            Some(World::Borrowed(comm)) => Some(unsafe { &**comm }.dup()),
+            Some(World::Borrowed(comm)) => {
+                let comm = unsafe { &**comm };
+                Some((comm.dup(), comm.id()))
+            }
             _ => None,
         };
-        if let Some(dup) = dup {
+        if let Some((dup, base)) = dup {
             match dup {
-                Ok(dup) => *w = Some(World::Ready(dup)),
+                Ok(dup) => *w = Some(World::Ready(dup, base)),
                 Err(e) => {
                     eprintln!(
                         "parallel-runtime: #[parallel_map] will not split work across ranks: {e}"
@@ -126,9 +130,24 @@ pub(crate) fn with_comm<T>(f: impl FnOnce(&Comm) -> T) -> Option<T> {
             }
         }
         match w.as_ref() {
-            Some(World::Ready(c)) => Some(f(c)),
+            Some(World::Ready(c, _)) => Some(f(c)),
             _ => None,
         }
+    })
+}
+
+/// Whether `comm` is the communicator installed on this thread (by
+/// `#[mpi_main]` or [`Comm::install`]), whose duplicate [`with_comm`] gives:
+/// a graph computed across it takes that duplicate, as `compute()` with
+/// the `mpi` backend does, so that ranks computing one graph by either
+/// call make the same collectives on the same communicator.
+pub(crate) fn is_installed(comm: &Comm) -> bool {
+    WORLD.with(|w| match w.borrow().as_ref() {
+        Some(World::Pending(world)) => world.id() == comm.id(),
+        // SAFETY: as in `with_comm`.
+        Some(World::Borrowed(c)) => unsafe { &**c }.id() == comm.id(),
+        Some(World::Ready(_, base)) => *base == comm.id(),
+        Some(World::Alone) | None => false,
     })
 }
 
@@ -144,7 +163,7 @@ pub(crate) fn active() -> bool {
     let installed = WORLD.with(|w| match w.borrow().as_ref() {
         None => None,
         Some(World::Alone) => Some(false),
-        Some(World::Pending(_) | World::Borrowed(_) | World::Ready(_)) => Some(true),
+        Some(World::Pending(_) | World::Borrowed(_) | World::Ready(..)) => Some(true),
     });
     installed.unwrap_or_else(|| {
         if let Err(e) = super::launcher::check_launcher() {

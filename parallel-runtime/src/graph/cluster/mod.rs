@@ -197,6 +197,15 @@ fn run_on<C: Compute>(
     root: Option<usize>,
     c: C,
 ) -> Result<Option<C::Output>, DelayedError> {
+    if dup && crate::mpi::world::is_installed(comm) {
+        // The world of this thread: computed on the duplicate `compute()`
+        // takes with the `mpi` backend (`or_here`), so that ranks that
+        // compute the graph by either call meet in the same collectives.
+        let handle = crate::mpi::world::with_comm(Comm::handle);
+        if let Some(handle) = handle {
+            return run_on(&handle, false, root, c);
+        }
+    }
     crate::pool::deep(|| {
         crate::config::ensure_pool();
         let own;
