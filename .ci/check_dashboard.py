@@ -47,7 +47,9 @@ def look(url, shot):
     dom = chromium("--virtual-time-budget=1500", "--dump-dom", url)
     assert dom.returncode == 0, dom.stderr[-2000:]
     html = dom.stdout
-    updates = int(re.search(r'<body data-updates="(\d+)"', html).group(1))
+    found = re.search(r'<body data-updates="(\d+)"', html)
+    assert found, f"not the dashboard's page (did the program end?): {html[:500]}"
+    updates = int(found.group(1))
     assert updates >= 1, "the page never read /state.json"
     jobs = {}
     for attrs in re.findall(r'<div class="job[^"]*"([^>]*)>', html):
@@ -69,7 +71,12 @@ def main():
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = dict(os.environ, PARALLEL_DASHBOARD=f"127.0.0.1:{port}")
-    proc = subprocess.Popen(program, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Long enough for both looks on a loaded machine (each starts Chromium
+    # twice): the demo's default ten seconds ran out before the second look
+    # once, and the page was Chromium's error page.
+    proc = subprocess.Popen(
+        program + ["--seconds", "30"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         wait_for(url + "state.json", proc)
         first, workers = look(url, os.path.join(out_dir, "dashboard-1.png"))
