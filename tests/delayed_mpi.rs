@@ -8,42 +8,17 @@ use std::process::Command;
 use std::time::Duration;
 
 const EXE: &str = env!("CARGO_BIN_EXE_mpi_graph");
-
-/// Runs `cmd`, killing it at `deadline`; returns (success, stdout+stderr).
-fn run_with_deadline(mut cmd: Command, deadline: Duration) -> (bool, String) {
-    let done = parallel_tests::run_with_deadline(&mut cmd, deadline);
-    (done.success, format!("{}{}", done.stdout, done.stderr))
-}
+const DRIVER: parallel_tests::RanksDriver = parallel_tests::RanksDriver {
+    exe: EXE,
+    name: "mpi_graph",
+};
 
 fn local(mode: &str, ranks: &[usize]) {
-    for &n in ranks {
-        let mut cmd = Command::new(EXE);
-        cmd.args([mode, "local", &n.to_string()]);
-        let (ok, out) = run_with_deadline(cmd, Duration::from_secs(60));
-        assert!(ok, "mpi_graph {mode} local {n} failed:\n{out}");
-        assert!(
-            out.contains(&format!("local world of {n}: ok {mode}")),
-            "{out}"
-        );
-    }
+    DRIVER.local(mode, ranks);
 }
 
 fn under_mpirun(mode: &str) {
-    if !cfg!(feature = "mpi") || !parallel_tests::mpirun_runs() {
-        println!("skipped: `mpi_graph {mode}` on MPI ranks needs `--features mpi` and mpirun");
-        return;
-    }
-    for n in [2, 4] {
-        let mut cmd = Command::new("mpirun");
-        cmd.args(["--oversubscribe", "-n", &n.to_string(), EXE, mode])
-            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-        let (ok, out) = run_with_deadline(cmd, Duration::from_secs(90));
-        assert!(ok, "mpirun -n {n} mpi_graph {mode} failed:\n{out}");
-        for r in 0..n {
-            assert!(out.contains(&format!("rank {r}: ok {mode}")), "{out}");
-        }
-    }
+    DRIVER.under_mpirun(mode, &[2, 4], &[]);
 }
 
 #[test]

@@ -5,56 +5,17 @@
 //! skipped with a printed reason otherwise. Every job runs under a
 //! deadline, so a hang fails the test.
 
-use std::process::Command;
-use std::time::Duration;
-
-const EXE: &str = env!("CARGO_BIN_EXE_graph_redteam");
-
-/// Runs `cmd`, killing it at `deadline`; returns (success, stdout+stderr).
-fn run_with_deadline(mut cmd: Command, deadline: Duration) -> (bool, String) {
-    let done = parallel_tests::run_with_deadline(&mut cmd, deadline);
-    (done.success, format!("{}{}", done.stdout, done.stderr))
-}
+const DRIVER: parallel_tests::RanksDriver = parallel_tests::RanksDriver {
+    exe: env!("CARGO_BIN_EXE_graph_redteam"),
+    name: "graph_redteam",
+};
 
 fn local(mode: &str, ranks: &[usize]) {
-    for &n in ranks {
-        let mut cmd = Command::new(EXE);
-        cmd.args([mode, "local", &n.to_string()]);
-        let (ok, out) = run_with_deadline(cmd, Duration::from_secs(60));
-        assert!(ok, "graph_redteam {mode} local {n} failed:\n{out}");
-        assert!(
-            out.contains(&format!("local world of {n}: ok {mode}")),
-            "{out}"
-        );
-    }
+    DRIVER.local(mode, ranks);
 }
 
 fn under_mpirun(mode: &str, ranks: &[usize]) {
-    under_mpirun_with(mode, ranks, &[]);
-}
-
-/// Under `mpirun -n N` for each `N` of `ranks`, with the variables `env`
-/// passed to every rank (`-x`).
-fn under_mpirun_with(mode: &str, ranks: &[usize], env: &[(&str, &str)]) {
-    if !cfg!(feature = "mpi") || !parallel_tests::mpirun_runs() {
-        println!("skipped: `graph_redteam {mode}` on MPI ranks needs `--features mpi` and mpirun");
-        return;
-    }
-    for &n in ranks {
-        let mut cmd = Command::new("mpirun");
-        cmd.args(["--oversubscribe", "-n", &n.to_string()]);
-        for (k, v) in env {
-            cmd.env(k, v).args(["-x", k]);
-        }
-        cmd.args([EXE, mode])
-            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-        let (ok, out) = run_with_deadline(cmd, Duration::from_secs(90));
-        assert!(ok, "mpirun -n {n} graph_redteam {mode} failed:\n{out}");
-        for r in 0..n {
-            assert!(out.contains(&format!("rank {r}: ok {mode}")), "{out}");
-        }
-    }
+    DRIVER.under_mpirun(mode, ranks, &[]);
 }
 
 #[test]
@@ -153,6 +114,6 @@ fn mpi_failure_paths() {
 /// on a worker of the pool left every rank waiting, before).
 #[test]
 fn mpi_failure_paths_with_threads_on_each_rank() {
-    under_mpirun_with("codec", &[2, 3], &[("PARALLEL_NUM_THREADS", "2")]);
-    under_mpirun_with("registry", &[3], &[("PARALLEL_NUM_THREADS", "2")]);
+    DRIVER.under_mpirun("codec", &[2, 3], &[("PARALLEL_NUM_THREADS", "2")]);
+    DRIVER.under_mpirun("registry", &[3], &[("PARALLEL_NUM_THREADS", "2")]);
 }

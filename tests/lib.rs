@@ -218,3 +218,98 @@ pub fn trace_of_child(test: &str, marker: &str) -> Vec<parallel_runtime::trace::
     let _ = std::fs::remove_dir_all(&dir);
     events
 }
+
+/// The error of a graph's compute, which must be one.
+pub fn failed_compute<T: std::fmt::Debug>(
+    r: Result<T, parallel_runtime::DelayedError>,
+) -> Result<parallel_runtime::DelayedError, String> {
+    match r {
+        Ok(v) => Err(format!("expected an error, got Ok({v:?})")),
+        Err(e) => Ok(e),
+    }
+}
+
+/// The `main` of a test binary of modes run on MPI ranks (`BIN [MODE]
+/// [local N]`): `MODE` (else `default`) in a local world of `N` threads
+/// when asked (see [`run_local`]), else on `world`, printing `rank R: ok
+/// MODE`; an error names the rank.
+pub fn ranks_main(
+    world: &parallel_runtime::mpi::Comm,
+    default: &str,
+    run: impl Fn(&parallel_runtime::mpi::Comm, &str) -> Result<(), String> + Sync,
+) -> Result<(), String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = args.first().map_or(default, String::as_str).to_owned();
+    if let Some(done) = run_local(&args, &mode, |w| run(w, &mode)) {
+        return done;
+    }
+    run(world, &mode).map_err(|e| format!("rank {}: {e}", world.rank()))?;
+    println!("rank {}: ok {mode}", world.rank());
+    Ok(())
+}
+
+/// Runs the modes of a test binary built by [`ranks_main`] (`exe`, which
+/// messages call `name`), each job under a deadline so that a hang fails
+/// the test.
+pub struct RanksDriver {
+    /// The binary (`env!("CARGO_BIN_EXE_…")`).
+    pub exe: &'static str,
+    /// Its name in messages.
+    pub name: &'static str,
+}
+
+impl RanksDriver {
+    /// `MODE` in local worlds of each size of `ranks`, each of which must
+    /// print `local world of N: ok MODE`.
+    pub fn local(&self, mode: &str, ranks: &[usize]) {
+        for &n in ranks {
+            let mut cmd = Command::new(self.exe);
+            cmd.args([mode, "local", &n.to_string()]);
+            let done = run_with_deadline(&mut cmd, Duration::from_secs(60));
+            let out = format!("{}{}", done.stdout, done.stderr);
+            assert!(
+                done.success,
+                "{} {mode} local {n} failed:\n{out}",
+                self.name
+            );
+            assert!(
+                out.contains(&format!("local world of {n}: ok {mode}")),
+                "{out}"
+            );
+        }
+    }
+
+    /// `MODE` under `mpirun --oversubscribe -n N` for each `N` of `ranks`,
+    /// with the variables `env` passed to every rank (`-x`); every rank
+    /// must print `rank R: ok MODE`. Without `--features mpi` or `mpirun`,
+    /// prints that it is skipped and why.
+    pub fn under_mpirun(&self, mode: &str, ranks: &[usize], env: &[(&str, &str)]) {
+        if !cfg!(feature = "mpi") || !mpirun_runs() {
+            println!(
+                "skipped: `{} {mode}` on MPI ranks needs `--features mpi` and mpirun",
+                self.name
+            );
+            return;
+        }
+        for &n in ranks {
+            let mut cmd = Command::new("mpirun");
+            cmd.args(["--oversubscribe", "-n", &n.to_string()]);
+            for (k, v) in env {
+                cmd.env(k, v).args(["-x", k]);
+            }
+            cmd.args([self.exe, mode])
+                .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+                .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+            let done = run_with_deadline(&mut cmd, Duration::from_secs(90));
+            let out = format!("{}{}", done.stdout, done.stderr);
+            assert!(
+                done.success,
+                "mpirun -n {n} {} {mode} failed:\n{out}",
+                self.name
+            );
+            for r in 0..n {
+                assert!(out.contains(&format!("rank {r}: ok {mode}")), "{out}");
+            }
+        }
+    }
+}

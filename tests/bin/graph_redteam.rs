@@ -34,22 +34,15 @@ use parallel_runtime::graph::{
 use parallel_runtime::prelude::*;
 use parallel_runtime::serde::{Deserialize, Serialize};
 use parallel_runtime::Backend;
-use parallel_tests::ensure;
+use parallel_tests::{ensure, failed_compute};
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 
 #[mpi_main]
 fn main(world: Comm) -> Result<(), String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mode = args.first().map_or("values", String::as_str).to_owned();
-    if let Some(done) =
-        parallel_tests::run_local(&args, &mode, |w| run(w, &mode).map_err(|e| e.to_string()))
-    {
-        return done;
-    }
-    run(&world, &mode).map_err(|e| format!("rank {}: {e}", world.rank()))?;
-    println!("rank {}: ok {mode}", world.rank());
-    Ok(())
+    parallel_tests::ranks_main(&world, "values", |w, mode| {
+        run(w, mode).map_err(|e| e.to_string())
+    })
 }
 
 fn run(w: &Comm, mode: &str) -> Res {
@@ -79,14 +72,6 @@ fn serial<C: Compute>(c: C) -> Result<C::Output, String> {
 
 fn across<C: Compute>(w: &Comm, c: C) -> Result<C::Output, String> {
     compute_on(w, c).map_err(|e| format!("across ranks: {e}"))
-}
-
-/// The error of `r`, which must be one.
-fn failed<T: std::fmt::Debug>(r: Result<T, DelayedError>) -> Result<DelayedError, String> {
-    match r {
-        Ok(v) => Err(format!("expected an error, got Ok({v:?})")),
-        Err(e) => Ok(e),
-    }
 }
 
 /// Every rank returned an error of the same kind, function and rank (the
@@ -123,7 +108,7 @@ fn error_says<T: std::fmt::Debug>(
     kind: FailureKind,
     words: &[&str],
 ) -> Result<DelayedError, Box<dyn std::error::Error>> {
-    let e = failed(r)?;
+    let e = failed_compute(r)?;
     let text = e.to_string();
     ensure(
         e.kind() == kind && words.iter().all(|w| text.contains(w)),
@@ -637,7 +622,7 @@ fn mismatch(w: &Comm) -> Res {
         compute_on(w, back.on_rank(w.size() - 1))
     };
     if w.size() > 1 {
-        let e = failed(r)?;
+        let e = failed_compute(r)?;
         ensure(
             e.function() == "conv" && e.to_string().contains("another type"),
             || format!("a result type that differs: {e}"),
@@ -1095,7 +1080,7 @@ fn codec(w: &Comm) -> Res {
         let others: Vec<Delayed<u64>> = (0..8).map(sq).collect();
         let t = touchy(x).on_rank(0);
         let r = compute_on(w, (sum_all(others), untouch(t).on_rank(last)));
-        let e = failed(r)?;
+        let e = failed_compute(r)?;
         let text = e.to_string();
         ensure(e.function() == "touchy" && text.contains(says), || {
             format!("a value of {x} across ranks: {text}")

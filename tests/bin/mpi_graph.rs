@@ -20,22 +20,15 @@ use parallel_runtime::graph::{
 };
 use parallel_runtime::prelude::*;
 use parallel_runtime::Backend;
-use parallel_tests::ensure;
+use parallel_tests::{ensure, failed_compute};
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 
 #[mpi_main]
 fn main(world: Comm) -> Result<(), String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mode = args.first().map_or("results", String::as_str).to_owned();
-    if let Some(done) =
-        parallel_tests::run_local(&args, &mode, |w| run(w, &mode).map_err(|e| e.to_string()))
-    {
-        return done;
-    }
-    run(&world, &mode).map_err(|e| e.to_string())?;
-    println!("rank {}: ok {mode}", world.rank());
-    Ok(())
+    parallel_tests::ranks_main(&world, "results", |w, mode| {
+        run(w, mode).map_err(|e| e.to_string())
+    })
 }
 
 fn run(w: &Comm, mode: &str) -> Res {
@@ -48,14 +41,6 @@ fn run(w: &Comm, mode: &str) -> Res {
         "unmovable" => unmovable(w),
         "dies" => dies(w),
         other => Err(format!("unknown mode `{other}`").into()),
-    }
-}
-
-/// The error of `r`, which must be one.
-fn failed<T: std::fmt::Debug>(r: Result<T, DelayedError>) -> Result<DelayedError, String> {
-    match r {
-        Ok(v) => Err(format!("expected an error, got Ok({v:?})")),
-        Err(e) => Ok(e),
     }
 }
 
@@ -257,7 +242,7 @@ fn pins(w: &Comm) -> Res {
     ensure(s.tasks == want, || {
         format!("rank {} ran {} tasks, want {want}", w.rank(), s.tasks)
     })?;
-    let out_of_range = failed(compute_on(w, counted(1).on_rank(w.size() + 3)))?;
+    let out_of_range = failed_compute(compute_on(w, counted(1).on_rank(w.size() + 3)))?;
     ensure(out_of_range.kind() == FailureKind::NotPlaceable, || {
         out_of_range.to_string()
     })?;
@@ -282,7 +267,7 @@ fn fails(w: &Comm, panic: bool) -> Res {
     let bad = breaks(3, panic).on_rank(last);
     let dependent = add(&bad, 1).on_rank(0);
     let other = add(dependent, 2);
-    let err = failed(compute_on(w, (tree, other)))?;
+    let err = failed_compute(compute_on(w, (tree, other)))?;
     let text = err.to_string();
     let kind = if panic {
         FailureKind::Panicked
@@ -316,7 +301,7 @@ fn mismatch(w: &Comm) -> Res {
     } else {
         total(vec![step(&x, &x, &x)])
     };
-    let err = failed(compute_on(w, y))?;
+    let err = failed_compute(compute_on(w, y))?;
     let text = err.to_string();
     ensure(err.kind() == FailureKind::GraphMismatch, || text.clone())?;
     ensure(
@@ -385,7 +370,7 @@ fn mismatched_pins_and_roots(w: &Comm) -> Res {
 
 /// `r` must be a `GraphMismatch` whose text holds every one of `words`.
 fn mismatch_says(r: Result<u64, DelayedError>, words: &[&str]) -> Res {
-    let err = failed(r)?;
+    let err = failed_compute(r)?;
     let text = err.to_string();
     ensure(
         err.kind() == FailureKind::GraphMismatch && words.iter().all(|w| text.contains(w)),
@@ -418,7 +403,7 @@ fn unmovable(w: &Comm) -> Res {
     let before = RAN.load(Ordering::Relaxed);
     w.barrier().map_err(|e| e.to_string())?;
     let last = w.size() - 1;
-    let err = failed(compute_on(w, open(opaque(5).on_rank(last)).on_rank(0)))?;
+    let err = failed_compute(compute_on(w, open(opaque(5).on_rank(last)).on_rank(0)))?;
     let text = err.to_string();
     ensure(err.kind() == FailureKind::NotPlaceable, || text.clone())?;
     ensure(
