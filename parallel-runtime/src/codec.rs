@@ -50,7 +50,7 @@ pub struct CodecError(Kind);
 #[derive(Debug, thiserror::Error)]
 enum Kind {
     #[error("serialization failed: {0}")]
-    Postcard(#[from] postcard::Error),
+    Serde(#[from] WireError),
     #[error("the message holds a `{sent}`, but is received as `{expected}`")]
     WrongType { sent: String, expected: String },
     #[error(
@@ -74,7 +74,57 @@ enum Kind {
 
 impl From<postcard::Error> for CodecError {
     fn from(e: postcard::Error) -> Self {
-        CodecError(Kind::Postcard(e))
+        CodecError(Kind::Serde(WireError::Postcard(e)))
+    }
+}
+
+impl From<WireError> for CodecError {
+    fn from(e: WireError) -> Self {
+        CodecError(Kind::Serde(e))
+    }
+}
+
+/// The error of the codec's serializer and deserializer: one of postcard's
+/// (the format's own checks), or the text a value's own `Serialize` or
+/// `Deserialize` gave to serde's `Error::custom` (postcard's error keeps
+/// only that there was one; a user reading "Serde Serialization Error"
+/// could not tell which check of theirs failed).
+///
+/// The text is boxed twice so that `Result<(), WireError>`, which every
+/// call of the serializer returns, stays 16 bytes (two registers).
+#[derive(Debug)]
+pub(crate) enum WireError {
+    Postcard(postcard::Error),
+    #[allow(clippy::box_collection)]
+    Custom(Box<String>),
+}
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WireError::Postcard(e) => e.fmt(f),
+            WireError::Custom(text) => f.write_str(text),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
+
+impl From<postcard::Error> for WireError {
+    fn from(e: postcard::Error) -> Self {
+        WireError::Postcard(e)
+    }
+}
+
+impl serde::ser::Error for WireError {
+    fn custom<T: std::fmt::Display>(text: T) -> Self {
+        WireError::Custom(Box::new(text.to_string()))
+    }
+}
+
+impl serde::de::Error for WireError {
+    fn custom<T: std::fmt::Display>(text: T) -> Self {
+        WireError::Custom(Box::new(text.to_string()))
     }
 }
 
@@ -333,5 +383,42 @@ mod tests {
         let e = decode::<u32>(&[5]).unwrap_err().to_string();
         assert!(e.contains("not a value encoded by parallel-runtime"), "{e}");
         assert!(decode::<u32>(&b[..5]).is_err());
+    }
+
+    /// A value's own `Serialize` or `Deserialize` that fails with
+    /// `Error::custom` reaches the user with its text.
+    #[test]
+    fn a_custom_error_keeps_its_text() {
+        use serde::{Deserialize, Deserializer, Serializer};
+        #[derive(Debug)]
+        struct Odd(u8);
+        impl Serialize for Odd {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if self.0.is_multiple_of(2) {
+                    return Err(serde::ser::Error::custom(format!("{} is even", self.0)));
+                }
+                s.serialize_u8(self.0)
+            }
+        }
+        impl<'de> Deserialize<'de> for Odd {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                match u8::deserialize(d)? {
+                    9 => Err(serde::de::Error::custom("nine is refused")),
+                    x => Ok(Odd(x)),
+                }
+            }
+        }
+        let e = encode(&vec![Odd(1), Odd(4)]).unwrap_err().to_string();
+        assert_eq!(e, "serialization failed: 4 is even");
+        assert_eq!(decode::<Odd>(&encode(&Odd(3)).unwrap()).unwrap().0, 3);
+        let e = decode::<Vec<Odd>>(&encode(&vec![Odd(1), Odd(9)]).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "serialization failed: nine is refused");
+        // postcard's own checks keep their text.
+        let e = decode::<bool>(&encode(&2u8).unwrap()[..]).unwrap_err();
+        assert!(e.wrong_type().is_some(), "{e}");
+        let e = decode_bare::<bool>(&[2]).unwrap_err().to_string();
+        assert!(e.contains("bool"), "{e}");
     }
 }

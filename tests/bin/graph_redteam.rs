@@ -1072,9 +1072,11 @@ fn codec(w: &Comm) -> Res {
         return Ok(());
     }
     for (x, says) in [
-        (13u64, "could not be encoded"),
+        // The user's own text from `Error::custom`, not only that serde
+        // failed (postcard's error dropped it).
+        (13u64, "thirteen cannot be written"),
         (14, "fourteen panics when written"),
-        (15, "could not be decoded"),
+        (15, "fifteen cannot be read"),
         (16, "sixteen panics when read"),
     ] {
         let others: Vec<Delayed<u64>> = (0..8).map(sq).collect();

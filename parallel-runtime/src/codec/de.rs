@@ -1,7 +1,9 @@
 //! The codec's deserializer: postcard's wire format with postcard's checks
 //! and errors, and the bulk path of `bulk.rs` for `Vec`s of numbers.
 
-use postcard::Error;
+use postcard::Error as P;
+
+use super::WireError as Error;
 use serde::de::{DeserializeSeed, IntoDeserializer, Visitor};
 use serde::Deserialize;
 
@@ -30,7 +32,7 @@ impl<'de> De<'de, '_, '_> {
         let (&b, rest) = self
             .input
             .split_first()
-            .ok_or(Error::DeserializeUnexpectedEnd)?;
+            .ok_or(P::DeserializeUnexpectedEnd)?;
         self.input = rest;
         Ok(b)
     }
@@ -38,7 +40,7 @@ impl<'de> De<'de, '_, '_> {
     #[inline]
     fn take(&mut self, n: usize) -> Result<&'de [u8], Error> {
         if self.input.len() < n {
-            return Err(Error::DeserializeUnexpectedEnd);
+            return Err(P::DeserializeUnexpectedEnd.into());
         }
         let (head, rest) = self.input.split_at(n);
         self.input = rest;
@@ -54,7 +56,7 @@ impl<'de> De<'de, '_, '_> {
 
     #[inline]
     fn varint(&mut self, bits: u32) -> Result<u64, Error> {
-        take_varint(&mut self.input, bits)
+        Ok(take_varint(&mut self.input, bits)?)
     }
 
     #[inline]
@@ -69,17 +71,17 @@ impl<'de> De<'de, '_, '_> {
             out |= u128::from(b & 0x7F) << (7 * i);
             if b & 0x80 == 0 {
                 if i == 18 && b > 0x03 {
-                    return Err(Error::DeserializeBadVarint);
+                    return Err(P::DeserializeBadVarint.into());
                 }
                 return Ok(out);
             }
         }
-        Err(Error::DeserializeBadVarint)
+        Err(P::DeserializeBadVarint.into())
     }
 
     fn str(&mut self) -> Result<&'de str, Error> {
         let n = self.len()?;
-        std::str::from_utf8(self.take(n)?).map_err(|_| Error::DeserializeBadUtf8)
+        std::str::from_utf8(self.take(n)?).map_err(|_| Error::from(P::DeserializeBadUtf8))
     }
 }
 
@@ -90,13 +92,13 @@ impl<'de> serde::Deserializer<'de> for &mut De<'de, '_, '_> {
         false
     }
     fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
-        Err(Error::WontImplement)
+        Err(P::WontImplement.into())
     }
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.byte()? {
             0 => visitor.visit_bool(false),
             1 => visitor.visit_bool(true),
-            _ => Err(Error::DeserializeBadBool),
+            _ => Err(P::DeserializeBadBool.into()),
         }
     }
     fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -142,13 +144,14 @@ impl<'de> serde::Deserializer<'de> for &mut De<'de, '_, '_> {
     fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         let n = self.len()?;
         if n > 4 {
-            return Err(Error::DeserializeBadChar);
+            return Err(P::DeserializeBadChar.into());
         }
-        let s = std::str::from_utf8(self.take(n)?).map_err(|_| Error::DeserializeBadChar)?;
+        let s =
+            std::str::from_utf8(self.take(n)?).map_err(|_| Error::from(P::DeserializeBadChar))?;
         let mut chars = s.chars();
         match (chars.next(), chars.next()) {
             (Some(c), None) => visitor.visit_char(c),
-            _ => Err(Error::DeserializeBadChar),
+            _ => Err(P::DeserializeBadChar.into()),
         }
     }
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -169,7 +172,7 @@ impl<'de> serde::Deserializer<'de> for &mut De<'de, '_, '_> {
         match self.byte()? {
             0 => visitor.visit_none(),
             1 => visitor.visit_some(self),
-            _ => Err(Error::DeserializeBadOption),
+            _ => Err(P::DeserializeBadOption.into()),
         }
     }
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -230,10 +233,10 @@ impl<'de> serde::Deserializer<'de> for &mut De<'de, '_, '_> {
         visitor.visit_enum(self)
     }
     fn deserialize_identifier<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
-        Err(Error::WontImplement)
+        Err(P::WontImplement.into())
     }
     fn deserialize_ignored_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
-        Err(Error::WontImplement)
+        Err(P::WontImplement.into())
     }
 }
 

@@ -2,7 +2,9 @@
 //! against postcard in `codec/tests.rs`), with the bulk path of
 //! `bulk.rs` for sequences of numbers.
 
-use postcard::Error;
+use postcard::Error as P;
+
+use super::WireError as Error;
 use serde::ser::{
     SerializeMap, SerializeSeq, SerializeStruct, SerializeStructVariant, SerializeTuple,
     SerializeTupleStruct, SerializeTupleVariant,
@@ -45,7 +47,7 @@ impl Ser<'_> {
 
     #[inline]
     fn len(&mut self, len: Option<usize>) -> Result<&mut Self, Error> {
-        self.varint(len.ok_or(Error::SerializeSeqLengthUnknown)? as u64);
+        self.varint(len.ok_or(P::SerializeSeqLengthUnknown)? as u64);
         Ok(self)
     }
 }

@@ -43,6 +43,7 @@
 //!   dependencies, and draws them (DOT, SVG).
 
 mod claim;
+mod cloner;
 mod closure;
 pub(crate) mod cluster; // issue 12: graphs across MPI ranks (`compute_on`)
 mod error;

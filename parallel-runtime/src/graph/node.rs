@@ -17,14 +17,14 @@
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::fmt;
-use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use smallvec::SmallVec;
 
 pub(crate) use super::claim::{AtomicClaim, Claim};
+pub(crate) use super::cloner::Cloner;
 use super::error::{Failure, FailureKind};
 use super::key::{TaskKey, TaskSite};
 use crate::panic::PayloadText;
@@ -127,37 +127,6 @@ pub(crate) struct Node<T> {
     /// `T: Clone`): a result read by several consumers is cloned for all
     /// but the last.
     pub(crate) cloner: Cloner<T>,
-}
-
-/// `T::clone`, once recorded: a function pointer held as a raw pointer, so
-/// that recording it at every clone of a handle is an atomic load (and one
-/// store the first time), where a `OnceLock` took its slow path (a
-/// compare-and-swap and a wake-up check) on the first clone of every node:
-/// 4% of the time of a stencil graph of trivial tasks, built and computed.
-pub(crate) struct Cloner<T>(AtomicPtr<()>, PhantomData<fn(&T) -> T>);
-
-impl<T> Cloner<T> {
-    const fn new() -> Self {
-        Cloner(AtomicPtr::new(std::ptr::null_mut()), PhantomData)
-    }
-
-    /// Records `f` (always `<T as Clone>::clone`: every call stores the
-    /// same pointer).
-    #[inline]
-    pub(crate) fn set(&self, f: fn(&T) -> T) {
-        if self.0.load(Ordering::Relaxed).is_null() {
-            self.0.store(f as *mut (), Ordering::Release);
-        }
-    }
-
-    /// The recorded function, if a handle was ever cloned.
-    #[inline]
-    pub(crate) fn get(&self) -> Option<fn(&T) -> T> {
-        let p = self.0.load(Ordering::Acquire);
-        // SAFETY: the only non-null value ever stored is a `fn(&T) -> T`
-        // cast to a pointer by `set` (same size, checked by `transmute`).
-        (!p.is_null()).then(|| unsafe { std::mem::transmute::<*mut (), fn(&T) -> T>(p) })
-    }
 }
 
 /// A whole node: the typed part, then the task `F` in the same allocation
@@ -299,20 +268,18 @@ impl<T: Send + 'static> Node<T> {
                 }
             };
         }
+        // The read is counted even when `T::clone` panics, so that the
+        // readers after it still find the last of them.
+        let _counted = Counted(self, kept);
         // SAFETY: a shared read; the only writer (the last reader, above)
-        // waits until our decrement below.
-        let r = match unsafe { &*slot } {
+        // waits until our decrement, when `_counted` is dropped.
+        match unsafe { &*slot } {
             Slot::Value(v) => match self.cloner.get() {
                 Some(clone) => Ok(clone(v)),
                 None => Err(self.unavailable()),
             },
             _ => Err(self.unavailable()),
-        };
-        if h.remaining.fetch_sub(1, Ordering::AcqRel) == 1 && !kept {
-            // SAFETY: we were the last reader; everybody else has finished.
-            drop(std::mem::replace(unsafe { &mut *slot }, Slot::Empty));
         }
-        r
     }
 
     fn unavailable(&self) -> TaskFail {
@@ -325,6 +292,28 @@ impl<T: Send + 'static> Node<T> {
                 self.head.key()
             ),
             error: None,
+        }
+    }
+}
+
+/// One read by cloning of [`Node::read`], counted when dropped: the last
+/// reader drops the value (unless a handle keeps it, or the read is
+/// unwinding from a panicking `T::clone`: then the node's own drop frees
+/// it, so that a panicking `Drop` of `T` cannot abort the process).
+struct Counted<'a, T>(&'a Node<T>, bool);
+
+impl<T> Drop for Counted<'_, T> {
+    fn drop(&mut self) {
+        let Counted(node, kept) = *self;
+        if node.head.remaining.fetch_sub(1, Ordering::AcqRel) == 1
+            && !kept
+            && !std::thread::panicking()
+        {
+            // SAFETY: we were the last reader; everybody else has finished.
+            drop(std::mem::replace(
+                unsafe { &mut *node.slot.get() },
+                Slot::Empty,
+            ));
         }
     }
 }

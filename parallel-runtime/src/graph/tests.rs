@@ -159,3 +159,40 @@ fn threads_that_wait_and_give_up_give_the_serial_result() {
         }
     }
 }
+
+/// A read whose `T::clone` panics is still counted: the reads after it
+/// find the last reader, which takes the value, so that it does not stay
+/// in the node until the graph is dropped (it did: the panic skipped the
+/// count).
+#[test]
+fn a_read_whose_clone_panics_is_still_counted() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::node::{AnyNode, Deps, Node, TaskNode};
+
+    static SITE: TaskSite = TaskSite::new("shared");
+    static CLONES: AtomicUsize = AtomicUsize::new(0);
+    fn clone_panics_first(v: &Arc<u64>) -> Arc<u64> {
+        assert!(CLONES.fetch_add(1, Ordering::SeqCst) > 0, "planned panic");
+        v.clone()
+    }
+    let value = Arc::new(7u64);
+    let weak = Arc::downgrade(&value);
+    let n = TaskNode::new(&SITE, Deps::new(), move |_: &node::Inputs<'_>| Ok(value));
+    // SAFETY: no compute knows this node; this thread is its only user.
+    assert!(unsafe { n.run() }.is_ok());
+    let node = Node::<Arc<u64>>::of(&n);
+    node.head.remaining.store(3, Ordering::Relaxed);
+    node.cloner.set(clone_panics_first);
+    // SAFETY (the three reads): three reads are counted, each made once.
+    let panicked =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { node.read() }));
+    assert!(panicked.is_err());
+    assert_eq!(*unsafe { node.read() }.unwrap(), 7);
+    drop(unsafe { node.read() }.unwrap());
+    assert!(
+        weak.upgrade().is_none(),
+        "the value outlived its last reader"
+    );
+}
