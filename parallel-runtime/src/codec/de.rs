@@ -248,6 +248,7 @@ struct Elements<'a, 'de, 'o, 's> {
 
 impl<'de> serde::de::SeqAccess<'de> for Elements<'_, 'de, '_, '_> {
     type Error = Error;
+    #[inline]
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
@@ -265,12 +266,14 @@ impl<'de> serde::de::SeqAccess<'de> for Elements<'_, 'de, '_, '_> {
 
 impl<'de> serde::de::MapAccess<'de> for Elements<'_, 'de, '_, '_> {
     type Error = Error;
+    #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Error> {
         serde::de::SeqAccess::next_element_seed(self, seed)
     }
+    #[inline]
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
         seed.deserialize(&mut *self.de)
     }
