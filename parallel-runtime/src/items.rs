@@ -18,6 +18,11 @@ use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterato
 /// `[T; N]`, `&[T; N]`, integer ranges (`a..b`, `a..=b`), the collections and
 /// iterator adapters of `std` (`v.iter().map(…)`, `HashMap`, `BTreeSet`,
 /// `VecDeque`, lines of a reader, …), and [`Items`] (see [`items`]).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the items of a map",
+    label = "not a collection, range or `std` iterator the map knows",
+    note = "an iterator or collection of your own: wrap it, `items(it)` (`parallel_runtime::items`), and it is collected first, as `Pool.map` makes a list"
+)]
 pub trait IntoItems: Sized {
     /// The type of one item, the annotated function's first parameter.
     type Item: Send;

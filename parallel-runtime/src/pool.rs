@@ -75,7 +75,8 @@ pub(crate) fn ensure(from_env: impl FnOnce() -> Option<usize>) -> usize {
         crate::dashboard::start_from_env();
         let wanted = threads_wanted(from_env);
         let mut builder = rayon::ThreadPoolBuilder::new()
-            .thread_name(|i| format!("parallel-worker-{i}"));
+            .thread_name(|i| format!("parallel-worker-{i}"))
+            .stack_size(worker_stack());
         if let Some(n) = wanted {
             builder = builder.num_threads(n);
         }
@@ -121,6 +122,7 @@ pub(crate) fn sized(n: usize) -> &'static rayon::ThreadPool {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .thread_name(move |i| format!("parallel-pool{n}-worker-{i}"))
+        .stack_size(worker_stack())
         .build()
         .unwrap_or_else(|e| panic!("parallel-runtime: cannot start a pool of {n} threads: {e}"));
     // Kept for the program's life, as the shared pool is: a size asked for
@@ -235,6 +237,20 @@ pub(crate) fn cpu_counts() -> (usize, usize) {
         }
     }
     (available, available)
+}
+
+/// The stack of each thread of our pools: as large as a main thread's
+/// usual one (8 MiB, `ulimit -s`), or `RUST_MIN_STACK` when that asks for
+/// more. Rayon's default, 2 MiB, made a function that a serial loop on the
+/// main thread ran fine abort the whole process on a worker ("has
+/// overflowed its stack"): in a debug build, one that returns a 256 KiB
+/// array by value. Only the pages a thread touches are committed.
+fn worker_stack() -> usize {
+    const MAIN_THREAD: usize = 8 << 20;
+    std::env::var("RUST_MIN_STACK")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map_or(MAIN_THREAD, |asked: usize| asked.max(MAIN_THREAD))
 }
 
 /// Stack left below which a map or a `compute` called inside an item or a

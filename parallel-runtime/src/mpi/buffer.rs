@@ -53,6 +53,11 @@ impl Comm {
         let _span = crate::trace::op_span("send_buf");
         self.t.check_rank("send_buf", dest)?;
         self.t.check_tag("send_buf", tag)?;
+        if self.receiver().has_unmatched() {
+            // Receives posted before it claim their messages while it
+            // waits (see `Receiver::poll_send`).
+            return self.isend_buf(buf.to_vec(), dest, tag)?.wait().map(drop);
+        }
         send_slice(&self.t, buf, dest, tag);
         Ok(())
     }
@@ -90,7 +95,7 @@ impl Comm {
         self.t.check_rank("isend_buf", dest)?;
         self.t.check_tag("isend_buf", tag)?;
         let sending = self.t.isend(buf, dest, tag, max_count());
-        Ok(BufRequest::sending(sending, self.rank()))
+        Ok(BufRequest::sending(sending, self.receiver()))
     }
 
     /// Starts receiving into a vector (`comm.Irecv(buf, source, tag)`):

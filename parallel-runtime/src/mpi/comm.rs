@@ -177,6 +177,13 @@ impl Comm {
         let _span = crate::trace::op_span("send");
         self.t.check_rank("send", dest)?;
         self.t.check_tag("send", tag)?;
+        if self.receiver().has_unmatched() {
+            // Receives posted before it claim their messages while it
+            // waits (see `Receiver::poll_send`).
+            let bytes = self.encode("send", value)?;
+            let sending = self.t.isend(bytes, dest, tag, self.t.object_piece());
+            return Request::<()>::sending(sending, self.receiver()).wait();
+        }
         send_value(&self.t, value, dest, tag).map_err(Error::codec(self.rank(), "send"))
     }
 
@@ -250,7 +257,8 @@ impl Comm {
         self.t.check_tag("isend", tag)?;
         let bytes = self.encode("isend", value)?;
         let piece = self.t.object_piece();
-        Ok(Request::sending(self.t.isend(bytes, dest, tag, piece)))
+        let sending = self.t.isend(bytes, dest, tag, piece);
+        Ok(Request::sending(sending, self.receiver()))
     }
 
     /// Starts receiving a value; [`Request::wait`] returns it

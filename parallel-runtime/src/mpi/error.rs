@@ -11,12 +11,17 @@ use crate::codec::CodecError;
 pub enum Error {
     /// A value could not be encoded or decoded on the object path: the ranks
     /// disagree on its type, or its `Serialize` impl failed.
-    #[error("rank {rank}: `{op}`: {source} (do all ranks use the same type here?)")]
+    #[error(
+        "rank {rank}: `{op}`: {}{source} (do all ranks use the same type here?)",
+        from.map(|f| format!("from rank {f}: ")).unwrap_or_default()
+    )]
     Codec {
         /// The rank that saw it.
         rank: usize,
         /// The operation.
         op: &'static str,
+        /// The rank whose message did not decode (`None`: encoding here).
+        from: Option<usize>,
         /// What the codec said.
         #[source]
         source: CodecError,
@@ -176,7 +181,12 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn codec(rank: usize, op: &'static str) -> impl FnOnce(CodecError) -> Error {
-        move |source| Error::Codec { rank, op, source }
+        move |source| Error::Codec {
+            rank,
+            op,
+            from: None,
+            source,
+        }
     }
 
     /// A decode error of a message from `from`: [`Error::WrongType`] when
@@ -193,6 +203,7 @@ impl Error {
             None => Error::Codec {
                 rank,
                 op,
+                from: Some(from),
                 source: e,
             },
         }

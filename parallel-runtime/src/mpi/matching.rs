@@ -26,7 +26,7 @@ use super::op::{AnyBitPattern, Scalar};
 use super::transport::backend::{AnyMatched, Backend};
 use super::transport::local::lock;
 use super::transport::nonblocking::{Extended, Peeked};
-use super::transport::{Direct, Matched, Transport};
+use super::transport::{Direct, InFlight, Matched, Transport};
 #[cfg(feature = "mpi")]
 use super::wire::decode_object;
 use super::wire::{fill, fill_object, Dst};
@@ -206,6 +206,34 @@ impl<'c> Receiver<'c> {
             self.claimed(p, out);
         }
         Ok(())
+    }
+
+    /// A send of this rank (`req`): the vector once it completed (with
+    /// `wait`, waits for that). While it waits, the receives posted before
+    /// it claim their messages, as MPI progresses a posted `MPI_Irecv`
+    /// during any wait: two ranks that each posted a receive from the other
+    /// and then wait for a send past the eager limit (which completes only
+    /// when its receiver takes it) would otherwise wait for each other.
+    pub(crate) fn poll_send<T>(
+        &self,
+        req: &mut impl InFlight<T>,
+        wait: bool,
+    ) -> Result<Option<Vec<T>>, Error> {
+        loop {
+            if wait && !self.has_unmatched() {
+                return Ok(Some(req.wait()));
+            }
+            if let Some(v) = req.test() {
+                return Ok(Some(v));
+            }
+            if self.has_unmatched() {
+                self.progress(&mut lock(self.queue()))?;
+            }
+            if !wait {
+                return Ok(None);
+            }
+            std::thread::yield_now();
+        }
     }
 
     /// The posted receive `id`, once it has completed (with `wait`, waits

@@ -21,8 +21,9 @@ enum State<'c> {
     Done,
     /// A receive that delivered its value to the rank given.
     Spent(usize),
-    /// A send in flight.
-    Sending(AnySending<u8>),
+    /// A send in flight, on the communicator whose posted receives
+    /// progress while it waits.
+    Sending(AnySending<u8>, Receiver<'c>),
     /// A receive posted on `comm` as `id`.
     Receiving { comm: Receiver<'c>, id: u64 },
 }
@@ -46,8 +47,8 @@ impl<T> std::fmt::Debug for Request<'_, T> {
         let state = match &self.state {
             State::Done => "done",
             State::Spent(_) => "spent",
-            State::Sending(s) if s.is_done() => "done",
-            State::Sending(_) => "sending",
+            State::Sending(s, _) if s.is_done() => "done",
+            State::Sending(..) => "sending",
             State::Receiving { .. } => "receiving",
         };
         f.debug_struct("Request").field("state", &state).finish()
@@ -55,9 +56,9 @@ impl<T> std::fmt::Debug for Request<'_, T> {
 }
 
 impl<'c, T> Request<'c, T> {
-    pub(crate) fn sending(req: AnySending<u8>) -> Self {
+    pub(crate) fn sending(req: AnySending<u8>, comm: Receiver<'c>) -> Self {
         Request {
-            state: State::Sending(req),
+            state: State::Sending(req, comm),
             _value: PhantomData,
         }
     }
@@ -84,16 +85,13 @@ impl<T: DeserializeOwned> Request<'_, T> {
         match &mut self.state {
             State::Done => unit().map(|v| Some((v, None))),
             State::Spent(rank) => Err(Error::RequestSpent { rank: *rank }),
-            State::Sending(req) => {
-                let sent = if wait { Some(req.wait()) } else { req.test() };
-                match sent {
-                    None => Ok(None),
-                    Some(_) => {
-                        self.state = State::Done;
-                        unit().map(|v| Some((v, None)))
-                    }
+            State::Sending(req, comm) => match comm.poll_send(req, wait)? {
+                None => Ok(None),
+                Some(_) => {
+                    self.state = State::Done;
+                    unit().map(|v| Some((v, None)))
                 }
-            }
+            },
             State::Receiving { comm, id } => {
                 let (comm, id) = (*comm, *id);
                 let got = comm.poll_recv(id, wait);
@@ -171,6 +169,7 @@ fn unit<T: DeserializeOwned>() -> Result<T, Error> {
     crate::codec::decode(bytes).map_err(|source| Error::Codec {
         rank: 0,
         op: "isend",
+        from: None,
         source,
     })
 }
@@ -194,8 +193,11 @@ pub struct BufRequest<'c, T: Scalar> {
 
 enum BufState<'c, T: Scalar> {
     /// A send, holding the vector to give back (at once in the local
-    /// world); the rank is the sender's.
-    Sending { req: AnySending<T>, rank: usize },
+    /// world), on the sender's communicator.
+    Sending {
+        req: AnySending<T>,
+        comm: Receiver<'c>,
+    },
     /// Gave its vector back (the rank is the owner's).
     Spent(usize),
     /// A receive posted on `comm` as `id`, into the vector whose parts
@@ -220,9 +222,9 @@ impl<T: Scalar> std::fmt::Debug for BufRequest<'_, T> {
 }
 
 impl<'c, T: Scalar> BufRequest<'c, T> {
-    pub(crate) fn sending(req: AnySending<T>, rank: usize) -> Self {
+    pub(crate) fn sending(req: AnySending<T>, comm: Receiver<'c>) -> Self {
         BufRequest {
-            state: BufState::Sending { req, rank },
+            state: BufState::Sending { req, comm },
         }
     }
 
@@ -259,13 +261,11 @@ impl<'c, T: Scalar> BufRequest<'c, T> {
                 self.state = BufState::Spent(comm.rank());
                 return got.map(|st| Some((buf, Some(st))));
             }
-            BufState::Sending { req, rank } => {
-                let got = if wait { Some(req.wait()) } else { req.test() };
-                match got {
-                    None => return Ok(None),
-                    Some(v) => (Ok((v, None)), *rank),
-                }
-            }
+            BufState::Sending { req, comm } => match comm.poll_send(req, wait) {
+                Ok(None) => return Ok(None),
+                Ok(Some(v)) => (Ok((v, None)), comm.rank()),
+                Err(e) => return Err(e),
+            },
         };
         self.state = BufState::Spent(rank);
         done.map(Some)
