@@ -41,16 +41,12 @@ fn posted_receive_across_a_barrier_in_local_worlds() {
     DRIVER.local("posted_then_barrier", &[1, 2, 3]);
 }
 
-/// Known to hang on real MPI (the job is killed at the deadline): a
-/// receive posted with `irecv_buf` is handed to MPI only when this rank
-/// next receives, tests or waits on the communicator, not while it waits in
-/// a blocking collective, so a sender past the eager limit waits for a rank
-/// that waits in the collective for it. Fixing it means posting buffer
-/// receives to MPI at once (`MPI_Irecv`) or making every blocking
-/// collective progress the posted receives; docs/mpi.md says so
-/// ("Progress of posted receives").
+/// A receive posted with `irecv_buf` (or `irecv`) takes its message while
+/// its rank waits in `barrier` (or an `ibarrier`'s wait) on real MPI, so a
+/// sender past the eager limit is not left waiting for a rank that waits
+/// for it (this hung before `barrier` became `MPI_Ibarrier` waited for
+/// with the posted receives progressing).
 #[test]
-#[ignore = "hangs on real MPI: posted receives do not progress during a blocking collective"]
 fn mpi_posted_receive_across_a_barrier() {
     DRIVER.under_mpirun("posted_then_barrier", &[2, 3], &[]);
 }

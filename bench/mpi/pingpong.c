@@ -65,6 +65,16 @@ int main(int argc, char **argv) {
         if (per < best) best = per;
     }
     if (rank == 0) printf("%s ranks=%d allreduce_8B_us=%.3f\n", who, size, best * 1e6);
+    best = 1e30;
+    for (int rep = 0; rep < 5; rep++) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t = MPI_Wtime();
+        for (int i = 0; i < 20000; i++) MPI_Barrier(MPI_COMM_WORLD);
+        double per = (MPI_Wtime() - t) / 20000;
+        MPI_Bcast(&per, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+        if (per < best) best = per;
+    }
+    if (rank == 0) printf("%s ranks=%d barrier_us=%.3f\n", who, size, best * 1e6);
     free(buf);
     MPI_Finalize();
     return 0;

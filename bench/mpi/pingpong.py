@@ -71,3 +71,6 @@ if size >= 2:
 per = best_of(lambda: comm.allreduce(float(rank), op=MPI.SUM), 20000)
 if rank == 0:
     print(f"mpi4py-pickle ranks={size} allreduce_8B_us={per * 1e6:.3f}")
+per = best_of(lambda: comm.Barrier(), 20000)
+if rank == 0:
+    print(f"mpi4py ranks={size} barrier_us={per * 1e6:.3f}")

@@ -22,7 +22,7 @@ for _ in $(seq "$ROUNDS"); do
   mpirun -n 2 --bind-to core python3 bench/mpi/pingpong.py >>"$out"
   for prog in "pingpong_c" "pingpong_c funneled" "release/examples/mpi_pingpong_single" "release/examples/mpi_pingpong"; do
     # shellcheck disable=SC2086
-    mpirun -n 4 --oversubscribe --mca mpi_yield_when_idle 1 $TARGET/$prog | grep allreduce >>"$out"
+    mpirun -n 4 --oversubscribe --mca mpi_yield_when_idle 1 $TARGET/$prog | grep -E "allreduce|barrier" >>"$out"
   done
 done
 python3 bench/mpi/medians.py "$out"

@@ -138,7 +138,11 @@ pub(crate) fn run(world: Comm, label: &str) -> Result<(), mpi::Error> {
                 .expect("all_reduce_with"),
         );
     })?;
+    // `barrier` is `MPI_Ibarrier` waited for while posted receives
+    // progress (docs/mpi.md): C's row is `MPI_Barrier`.
+    let barrier = best_of(&world, 20_000, || world.barrier().expect("barrier"))?;
     if rank == 0 {
+        println!("{label} ranks={size} barrier_us={:.3}", barrier * 1e6);
         println!(
             "{label}-buffer ranks={size} allreduce_8B_us={:.3}",
             buf * 1e6

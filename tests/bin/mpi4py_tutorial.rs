@@ -312,7 +312,9 @@ fn exchange(w: &Comm) -> Res {
 /// `r = comm.Irecv(buf, source=1); comm.Barrier(); r.Wait()` on rank 0
 /// while rank 1 does `comm.Send(arr, dest=0); comm.Barrier()`: in MPI the
 /// posted receive takes the message while rank 0 waits in the barrier, so
-/// rank 1's send completes (past the eager limit too).
+/// rank 1's send completes (past the eager limit too). Then the same with
+/// an object (`comm.irecv()`, `comm.send(obj)`) across a nonblocking
+/// barrier's wait (`comm.Ibarrier().Wait()`).
 fn posted_then_barrier(w: &Comm) -> Res {
     if w.size() < 2 {
         return Ok(());
@@ -323,13 +325,22 @@ fn posted_then_barrier(w: &Comm) -> Res {
             let r = w.irecv_buf(vec![0.0f64; data.len()], 1, 1)?;
             w.barrier()?;
             let (got, _) = r.wait()?;
-            ensure(got == data, || "Irecv across a Barrier".into())
+            ensure(got == data, || "Irecv across a Barrier".into())?;
+            let r = w.irecv::<Vec<f64>>(1, 2)?;
+            w.ibarrier()?.wait()?;
+            let got = r.wait()?;
+            ensure(got == data, || "irecv across an Ibarrier's wait".into())
         }
         1 => {
             w.send_buf(&data, 0, 1)?;
-            w.barrier().map_err(Into::into)
+            w.barrier()?;
+            w.send(&data, 0, 2)?;
+            w.ibarrier()?.wait().map_err(Into::into)
         }
-        _ => w.barrier().map_err(Into::into),
+        _ => {
+            w.barrier()?;
+            w.ibarrier()?.wait().map_err(Into::into)
+        }
     }
 }
 

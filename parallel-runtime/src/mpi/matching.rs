@@ -425,6 +425,16 @@ impl<'c> Receiver<'c> {
 }
 
 impl Receiver<'_> {
+    /// Lets the posted receives claim the messages that have arrived, if
+    /// any waits: one step of a wait that is not a receive's own (a
+    /// nonblocking collective's, see `CollRequest`).
+    pub(crate) fn progress_posted(&self) -> Result<(), Error> {
+        if self.has_unmatched() {
+            self.progress(&mut lock(self.queue()))?;
+        }
+        Ok(())
+    }
+
     /// The number of the next nonblocking collective on the communicator.
     pub(crate) fn next_collective(&self) -> i32 {
         self.pending.collectives.fetch_add(1, Ordering::Relaxed) as i32

@@ -25,6 +25,7 @@ use super::check::Checks;
 use super::comm::Comm;
 use super::error::Error;
 use super::limits::max_count;
+use super::matching::Receiver;
 use super::op::{AnyBitPattern, Op, Operand, Scalar};
 use super::transport::nonblocking::{CollFlight, Extended};
 
@@ -41,7 +42,9 @@ use super::transport::nonblocking::{CollFlight, Extended};
 #[must_use = "a request does nothing unless waited on or tested"]
 pub struct CollRequest<'c, R> {
     flight: Option<Box<dyn CollFlight<R> + 'c>>,
-    rank: usize,
+    /// The communicator's receive side: its posted receives claim their
+    /// messages while this waits.
+    posted: Receiver<'c>,
 }
 
 impl<R> std::fmt::Debug for CollRequest<'_, R> {
@@ -58,18 +61,37 @@ impl<R> std::fmt::Debug for CollRequest<'_, R> {
 }
 
 impl<'c, R> CollRequest<'c, R> {
-    fn new(flight: Box<dyn CollFlight<R> + 'c>, rank: usize) -> Self {
+    fn new(flight: Box<dyn CollFlight<R> + 'c>, posted: Receiver<'c>) -> Self {
         CollRequest {
             flight: Some(flight),
-            rank,
+            posted,
         }
     }
 
+    /// One step, or (with `wait`) every step until it completes. While it
+    /// waits, the receives posted on the communicator claim their messages,
+    /// as MPI progresses a posted `MPI_Irecv` during any wait: a rank that
+    /// sends one of them more than the eager limit completes its send only
+    /// then, and may have to before it joins this collective.
     fn poll(&mut self, wait: bool) -> Result<Option<R>, Error> {
         let Some(flight) = self.flight.as_mut() else {
-            return Err(Error::RequestSpent { rank: self.rank });
+            return Err(Error::RequestSpent {
+                rank: self.posted.rank(),
+            });
         };
-        let got = flight.poll(wait);
+        let got = loop {
+            if wait && !self.posted.has_unmatched() {
+                break flight.poll(true);
+            }
+            match flight.poll(false) {
+                Ok(None) if wait => {}
+                got => break got,
+            }
+            if let Err(e) = self.posted.progress_posted() {
+                break Err(e);
+            }
+            std::thread::yield_now();
+        };
         if !matches!(got, Ok(None)) {
             // Completed, well or not.
             self.flight = None;
@@ -103,6 +125,18 @@ impl Comm {
         Ok(())
     }
 
+    /// [`Comm::barrier`] on real MPI: `MPI_Ibarrier` on every rank (so the
+    /// ranks call the same collective, whatever each has posted), waited
+    /// for while the posted receives claim their messages. A rank that
+    /// sends one of them past the eager limit completes its send, and
+    /// reaches the barrier, only then (mpi4py's
+    /// `r = Irecv(…); Barrier(); r.Wait()`).
+    pub(super) fn barrier_progressing(&self) -> Result<(), Error> {
+        let seq = self.receiver().next_collective();
+        let mut req = CollRequest::new(self.t.ibarrier(seq), self.receiver());
+        req.poll(true).map(|_| ())
+    }
+
     /// Starts a barrier (`comm.Ibarrier()`; mpi4py's lowercase
     /// `comm.ibarrier()` is the same call): the request completes once
     /// every rank has started it. In between, this rank can go on working.
@@ -118,7 +152,7 @@ impl Comm {
     pub fn ibarrier(&self) -> Result<CollRequest<'_, ()>, Error> {
         let _span = crate::trace::op_span("ibarrier");
         let seq = self.receiver().next_collective();
-        Ok(CollRequest::new(self.t.ibarrier(seq), self.rank()))
+        Ok(CollRequest::new(self.t.ibarrier(seq), self.receiver()))
     }
 
     /// Starts broadcasting the root's `buf` into every rank's
@@ -145,7 +179,10 @@ impl Comm {
         self.t.check_rank(OP, root)?;
         self.check_count(OP, buf.len())?;
         let seq = self.receiver().next_collective();
-        Ok(CollRequest::new(self.t.ibcast(root, buf, seq), self.rank()))
+        Ok(CollRequest::new(
+            self.t.ibcast(root, buf, seq),
+            self.receiver(),
+        ))
     }
 
     /// Starts the element-wise `op` of every rank's `send`, the result on
@@ -163,7 +200,7 @@ impl Comm {
         let seq = self.receiver().next_collective();
         Ok(CollRequest::new(
             self.t.iall_reduce(send, op, seq),
-            self.rank(),
+            self.receiver(),
         ))
     }
 
@@ -189,7 +226,7 @@ impl Comm {
         let seq = self.receiver().next_collective();
         Ok(CollRequest::new(
             self.t.igather(root, send, recv, seq),
-            self.rank(),
+            self.receiver(),
         ))
     }
 }
