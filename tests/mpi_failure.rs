@@ -149,6 +149,75 @@ fn ranks_waiting_for_a_rank_that_returned_are_aborted_with_a_report() {
     );
 }
 
+/// Ranks 0 and 1 each send 1 MiB to the other before receiving, rank 2
+/// waits in `barrier`, and no rank returns: the watchdog aborts the job
+/// after `PARALLEL_HANG_TIMEOUT` as deadlocked, naming each rank's
+/// operation (on old code, the job hung).
+#[test]
+fn a_deadlocked_job_is_aborted_with_a_report() {
+    let Some(mut cmd) = mpi_job("the deadlock watchdog test", "deadlock") else {
+        return;
+    };
+    cmd.env("PARALLEL_HANG_TIMEOUT", "2");
+    let (code, err, took) = run_with_deadline(cmd);
+    assert!(code != Some(0), "the job succeeded; stderr:\n{err}");
+    assert!(took < DEADLINE, "the job took {took:?}; stderr:\n{err}");
+    assert!(
+        took > std::time::Duration::from_secs(2),
+        "aborted before the grace period: {took:?}; stderr:\n{err}"
+    );
+    assert!(
+        err.contains("rank 0: the job is deadlocked"),
+        "stderr:\n{err}"
+    );
+    assert!(err.contains("rank 0 waits in `send_buf`"), "stderr:\n{err}");
+    assert!(err.contains("rank 1 waits in `send_buf`"), "stderr:\n{err}");
+    assert!(err.contains("rank 2 waits in `barrier`"), "stderr:\n{err}");
+    assert!(err.contains("use `sendrecv`"), "stderr:\n{err}");
+    assert_eq!(
+        err.matches("the job is deadlocked").count(),
+        1,
+        "one report; stderr:\n{err}"
+    );
+}
+
+/// The known limit of posted receives (docs/mpi.md, "Progress of posted
+/// receives"): rank 0's `irecv_buf` does not take rank 1's 1 MiB while
+/// rank 0 waits in `all_reduce_buf`, and rank 1 waits in `send_buf` before its
+/// own `all_reduce_buf`. Not a hang: the job is aborted as deadlocked, naming
+/// both operations.
+#[test]
+fn a_posted_receive_across_a_data_collective_ends_in_a_report_not_a_hang() {
+    let Some(mut cmd) = mpi_job("the posted-receive deadlock test", "posted_then_allreduce") else {
+        return;
+    };
+    cmd.env("PARALLEL_HANG_TIMEOUT", "2");
+    let (code, err, took) = run_with_deadline(cmd);
+    assert!(code != Some(0), "the job succeeded; stderr:\n{err}");
+    assert!(took < DEADLINE, "the job took {took:?}; stderr:\n{err}");
+    assert!(err.contains("the job is deadlocked"), "stderr:\n{err}");
+    assert!(
+        err.contains("rank 0 waits in `all_reduce_buf`"),
+        "stderr:\n{err}"
+    );
+    assert!(err.contains("rank 1 waits in `send_buf`"), "stderr:\n{err}");
+}
+
+/// As below, but rank 2 waits in `barrier` instead of returning: no rank
+/// has finished while rank 1 computes, and a computing rank is no
+/// deadlock: the job succeeds.
+#[test]
+fn a_computing_rank_is_no_deadlock() {
+    let Some(mut cmd) = mpi_job("the slow-rank deadlock test", "slow_all") else {
+        return;
+    };
+    cmd.env("PARALLEL_HANG_TIMEOUT", "1");
+    let (code, err, took) = run_with_deadline(cmd);
+    assert_eq!(code, Some(0), "stderr:\n{err}");
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    assert!(!err.contains("deadlocked"), "stderr:\n{err}");
+}
+
 /// Rank 2 returns at once, rank 1 computes for twice the timeout before
 /// sending to rank 0, which waits in `recv`: computing is not hanging, the
 /// job succeeds.

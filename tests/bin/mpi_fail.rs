@@ -11,6 +11,19 @@
 //! - `slow`: rank 2 returns at once, rank 1 computes for twice
 //!   `PARALLEL_HANG_TIMEOUT` before sending to rank 0, which waits in
 //!   `recv`. A computing rank is not hung: the job must succeed.
+//! - `deadlock`: ranks 0 and 1 each `send_buf` 1 MiB to the other before
+//!   receiving (past the eager limit: each waits for the other's
+//!   receive), rank 2 waits in `barrier`; no rank finishes. The watchdog
+//!   must abort the job after `PARALLEL_HANG_TIMEOUT`, naming each rank's
+//!   operation.
+//! - `posted_then_allreduce`: rank 0 posts `irecv_buf` from rank 1, then
+//!   enters `all_reduce_buf`; rank 1 sends it 1 MiB, then enters
+//!   `all_reduce_buf`. A
+//!   blocking collective that moves data does not progress posted receives
+//!   (docs/mpi.md): the watchdog must abort the job as deadlocked.
+//! - `slow_all`: as `slow`, but rank 2 waits in `barrier` instead of
+//!   returning, so no rank has finished while rank 1 computes: the job must
+//!   succeed.
 //! - anything else: a healthy job (every rank in one `all_reduce`).
 
 use parallel_runtime::prelude::*;
@@ -27,6 +40,52 @@ fn main(world: Comm) -> Result<(), Box<dyn std::error::Error>> {
                 }
                 _ => world.barrier()?,
             }
+            return Ok(());
+        }
+        "deadlock" => {
+            let out = vec![1.0f64; 1 << 17];
+            let mut back = vec![0.0f64; 1 << 17];
+            if let r @ (0 | 1) = world.rank() {
+                world.send_buf(&out, 1 - r, 3)?;
+                world.recv_buf(&mut back, 1 - r, 3)?;
+            }
+            world.barrier()?;
+            return Ok(());
+        }
+        "posted_then_allreduce" => {
+            let data = vec![1.0f64; 1 << 17];
+            let mut sum = [0u64];
+            match world.rank() {
+                0 => {
+                    let r = world.irecv_buf(vec![0.0f64; data.len()], 1, 3)?;
+                    world.all_reduce_buf(&[1u64], &mut sum, Op::Sum)?;
+                    let _ = r.wait()?;
+                }
+                1 => {
+                    world.send_buf(&data, 0, 3)?;
+                    world.all_reduce_buf(&[1u64], &mut sum, Op::Sum)?;
+                }
+                _ => world.all_reduce_buf(&[1u64], &mut sum, Op::Sum)?,
+            }
+            return Ok(());
+        }
+        "slow_all" => {
+            let timeout: f64 = std::env::var("PARALLEL_HANG_TIMEOUT")
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(1.0);
+            match world.rank() {
+                0 => {
+                    let got: u32 = world.recv(1, 7)?;
+                    assert_eq!(got, 42);
+                }
+                1 => {
+                    std::thread::sleep(std::time::Duration::from_secs_f64(2.0 * timeout));
+                    world.send(&42u32, 0, 7)?;
+                }
+                _ => {}
+            }
+            world.barrier()?;
             return Ok(());
         }
         "slow" => {

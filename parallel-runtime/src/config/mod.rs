@@ -13,7 +13,7 @@
 //! | `PARALLEL_NUM_THREADS` | a positive integer, at most 64 per core (and never more than 4096) | size of the shared thread pool (default: the cores of the machine, or of this rank's share of the node under MPI) |
 //! | `PARALLEL_PROGRESS` | `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off` | progress bars on stderr for every map |
 //! | `PARALLEL_MPI_KEEP_HEAP` | `1` (the default) or `0`, as `PARALLEL_PROGRESS` | under `#[mpi_main]` on real MPI with glibc: keep freed memory in the heap (glibc's `mmap` threshold 32 MiB, trim threshold 64 MiB, where its own adjustment ends), so that the arrays of the next received message do not fault their pages in again; off with `0`, or when `GLIBC_TUNABLES` or `MALLOC_*_` sets those thresholds (see `docs/mpi.md`, "Memory between messages") |
-//! | `PARALLEL_HANG_TIMEOUT` | seconds, e.g. `60` (the default) or `2.5`; `0` turns it off | under `#[mpi_main]` on real MPI: when some ranks have returned from `main` and every other rank has waited that long in a communication, the job is aborted with a report naming the finished ranks and what each other rank waits in (see below) |
+//! | `PARALLEL_HANG_TIMEOUT` | seconds, e.g. `60` (the default) or `2.5`; `0` turns it off | under `#[mpi_main]` on real MPI: when some ranks have returned from `main` and every other rank has waited that long in a communication, or (deadlock) every rank has, the job is aborted with a report naming the finished ranks and what each other rank waits in (see below) |
 //!
 //! An invalid value is an error that names the variable and the valid values:
 //! [`check_env`] returns it, and the first parallel call panics with it.
@@ -36,6 +36,27 @@
 //!   rank 0 waits in `recv` (for 2.1 s)
 //!   rank 2 waits in `barrier` (for 2.0 s)
 //! ```
+//!
+//! A deadlock is caught the same way: when no rank has returned but every
+//! rank has waited in one operation for `PARALLEL_HANG_TIMEOUT` seconds
+//! (two ranks that each send a large message before receiving, or ranks
+//! that call collectives in different orders), rank 0 prints one report
+//! and aborts the job (exit code 124):
+//!
+//! ```text
+//! rank 0: the job is deadlocked: every rank has waited for 2.0 s in a communication that
+//! only another waiting rank could complete:
+//!   rank 0 waits in `send_buf` (for 2.1 s)
+//!   rank 1 waits in `send_buf` (for 2.0 s)
+//!   rank 2 waits in `barrier` (for 2.1 s)
+//! ```
+//!
+//! This check is made only where `main`'s thread alone communicates
+//! (`threading` `single` or `funneled`, the default): under `serialized`
+//! or `multiple`, another thread of a waiting rank could still send. A
+//! single transfer that takes longer than the timeout on every rank at
+//! once (hundreds of GB through a slow network) would be taken for a
+//! deadlock: raise the timeout for such a job.
 //!
 //! A rank that computes (is not inside a communicator operation) is never
 //! taken for hung, however long it takes. A rank counts as waiting while

@@ -150,7 +150,12 @@ pub fn start(threading: Threading, location: &'static str) -> (Session, Comm) {
             }
             let watchdog = match grace {
                 Some(grace) if size > 1 && provided >= Threading::Multiple => {
-                    Some(super::watchdog::thread::Watchdog::start(&world, grace))
+                    // Only `main`'s thread communicates below `Serialized`:
+                    // a rank whose `main` waits cannot be sending.
+                    let deadlocks = threading <= Threading::Funneled;
+                    Some(super::watchdog::thread::Watchdog::start(
+                        &world, grace, deadlocks,
+                    ))
                 }
                 Some(_) if size > 1 => {
                     if rank == 0 && hang.as_ref().is_ok_and(|h| h.explicit) {

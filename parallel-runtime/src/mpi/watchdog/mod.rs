@@ -15,11 +15,18 @@
 //!   lowest finished rank, and UNBLOCKED when it moves on;
 //! - the lowest finished rank aborts the job when every unfinished rank has
 //!   waited in the same operation for the grace period (counted from no
-//!   earlier than its own finish), printing one report.
+//!   earlier than its own finish), printing one report;
+//! - before any rank finishes, in a program whose `main` thread alone
+//!   communicates (`threading` `single` or `funneled`, the default), a
+//!   rank that has waited inside one operation for a while reports it to
+//!   rank 0, which aborts the job when every rank, itself included, has
+//!   waited in the same operation for the grace period: a deadlock (two
+//!   ranks that each send a large message before receiving, collectives
+//!   called in different orders), printing one report.
 //!
 //! A rank outside any operation is computing: it is never reported, so a job
-//! with one slow rank is never aborted. Nothing is sent before some rank
-//! finishes; after that, a few bytes per rank that waits. The decisions are
+//! with one slow rank is never aborted. A few bytes are sent per rank that
+//! waits for longer than [`Watch`]'s `report_after`. The decisions are
 //! in [`Watch`], free of MPI, and unit-tested here; the MPI side
 //! (`thread.rs`, with the `mpi` feature) only moves its messages.
 
@@ -120,8 +127,13 @@ pub(crate) struct Watch {
     finished: Vec<bool>,
     /// When this rank returned from `main`.
     finished_at: Option<Instant>,
-    /// What other ranks reported waiting in (read by the lowest finished rank).
+    /// What other ranks reported waiting in (read by the lowest finished
+    /// rank, or by rank 0 before any finished).
     waiting: Vec<Option<Waiting>>,
+    /// Whether a job in which every rank waits, none finished, is aborted
+    /// too: only where `main`'s thread alone communicates, so that a rank
+    /// inside an operation cannot be sending from another thread.
+    deadlocks: bool,
     /// This rank's current wait, from the polls of its activity.
     local: Option<Waiting>,
     /// The rank this rank's wait was reported to, and the operation.
@@ -130,8 +142,21 @@ pub(crate) struct Watch {
 
 impl Watch {
     /// The watchdog of `rank` in a job of `size`, aborting after `grace`.
+    #[cfg(test)]
     pub(crate) fn new(rank: usize, size: usize, grace: Duration) -> Watch {
+        Watch::with_deadlocks(rank, size, grace, false)
+    }
+
+    /// [`Watch::new`], and (with `deadlocks`) a job whose ranks all wait,
+    /// none finished, is aborted after `grace` too.
+    pub(crate) fn with_deadlocks(
+        rank: usize,
+        size: usize,
+        grace: Duration,
+        deadlocks: bool,
+    ) -> Watch {
         Watch {
+            deadlocks,
             rank,
             grace,
             report_after: (grace / 4).min(Duration::from_millis(500)),
@@ -211,7 +236,7 @@ impl Watch {
     /// What to do at `now`, after the messages and the activity were taken in.
     pub(crate) fn tick(&mut self, now: Instant) -> Step {
         let Some(decider) = self.decider() else {
-            return Step::Continue(Vec::new());
+            return self.tick_unfinished(now);
         };
         let Some(finished_at) = self.finished_at else {
             return Step::Continue(self.report(decider, now));
@@ -237,34 +262,87 @@ impl Watch {
         Step::Abort(self.hang_report(&waits))
     }
 
+    /// No rank has finished: with `deadlocks`, every rank reports its long
+    /// waits to rank 0, which aborts the job once every rank has waited in
+    /// one operation for the grace period.
+    fn tick_unfinished(&mut self, now: Instant) -> Step {
+        if !self.deadlocks {
+            return Step::Continue(Vec::new());
+        }
+        if self.rank != 0 {
+            return Step::Continue(self.report(0, now));
+        }
+        let mut waits = Vec::new();
+        for r in 0..self.waiting.len() {
+            let w = if r == self.rank {
+                self.local.as_ref()
+            } else {
+                self.waiting[r].as_ref()
+            };
+            match w {
+                Some(w) if now.duration_since(w.since) >= self.grace => {
+                    waits.push((r, w.op.clone(), now.duration_since(w.since)));
+                }
+                _ => return Step::Continue(Vec::new()),
+            }
+        }
+        Step::Abort(self.deadlock_report(&waits))
+    }
+
     /// An unfinished rank tells the decider when its wait starts to count,
-    /// and when it ends.
+    /// and when it ends (or when the decider changes, or a new wait
+    /// replaced the one reported: no report outlives its wait).
     fn report(&mut self, decider: usize, now: Instant) -> Vec<(usize, Msg)> {
-        let waited = self
+        let long = self
             .local
             .as_ref()
-            .map(|w| (w, now.duration_since(w.since)));
-        match waited {
-            Some((w, waited)) if waited >= self.report_after => {
-                if self.reported == Some((decider, w.seq)) {
-                    return Vec::new();
-                }
-                self.reported = Some((decider, w.seq));
-                vec![(
-                    decider,
-                    Msg::Blocked {
-                        seq: w.seq,
-                        waited,
-                        op: w.op.clone(),
-                    },
-                )]
-            }
-            Some(_) => Vec::new(),
-            None => match self.reported.take() {
-                Some((to, seq)) => vec![(to, Msg::Unblocked { seq })],
-                None => Vec::new(),
-            },
+            .map(|w| (w, now.duration_since(w.since)))
+            .filter(|(_, waited)| *waited >= self.report_after);
+        let want = long.as_ref().map(|(w, _)| (decider, w.seq));
+        if self.reported == want {
+            return Vec::new();
         }
+        let mut out = Vec::new();
+        if let Some((to, seq)) = self.reported.take() {
+            out.push((to, Msg::Unblocked { seq }));
+        }
+        if let Some((w, waited)) = long {
+            out.push((
+                decider,
+                Msg::Blocked {
+                    seq: w.seq,
+                    waited,
+                    op: w.op.clone(),
+                },
+            ));
+            self.reported = want;
+        }
+        out
+    }
+
+    fn deadlock_report(&self, waits: &[(usize, String, Duration)]) -> String {
+        let mut text = format!(
+            "rank {}: the job is deadlocked: every rank has waited for {:.1} s in a \
+             communication that only another waiting rank could complete:",
+            self.rank,
+            self.grace.as_secs_f64()
+        );
+        for (r, op, waited) in waits {
+            text.push_str(&format!(
+                "\n  rank {r} waits in `{op}` (for {:.1} s)",
+                waited.as_secs_f64()
+            ));
+        }
+        text.push_str(&format!(
+            "\nCheck that every send has its receive and that every rank calls the same \
+             collectives in the same order. Two ranks that each send a large message (past the \
+             MPI library's eager limit, a few KiB) before receiving wait for each other: use \
+             `sendrecv`, or `isend` then `recv`. Aborting the job ({}={} s; 0 turns this check \
+             off; raise it for a single transfer that takes longer).",
+            crate::config::ENV_HANG_TIMEOUT,
+            self.grace.as_secs_f64()
+        ));
+        text
     }
 
     fn hang_report(&self, waits: &[(usize, String, Duration)]) -> String {

@@ -35,9 +35,12 @@ impl Watchdog {
     /// Duplicates `world` (a collective call: every rank of an SPMD job
     /// makes it at start-up) and starts watching. Needs
     /// `MPI_THREAD_MULTIPLE`.
-    pub(crate) fn start(world: &SimpleCommunicator, grace: Duration) -> Watchdog {
+    /// With `deadlocks` (only `main`'s thread communicates), a job whose
+    /// ranks all wait, none finished, is aborted too.
+    pub(crate) fn start(world: &SimpleCommunicator, grace: Duration, deadlocks: bool) -> Watchdog {
         let control = Control(world.duplicate());
-        let watch = Watch::new(world.rank() as usize, world.size() as usize, grace);
+        let (rank, size) = (world.rank() as usize, world.size() as usize);
+        let watch = Watch::with_deadlocks(rank, size, grace, deadlocks);
         crate::trace::watch_activity();
         let returned = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&returned);
