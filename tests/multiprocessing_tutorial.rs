@@ -128,6 +128,59 @@ fn using_a_pool_of_workers() {
     assert_eq!(inverse::try_apply_async(6).get(), Ok(1.0));
 }
 
+#[parallel_map]
+fn scaled(x: u64, k: u64, offset: &u64) -> u64 {
+    x * k + offset
+}
+
+/// `pool.map_async(f, range(100)).get(timeout=…)`, in every way of running;
+/// the timeout that hands the handle back; many maps in flight at once; a
+/// shared argument by value and one by reference, given owned; the
+/// `try_` form's lowest failing item; a panic named by item through `get()`.
+#[test]
+fn map_async_gives_the_maps_results_later() {
+    let serial: Vec<u64> = (0..100).map(f).collect();
+    assert_eq!(f::map_async(0..100).get(), serial);
+    for w in ways() {
+        let got = f::map_async_with(&w, (0..100).collect::<Vec<u64>>())
+            .get_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("{w:?}: {e}"));
+        assert_eq!(got, serial, "{w:?}");
+    }
+    // Many maps in flight, collected in the order started.
+    let jobs: Vec<_> = (0..50u64).map(|n| f::map_async(0..n)).collect();
+    for (n, j) in jobs.into_iter().enumerate() {
+        assert_eq!(j.get(), (0..n as u64).map(f).collect::<Vec<_>>());
+    }
+    let want: Vec<u64> = (0..1000).map(|x| scaled(x, 3, &7)).collect();
+    assert_eq!(scaled::map_async(0..1000, 3, 7).get(), want);
+    assert_eq!(
+        scaled::map_async(0..1000, 3, std::sync::Arc::new(7)).get(),
+        want
+    );
+    let err = fallible::try_map_async(0..100u64, vec![70, 30, 90])
+        .get()
+        .unwrap_err();
+    assert_eq!((err.index(), err.error().as_str()), (30, "bad 30"));
+    assert_eq!(
+        fallible::try_map_async(0..5u64, vec![]).get(),
+        Ok(vec![1, 2, 3, 4, 5])
+    );
+    let p = must_panic(|| inverse_or_panic::map_async(0..10).get());
+    assert_eq!(p.index(), 5, "{p}");
+    assert!(p.to_string().contains("division by zero"), "{p}");
+    // `PARALLEL_BACKEND=serial` runs the map before `map_async` returns.
+    if std::env::var_os("PARALLEL_BACKEND").is_some() {
+        return;
+    }
+    let slow = sleep_then::map_async(vec![300, 1, 1]);
+    let late = slow.get_timeout(Duration::from_millis(1)).unwrap_err();
+    assert!(late.to_string().contains("sleep_then"), "{late}");
+    let handle = late.into_handle();
+    assert!(!handle.ready());
+    assert_eq!(handle.get(), vec![300, 1, 1]);
+}
+
 // ----- docs.python.org: the "Examples" section's pool test -----
 
 fn mul(a: i64, b: i64) -> i64 {

@@ -18,8 +18,8 @@ pub use crate::graph::{
 };
 pub use crate::items::{IntoItems, ItemProbe, ItemUnhashed, ItemViaHash, ItemViaSerde};
 pub use crate::map::{
-    apply_async, imap, pulled, try_apply_async, try_imap, AsyncResult, Indexed, RefProbe, Values,
-    ViaPull, ViaSlice,
+    apply_async, imap, map_async, pulled, try_apply_async, try_imap, AsyncResult, Indexed,
+    RefProbe, Values, ViaPull, ViaSlice,
 };
 pub use crate::map::{map, reduce, try_map, ItemError, MapOptions, MapSite};
 pub use crate::pool::PerWorker;

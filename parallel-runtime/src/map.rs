@@ -44,7 +44,7 @@ pub use crate::panic::ItemPanic;
 pub use function::{map_fn, MapFn};
 pub use options::{MapOptions, MapSite};
 pub use reduce::reduce_block_size;
-pub use spawn::{apply_async, try_apply_async, AsyncResult, AsyncTimeout};
+pub use spawn::{apply_async, map_async, try_apply_async, AsyncResult, AsyncTimeout};
 pub use stream::{
     imap, pulled, try_imap, Indexed, Input, Part, Pulled, Ready, RefPart, RefProbe, Refs, Shared,
     Stream, Values, ViaPull, ViaSlice, Walk, Yield,

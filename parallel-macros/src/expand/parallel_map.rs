@@ -455,7 +455,7 @@ fn defaults(o: &MapOptions, p: &TokenStream) -> TokenStream {
 }
 
 // Streaming and asynchronous calls (issue 10): `imap`, `imap_unordered`,
-// `apply_async`, their `try_` forms, each with a `_with` form.
+// `apply_async`, `map_async`, their `try_` forms, each with a `_with` form.
 impl Entries<'_> {
     /// Every streaming and asynchronous entry point.
     fn stream(&self) -> TokenStream {
@@ -463,10 +463,12 @@ impl Entries<'_> {
         let mut out = self.imap("imap", false);
         out.extend(self.imap("imap_unordered", false));
         out.extend(self.apply_async(false));
+        out.extend(self.map_async(false));
         if result {
             out.extend(self.imap("try_imap", true));
             out.extend(self.imap("try_imap_unordered", true));
             out.extend(self.apply_async(true));
+            out.extend(self.map_async(true));
         }
         out
     }
@@ -678,6 +680,99 @@ impl Entries<'_> {
                 __T: #p::Same<#item_ty> + ::core::marker::Send + 'static,
                 #(#bounds),*),
             |opts| quote!(#p::#f(&Self::__SITE, #opts, item, move |__item: __T| #wrap(#name(#p::Same::same(__item), #(#pass),*)))),
+        )
+    }
+
+    /// `map_async` or `try_map_async`: the whole map as one call that owns
+    /// what it uses (the items, and the shared arguments as for
+    /// `apply_async`), started on the pool. Inside the call, each shared
+    /// argument is bound again, by name, to what `map` takes (a borrow of
+    /// the owned value, or a clone of it), and `map` runs as written.
+    fn map_async(&self, fallible: bool) -> TokenStream {
+        let p = &self.p;
+        let stat: syn::Lifetime = syn::parse_quote!('static);
+        let (mut item_ty, mut out_ty) = (self.m.params[0].ty.clone(), self.m.output_ty());
+        types::name_elided_lifetimes(&mut item_ty, &stat);
+        types::name_elided_lifetimes(&mut out_ty, &stat);
+        let (mut generics, mut decl, mut bounds, mut rebind) = (vec![], vec![], vec![], vec![]);
+        let mut names = vec![];
+        for (k, s) in self.m.params[1..].iter().enumerate() {
+            let (i, g) = (&s.ident, format_ident!("__A{k}"));
+            let (mut target, by_ref) = match &s.ty {
+                syn::Type::Reference(r) if r.mutability.is_none() => ((*r.elem).clone(), true),
+                t => (t.clone(), false),
+            };
+            types::name_elided_lifetimes(&mut target, &stat);
+            let borrow =
+                quote_spanned!(s.ty.span()=> ::core::borrow::Borrow::<#target>::borrow(&#i));
+            rebind.push(if by_ref {
+                quote!(let #i = #borrow;)
+            } else {
+                quote!(let #i = ::core::clone::Clone::clone(#borrow);)
+            });
+            bounds.push(quote_spanned!(s.ty.span()=>
+                #g: ::core::borrow::Borrow<#target> + ::core::marker::Send + 'static));
+            decl.push(quote!(#i: #g));
+            generics.push(g);
+            names.push(i);
+        }
+        let (fname, value, inner) = if fallible {
+            let (ok, err) = super::ok_and_err(p, &out_ty);
+            let value = quote!(::core::result::Result<::std::vec::Vec<#ok>, #p::ItemError<#err>>);
+            ("try_map_async", value, quote!(try_map))
+        } else {
+            ("map_async", quote!(::std::vec::Vec<#out_ty>), quote!(map))
+        };
+        let inner_with = format_ident!("{inner}_with");
+        let doc = self.map_async_doc(fallible);
+        self.async_pair(
+            fname,
+            &doc,
+            &quote!(<__I, #(#generics),*>),
+            &quote!(items: __I),
+            &decl,
+            &quote!(#p::AsyncResult<#value>),
+            &quote!(where
+                __I: #p::IntoItems<Item = #item_ty> + ::core::marker::Send + 'static,
+                #(#bounds),*),
+            |opts| {
+                quote!(#p::map_async(&Self::__SITE, #opts, move |__options: ::core::option::Option<&#p::MapOptions>| {
+                    #(#rebind)*
+                    match __options {
+                        ::core::option::Option::Some(__options) => Self::#inner_with(__options, items, #(#names),*),
+                        ::core::option::Option::None => Self::#inner(items, #(#names),*),
+                    }
+                }))
+            },
+        )
+    }
+
+    fn map_async_doc(&self, fallible: bool) -> String {
+        let (link, krate) = (&self.link, &self.krate);
+        let (what, err) = if fallible {
+            (
+                "[`try_map`](Self::try_map)",
+                " or the failure with the lowest index (an [`ItemError`]({krate}::ItemError))",
+            )
+        } else {
+            ("[`map`](Self::map)", "")
+        };
+        format!(
+            "Starts {what} of {link} over `items` as one call on the shared thread pool and \
+             returns at once (Python's `Pool.map_async`); its items run in parallel as in \
+             {what}. The [`AsyncResult`]({krate}::map::AsyncResult) handle's `get()` waits for \
+             the results, in input order{err}; `get_timeout` waits at most a while, `ready()` \
+             tells whether they are in.\n\n\
+             The call runs after this returns, so it owns what it uses: `items` (a `Vec`, a \
+             range, any owned collection) and the results are `Send + 'static`, and each \
+             shared argument is given as an owned value, as for `apply_async` (for a parameter \
+             `&T`, anything that borrows as a `T`: a `T`, an `Arc<T>`, a `Vec<f64>` for \
+             `&[f64]`; for a parameter `T`, a `T`). With the `serial` backend, and with the \
+             `mpi` backend (whose exchange between ranks is made on the calling thread), the \
+             map runs before this returns.\n\n\
+             # Panics\n\
+             `get()` panics with the map's [`ItemPanic`]({krate}::ItemPanic), naming the item, \
+             if the function panicked."
         )
     }
 

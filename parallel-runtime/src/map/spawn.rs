@@ -240,8 +240,19 @@ where
             None => unreachable!("one item gave no result"),
         })
     });
-    let plan = site.plan(options.as_ref());
-    let serial = plan.backend == Backend::Serial;
+    start(site, options.as_ref(), false, call)
+}
+
+/// Starts `call` on the pool the site's options name (on this thread,
+/// before returning, with the `serial` backend, or with `inline`).
+fn start<R: Send + 'static>(
+    site: &'static MapSite,
+    options: Option<&MapOptions>,
+    inline: bool,
+    call: Pending<R>,
+) -> AsyncResult<R> {
+    let plan = site.plan(options);
+    let serial = inline || plan.backend == Backend::Serial;
     // On the call's own pool when it asks for one (`threads(n)`), as a
     // map's items; else on the pool of this thread (the shared one).
     let pool = if serial { None } else { plan.pool() };
@@ -269,6 +280,28 @@ where
         function: site.name,
         slot,
     }
+}
+
+/// `f::map_async` and `f::try_map_async`: the whole map (`map`, given the
+/// options) as one call that runs on the pool after this returns; its
+/// items still run in parallel. With the `serial` backend, and with the
+/// `mpi` backend (whose exchange between ranks is made on the thread that
+/// calls, in the same order on every rank), it runs before this returns.
+#[doc(hidden)]
+pub fn map_async<R, F>(
+    site: &'static MapSite,
+    options: Option<&MapOptions>,
+    map: F,
+) -> AsyncResult<R>
+where
+    R: Send + 'static,
+    F: FnOnce(Option<&MapOptions>) -> R + Send + 'static,
+{
+    let options = options.copied();
+    let inline = site.plan(options.as_ref()).backend == Backend::Mpi;
+    let call: Pending<R> =
+        Box::new(move || catch_unwind(AssertUnwindSafe(|| map(options.as_ref()))));
+    start(site, options.as_ref(), inline, call)
 }
 
 /// `f::try_apply_async`: [`apply_async`] for a function returning a
