@@ -368,6 +368,79 @@ fn waiting_for_a_rank_that_returned_is_an_error_not_a_hang() {
     assert!(out[2].is_err(), "{:?}", out[2]);
 }
 
+/// Two ranks that each receive from the other first, a rank in a
+/// collective while another waits for a message, and a rank that receives
+/// from itself: in the local world every waiting rank gets
+/// `Error::Deadlock` after about a second instead of hanging `cargo test`
+/// (a rank that returns early hands the others `PeerFinished`).
+#[test]
+fn a_deadlock_in_a_local_world_is_an_error_not_a_hang() {
+    let started = std::time::Instant::now();
+    let out = local::run(2, |w| w.recv::<u32>(1 - w.rank(), 0));
+    let deadlocks = out
+        .iter()
+        .filter(|r| matches!(r, Err(Error::Deadlock { waiting, .. }) if waiting == &vec![0, 1]))
+        .count();
+    assert!(deadlocks >= 1, "{out:?}");
+    assert!(out.iter().all(Result::is_err), "{out:?}");
+    let text = out.iter().find_map(|r| match r {
+        Err(e @ Error::Deadlock { .. }) => Some(e.to_string()),
+        _ => None,
+    });
+    let text = text.unwrap_or_default();
+    assert!(
+        text.contains("deadlock: ranks [0, 1] all wait")
+            && text.contains("every receive has its send"),
+        "{text}"
+    );
+
+    // Collectives against a receive: rank 0 in `barrier`, rank 1 in `recv`.
+    let out = local::run(2, |w| {
+        if w.rank() == 0 {
+            w.barrier()
+        } else {
+            w.recv::<u8>(0, 0).map(drop)
+        }
+    });
+    assert!(out.iter().all(Result::is_err), "{out:?}");
+    assert!(
+        out.iter().any(|r| matches!(r, Err(Error::Deadlock { .. }))),
+        "{out:?}"
+    );
+
+    // A world of one rank that receives what it never sent.
+    let got = Comm::single().recv::<u8>(0, 9);
+    assert!(
+        matches!(got, Err(Error::Deadlock { rank: 0, ref waiting, .. }) if waiting == &vec![0]),
+        "{got:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+/// A rank that computes for longer than the deadlock's second while the
+/// others wait for it is not deadlocked: the job finishes.
+#[test]
+fn a_slow_rank_in_a_local_world_is_no_deadlock() {
+    let out = local::run(3, |w| {
+        if w.rank() == 2 {
+            std::thread::sleep(std::time::Duration::from_millis(2500));
+            w.send(&7u32, 0, 1)?;
+            w.send(&8u32, 1, 1)?;
+        }
+        let got = if w.rank() < 2 {
+            w.recv::<u32>(2, 1)?
+        } else {
+            0
+        };
+        w.barrier()?;
+        Ok::<_, Error>(got)
+    });
+    assert_eq!(
+        out.into_iter().collect::<Result<Vec<_>, _>>().unwrap(),
+        vec![7, 8, 0]
+    );
+}
+
 #[test]
 fn nonblocking_buffer_path_gives_the_vectors_back() {
     let out = local::run(3, |w| {

@@ -153,6 +153,24 @@ pub enum Error {
         /// The rank it waited for (`None`: any rank).
         from: Option<usize>,
     },
+    /// In a [`local`](super::local) world: every rank that has not returned
+    /// waits for a message or a collective that no rank can send any more,
+    /// nothing having been sent for `stalled` (on real MPI the job would
+    /// hang; the hang watchdog aborts it). Each waiting rank gets it.
+    #[error(
+        "rank {rank}: deadlock: ranks {waiting:?} all wait for a message or a collective, and no \
+         rank has sent anything for {stalled:?}; check that every receive has its send (two ranks \
+         that receive from each other first wait for ever) and that every rank calls the same \
+         collectives in the same order"
+    )]
+    Deadlock {
+        /// The rank that saw it.
+        rank: usize,
+        /// The ranks that wait (every rank that has not returned).
+        waiting: Vec<usize>,
+        /// How long nothing was sent while they all waited.
+        stalled: std::time::Duration,
+    },
     /// Another rank of a [`local`](super::local) world failed, so this one
     /// stops instead of waiting forever.
     #[error("rank {rank}: stopped because rank {failed} failed")]

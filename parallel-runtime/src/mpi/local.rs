@@ -19,7 +19,18 @@
 //!
 //! When a rank panics, the ranks waiting on it get
 //! [`Error::PeerFailed`](super::Error::PeerFailed) instead of waiting
-//! forever, and [`run`] re-raises the first panic, naming its rank.
+//! forever, and [`run`] re-raises the first panic, naming its rank. When
+//! every rank that has not returned waits for a message or a collective and
+//! nothing has been sent for a second, each gets
+//! [`Error::Deadlock`](super::Error::Deadlock):
+//!
+//! ```
+//! use parallel_runtime::mpi::{local, Error};
+//!
+//! // Each rank receives from the other before sending: neither can go on.
+//! let out = local::run(2, |world| world.recv::<u32>(1 - world.rank(), 0));
+//! assert!(out.iter().any(|r| matches!(r, Err(Error::Deadlock { .. }))));
+//! ```
 
 use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};

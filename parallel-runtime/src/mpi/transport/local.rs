@@ -10,6 +10,7 @@
 mod collective;
 mod mailbox;
 mod nonblocking;
+mod stall;
 mod vector;
 
 use std::any::Any;
@@ -28,6 +29,10 @@ use crate::mpi::op::{AnyBitPattern, Reduction, Scalar};
 /// State shared by every group of one local world.
 #[derive(Default)]
 pub(crate) struct World {
+    /// How many ranks it has.
+    size: usize,
+    /// Its posted messages and its ranks' waits, to tell a deadlock.
+    stall: stall::Stall,
     /// The first rank (of the world) that failed.
     failed: Mutex<Option<usize>>,
     /// The ranks (of the world) whose function has returned.
@@ -53,6 +58,11 @@ impl World {
     fn has_finished(&self, rank: usize) -> bool {
         lock(&self.finished).contains(&rank)
     }
+}
+
+/// Whether rank `r` of `world` has returned.
+fn gone_world(world: &World) -> impl Fn(usize) -> bool + '_ {
+    move |r| world.has_finished(r)
 }
 
 /// A send of the local world: done when it started (sends are buffered),
@@ -100,7 +110,10 @@ impl Local {
     /// A world of `n` ranks: its shared state, and each rank's end of its
     /// world communicator, in rank order.
     pub(crate) fn world(n: usize) -> (Arc<World>, Vec<Local>) {
-        let world = Arc::new(World::default());
+        let world = Arc::new(World {
+            size: n,
+            ..World::default()
+        });
         let group = Group::new(n, &world);
         let ends = (0..n)
             .map(|rank| Local {
@@ -114,7 +127,10 @@ impl Local {
 
     /// A world of one rank: what a program started without `mpirun` gets.
     pub(crate) fn single() -> Local {
-        let world = Arc::new(World::default());
+        let world = Arc::new(World {
+            size: 1,
+            ..World::default()
+        });
         Local {
             rank: 0,
             world_rank: 0,
@@ -156,6 +172,7 @@ impl Local {
             elems,
         });
         mailbox.ready.notify_all();
+        self.group.world.stall.posted();
     }
 
     /// The first message that matches, in the order each sender sent them;
@@ -212,6 +229,17 @@ impl Local {
                     Source::Rank(r) => Some(self.group.world_ranks[r]),
                     Source::Any => None,
                 },
+            });
+        }
+        if let Some(waiting) =
+            world
+                .stall
+                .empty_look(self.world_rank, world.size, gone_world(world))
+        {
+            return Err(Error::Deadlock {
+                rank: self.world_rank,
+                waiting,
+                stalled: stall::STALL,
             });
         }
         Ok(())
