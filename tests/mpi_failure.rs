@@ -119,33 +119,41 @@ fn a_healthy_job_succeeds() {
     assert_eq!(code, Some(0), "stderr:\n{err}");
 }
 
+/// Runs `mode` with `PARALLEL_HANG_TIMEOUT=2`: the job must be aborted
+/// after the timeout and before the deadline, with one report that starts
+/// with `report` and holds each of `lines`. `None` where the test skips.
+fn aborted_with(test: &str, mode: &str, report: &str, lines: &[&str]) -> Option<String> {
+    let mut cmd = mpi_job(test, mode)?;
+    cmd.env("PARALLEL_HANG_TIMEOUT", "2");
+    let (code, err, took) = run_with_deadline(cmd);
+    assert!(code != Some(0), "the job succeeded; stderr:\n{err}");
+    assert!(took < DEADLINE, "the job took {took:?}; stderr:\n{err}");
+    assert!(
+        took > Duration::from_secs(2),
+        "aborted before the grace period: {took:?}; stderr:\n{err}"
+    );
+    assert_eq!(err.matches(report).count(), 1, "one report; stderr:\n{err}");
+    for line in lines {
+        assert!(err.contains(line), "no {line:?} in stderr:\n{err}");
+    }
+    Some(err)
+}
+
 /// Rank 1 returns `Ok` without sending; rank 0 waits for it in `recv`,
 /// rank 2 in a `barrier`: the watchdog aborts the job after
 /// `PARALLEL_HANG_TIMEOUT`, naming the finished rank and each blocked
 /// rank's operation (on old code, the job hung).
 #[test]
 fn ranks_waiting_for_a_rank_that_returned_are_aborted_with_a_report() {
-    let Some(mut cmd) = mpi_job("the hang watchdog test", "hang") else {
-        return;
-    };
-    cmd.env("PARALLEL_HANG_TIMEOUT", "2");
-    let (code, err, took) = run_with_deadline(cmd);
-    assert!(code != Some(0), "the job succeeded; stderr:\n{err}");
-    assert!(took < DEADLINE, "the job took {took:?}; stderr:\n{err}");
-    assert!(
-        took > std::time::Duration::from_secs(2),
-        "aborted before the grace period: {took:?}; stderr:\n{err}"
-    );
-    assert!(
-        err.contains("rank 1: the job cannot finish: rank 1 returned from main"),
-        "stderr:\n{err}"
-    );
-    assert!(err.contains("rank 0 waits in `recv`"), "stderr:\n{err}");
-    assert!(err.contains("rank 2 waits in `barrier`"), "stderr:\n{err}");
-    assert_eq!(
-        err.matches("the job cannot finish").count(),
-        1,
-        "one report; stderr:\n{err}"
+    aborted_with(
+        "the hang watchdog test",
+        "hang",
+        "the job cannot finish",
+        &[
+            "rank 1: the job cannot finish: rank 1 returned from main",
+            "rank 0 waits in `recv`",
+            "rank 2 waits in `barrier`",
+        ],
     );
 }
 
@@ -155,52 +163,36 @@ fn ranks_waiting_for_a_rank_that_returned_are_aborted_with_a_report() {
 /// operation (on old code, the job hung).
 #[test]
 fn a_deadlocked_job_is_aborted_with_a_report() {
-    let Some(mut cmd) = mpi_job("the deadlock watchdog test", "deadlock") else {
-        return;
-    };
-    cmd.env("PARALLEL_HANG_TIMEOUT", "2");
-    let (code, err, took) = run_with_deadline(cmd);
-    assert!(code != Some(0), "the job succeeded; stderr:\n{err}");
-    assert!(took < DEADLINE, "the job took {took:?}; stderr:\n{err}");
-    assert!(
-        took > std::time::Duration::from_secs(2),
-        "aborted before the grace period: {took:?}; stderr:\n{err}"
-    );
-    assert!(
-        err.contains("rank 0: the job is deadlocked"),
-        "stderr:\n{err}"
-    );
-    assert!(err.contains("rank 0 waits in `send_buf`"), "stderr:\n{err}");
-    assert!(err.contains("rank 1 waits in `send_buf`"), "stderr:\n{err}");
-    assert!(err.contains("rank 2 waits in `barrier`"), "stderr:\n{err}");
-    assert!(err.contains("use `sendrecv`"), "stderr:\n{err}");
-    assert_eq!(
-        err.matches("the job is deadlocked").count(),
-        1,
-        "one report; stderr:\n{err}"
+    aborted_with(
+        "the deadlock watchdog test",
+        "deadlock",
+        "the job is deadlocked",
+        &[
+            "rank 0: the job is deadlocked",
+            "rank 0 waits in `send_buf`",
+            "rank 1 waits in `send_buf`",
+            "rank 2 waits in `barrier`",
+            "use `sendrecv`",
+        ],
     );
 }
 
 /// The known limit of posted receives (docs/mpi.md, "Progress of posted
 /// receives"): rank 0's `irecv_buf` does not take rank 1's 1 MiB while
-/// rank 0 waits in `all_reduce_buf`, and rank 1 waits in `send_buf` before its
-/// own `all_reduce_buf`. Not a hang: the job is aborted as deadlocked, naming
-/// both operations.
+/// rank 0 waits in `all_reduce_buf`, and rank 1 waits in `send_buf` before
+/// its own `all_reduce_buf`. Not a hang: the job is aborted as deadlocked,
+/// naming both operations.
 #[test]
 fn a_posted_receive_across_a_data_collective_ends_in_a_report_not_a_hang() {
-    let Some(mut cmd) = mpi_job("the posted-receive deadlock test", "posted_then_allreduce") else {
-        return;
-    };
-    cmd.env("PARALLEL_HANG_TIMEOUT", "2");
-    let (code, err, took) = run_with_deadline(cmd);
-    assert!(code != Some(0), "the job succeeded; stderr:\n{err}");
-    assert!(took < DEADLINE, "the job took {took:?}; stderr:\n{err}");
-    assert!(err.contains("the job is deadlocked"), "stderr:\n{err}");
-    assert!(
-        err.contains("rank 0 waits in `all_reduce_buf`"),
-        "stderr:\n{err}"
+    aborted_with(
+        "the posted-receive deadlock test",
+        "posted_then_allreduce",
+        "the job is deadlocked",
+        &[
+            "rank 0 waits in `all_reduce_buf`",
+            "rank 1 waits in `send_buf`",
+        ],
     );
-    assert!(err.contains("rank 1 waits in `send_buf`"), "stderr:\n{err}");
 }
 
 /// As below, but rank 2 waits in `barrier` instead of returning: no rank

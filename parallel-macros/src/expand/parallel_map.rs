@@ -627,18 +627,28 @@ impl Entries<'_> {
         )
     }
 
-    /// `apply_async` or `try_apply_async`: one call that owns what it uses.
-    /// Each shared argument is a generic `__Ak: Borrow<T> + Send + 'static`
-    /// (`T` the referent of a `&T` parameter, else the parameter's type,
-    /// cloned per call as by `map`), so that these bounds are checked where
-    /// `apply_async` is called, not on every annotated function.
-    fn apply_async(&self, fallible: bool) -> TokenStream {
-        let (p, name) = (&self.p, self.m.name());
+    /// The item and result types with their elided lifetimes `'static`:
+    /// what a call that outlives its caller moves and gives back.
+    fn static_types(&self) -> (syn::Type, syn::Type) {
         let stat: syn::Lifetime = syn::parse_quote!('static);
         let (mut item_ty, mut out_ty) = (self.m.params[0].ty.clone(), self.m.output_ty());
         types::name_elided_lifetimes(&mut item_ty, &stat);
         types::name_elided_lifetimes(&mut out_ty, &stat);
-        let (mut generics, mut decl, mut bounds, mut pass) = (vec![], vec![], vec![], vec![]);
+        (item_ty, out_ty)
+    }
+
+    /// The shared parameters of a call that owns what it uses: each given
+    /// as a generic `__Ak: Borrow<T> + Send + 'static` (`T` the referent of
+    /// a `&T` parameter, else the parameter's type), and passed to the
+    /// function as a borrow of it, or (a `T` parameter) a clone.
+    fn owned_shared(&self) -> Owned<'_> {
+        let stat: syn::Lifetime = syn::parse_quote!('static);
+        let mut o = Owned {
+            generics: vec![],
+            decl: vec![],
+            bounds: vec![],
+            args: vec![],
+        };
         for (k, s) in self.m.params[1..].iter().enumerate() {
             let (i, g) = (&s.ident, format_ident!("__A{k}"));
             let (mut target, by_ref) = match &s.ty {
@@ -648,16 +658,37 @@ impl Entries<'_> {
             types::name_elided_lifetimes(&mut target, &stat);
             let borrow =
                 quote_spanned!(s.ty.span()=> ::core::borrow::Borrow::<#target>::borrow(&#i));
-            pass.push(if by_ref {
-                borrow
-            } else {
-                quote_spanned!(s.ty.span()=> ::core::clone::Clone::clone(#borrow))
-            });
-            bounds.push(quote_spanned!(s.ty.span()=>
+            o.args.push((
+                i,
+                if by_ref {
+                    borrow
+                } else {
+                    quote_spanned!(s.ty.span()=> ::core::clone::Clone::clone(#borrow))
+                },
+            ));
+            o.bounds.push(quote_spanned!(s.ty.span()=>
                 #g: ::core::borrow::Borrow<#target> + ::core::marker::Send + 'static));
-            decl.push(quote!(#i: #g));
-            generics.push(g);
+            o.decl.push(quote!(#i: #g));
+            o.generics.push(g);
         }
+        o
+    }
+
+    /// `apply_async` or `try_apply_async`: one call that owns what it uses.
+    /// Each shared argument is a generic `__Ak: Borrow<T> + Send + 'static`
+    /// (`T` the referent of a `&T` parameter, else the parameter's type,
+    /// cloned per call as by `map`), so that these bounds are checked where
+    /// `apply_async` is called, not on every annotated function.
+    fn apply_async(&self, fallible: bool) -> TokenStream {
+        let (p, name) = (&self.p, self.m.name());
+        let (item_ty, out_ty) = self.static_types();
+        let Owned {
+            generics,
+            decl,
+            bounds,
+            args,
+        } = self.owned_shared();
+        let pass: Vec<&TokenStream> = args.iter().map(|(_, arg)| arg).collect();
         let (fname, value, wrap) = if fallible {
             let (ok, err) = super::ok_and_err(p, &out_ty);
             let value = quote!(::core::result::Result<#ok, #p::ItemError<#err>>);
@@ -690,32 +721,15 @@ impl Entries<'_> {
     /// the owned value, or a clone of it), and `map` runs as written.
     fn map_async(&self, fallible: bool) -> TokenStream {
         let p = &self.p;
-        let stat: syn::Lifetime = syn::parse_quote!('static);
-        let (mut item_ty, mut out_ty) = (self.m.params[0].ty.clone(), self.m.output_ty());
-        types::name_elided_lifetimes(&mut item_ty, &stat);
-        types::name_elided_lifetimes(&mut out_ty, &stat);
-        let (mut generics, mut decl, mut bounds, mut rebind) = (vec![], vec![], vec![], vec![]);
-        let mut names = vec![];
-        for (k, s) in self.m.params[1..].iter().enumerate() {
-            let (i, g) = (&s.ident, format_ident!("__A{k}"));
-            let (mut target, by_ref) = match &s.ty {
-                syn::Type::Reference(r) if r.mutability.is_none() => ((*r.elem).clone(), true),
-                t => (t.clone(), false),
-            };
-            types::name_elided_lifetimes(&mut target, &stat);
-            let borrow =
-                quote_spanned!(s.ty.span()=> ::core::borrow::Borrow::<#target>::borrow(&#i));
-            rebind.push(if by_ref {
-                quote!(let #i = #borrow;)
-            } else {
-                quote!(let #i = ::core::clone::Clone::clone(#borrow);)
-            });
-            bounds.push(quote_spanned!(s.ty.span()=>
-                #g: ::core::borrow::Borrow<#target> + ::core::marker::Send + 'static));
-            decl.push(quote!(#i: #g));
-            generics.push(g);
-            names.push(i);
-        }
+        let (item_ty, out_ty) = self.static_types();
+        let Owned {
+            generics,
+            decl,
+            bounds,
+            args,
+        } = self.owned_shared();
+        let names: Vec<&syn::Ident> = args.iter().map(|(i, _)| *i).collect();
+        let rebind: Vec<TokenStream> = args.iter().map(|(i, arg)| quote!(let #i = #arg;)).collect();
         let (fname, value, inner) = if fallible {
             let (ok, err) = super::ok_and_err(p, &out_ty);
             let value = quote!(::core::result::Result<::std::vec::Vec<#ok>, #p::ItemError<#err>>);
@@ -799,6 +813,16 @@ impl Entries<'_> {
              `get()` panics with an [`ItemPanic`]({krate}::ItemPanic) if the function panicked."
         )
     }
+}
+
+/// The shared parameters of a call that owns what it uses
+/// ([`Entries::owned_shared`]): its generics, its parameters, their bounds,
+/// and per parameter its name and what the function is given.
+struct Owned<'a> {
+    generics: Vec<syn::Ident>,
+    decl: Vec<TokenStream>,
+    bounds: Vec<TokenStream>,
+    args: Vec<(&'a syn::Ident, TokenStream)>,
 }
 
 /// The type of one item: the per-item parameter's, or with `items = n` the

@@ -327,12 +327,7 @@ impl Watch {
             self.rank,
             self.grace.as_secs_f64()
         );
-        for (r, op, waited) in waits {
-            text.push_str(&format!(
-                "\n  rank {r} waits in `{op}` (for {:.1} s)",
-                waited.as_secs_f64()
-            ));
-        }
+        list_waits(&mut text, waits);
         text.push_str(&format!(
             "\nCheck that every send has its receive and that every rank calls the same \
              collectives in the same order. Two ranks that each send a large message (past the \
@@ -359,12 +354,7 @@ impl Watch {
             self.rank,
             self.grace.as_secs_f64()
         );
-        for (r, op, waited) in waits {
-            text.push_str(&format!(
-                "\n  rank {r} waits in `{op}` (for {:.1} s)",
-                waited.as_secs_f64()
-            ));
-        }
+        list_waits(&mut text, waits);
         text.push_str(&format!(
             "\nA rank that returns from main while others still wait for its messages, or for its \
              part in a collective, leaves them waiting forever: check that every send has its \
@@ -374,6 +364,16 @@ impl Watch {
             self.grace.as_secs_f64()
         ));
         text
+    }
+}
+
+/// One line of a report per waiting rank: its operation and how long.
+fn list_waits(text: &mut String, waits: &[(usize, String, Duration)]) {
+    for (r, op, waited) in waits {
+        text.push_str(&format!(
+            "\n  rank {r} waits in `{op}` (for {:.1} s)",
+            waited.as_secs_f64()
+        ));
     }
 }
 
