@@ -234,8 +234,23 @@ fn the_examples_sections_pool_test() {
     for o in ways() {
         assert_eq!(calculate::map_with(&o, tasks.clone()), serial, "{o:?}");
     }
-    // `pool.imap(calculate, TASKS)` and `imap_unordered` are not written for
-    // `items = n` (docs): zip the pairs into one call of `map` instead.
+    // `pool.imap(calculatestar, TASKS)`, `imap_unordered`, `starmap_async`
+    // and `apply_async(calculate, t)` for each task: with `items = 2` every
+    // entry point takes the pairs.
+    for o in ways() {
+        let got: Vec<String> = calculate::imap_with(&o, tasks.clone()).collect();
+        assert_eq!(got, serial, "imap {o:?}");
+        let mut got: Vec<(usize, String)> =
+            calculate::imap_unordered_with(&o, tasks.clone()).collect();
+        got.sort();
+        let want: Vec<(usize, String)> = serial.iter().cloned().enumerate().collect();
+        assert_eq!(got, want, "imap_unordered {o:?}");
+        let got = calculate::map_async_with(&o, tasks.clone()).get();
+        assert_eq!(got, serial, "starmap_async {o:?}");
+    }
+    let handles: Vec<_> = tasks.iter().map(|&t| calculate::apply_async(t)).collect();
+    let got: Vec<String> = handles.into_iter().map(|h| h.get()).collect();
+    assert_eq!(got, serial, "apply_async(calculate, t)");
 
     // `pool.map(pow3, range(100))` against `list(map(pow3, range(100)))`.
     let serial: Vec<u64> = (0..100).map(pow3).collect();
@@ -368,14 +383,82 @@ fn monte_carlo_pi() {
     let pi = 4.0 * serial_total as f64 / (n * 64) as f64;
     assert!((pi - std::f64::consts::PI).abs() < 0.05, "pi = {pi}");
 
-    for o in ways() {
-        let out = darts_per_worker::map_with(&o, 0..64, &n);
-        assert_eq!(out.len(), 64);
-        assert!(out.iter().all(|&(hits, m)| m == n && hits <= n));
+    let check = |out: Vec<(u64, u64)>, how: &str| {
+        assert_eq!(out.len(), 64, "{how}");
+        assert!(out.iter().all(|&(hits, m)| m == n && hits <= n), "{how}");
         let hits: u64 = out.iter().map(|p| p.0).sum();
         let pi = 4.0 * hits as f64 / (n * 64) as f64;
-        assert!((pi - std::f64::consts::PI).abs() < 0.05, "pi = {pi}, {o:?}");
+        assert!((pi - std::f64::consts::PI).abs() < 0.05, "pi = {pi}, {how}");
+    };
+    for o in ways() {
+        check(
+            darts_per_worker::map_with(&o, 0..64, &n),
+            &format!("map {o:?}"),
+        );
+        // The streaming and asynchronous calls keep a state per worker too.
+        let out = darts_per_worker::imap_with(&o, 0..64, &n).collect();
+        check(out, &format!("imap {o:?}"));
+        let mut out: Vec<(usize, (u64, u64))> =
+            darts_per_worker::imap_unordered_with(&o, 0..64, &n).collect();
+        out.sort_by_key(|p| p.0);
+        assert!(out.iter().enumerate().all(|(i, p)| p.0 == i), "{o:?}");
+        check(
+            out.into_iter().map(|p| p.1).collect(),
+            &format!("imap_unordered {o:?}"),
+        );
+        let out = darts_per_worker::map_async_with(&o, 0..64, n).get();
+        check(out, &format!("map_async {o:?}"));
     }
+    let handles: Vec<_> = (0..64)
+        .map(|b| darts_per_worker::apply_async(b, n))
+        .collect();
+    check(
+        handles.into_iter().map(|h| h.get()).collect(),
+        "apply_async",
+    );
+}
+
+thread_local! {
+    static BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+struct Counted(usize);
+
+/// Counts its builds on the thread that makes it.
+fn counted() -> Counted {
+    BUILT.with(|b| b.set(b.get() + 1));
+    Counted(0)
+}
+
+/// Each call counts itself in the state of the worker that runs it.
+#[parallel_map(init = "counted")]
+fn tally(_x: u64, state: &mut Counted) -> usize {
+    state.0 += 1;
+    state.0
+}
+
+#[test]
+fn a_stream_builds_each_workers_state_once() {
+    // On one thread of its own: one build for the whole stream, whatever
+    // its windows, and each call sees the count of the calls before it.
+    let one = MapOptions::new().threads(1).chunk_size(3);
+    let got: Vec<usize> = tally::imap_with(&one, 0..100).collect();
+    assert_eq!(got, (1..=100).collect::<Vec<_>>());
+    let serial = MapOptions::new().backend(Backend::Serial);
+    let before = BUILT.with(|b| b.get());
+    let got: Vec<usize> = tally::imap_with(&serial, 0..100).collect();
+    assert_eq!(got, (1..=100).collect::<Vec<_>>());
+    assert_eq!(
+        BUILT.with(|b| b.get()) - before,
+        1,
+        "one build on the serial backend"
+    );
+    // Two streams do not share a state.
+    let (mut a, mut b) = (
+        tally::imap_with(&serial, 0..3),
+        tally::imap_with(&serial, 0..3),
+    );
+    assert_eq!((a.next(), b.next(), a.next()), (Some(1), Some(1), Some(2)));
 }
 
 // ----- tutorials: word count over chunks, many small inputs -----

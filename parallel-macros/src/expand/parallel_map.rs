@@ -28,10 +28,7 @@ pub(crate) fn expand(m: &FnModel, o: &MapOptions) -> TokenStream {
     let checks = e.compile_time_checks(o);
     let map = e.map();
     let reduce = e.reduce();
-    // The streaming and asynchronous calls are written for one per-item
-    // parameter and no per-worker state (`init` and `items = n` give
-    // `map`, `try_map` and `reduce`).
-    let stream = (o.init.is_none() && o.per_item() == 1).then(|| e.stream());
+    let stream = e.stream();
     quote! {
         #item_fn
 
@@ -58,6 +55,11 @@ const WITH_DOC: &str = "[`map`](Self::map) with options for this call only, whic
 /// What the entry points share, worked out once from the function.
 struct Entries<'a> {
     m: &'a FnModel,
+    /// The parameters that take each item (one, or `n` with `items = n`).
+    per_item: &'a [crate::model::Param],
+    /// The parameters shared by every call (between the per-item ones and
+    /// the state).
+    shared: &'a [crate::model::Param],
     /// The runtime's `__private`.
     p: TokenStream,
     /// The runtime's path as text, for doc links to its public items.
@@ -122,6 +124,8 @@ impl<'a> Entries<'a> {
             quote!(let __state = #slots;)
         });
         Entries {
+            per_item: roles.per_item,
+            shared: roles.shared,
             item_pat,
             item_args,
             state_init,
@@ -513,7 +517,8 @@ impl Entries<'_> {
     fn imap(&self, name: &str, fallible: bool) -> TokenStream {
         let (p, lt, item_ty, out_ty) = (&self.p, &self.lt_param, &self.item_ty, &self.out_ty);
         let shared_lt: syn::Lifetime = syn::parse_quote!('__shared);
-        let shared: Vec<TokenStream> = self.m.params[1..]
+        let shared: Vec<TokenStream> = self
+            .shared
             .iter()
             .map(|s| {
                 let (i, mut t) = (&s.ident, s.ty.clone());
@@ -554,6 +559,8 @@ impl Entries<'_> {
             (true, true) => (quote!(try_imap), quote!(false), None),
         };
         let input = self.stream_input();
+        // With `init`, the workers' states live as long as the stream.
+        let state = &self.state_init;
         self.async_pair(
             name,
             &doc,
@@ -564,10 +571,11 @@ impl Entries<'_> {
             &bound,
             |opts| {
                 let stream = quote!(#p::#f(&Self::__SITE, #opts, #input, move #call, #how));
-                match &keep {
+                let stream = match &keep {
                     Some(keep) => quote!(::core::iter::Iterator::map(#stream, #keep)),
                     None => stream,
-                }
+                };
+                quote!(#state #stream)
             },
         )
     }
@@ -631,7 +639,7 @@ impl Entries<'_> {
     /// what a call that outlives its caller moves and gives back.
     fn static_types(&self) -> (syn::Type, syn::Type) {
         let stat: syn::Lifetime = syn::parse_quote!('static);
-        let (mut item_ty, mut out_ty) = (self.m.params[0].ty.clone(), self.m.output_ty());
+        let (mut item_ty, mut out_ty) = (item_type(self.per_item), self.m.output_ty());
         types::name_elided_lifetimes(&mut item_ty, &stat);
         types::name_elided_lifetimes(&mut out_ty, &stat);
         (item_ty, out_ty)
@@ -649,7 +657,7 @@ impl Entries<'_> {
             bounds: vec![],
             args: vec![],
         };
-        for (k, s) in self.m.params[1..].iter().enumerate() {
+        for (k, s) in self.shared.iter().enumerate() {
             let (i, g) = (&s.ident, format_ident!("__A{k}"));
             let (mut target, by_ref) = match &s.ty {
                 syn::Type::Reference(r) if r.mutability.is_none() => ((*r.elem).clone(), true),
@@ -698,6 +706,14 @@ impl Entries<'_> {
         };
         let f = syn::Ident::new(fname, Span::call_site());
         let doc = self.apply_async_doc(fallible);
+        // The item as the function's leading arguments (a tuple of them
+        // with `items = n`, Python's `apply_async(f, (a, b))`), and with
+        // `init` the state of this one call.
+        let (pat, item_args, state) = (&self.item_pat, &self.item_args, &self.state_init);
+        let call = match state {
+            Some(_) => quote!(__state.with(|__s| #wrap(#name(#item_args, #(#pass,)* __s)))),
+            None => quote!(#wrap(#name(#item_args, #(#pass),*))),
+        };
         self.async_pair(
             fname,
             &doc,
@@ -710,7 +726,12 @@ impl Entries<'_> {
             &quote!(where
                 __T: #p::Same<#item_ty> + ::core::marker::Send + 'static,
                 #(#bounds),*),
-            |opts| quote!(#p::#f(&Self::__SITE, #opts, item, move |__item: __T| #wrap(#name(#p::Same::same(__item), #(#pass),*)))),
+            |opts| {
+                quote!(#state #p::#f(&Self::__SITE, #opts, item, move |__item: __T| {
+                    let #pat = #p::Same::same(__item);
+                    #call
+                }))
+            },
         )
     }
 
