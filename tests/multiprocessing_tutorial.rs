@@ -438,6 +438,59 @@ fn tally(_x: u64, state: &mut Counted) -> usize {
 }
 
 #[test]
+fn map_fn_init_takes_initargs_and_keeps_states_across_calls() {
+    // `Pool(initializer=make, initargs=(seed,))`, then two maps on the pool.
+    let builds = AtomicUsize::new(0);
+    let seed = 7u64;
+    let noisy = map_fn("noisy", |x: u64, s: &mut (u64, u64)| {
+        s.1 += 1;
+        x * s.0
+    })
+    .init(|| {
+        builds.fetch_add(1, Ordering::Relaxed);
+        (seed, 0)
+    });
+    let want: Vec<u64> = (0..1000).map(|x| x * seed).collect();
+    assert_eq!(noisy.map(0..1000u64), want);
+    assert_eq!(noisy.imap(0..1000u64).collect::<Vec<_>>(), want);
+    let workers = rayon::current_num_threads();
+    let n = builds.load(Ordering::Relaxed);
+    assert!(
+        (1..=workers + 1).contains(&n),
+        "{n} builds for two calls on {workers} workers"
+    );
+    // On the serial backend: one state for every call, counting all items.
+    let serial = map_fn("count", |_x: u64, s: &mut u64| {
+        *s += 1;
+        *s
+    })
+    .init(|| 0u64)
+    .options(MapOptions::new().backend(Backend::Serial));
+    assert_eq!(serial.map(0..3u64), [1, 2, 3]);
+    assert_eq!(serial.map(0..2u64), [4, 5], "the state outlives a call");
+    // `try_map` and `reduce` with a state; a failure names the item.
+    let checked = map_fn("checked", |x: u64, s: &mut u64| {
+        *s = seed;
+        if x == 17 {
+            Err(format!("bad {x}"))
+        } else {
+            Ok(x + *s)
+        }
+    })
+    .init(|| 0u64);
+    assert_eq!(
+        checked.try_map(0..10u64).unwrap(),
+        (7..17).collect::<Vec<_>>()
+    );
+    let e = checked.try_map(0..100u64).unwrap_err();
+    assert_eq!(e.to_string(), "checked: item 17 failed: bad 17");
+    let total = map_fn("plus", |x: u64, s: &mut u64| x + *s)
+        .init(move || seed)
+        .reduce(0..100u64, 0, |a, b| a + b);
+    assert_eq!(total, (0..100).map(|x| x + seed).sum::<u64>());
+}
+
+#[test]
 fn a_stream_builds_each_workers_state_once() {
     // On one thread of its own: one build for the whole stream, whatever
     // its windows, and each call sees the count of the calls before it.

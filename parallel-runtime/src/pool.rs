@@ -143,8 +143,8 @@ pub(crate) fn sized(n: usize) -> &'static rayon::ThreadPool {
 /// call) finds it empty and builds a state of its own for that item; and a
 /// panicking item drops its state. Neither happens in a plain map.
 #[doc(hidden)]
-pub struct PerWorker<S> {
-    init: fn() -> S,
+pub struct PerWorker<S, I = fn() -> S> {
+    init: I,
     /// The workers' slots and, last, one for any other thread (the caller,
     /// on the serial backend); made at the first item, sized by the pool
     /// that runs it.
@@ -155,6 +155,14 @@ impl<S: Send> PerWorker<S> {
     /// No state built yet. (A function pointer: `init` is a path, and a
     /// type mismatch is then one error, at it.)
     pub fn new(init: fn() -> S) -> Self {
+        Self::with_init(init)
+    }
+}
+
+impl<S: Send, I: Fn() -> S> PerWorker<S, I> {
+    /// No state built yet; `init` builds each one (a closure: `map_fn`'s
+    /// `init`, which may capture Python's `initargs`).
+    pub fn with_init(init: I) -> Self {
         PerWorker {
             init,
             slots: OnceLock::new(),
@@ -176,7 +184,7 @@ impl<S: Send> PerWorker<S> {
         // map itself lets this worker take another item of this call while
         // it waits, and that item locks the same slot (it deadlocked).
         let taken = lock().take();
-        let mut state = taken.unwrap_or_else(self.init);
+        let mut state = taken.unwrap_or_else(&self.init);
         let out = f(&mut state);
         lock().get_or_insert(state);
         out

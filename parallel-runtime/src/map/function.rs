@@ -14,6 +14,7 @@ use super::{map, reduce, try_map, ItemError};
 use crate::codec::{Probe, ResultCodec, ViaSerde};
 use crate::config::Backend;
 use crate::items::IntoItems;
+use crate::pool::PerWorker;
 
 /// A map over any function, named at the call site: Python's
 /// `pool.map(math.sqrt, xs)` for a function you cannot annotate with
@@ -102,6 +103,56 @@ impl<F> MapFn<F> {
     pub fn options(mut self, options: MapOptions) -> Self {
         self.options = Some(options);
         self
+    }
+
+    /// A state per worker thread, built by `init` (Python's
+    /// `Pool(initializer=init, initargs=(…))`): the function takes the item
+    /// and `&mut` the state of the worker that runs it. `init` is a
+    /// closure, so it may capture what the state is built from (the
+    /// `initargs`: a seed, a path, a table).
+    ///
+    /// ```
+    /// use parallel_runtime::prelude::*;
+    ///
+    /// struct Rng(u64);
+    /// impl Rng {
+    ///     fn next(&mut self) -> u64 {
+    ///         self.0 ^= self.0 << 13;
+    ///         self.0 ^= self.0 >> 7;
+    ///         self.0 ^= self.0 << 17;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// let seed = 42; // Pool(initializer=make_rng, initargs=(seed,))
+    /// let noisy = map_fn("noisy", |x: u64, rng: &mut Rng| x + rng.next() % 2)
+    ///     .init(move || Rng(seed));
+    /// let out = noisy.map(0..1000u64);
+    /// assert!(out.iter().zip(0..).all(|(&y, x)| y == x || y == x + 1));
+    /// ```
+    ///
+    /// Each worker's state is built on its first item, **at most once per
+    /// worker thread** of the pool a call runs on, and kept for the life of
+    /// this `MapFn`, across its calls, as a `Pool`'s workers keep theirs
+    /// (the serial backend builds one, on the calling thread). An item that
+    /// waits on a nested map, or two calls of this `MapFn` running at once,
+    /// may build one more; a panicking item drops its worker's state. Which
+    /// worker runs which item is not fixed: for reproducible results, seed
+    /// from the item instead. The annotated form is `#[parallel_map(init =
+    /// "make")]`; an annotated function whose state needs run-time values
+    /// runs here as `map_fn("f", |x, s: &mut S| f(x, &k, s)).init(…)`.
+    pub fn init<T, S, R, I>(self, init: I) -> MapFn<impl Fn(T) -> R + Sync + Send>
+    where
+        F: Fn(T, &mut S) -> R + Sync + Send,
+        I: Fn() -> S + Sync + Send,
+        S: Send,
+    {
+        let (f, state) = (self.f, PerWorker::with_init(init));
+        MapFn {
+            site: self.site,
+            options: self.options,
+            f: move |x: T| state.with(|s| f(x, s)),
+        }
     }
 
     /// The name given to [`map_fn`].
