@@ -113,6 +113,9 @@ fn using_a_pool_of_workers() {
     // "make a single worker sleep for 10 seconds": the timeout, then the
     // handle back, which still gives the result.
     let res = sleep_then::apply_async_with(&pool, 300);
+    // `res.wait(0.001)`, `res.successful()` (Python raises while it runs).
+    assert!(!res.wait_timeout(Duration::from_millis(1)));
+    assert_eq!(res.successful(), None);
     let late = res.get_timeout(Duration::from_millis(1)).unwrap_err();
     assert!(
         late.to_string().contains("sleep_then"),
@@ -178,7 +181,19 @@ fn map_async_gives_the_maps_results_later() {
     assert!(late.to_string().contains("sleep_then"), "{late}");
     let handle = late.into_handle();
     assert!(!handle.ready());
+    assert!(handle.wait_timeout(Duration::from_secs(60)));
+    assert_eq!(handle.successful(), Some(true));
     assert_eq!(handle.get(), vec![300, 1, 1]);
+    // A panicking map is not successful; `get()` then raises.
+    let bad = inverse_or_panic::map_async(0..10);
+    bad.wait();
+    assert_eq!(bad.successful(), Some(false));
+    assert_eq!(must_panic(|| bad.get()).index(), 5);
+    // A call that returned an `Err` returned: successful, the error in `get`.
+    let err = inverse::try_apply_async(5);
+    err.wait();
+    assert_eq!(err.successful(), Some(true));
+    assert!(err.get().is_err());
 }
 
 // ----- docs.python.org: the "Examples" section's pool test -----

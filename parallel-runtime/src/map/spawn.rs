@@ -40,6 +40,9 @@ use crate::config::Backend;
 /// // Not done within 1 ms: the error hands the handle back, the call runs on.
 /// let call = call.get_timeout(Duration::from_millis(1)).unwrap_err().into_handle();
 /// assert!(!call.ready());
+/// assert_eq!(call.successful(), None, "still running");
+/// assert!(call.wait_timeout(Duration::from_secs(60)));
+/// assert_eq!(call.successful(), Some(true));
 /// assert_eq!(call.get(), 49);
 /// ```
 #[must_use = "the call runs anyway; `get()` is the only way to its result or its panic"]
@@ -128,6 +131,22 @@ impl<R> AsyncResult<R> {
     /// Waits until the call has finished.
     pub fn wait(&self) {
         drop(self.slot.wait(None));
+    }
+
+    /// Waits until the call has finished or `timeout` has passed (Python's
+    /// `wait(timeout)`); whether it has finished. On a thread of the pool
+    /// the call was started on, a call not started yet runs here first, as
+    /// in [`get`](Self::get).
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.slot.wait(Some(timeout)).1
+    }
+
+    /// Whether the call returned without panicking (Python's
+    /// `successful()`): `None` while it runs, where Python raises. For
+    /// `try_apply_async` and `try_map_async`, a call that returned an `Err`
+    /// returned: `Some(true)`, and `get()` gives the error.
+    pub fn successful(&self) -> Option<bool> {
+        self.slot.lock().as_ref().map(Result::is_ok)
     }
 
     /// Waits for the call and returns its result. On a thread of the pool
