@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use parallel_runtime::map::AsyncResult;
 use parallel_runtime::prelude::*;
 
 /// The ways a user may run one map: the defaults, the serial backend, every
@@ -194,6 +195,64 @@ fn map_async_gives_the_maps_results_later() {
     err.wait();
     assert_eq!(err.successful(), Some(true));
     assert!(err.get().is_err());
+}
+
+/// `concurrent.futures`' "ThreadPoolExecutor example": submit every call,
+/// then take the results as they complete, each with its input.
+#[test]
+fn as_completed_gives_every_result_once_as_it_finishes() {
+    let pauses = [600u64, 1, 50, 0, 5, 120, 2, 0];
+    let handles: Vec<_> = pauses
+        .iter()
+        .map(|&ms| sleep_then::apply_async(ms))
+        .collect();
+    let got: Vec<(usize, u64)> = as_completed(handles).collect();
+    let mut sorted = got.clone();
+    sorted.sort();
+    let want: Vec<(usize, u64)> = pauses.iter().copied().enumerate().collect();
+    assert_eq!(sorted, want, "each result once, with its index");
+    if std::env::var_os("PARALLEL_BACKEND").is_none() && rayon::current_num_threads() > 1 {
+        // 600 ms against 0.18 s for all the others together: the
+        // longest call is not the first to finish.
+        assert_ne!(got[0].0, 0, "finished in {got:?}");
+    }
+
+    // A panicking call raises at its turn; the others still come.
+    let handles: Vec<_> = [1i64, 5, 7]
+        .into_iter()
+        .map(inverse_or_panic::apply_async)
+        .collect();
+    let mut it = as_completed(handles);
+    assert_eq!(it.len(), 3);
+    let mut seen = vec![];
+    let mut panics = 0;
+    while it.len() > 0 {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| it.next())) {
+            Ok(Some((i, v))) => seen.push((i, v)),
+            Ok(None) => unreachable!("len() said more"),
+            Err(p) => {
+                assert_eq!(item_panic(p).function(), "inverse_or_panic");
+                panics += 1;
+            }
+        }
+    }
+    assert_eq!(panics, 1);
+    seen.sort_by_key(|p| p.0);
+    assert_eq!(seen, [(0, 1.0 / -4.0), (2, 1.0 / 2.0)]);
+    assert!(it.next().is_none());
+    assert_eq!(as_completed(Vec::<AsyncResult<u8>>::new()).count(), 0);
+
+    // Inside an item of a map on a pool of one thread, the calls it starts
+    // can only run on that thread: `as_completed` runs them there.
+    let one = MapOptions::new().threads(1);
+    let sums = map_fn("outer", |k: u64| {
+        let hs: Vec<_> = (0..4).map(|i| f::apply_async(k + i)).collect();
+        as_completed(hs).map(|(_, v)| v).sum::<u64>()
+    })
+    .options(one)
+    .map(0..3u64);
+    let want: Vec<u64> = (0..3).map(|k| (0..4).map(|i| f(k + i)).sum()).collect();
+    assert_eq!(sums, want);
 }
 
 // ----- docs.python.org: the "Examples" section's pool test -----

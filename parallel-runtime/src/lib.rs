@@ -82,7 +82,7 @@ pub use serde;
 pub mod prelude {
     pub use crate::config::{Backend, Schedule};
     pub use crate::items::{items, IntoItems};
-    pub use crate::map::{map_fn, ItemError, ItemPanic, MapOptions};
+    pub use crate::map::{as_completed, map_fn, ItemError, ItemPanic, MapOptions};
     pub use crate::mpi::{Comm, Equivalence, Op, Source, ANY_SOURCE, ANY_TAG};
     pub use crate::{compute, delayed, delayed_fn, Delayed, DelayedError};
     pub use crate::{mpi_main, parallel_map};

@@ -34,6 +34,7 @@ mod schedule;
 mod serial;
 
 // Streaming and asynchronous calls (issue 10): `f::imap`, `f::apply_async`.
+mod completed;
 mod spawn;
 mod stream;
 
@@ -41,6 +42,7 @@ use call::{Call, Path};
 use serial::len_hint;
 
 pub use crate::panic::ItemPanic;
+pub use completed::{as_completed, AsCompleted};
 pub use function::{map_fn, MapFn};
 pub use options::{MapOptions, MapSite};
 pub use reduce::reduce_block_size;

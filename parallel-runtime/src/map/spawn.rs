@@ -12,6 +12,7 @@
 use std::any::Any;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -48,12 +49,12 @@ use crate::config::Backend;
 #[must_use = "the call runs anyway; `get()` is the only way to its result or its panic"]
 pub struct AsyncResult<R> {
     function: &'static str,
-    slot: Arc<Slot<R>>,
+    pub(super) slot: Arc<Slot<R>>,
 }
 
 /// Where the task leaves its outcome, and the call itself until a thread
 /// takes it to run it.
-struct Slot<R> {
+pub(super) struct Slot<R> {
     state: Mutex<Option<Outcome<R>>>,
     done: Condvar,
     /// The call, not started yet: the pool's job takes it, or a thread of
@@ -62,6 +63,9 @@ struct Slot<R> {
     /// The call's own pool (`threads(n)`), `None` for the pool it was
     /// started on.
     pool: Option<&'static rayon::ThreadPool>,
+    /// Who waits for any of several calls ([`as_completed`](super::as_completed)):
+    /// each is sent its index for this call when the call finishes.
+    watchers: Mutex<Vec<(usize, Sender<usize>)>>,
 }
 
 /// The call returned a value, or panicked with this payload (an
@@ -78,12 +82,34 @@ impl<R> Slot<R> {
 
     /// Runs the call here if no thread has taken it yet, and leaves its
     /// outcome.
-    fn run_if_pending(&self) {
+    pub(super) fn run_if_pending(&self) {
         let call = self.call.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(call) = call {
             let outcome = call();
             *self.lock() = Some(outcome);
             self.done.notify_all();
+            let watchers = std::mem::take(&mut *lock(&self.watchers));
+            for (index, tx) in watchers {
+                // A watcher that has gone has nothing to be told.
+                let _ = tx.send(index);
+            }
+        }
+    }
+
+    /// Tells `tx` this call's `index` when it finishes: at once if it has.
+    /// (It may be told twice; the watcher keeps the first.)
+    pub(super) fn watch(&self, index: usize, tx: &Sender<usize>) {
+        lock(&self.watchers).push((index, tx.clone()));
+        if self.lock().is_some() {
+            let _ = tx.send(index);
+        }
+    }
+
+    /// Whether this thread is one of the pool the call was started on.
+    pub(super) fn on_its_pool(&self) -> bool {
+        match self.pool {
+            Some(pool) => pool.current_thread_index().is_some(),
+            None => rayon::current_thread_index().is_some(),
         }
     }
 
@@ -98,11 +124,7 @@ impl<R> Slot<R> {
     /// size). Only this call runs here, never other work of the pool,
     /// which might wait for a lock the caller holds.
     fn wait(&self, timeout: Option<Duration>) -> (MutexGuard<'_, Option<Outcome<R>>>, bool) {
-        let on_pool = match self.pool {
-            Some(pool) => pool.current_thread_index().is_some(),
-            None => rayon::current_thread_index().is_some(),
-        };
-        if on_pool {
+        if self.on_its_pool() {
             self.run_if_pending();
         }
         let state = self.lock();
@@ -280,6 +302,7 @@ fn start<R: Send + 'static>(
         done: Condvar::new(),
         call: Mutex::new(Some(call)),
         pool,
+        watchers: Mutex::new(Vec::new()),
     });
     if serial {
         slot.run_if_pending();
@@ -347,4 +370,8 @@ where
             error,
         })
     })
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
