@@ -70,6 +70,12 @@ fn sleep_then(ms: u64) -> u64 {
     ms
 }
 
+/// Counts its runs.
+#[parallel_map]
+fn count_run(_x: (), runs: &AtomicUsize) -> usize {
+    runs.fetch_add(1, Ordering::SeqCst) + 1
+}
+
 #[parallel_map]
 fn worker_of(_x: ()) -> std::thread::ThreadId {
     std::thread::current().id()
@@ -123,6 +129,24 @@ fn using_a_pool_of_workers() {
         "the timeout names the function: {late}"
     );
     assert_eq!(late.into_handle().get(), 300);
+
+    // `future.cancel()`: calls that wait behind the one busy thread of
+    // their pool are cancelled and never run; a finished one is not.
+    let one = MapOptions::new().threads(1);
+    let busy = sleep_then::apply_async_with(&one, 300);
+    let ran = std::sync::Arc::new(AtomicUsize::new(0));
+    let queued: Vec<_> = (0..3)
+        .map(|_| count_run::apply_async_with(&one, (), std::sync::Arc::clone(&ran)))
+        .collect();
+    for q in queued {
+        assert!(q.cancel().is_ok(), "a call behind a 300 ms one had started");
+    }
+    assert_eq!(busy.get(), 300);
+    let last = count_run::apply_async_with(&one, (), std::sync::Arc::clone(&ran));
+    assert_eq!(last.get(), 1, "a cancelled call ran");
+    let done = f::apply_async(3);
+    done.wait();
+    assert_eq!(done.cancel().map_err(|h| h.get()), Err(9));
 
     // A thousand calls in flight at once, collected in the order started,
     // and `try_apply_async`'s `Ok`.

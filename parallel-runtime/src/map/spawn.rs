@@ -163,6 +163,22 @@ impl<R> AsyncResult<R> {
         self.slot.wait(Some(timeout)).1
     }
 
+    /// Cancels the call if no thread has started it yet
+    /// (`concurrent.futures`' `Future.cancel()`): `Ok` when it will never
+    /// run (what it owned is dropped here), else the handle back, the call
+    /// running or done. With the `serial` backend the call has run before
+    /// `apply_async` returned, so it is never cancelled.
+    pub fn cancel(self) -> Result<(), AsyncResult<R>> {
+        let call = lock(&self.slot.call).take();
+        match call {
+            Some(call) => {
+                drop(call);
+                Ok(())
+            }
+            None => Err(self),
+        }
+    }
+
     /// Whether the call returned without panicking (Python's
     /// `successful()`): `None` while it runs, where Python raises. For
     /// `try_apply_async` and `try_map_async`, a call that returned an `Err`

@@ -17,4 +17,12 @@ fn weighted(x: u64, w: u64, offset: &u64, s: &mut Scratch) -> u64 {
 fn main() {
     let out = weighted::map(vec![(1, 2), (3, 4)], &1);
     assert_eq!(out, vec![3, 13]);
+    // Every entry point, with the state and the tuples.
+    let streamed: Vec<u64> = weighted::imap(vec![(1, 2), (3, 4)], &1).collect();
+    assert_eq!(streamed, out);
+    let mut pairs: Vec<(usize, u64)> = weighted::imap_unordered([(1, 2), (3, 4)], &1).collect();
+    pairs.sort();
+    assert_eq!(pairs, [(0, 3), (1, 13)]);
+    assert_eq!(weighted::apply_async((3, 4), 1).get(), 13);
+    assert_eq!(weighted::map_async(vec![(1, 2), (3, 4)], 1).get(), out);
 }
