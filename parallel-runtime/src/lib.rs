@@ -92,3 +92,20 @@ pub mod prelude {
 #[path = "macro_support.rs"]
 pub mod __private;
 mod bounds;
+
+/// The Rust examples of the README and of the guides in `docs/`, compiled
+/// and run as doctests (`cargo test --doc -p parallel-runtime`), so that
+/// what a user copies from them builds and does what the text says.
+#[cfg(doctest)]
+mod guides {
+    #[doc = include_str!("../../README.md")]
+    struct Readme;
+    #[doc = include_str!("../../docs/parallel_map.md")]
+    struct ParallelMap;
+    #[doc = include_str!("../../docs/delayed.md")]
+    struct Delayed;
+    #[doc = include_str!("../../docs/mpi.md")]
+    struct Mpi;
+    #[doc = include_str!("../../docs/observability.md")]
+    struct Observability;
+}

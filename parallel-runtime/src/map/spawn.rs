@@ -77,13 +77,13 @@ type Pending<R> = Box<dyn FnOnce() -> Outcome<R> + Send>;
 
 impl<R> Slot<R> {
     fn lock(&self) -> MutexGuard<'_, Option<Outcome<R>>> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 
     /// Runs the call here if no thread has taken it yet, and leaves its
     /// outcome.
     pub(super) fn run_if_pending(&self) {
-        let call = self.call.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let call = lock(&self.call).take();
         if let Some(call) = call {
             let outcome = call();
             *self.lock() = Some(outcome);
@@ -301,15 +301,20 @@ where
 }
 
 /// Starts `call` on the pool the site's options name (on this thread,
-/// before returning, with the `serial` backend, or with `inline`).
+/// before returning, with the `serial` backend, and with the `mpi` one
+/// when `mpi_inline`).
 fn start<R: Send + 'static>(
     site: &'static MapSite,
     options: Option<&MapOptions>,
-    inline: bool,
+    mpi_inline: bool,
     call: Pending<R>,
 ) -> AsyncResult<R> {
     let plan = site.plan(options);
-    let serial = inline || plan.backend == Backend::Serial;
+    let serial = match plan.backend {
+        Backend::Serial => true,
+        Backend::Mpi => mpi_inline,
+        Backend::Threads => false,
+    };
     // On the call's own pool when it asks for one (`threads(n)`), as a
     // map's items; else on the pool of this thread (the shared one).
     let pool = if serial { None } else { plan.pool() };
@@ -356,10 +361,9 @@ where
     F: FnOnce(Option<&MapOptions>) -> R + Send + 'static,
 {
     let options = options.copied();
-    let inline = site.plan(options.as_ref()).backend == Backend::Mpi;
     let call: Pending<R> =
         Box::new(move || catch_unwind(AssertUnwindSafe(|| map(options.as_ref()))));
-    start(site, options.as_ref(), inline, call)
+    start(site, options.as_ref(), true, call)
 }
 
 /// `f::try_apply_async`: [`apply_async`] for a function returning a
