@@ -41,6 +41,14 @@ const MARK: u8 = 0xB7;
 /// Bytes before the type's name: mark, fingerprint, name length.
 const FIXED: usize = 1 + 8 + 2;
 
+/// Whether `bytes` begin an encoded value (with or without a table of
+/// out-of-band pieces first): the first byte is one of the codec's marks.
+/// Bytes of anything else (a buffer-path message received as an object)
+/// almost never do.
+pub(crate) fn begins_value(bytes: &[u8]) -> bool {
+    matches!(bytes.first(), Some(&MARK | &oob::MARK_PIECES))
+}
+
 /// A value could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]

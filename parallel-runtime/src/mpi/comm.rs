@@ -214,10 +214,8 @@ impl Comm {
         let _span = crate::trace::op_span("recv_status");
         let (source, tag) = (source.into(), tag.into());
         self.t.check_recv("recv", source, tag)?;
-        #[cfg(feature = "mpi")]
-        if let Some(got) = self.receiver().recv_object_direct(source, tag, "recv") {
-            let (value, status) = got?;
-            return Ok((value, status));
+        if let Some(got) = self.receiver().recv_value_now(source, tag, "recv") {
+            return got;
         }
         let (bytes, status) = self.receiver().recv_bytes_ordered(source, tag, "recv")?;
         Ok((self.decode("recv", status.source, &bytes)?, status))

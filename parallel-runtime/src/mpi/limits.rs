@@ -37,11 +37,8 @@ pub(crate) fn pieces_of<T>(buf: &[T], p: usize) -> impl Iterator<Item = &[T]> {
 }
 
 /// Bytes per piece of an object-path message on MPI: 1 MiB (or
-/// [`max_count`], when lower). A receiver can then take any message of
-/// the object path with one `MPI_Recv` into a buffer of this size, without
-/// a matched probe first (which costs about half a small message's
-/// latency again): a message shorter than a piece is whole, a full piece
-/// says that more follow.
+/// [`max_count`], when lower). A message shorter than a piece is whole; a
+/// full piece that begins an encoded value says that more follow.
 #[cfg(feature = "mpi")]
 pub(crate) fn object_piece() -> usize {
     max_count().min(1 << 20)

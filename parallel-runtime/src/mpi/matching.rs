@@ -20,16 +20,13 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::error::Error;
-use super::limits::max_count;
 use super::message::{Source, Status, TagMatch};
 use super::op::{AnyBitPattern, Scalar};
 use super::transport::backend::{AnyMatched, Backend};
 use super::transport::local::lock;
 use super::transport::nonblocking::{Extended, Peeked};
-use super::transport::{Direct, InFlight, Matched, Transport};
-#[cfg(feature = "mpi")]
-use super::wire::decode_object;
-use super::wire::{fill, fill_object, Dst};
+use super::transport::{InFlight, Matched, Transport};
+use super::wire::{decode_object, fill, fill_object, Dst};
 
 /// A communicator's posted receives, and how many of them wait for a
 /// message (read without the lock: the fast path of every receive).
@@ -295,11 +292,6 @@ impl<'c> Receiver<'c> {
         op: &'static str,
     ) -> Result<Status, Error> {
         if !self.has_unmatched() {
-            if self.t.receives_unprobed() && buf.len() < max_count() {
-                if let Some(got) = self.t.recv_direct(buf, source, tag) {
-                    return self.direct::<T>(got, buf.len(), op);
-                }
-            }
             let Some(m) = self.t.probe(source, tag, true)? else {
                 unreachable!("a blocking probe returns a message or an error")
             };
@@ -317,86 +309,29 @@ impl<'c> Receiver<'c> {
         ))
     }
 
-    /// The result of [`Transport::recv_direct`], with the errors of the
-    /// general path.
-    fn direct<T>(&self, got: Direct, room: usize, op: &'static str) -> Result<Status, Error> {
-        let tname = std::any::type_name::<T>();
-        let tsize = std::mem::size_of::<T>();
-        let mismatch = |from, detail| Error::Mismatch {
-            rank: self.rank(),
-            op,
-            from,
-            detail,
-        };
-        match got {
-            Direct::Received(st) => Ok(st),
-            Direct::Longer { from } => Err(mismatch(
-                from,
-                format!("more than {room} elements sent, room for {room}"),
-            )),
-            Direct::NotWhole { from, bytes } => Err(mismatch(
-                from,
-                format!(
-                    "{bytes} bytes sent, not a whole number of `{tname}` elements \
-                     ({tsize} bytes each)"
-                ),
-            )),
-            Direct::Failed { from, code } => Err(mismatch(
-                from,
-                format!("the MPI library returned error code {code}"),
-            )),
-        }
-    }
-
-    /// The object path's blocking receive on MPI without a matched probe:
-    /// with no receive posted before it, one `MPI_Recv` into this thread's
-    /// buffer of one piece ([`Transport::object_piece`] bytes), decoded
-    /// from there; the pieces of a longer message follow from the same
-    /// rank and tag. `None` where the general path must run (the local
-    /// world, receives posted before this one, the buffer in use).
-    #[cfg(feature = "mpi")]
-    pub(crate) fn recv_object_direct<T: serde::de::DeserializeOwned>(
+    /// The object path's blocking receive where values may have
+    /// out-of-band pieces (real MPI), with no receive posted before it: the
+    /// message matched first (as every receive is: see `recv_ordered`), its
+    /// inline bytes received and decoded, and its pieces received straight
+    /// into the vectors that hold them, without a copy. `None` where the
+    /// general path runs (receives posted before this one, or a transport
+    /// that moves encoded values whole).
+    pub(crate) fn recv_value_now<T: serde::de::DeserializeOwned>(
         &self,
         source: Source,
         tag: TagMatch,
         op: &'static str,
     ) -> Option<Result<(T, Status), Error>> {
-        thread_local! {
-            static PIECE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
-        if !self.t.receives_unprobed() || self.has_unmatched() {
+        if self.t.out_of_band().is_none() || self.has_unmatched() {
             return None;
         }
-        let p = self.t.object_piece();
-        PIECE.with(|cell| {
-            let mut buf = cell.try_borrow_mut().ok()?;
-            if buf.len() != p {
-                *buf = vec![0u8; p];
-            }
-            let first = match self.t.recv_direct(&mut buf[..], source, tag)? {
-                Direct::Received(st) => st,
-                got => return Some(self.direct::<u8>(got, p, op).map(|_| unreachable!())),
-            };
-            if first.count < p {
-                return Some(decode_object(self.t, &buf[..first.count], first, op));
-            }
-            // A full piece: the rest of the inline bytes follows from the
-            // same rank and tag.
-            let mut bytes = buf[..p].to_vec();
-            drop(buf);
-            let rest = (Source::Rank(first.source), TagMatch::Tag(first.tag));
-            let got = self.t.probe(rest.0, rest.1, true).and_then(|m| {
-                let m = m.unwrap_or_else(|| unreachable!("a blocking probe returns a message"));
-                fill(self.t, m, Dst::Grow(&mut bytes), op)
-            });
-            Some(got.and_then(|st| {
-                let status = Status {
-                    count: first.count + st.count,
-                    ..first
-                };
-                decode_object(self.t, &bytes, status, op)
-            }))
-        })
+        let got = self.t.probe(source, tag, true).and_then(|m| {
+            let m = m.unwrap_or_else(|| unreachable!("a blocking probe returns a message"));
+            let mut inline = Vec::new();
+            let st = fill(self.t, m, Dst::Grow(&mut inline), op)?;
+            decode_object(self.t, &inline, st, op)
+        });
+        Some(got)
     }
 
     /// The object path's blocking receive: the bytes of one message, after

@@ -73,6 +73,17 @@ fn elements<T: Scalar>(rank: usize, m: &impl Matched, op: &'static str) -> Resul
     }
 }
 
+/// Whether the full first piece `v` of an object-path message is followed
+/// by more: only when it begins an encoded value. A buffer-path message of
+/// exactly one piece's length, received as an object, is one message
+/// (refused when decoded); the sender's next message is not taken for the
+/// rest of it, and stays for the next receive.
+fn begins_value_of<T: 'static>(v: &[T]) -> bool {
+    v.first()
+        .and_then(|x| (x as &dyn std::any::Any).downcast_ref::<u8>())
+        .is_none_or(|b| crate::codec::begins_value(std::slice::from_ref(b)))
+}
+
 /// Receives the message that `first` begins (all its pieces) into `dst`.
 /// A message that holds no whole number of `T`, or more than a slice has
 /// room for, is consumed and an [`Error::Mismatch`].
@@ -103,7 +114,7 @@ pub(crate) fn fill<B: Transport, T: Scalar + AnyBitPattern>(
                 return Err(e);
             }
         };
-        let more = n == p;
+        let mut more = n == p;
         if room.is_none_or(|r| total + n <= r) {
             match &mut dst {
                 Dst::Slice(b) => m.receive_into(&mut b[total..total + n]),
@@ -112,6 +123,9 @@ pub(crate) fn fill<B: Transport, T: Scalar + AnyBitPattern>(
                     let at = v.len();
                     v.resize(at + n, zeroed());
                     m.receive_into(&mut v[at..]);
+                    if at == 0 && more {
+                        more = begins_value_of(v);
+                    }
                 }
             }
         } else {
@@ -275,7 +289,6 @@ pub(crate) fn fill_object<B: Transport>(
 /// vectors that hold them. The pieces that a refused value did not take
 /// (another type, a piece that does not fit) are received and dropped, so
 /// that nothing of the message is left for a later receive.
-#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
 pub(crate) fn decode_object<T: DeserializeOwned, B: Transport>(
     t: &B,
     inline: &[u8],

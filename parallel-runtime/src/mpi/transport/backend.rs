@@ -7,7 +7,7 @@ use super::local::{Envelope, Local, Sent};
 use super::nonblocking::{CollFlight, Extended, Peeked};
 #[cfg(feature = "mpi")]
 use super::rsmpi::{Probed, Rsmpi, SendRequest};
-use super::{Direct, Fit, InFlight, Matched, Transport};
+use super::{Fit, InFlight, Matched, Transport};
 use crate::mpi::error::Error;
 use crate::mpi::message::{Source, Tag, TagMatch};
 use crate::mpi::op::{AnyBitPattern, Op, Operand, Reduction, Scalar};
@@ -201,19 +201,6 @@ impl Transport for Backend {
             #[cfg(feature = "mpi")]
             Backend::Rsmpi(t) => Ok(t.probe(source, tag, wait)?.map(AnyMatched::Rsmpi)),
         }
-    }
-    #[inline]
-    fn recv_direct<T: Scalar + AnyBitPattern>(
-        &self,
-        buf: &mut [T],
-        source: Source,
-        tag: TagMatch,
-    ) -> Option<Direct> {
-        each!(self, t => t.recv_direct(buf, source, tag))
-    }
-    #[inline]
-    fn receives_unprobed(&self) -> bool {
-        each!(self, t => t.receives_unprobed())
     }
     fn idle(&self, source: Source, tag: TagMatch) -> Result<(), Error> {
         each!(self, t => t.idle(source, tag))

@@ -20,7 +20,7 @@ pub(crate) mod nonblocking;
 pub(crate) mod rsmpi;
 
 use super::error::Error;
-use super::message::{Source, Status, Tag, TagMatch};
+use super::message::{Source, Tag, TagMatch};
 use super::op::{AnyBitPattern, Reduction, Scalar};
 
 /// What differs between the local world of threads and real MPI. Every
@@ -70,23 +70,6 @@ pub(crate) trait Transport: Sized {
         tag: TagMatch,
         wait: bool,
     ) -> Result<Option<Self::Matched>, Error>;
-    /// One receive straight into `buf` without a probe first, for a
-    /// receive with none posted before it and a buffer shorter than a
-    /// piece; `None` where the transport has no such receive.
-    fn recv_direct<T: Scalar + AnyBitPattern>(
-        &self,
-        buf: &mut [T],
-        source: Source,
-        tag: TagMatch,
-    ) -> Option<Direct> {
-        let _ = (buf, source, tag);
-        None
-    }
-    /// Whether [`Transport::recv_direct`] receives (else it is always
-    /// `None`).
-    fn receives_unprobed(&self) -> bool {
-        false
-    }
     /// Waits a little for a message that matches, for a receive behind
     /// others; an error where none can come.
     fn idle(&self, source: Source, tag: TagMatch) -> Result<(), Error>;
@@ -236,19 +219,6 @@ pub(crate) enum Fit {
     NotWhole(usize),
     /// Another mismatch, said in these words.
     Other(String),
-}
-
-/// What [`Transport::recv_direct`] got.
-#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-pub(crate) enum Direct {
-    /// The message, whole.
-    Received(Status),
-    /// A message longer than the buffer (consumed).
-    Longer { from: usize },
-    /// A message that is no whole number of elements (received).
-    NotWhole { from: usize, bytes: usize },
-    /// Any other error the library returned.
-    Failed { from: usize, code: i32 },
 }
 
 /// A send started by [`Transport::isend`], owning its vector until it

@@ -21,7 +21,7 @@ pub(crate) use receive::Probed;
 pub(crate) use send::SendRequest;
 pub(crate) use slot::{SlotSend, SlotSet};
 
-use super::{Direct, Transport};
+use super::Transport;
 use crate::mpi::error::Error;
 use crate::mpi::limits::{max_count, object_piece};
 use crate::mpi::message::{Source, Tag, TagMatch};
@@ -224,7 +224,7 @@ impl Transport for Rsmpi {
         }
     }
 
-    /// 1 MiB: a small message is one piece, taken by one `MPI_Recv`.
+    /// 1 MiB: a small message is one piece.
     #[inline]
     fn object_piece(&self) -> usize {
         object_piece()
@@ -244,25 +244,6 @@ impl Transport for Rsmpi {
     #[inline]
     fn probe(&self, source: Source, tag: TagMatch, wait: bool) -> Result<Option<Probed>, Error> {
         Ok(self.matched_probe(source, tag, wait))
-    }
-
-    #[inline]
-    fn recv_direct<T: Scalar + AnyBitPattern>(
-        &self,
-        buf: &mut [T],
-        source: Source,
-        tag: TagMatch,
-    ) -> Option<Direct> {
-        // A message received early comes first: through `probe`.
-        if self.early.holds(source, tag) {
-            return None;
-        }
-        Some(self.recv_unprobed(buf, source, tag))
-    }
-
-    #[inline]
-    fn receives_unprobed(&self) -> bool {
-        true
     }
 
     fn idle(&self, _source: Source, _tag: TagMatch) -> Result<(), Error> {

@@ -17,17 +17,13 @@ use rsmpi::datatype::Equivalence as _;
 use rsmpi::traits::{Communicator, Source as _};
 
 use super::Rsmpi;
-use crate::codec::oob::{Table, MARK_PIECES};
+use crate::codec::oob::Table;
 use crate::mpi::limits::{max_count, object_piece};
 use crate::mpi::message::{Source, Tag, TagMatch};
 use crate::mpi::op::Scalar;
 use crate::mpi::transport::local::lock;
 use crate::mpi::transport::nonblocking::Peeked;
 use crate::mpi::transport::Fit;
-
-/// The first byte of a value of the object path without pieces
-/// (`codec.rs`).
-const MARK_PLAIN: u8 = 0xB7;
 
 /// One MPI message, received.
 pub(crate) struct Early {
@@ -57,11 +53,6 @@ impl Early {
 pub(crate) struct EarlyQueue(Arc<Mutex<VecDeque<Early>>>);
 
 impl EarlyQueue {
-    /// Whether a message that matches waits here.
-    pub(super) fn holds(&self, source: Source, tag: TagMatch) -> bool {
-        lock(&self.0).iter().any(|e| e.fits(source, tag))
-    }
-
     /// The first message that matches, taken.
     pub(super) fn take(&self, source: Source, tag: TagMatch) -> Option<Early> {
         let mut q = lock(&self.0);
@@ -115,8 +106,7 @@ impl Rsmpi {
         if first > p {
             return first;
         }
-        let mark = self.nth(source, tag, 0, |b| b.first().copied());
-        if mark != Some(MARK_PLAIN) && mark != Some(MARK_PIECES) {
+        if !self.nth(source, tag, 0, crate::codec::begins_value) {
             return first;
         }
         // The inline bytes: full pieces say that more follow.

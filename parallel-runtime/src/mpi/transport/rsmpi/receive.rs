@@ -1,5 +1,13 @@
-//! Receives on real MPI: matched probes, the message they match, and the
-//! receive without a probe of small messages.
+//! Receives on real MPI: matched probes and the message they match.
+//!
+//! Every receive matches its message first (`MPI_Mprobe`) and then
+//! receives exactly that message's size into memory that holds it, never
+//! handing MPI a buffer that might be shorter than the message: Open MPI
+//! 4.1's shared-memory transport writes a message longer than the receive
+//! buffer past the buffer's end (its single-copy path reads the whole
+//! message) before it reports the truncation, so a plain `MPI_Recv` into a
+//! short slice corrupts the memory after it. A matched probe costs about
+//! 0.1 to 0.3 µs more than `MPI_Recv` a message (docs/performance.md).
 
 use std::ffi::c_void;
 use std::mem::MaybeUninit;
@@ -11,9 +19,9 @@ use rsmpi::Count;
 
 use super::early::Early;
 use super::{count, Rsmpi};
-use crate::mpi::message::{Source, Status, Tag, TagMatch};
+use crate::mpi::message::{Source, Tag, TagMatch};
 use crate::mpi::op::{AnyBitPattern, Scalar};
-use crate::mpi::transport::{Direct, Fit, Matched};
+use crate::mpi::transport::{Fit, Matched};
 
 /// A message matched by `MPI_Mprobe`, and its status, or one received
 /// early (`early.rs`).
@@ -64,85 +72,6 @@ impl Rsmpi {
                 .immediate_matched_probe_with_tag(t),
         };
         got.map(|(m, s)| Probed::Mpi(m, s))
-    }
-
-    /// `recv_buf`'s fast path: one `MPI_Recv` straight into `buf`, for a
-    /// receive with none posted before it and a buffer shorter than a piece
-    /// (so a message that fits is one message). A matched probe first, as
-    /// the general path does, costs 1.5x the latency of `MPI_Recv`
-    /// (`MPI_Mprobe` + `MPI_Mrecv`, measured with C on Open MPI 4.1); here
-    /// the library's error handler is set to return for this one call, so
-    /// that a message longer than the buffer comes back as an error (Open
-    /// MPI consumes it), not as the end of the job.
-    pub(super) fn recv_unprobed<T: Scalar + AnyBitPattern>(
-        &self,
-        buf: &mut [T],
-        source: Source,
-        tag: TagMatch,
-    ) -> Direct {
-        use rsmpi::ffi;
-        use rsmpi::raw::AsRaw;
-        // SAFETY: constants of the C library that mpi-sys exposes as
-        // statics; they are only read.
-        let (any_source, any_tag) = unsafe { (ffi::RSMPI_ANY_SOURCE, ffi::RSMPI_ANY_TAG) };
-        let src = match source {
-            Source::Any => any_source,
-            Source::Rank(r) => r as i32,
-        };
-        let tg = match tag {
-            TagMatch::Any => any_tag,
-            TagMatch::Tag(t) => t,
-        };
-        let datatype = T::equivalent_datatype();
-        let comm = self.comm.as_raw();
-        let mut raw = std::mem::MaybeUninit::<ffi::MPI_Status>::zeroed();
-        // SAFETY: `buf` is a live, exclusively borrowed slice of
-        // `buf.len()` elements of `T`, described by `T`'s own datatype, and
-        // `T: AnyBitPattern`, so whatever MPI writes there is a valid value;
-        // `raw` is a status MPI fills. Only this thread calls MPI on this
-        // communicator now (the thread level this crate asks for), and the
-        // handler is restored before anything else runs on it.
-        let rc = unsafe {
-            ffi::MPI_Comm_set_errhandler(comm, ffi::RSMPI_ERRORS_RETURN);
-            let rc = ffi::MPI_Recv(
-                buf.as_mut_ptr().cast(),
-                count(buf.len()),
-                datatype.as_raw(),
-                src,
-                tg,
-                comm,
-                raw.as_mut_ptr(),
-            );
-            ffi::MPI_Comm_set_errhandler(comm, ffi::RSMPI_ERRORS_ARE_FATAL);
-            rc
-        };
-        // SAFETY: MPI filled the status (zeroed before, so every field is
-        // initialised whatever the library writes).
-        let st = MpiStatus::from_raw(unsafe { raw.assume_init() });
-        let from = st.source_rank().max(0) as usize;
-        if rc != 0 {
-            let mut class = 0;
-            // SAFETY: translates an error code of this library into its class.
-            unsafe { ffi::MPI_Error_class(rc, &mut class) };
-            return if class == ffi::MPI_ERR_TRUNCATE as i32 {
-                Direct::Longer { from }
-            } else {
-                Direct::Failed { from, code: rc }
-            };
-        }
-        let n = st.count(datatype);
-        if n < 0 {
-            let bytes = st.count(u8::equivalent_datatype());
-            return Direct::NotWhole {
-                from,
-                bytes: bytes.max(0) as usize,
-            };
-        }
-        Direct::Received(Status {
-            source: from,
-            tag: st.tag(),
-            count: n as usize,
-        })
     }
 }
 
