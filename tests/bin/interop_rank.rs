@@ -22,6 +22,9 @@ fn main(world: Comm) -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
+    // Rank 0 is mpi4py: each buffer collective must be one MPI call, as
+    // its `comm.Bcast`, `comm.Scan`… are.
+    let world = world.with_foreign_peers();
     // Python -> Rust: a = 0.5 * i.
     let mut a = vec![0.0f64; N];
     let status = world.recv_buf(&mut a, 0, 1)?;

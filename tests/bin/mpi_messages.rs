@@ -13,7 +13,7 @@
 //! Each rank prints `rank R: ok <mode>` when all its checks passed;
 //! tests/messages.rs runs it under deadlines.
 
-use parallel_runtime::mpi::{Error, Request, ANY_SOURCE, ANY_TAG};
+use parallel_runtime::mpi::{Error, Op, Request, ANY_SOURCE, ANY_TAG};
 use parallel_runtime::prelude::*;
 use parallel_tests::{ensure, expect_err as err};
 
@@ -42,10 +42,8 @@ fn run(w: &Comm, mode: &str) -> Res {
             types(w)?;
             order(w)?;
             counts(w)?;
-            if let Err(e) = overruns(w) {
-                eprintln!("OVERRUNS rank {}: {e}", w.rank());
-                return Err(e);
-            }
+            overruns(w)?;
+            uneven(w)?;
             tags(w)?;
         }
         "pieces" => pieces(w)?,
@@ -255,6 +253,64 @@ fn order(w: &Comm) -> Res {
     }
     let got = Request::wait_all(reqs)?;
     ensure(got == [0, 1, 2], || format!("{got:?}"))?;
+    Ok(())
+}
+
+/// Ranks that pass different lengths to a collective that needs the same
+/// length everywhere: every rank gets `Error::Uneven` naming a rank whose
+/// length differs, nothing is written (on MPI, the collective would
+/// overrun memory, abort, or return wrong values), and the communicator
+/// still works afterwards.
+fn uneven(w: &Comm) -> Res {
+    let (r, size) = (w.rank(), w.size());
+    // Rank 0 passes 2,000 elements, the others 10.
+    let n = if r == 0 { 2_000 } else { 10 };
+    let (mine, other_rank, other) = if r == 0 {
+        (2_000, 1, 10)
+    } else {
+        (10, 0, 2_000)
+    };
+    let send = vec![1.0f64; n];
+    // `per`: the elements of the compared buffer for each one of `n`.
+    let check_per = |what: &str, per: usize, got: Result<(), Error>| -> Res {
+        let e = err(got, what)?;
+        ensure(
+            matches!(e, Error::Uneven { rank, mine: m, other_rank: o, other: l, .. }
+                if rank == r && m == mine * per && o == other_rank && l == other * per),
+            || format!("{what}: {e}"),
+        )
+    };
+    let check = |what: &str, got: Result<(), Error>| check_per(what, 1, got);
+    let mut buf = vec![-1.0f64; n];
+    check("bcast_buf", w.bcast_buf(0, &mut buf))?;
+    let mut out = vec![-1.0f64; n];
+    check("all_reduce_buf", w.all_reduce_buf(&send, &mut out, Op::Sum))?;
+    let root_out = (r == 0).then_some(&mut out[..]);
+    check("reduce_buf", w.reduce_buf(0, &send, root_out, Op::Sum))?;
+    check("scan_buf", w.scan_buf(&send, &mut out, Op::Sum))?;
+    check("exscan_buf", w.exscan_buf(&send, &mut out, Op::Sum))?;
+    let mut all = vec![-1.0f64; n * size];
+    check("all_gather_buf", w.all_gather_buf(&send, &mut all))?;
+    let root_all = (r == 0).then_some(&mut all[..]);
+    check("gather_buf", w.gather_buf(0, &send, root_all))?;
+    let whole = vec![2.0f64; n * size];
+    let root_send = (r == 0).then_some(&whole[..]);
+    check("scatter_buf", w.scatter_buf(0, root_send, &mut out))?;
+    check_per("all_to_all_buf", size, w.all_to_all_buf(&whole, &mut all))?;
+    check(
+        "reduce_scatter_block_buf",
+        w.reduce_scatter_block_buf(&whole, &mut out, Op::Sum),
+    )?;
+    let untouched = buf.iter().chain(&out).chain(&all).all(|&x| x == -1.0);
+    ensure(untouched, || {
+        "a refused collective wrote into a buffer".to_owned()
+    })?;
+    // The communicator still works.
+    let mut sum = [0u64];
+    w.all_reduce_buf(&[r as u64], &mut sum, Op::Sum)?;
+    ensure(sum[0] == (0..size as u64).sum::<u64>(), || {
+        format!("{sum:?}")
+    })?;
     Ok(())
 }
 

@@ -30,7 +30,8 @@ impl Comm {
         let _span = crate::trace::op_span("reduce");
         let mut out = [value];
         let is_root = self.rank() == root;
-        self.reduce_buf(root, &[value], is_root.then_some(&mut out[..]), op)?;
+        // One element of one type on every rank: nothing to compare.
+        self.reduce_into(root, &[value], is_root.then_some(&mut out[..]), op, false)?;
         Ok(is_root.then_some(out[0]))
     }
 
@@ -43,7 +44,7 @@ impl Comm {
     ) -> Result<T, Error> {
         let _span = crate::trace::op_span("all_reduce");
         let mut out = [value];
-        self.all_reduce_buf(&[value], &mut out, op)?;
+        self.all_reduce_into(&[value], &mut out, op, false)?;
         Ok(out[0])
     }
 
@@ -150,6 +151,7 @@ impl Comm {
     ) -> Result<(), Error> {
         let _span = crate::trace::op_span("bcast_buf");
         self.t.check_rank("bcast_buf", root)?;
+        self.check_lens_agree("bcast_buf", "buffer", buf.len())?;
         self.t.bcast_into(root, buf, "bcast_buf")
     }
 
@@ -188,6 +190,7 @@ impl Comm {
                 });
             }
         }
+        self.check_lens_agree("scatter_buf", "receive buffer", n)?;
         self.t
             .scatter_into(root, send.filter(|_| is_root), recv, "scatter_buf")
     }
@@ -209,6 +212,7 @@ impl Comm {
         let len = recv.as_ref().map(|r| r.len());
         let is_root = self.t.check_root_recv("gather_buf", root, len, expected)?;
         let recv = recv.filter(|_| is_root);
+        self.check_lens_agree("gather_buf", "send buffer", send.len())?;
         self.t.gather_into(root, send, recv, "gather_buf")
     }
 
@@ -231,6 +235,7 @@ impl Comm {
                 expected: send.len() * self.size(),
             });
         }
+        self.check_lens_agree("all_gather_buf", "send buffer", send.len())?;
         self.t.all_gather_into(send, recv, "all_gather_buf")
     }
 
@@ -246,6 +251,19 @@ impl Comm {
         op: impl Reduction<T>,
     ) -> Result<(), Error> {
         let _span = crate::trace::op_span("reduce_buf");
+        self.reduce_into(root, send, recv, op, true)
+    }
+
+    /// `reduce_buf`, comparing the lengths of every rank first when
+    /// `check`.
+    fn reduce_into<T: Scalar + AnyBitPattern>(
+        &self,
+        root: usize,
+        send: &[T],
+        recv: Option<&mut [T]>,
+        op: impl Reduction<T>,
+        check: bool,
+    ) -> Result<(), Error> {
         self.t.check_rank("reduce_buf", root)?;
         let is_root = self.rank() == root;
         let recv = match recv {
@@ -270,6 +288,9 @@ impl Comm {
             }
             _ => None,
         };
+        if check {
+            self.check_lens_agree("reduce_buf", "send buffer", send.len())?;
+        }
         self.t.reduce_into(root, send, recv, op, "reduce_buf")
     }
 
@@ -283,6 +304,18 @@ impl Comm {
         op: impl Reduction<T>,
     ) -> Result<(), Error> {
         let _span = crate::trace::op_span("all_reduce_buf");
+        self.all_reduce_into(send, recv, op, true)
+    }
+
+    /// `all_reduce_buf`, comparing the lengths of every rank first when
+    /// `check`.
+    fn all_reduce_into<T: Scalar + AnyBitPattern>(
+        &self,
+        send: &[T],
+        recv: &mut [T],
+        op: impl Reduction<T>,
+        check: bool,
+    ) -> Result<(), Error> {
         if recv.len() != send.len() {
             return Err(Error::Length {
                 rank: self.rank(),
@@ -291,6 +324,9 @@ impl Comm {
                 got: recv.len(),
                 expected: send.len(),
             });
+        }
+        if check {
+            self.check_lens_agree("all_reduce_buf", "send buffer", send.len())?;
         }
         self.t.all_reduce_into(send, recv, op, "all_reduce_buf")
     }

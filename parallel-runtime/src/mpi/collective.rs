@@ -134,6 +134,7 @@ impl Comm {
         }
         self.check_same_len(OP, send.len(), recv.len())?;
         self.t.check_blocks(OP, n)?;
+        self.check_lens_agree(OP, "send buffer", send.len())?;
         self.t.all_to_all_into(send, recv, OP)
     }
 
@@ -150,6 +151,7 @@ impl Comm {
     ) -> Result<(), Error> {
         let _span = crate::trace::op_span("scan_buf");
         self.check_same_len("scan_buf", send.len(), recv.len())?;
+        self.check_lens_agree("scan_buf", "send buffer", send.len())?;
         self.t.scan_into(send, recv, op, false, "scan_buf")
     }
 
@@ -165,6 +167,7 @@ impl Comm {
     ) -> Result<(), Error> {
         let _span = crate::trace::op_span("exscan_buf");
         self.check_same_len("exscan_buf", send.len(), recv.len())?;
+        self.check_lens_agree("exscan_buf", "send buffer", send.len())?;
         self.t.scan_into(send, recv, op, true, "exscan_buf")
     }
 
@@ -188,8 +191,10 @@ impl Comm {
         value: T,
         op: impl Reduction<T>,
     ) -> Result<T, Error> {
+        let _span = crate::trace::op_span("scan");
         let mut out = [value];
-        self.scan_buf(&[value], &mut out, op)?;
+        // One element of one type on every rank: nothing to compare.
+        self.t.scan_into(&[value], &mut out, op, false, "scan")?;
         Ok(out[0])
     }
 
@@ -200,8 +205,9 @@ impl Comm {
         value: T,
         op: impl Reduction<T>,
     ) -> Result<Option<T>, Error> {
+        let _span = crate::trace::op_span("exscan");
         let mut out = [value];
-        self.exscan_buf(&[value], &mut out, op)?;
+        self.t.scan_into(&[value], &mut out, op, true, "exscan")?;
         Ok((self.rank() > 0).then_some(out[0]))
     }
 
@@ -285,6 +291,7 @@ impl Comm {
                 expected: n * self.size(),
             });
         }
+        self.check_lens_agree(OP, "receive buffer", n)?;
         self.t
             .reduce_scatter_into(send, recv, &vec![n; self.size()], op, OP)
     }

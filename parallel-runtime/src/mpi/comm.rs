@@ -35,6 +35,8 @@ pub struct Comm {
     /// Receives posted and not yet completed, in the order posted (shared
     /// by the handles on this rank's end).
     pending: Arc<Pending>,
+    /// Whether ranks of other programs share it ([`Comm::with_foreign_peers`]).
+    pub(super) foreign_peers: bool,
 }
 
 impl std::fmt::Debug for Comm {
@@ -58,6 +60,16 @@ impl Comm {
         Comm {
             t,
             pending: Arc::default(),
+            foreign_peers: false,
+        }
+    }
+
+    /// A communicator made from this one (a split, a grid): with the same
+    /// peers.
+    pub(super) fn derived(&self, t: Backend) -> Comm {
+        Comm {
+            foreign_peers: self.foreign_peers,
+            ..Comm::new(t)
         }
     }
 
@@ -67,6 +79,7 @@ impl Comm {
         Comm {
             t: self.t.handle(),
             pending: Arc::clone(&self.pending),
+            foreign_peers: self.foreign_peers,
         }
     }
 
@@ -439,7 +452,7 @@ impl Comm {
     /// none (`comm.Split(color, key)`; `None` is `MPI.UNDEFINED`).
     pub fn split(&self, color: Option<u32>, key: i32) -> Result<Option<Comm>, Error> {
         let _span = crate::trace::op_span("split");
-        Ok(self.t.split(color, key)?.map(Comm::new))
+        Ok(self.t.split(color, key)?.map(|t| self.derived(t)))
     }
 
     /// A communicator with the same ranks whose messages never mix with

@@ -101,6 +101,27 @@ pub enum Error {
         /// The root.
         root: usize,
     },
+    /// The ranks passed buffers of different lengths to a collective that
+    /// needs the same length on every rank (`bcast_buf`, `all_reduce_buf`,
+    /// `gather_buf`…): every rank gets this error, before any data moves.
+    #[error(
+        "rank {rank}: `{op}`: the ranks pass {what}s of different lengths: {mine} elements \
+         on this rank, {other} on rank {other_rank} (every rank must pass the same length)"
+    )]
+    Uneven {
+        /// The rank that saw it.
+        rank: usize,
+        /// The operation.
+        op: &'static str,
+        /// Which argument.
+        what: &'static str,
+        /// Its length on this rank.
+        mine: usize,
+        /// The lowest rank whose length differs from this rank's.
+        other_rank: usize,
+        /// That rank's length.
+        other: usize,
+    },
     /// A buffer or a list of the wrong length.
     #[error("rank {rank}: `{op}`: {what} has {got} elements; expected {expected}")]
     Length {

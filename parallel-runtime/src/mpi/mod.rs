@@ -29,6 +29,7 @@
 //!
 //! Every rank runs the same code (SPMD); `world.rank()` tells them apart.
 
+mod agree;
 mod buffer;
 mod check;
 mod collective;

@@ -93,7 +93,7 @@ impl Comm {
         }
         let t = self.t.cart_create(dims, periods, reorder)?;
         Ok(CartComm {
-            comm: Comm::new(t),
+            comm: self.derived(t),
             dims: dims.to_vec(),
             periods: periods.to_vec(),
         })
