@@ -44,6 +44,7 @@ fn run(w: &Comm, mode: &str) -> Res {
             counts(w)?;
             overruns(w)?;
             uneven(w)?;
+            counts_disagree(w)?;
             tags(w)?;
         }
         "pieces" => pieces(w)?,
@@ -311,6 +312,83 @@ fn uneven(w: &Comm) -> Res {
     ensure(sum[0] == (0..size as u64).sum::<u64>(), || {
         format!("{sum:?}")
     })?;
+    Ok(())
+}
+
+/// The v-forms' counts disagree between ranks: every rank gets
+/// `Error::Counts` naming the first disagreement, nothing is written, and
+/// a v-form with agreeing counts still works afterwards.
+fn counts_disagree(w: &Comm) -> Res {
+    let (r, size) = (w.rank(), w.size());
+    let displs = |counts: &[usize]| -> Vec<usize> {
+        counts
+            .iter()
+            .scan(0, |at, &c| Some(std::mem::replace(at, *at + c)))
+            .collect()
+    };
+    let check = |what: &str, got: Result<(), Error>, said: &str| -> Res {
+        let e = err(got, what)?;
+        ensure(
+            matches!(e, Error::Counts { rank, .. } if rank == r) && e.to_string().ends_with(said),
+            || format!("{what}: {e}"),
+        )
+    };
+    let three = vec![3usize; size];
+    let d3 = displs(&three);
+    // Rank 1 sends 5 where the root's counts give it 3.
+    let send = vec![1u32; if r == 1 { 5 } else { 3 }];
+    let mut at_root = vec![0u32; 3 * size];
+    let recv = (r == 0).then_some((&mut at_root[..], &three[..], &d3[..]));
+    let said = "rank 1 sends 5 elements; rank 0's counts give it 3";
+    check("gatherv_buf", w.gatherv_buf(0, &send, recv), said)?;
+    // Rank 1 receives into 5 where the root's counts give it 3.
+    let whole = vec![2u32; 3 * size];
+    let from = (r == 0).then_some((&whole[..], &three[..], &d3[..]));
+    let mut mine = vec![0u32; if r == 1 { 5 } else { 3 }];
+    let said = "rank 1 receives into 5 elements; rank 0's counts give it 3";
+    check("scatterv_buf", w.scatterv_buf(0, from, &mut mine), said)?;
+    // Every rank sends 2; rank 0's counts expect 4 from rank 1.
+    let mut counts = vec![2usize; size];
+    if r == 0 {
+        counts[1] = 4;
+    }
+    let d = displs(&counts);
+    let mut all = vec![0u32; counts.iter().sum()];
+    let said = "rank 0 expects 4 elements from rank 1, which sends it 2";
+    check(
+        "all_gatherv_buf",
+        w.all_gatherv_buf(&[7u32; 2], (&mut all, &counts, &d)),
+        said,
+    )?;
+    // Every rank sends 1 to each; rank 1 expects 2 from rank 0.
+    let ones = vec![1usize; size];
+    let mut rc = ones.clone();
+    if r == 1 {
+        rc[0] = 2;
+    }
+    let (sd, rd) = (displs(&ones), displs(&rc));
+    let mut got = vec![0u32; rc.iter().sum()];
+    let said = "rank 1 expects 2 elements from rank 0, which sends it 1";
+    check(
+        "all_to_allv_buf",
+        w.all_to_allv_buf((&vec![9u32; size], &ones, &sd), (&mut got, &rc, &rd)),
+        said,
+    )?;
+    let untouched = at_root
+        .iter()
+        .chain(&mine)
+        .chain(&all)
+        .chain(&got)
+        .all(|&x| x == 0);
+    ensure(untouched, || {
+        "a refused v-form wrote into a buffer".to_owned()
+    })?;
+    // Counts that agree still work.
+    let mut all = vec![0u32; 2 * size];
+    let two = vec![2usize; size];
+    w.all_gatherv_buf(&[r as u32; 2], (&mut all, &two, &displs(&two)))?;
+    let want: Vec<u32> = (0..size as u32).flat_map(|k| [k, k]).collect();
+    ensure(all == want, || format!("{all:?}"))?;
     Ok(())
 }
 

@@ -14,6 +14,12 @@
 //! none does. The local world does the same, so that a program fails there
 //! as it would under `mpirun`.
 //!
+//! The v-forms take counts: one more exchange (the root's counts, or every
+//! rank's) tells each rank what it will get, and an `MPI_Allreduce` makes
+//! every rank agree on the first disagreement, [`Error::Counts`]: a rank
+//! that sent more than its block would overrun the receiver's memory, one
+//! that sent less would leave the block's end as it was, unreported.
+//!
 //! A job whose other ranks are not parallel-runtime programs (an mpi4py or
 //! C rank) would not make that extra call: [`Comm::with_foreign_peers`]
 //! leaves it out, so that each buffer collective is one MPI call again.
@@ -21,6 +27,7 @@
 use super::comm::Comm;
 use super::error::Error;
 use super::op::Op;
+use super::transport::collectives::Collectives;
 use super::transport::Transport;
 
 impl Comm {
@@ -86,5 +93,129 @@ impl Comm {
             other_rank,
             other: other as usize,
         })
+    }
+
+    /// The v-forms with a root (`gatherv_buf`: what each rank sends;
+    /// `scatterv_buf`: what each receives): this rank's `mine` elements
+    /// must be what the root's `counts` (`Some` on the root) give it. One
+    /// `MPI_Scatter` of the counts and one `MPI_Allreduce`; else
+    /// [`Error::Counts`] on every rank, naming the first rank that differs.
+    pub(super) fn check_root_counts(
+        &self,
+        op: &'static str,
+        root: usize,
+        counts: Option<&[usize]>,
+        mine: usize,
+        does: &'static str,
+    ) -> Result<(), Error> {
+        if self.size() < 2 || self.foreign_peers {
+            return Ok(());
+        }
+        let all: Option<Vec<u64>> = counts.map(|c| c.iter().map(|&n| n as u64).collect());
+        let mut given = [0u64];
+        self.t.scatter_into(root, all.as_deref(), &mut given, op)?;
+        let bad = (given[0] != mine as u64).then_some([0, mine as u64, given[0]]);
+        match self.first_bad(op, bad)? {
+            None => Ok(()),
+            Some((b, [_, n, want])) => Err(Error::Counts {
+                rank: self.rank(),
+                op,
+                detail: format!(
+                    "rank {b} {does} {}; rank {root}'s counts give it {want}",
+                    elements(n)
+                ),
+            }),
+        }
+    }
+
+    /// `all_gatherv_buf`: every rank's `counts` must say what each rank
+    /// sends (this rank sends `counts[rank()]`, checked before). One
+    /// `MPI_Allgather` of what each sends and one `MPI_Allreduce`.
+    pub(super) fn check_gathered_counts(
+        &self,
+        op: &'static str,
+        counts: &[usize],
+    ) -> Result<(), Error> {
+        if self.size() < 2 || self.foreign_peers {
+            return Ok(());
+        }
+        let mut sent = vec![0u64; self.size()];
+        let mine = counts[self.rank()] as u64;
+        self.t.all_gather_into(&[mine], &mut sent, op)?;
+        let bad = (0..sent.len())
+            .find(|&i| sent[i] != counts[i] as u64)
+            .map(|i| [i as u64, sent[i], counts[i] as u64]);
+        self.pair_error(op, bad)
+    }
+
+    /// `all_to_allv_buf`: what each rank sends this one (its `send_counts`)
+    /// must be what this one expects (`recv_counts`). One `MPI_Alltoall` of
+    /// the counts and one `MPI_Allreduce`.
+    pub(super) fn check_pair_counts(
+        &self,
+        op: &'static str,
+        send_counts: &[usize],
+        recv_counts: &[usize],
+    ) -> Result<(), Error> {
+        if self.size() < 2 || self.foreign_peers {
+            return Ok(());
+        }
+        let sc: Vec<u64> = send_counts.iter().map(|&n| n as u64).collect();
+        let mut sent = vec![0u64; self.size()];
+        self.t.all_to_all_into(&sc, &mut sent, op)?;
+        let bad = (0..sent.len())
+            .find(|&i| sent[i] != recv_counts[i] as u64)
+            .map(|i| [i as u64, sent[i], recv_counts[i] as u64]);
+        self.pair_error(op, bad)
+    }
+
+    /// [`Error::Counts`] on every rank when `bad` (`[from, sent, expected]`)
+    /// is `Some` on any: "rank b expects n elements from rank i, which
+    /// sends m".
+    fn pair_error(&self, op: &'static str, bad: Option<[u64; 3]>) -> Result<(), Error> {
+        match self.first_bad(op, bad)? {
+            None => Ok(()),
+            Some((b, [from, sent, want])) => Err(Error::Counts {
+                rank: self.rank(),
+                op,
+                detail: format!(
+                    "rank {b} expects {} from rank {from}, which sends it {sent}",
+                    elements(want)
+                ),
+            }),
+        }
+    }
+
+    /// The lowest rank where `bad` is `Some`, and its three numbers, known
+    /// on every rank (an `MPI_Allreduce`, then a broadcast from that rank
+    /// when there is one); `None` when no rank has one.
+    fn first_bad(
+        &self,
+        op: &'static str,
+        bad: Option<[u64; 3]>,
+    ) -> Result<Option<(usize, [u64; 3])>, Error> {
+        let me = if bad.is_some() {
+            self.rank() as u64
+        } else {
+            u64::MAX
+        };
+        let mut low = [0u64];
+        self.t.all_reduce_into(&[me], &mut low, Op::Min, op)?;
+        if low[0] == u64::MAX {
+            return Ok(None);
+        }
+        let b = low[0] as usize;
+        let mut detail = bad.unwrap_or_default();
+        self.t.bcast_into(b, &mut detail, op)?;
+        Ok(Some((b, detail)))
+    }
+}
+
+/// "1 element", "n elements".
+fn elements(n: u64) -> String {
+    if n == 1 {
+        "1 element".to_owned()
+    } else {
+        format!("{n} elements")
     }
 }

@@ -122,6 +122,20 @@ pub enum Error {
         /// That rank's length.
         other: usize,
     },
+    /// The counts of a v-form collective (`gatherv_buf`, `scatterv_buf`,
+    /// `all_gatherv_buf`, `all_to_allv_buf`) disagree between ranks: what
+    /// one rank sends another is not what that rank expects. Every rank
+    /// gets this error, before any data moves.
+    #[error("rank {rank}: `{op}`: the ranks' counts disagree: {detail}")]
+    Counts {
+        /// The rank that saw it.
+        rank: usize,
+        /// The operation.
+        op: &'static str,
+        /// The first disagreement: which rank, how many elements, how many
+        /// expected.
+        detail: String,
+    },
     /// A buffer or a list of the wrong length.
     #[error("rank {rank}: `{op}`: {what} has {got} elements; expected {expected}")]
     Length {

@@ -138,6 +138,8 @@ impl Comm {
         let send = send.filter(|_| self.rank() == root);
         let layout = send.map(|(buf, c, d)| (buf.len(), c, d));
         self.check_root_layout(OP, root, "the send buffer", layout, false)?;
+        let counts = send.map(|(_, c, _)| c);
+        self.check_root_counts(OP, root, counts, recv.len(), "receives into")?;
         self.t.scatterv_into(root, send, recv, OP)
     }
 
@@ -157,6 +159,8 @@ impl Comm {
         let recv = recv.filter(|_| self.rank() == root);
         let layout = recv.as_ref().map(|(buf, c, d)| (buf.len(), *c, *d));
         self.check_root_layout(OP, root, "the receive buffer", layout, true)?;
+        let counts = recv.as_ref().map(|(_, c, _)| *c);
+        self.check_root_counts(OP, root, counts, send.len(), "sends")?;
         self.t.gatherv_into(root, send, recv, OP)
     }
 
@@ -183,6 +187,7 @@ impl Comm {
                 expected: counts[self.rank()],
             });
         }
+        self.check_gathered_counts(OP, counts)?;
         self.t.all_gatherv_into(send, (buf, counts, displs), OP)
     }
 
@@ -202,6 +207,7 @@ impl Comm {
         let (rbuf, rc, rd) = recv;
         self.check_layout(OP, "the send buffer", sbuf.len(), (sc, sd), false)?;
         self.check_layout(OP, "the receive buffer", rbuf.len(), (rc, rd), true)?;
+        self.check_pair_counts(OP, sc, rc)?;
         self.t.all_to_allv_into((sbuf, sc, sd), (rbuf, rc, rd), OP)
     }
 }

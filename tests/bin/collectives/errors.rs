@@ -265,9 +265,9 @@ pub(crate) fn refusals(w: &Comm) -> Res {
     Ok(())
 }
 
-/// Counts that disagree between ranks: MPI's own error on real MPI (the
-/// job ends); the local world says which block differs, on the rank that
-/// receives it.
+/// Counts that disagree between ranks: `all_to_allv_buf` refuses on every
+/// rank; `reduce_scatter_buf`'s differing counts are the local world's
+/// error only (on MPI the call is MPI's alone).
 fn disagreements(w: &Comm) -> Res {
     let (me, p) = (w.rank(), w.size());
     // Rank 0 sends two elements to rank 1, which expects one.
@@ -281,22 +281,15 @@ fn disagreements(w: &Comm) -> Res {
         (&vec![0u16; 2 * p], &sc, &sd),
         (&mut vec![0u16; p], &ones, &rd),
     );
-    if me == 1 {
-        let e = expect_err(got, "all_to_allv_buf with counts that disagree")?;
-        ensure(
-            matches!(
-                e,
-                Error::Length {
-                    got: 2,
-                    expected: 1,
-                    ..
-                }
-            ),
-            || e.to_string(),
-        )?;
-    } else {
-        got?;
-    }
+    // Every rank refuses, before any data moves (tests/bin/mpi_messages.rs
+    // checks the same on real MPI).
+    let e = expect_err(got, "all_to_allv_buf with counts that disagree")?;
+    ensure(
+        matches!(e, Error::Counts { rank, .. } if rank == me)
+            && e.to_string()
+                .ends_with("rank 1 expects 1 element from rank 0, which sends it 2"),
+        || e.to_string(),
+    )?;
     in_step(w)?;
     // reduce_scatter_buf's counts differ between ranks (the same sum):
     // on MPI the ranks wait forever (not detected: the call is MPI's
