@@ -58,6 +58,12 @@ impl Comm {
         self
     }
 
+    /// Whether the checks of this module are left out: a world of one rank
+    /// has nothing to compare, foreign peers make no such calls.
+    fn unchecked(&self) -> bool {
+        self.size() < 2 || self.foreign_peers
+    }
+
     /// Whether every rank passes `len` elements as `what` to collective
     /// `op`: `Ok`, or [`Error::Uneven`] on every rank. Every rank calls
     /// it, as it calls the collective.
@@ -67,7 +73,7 @@ impl Comm {
         what: &'static str,
         len: usize,
     ) -> Result<(), Error> {
-        if self.size() < 2 || self.foreign_peers {
+        if self.unchecked() {
             return Ok(());
         }
         let mine = len as u64;
@@ -108,24 +114,19 @@ impl Comm {
         mine: usize,
         does: &'static str,
     ) -> Result<(), Error> {
-        if self.size() < 2 || self.foreign_peers {
+        if self.unchecked() {
             return Ok(());
         }
         let all: Option<Vec<u64>> = counts.map(|c| c.iter().map(|&n| n as u64).collect());
         let mut given = [0u64];
         self.t.scatter_into(root, all.as_deref(), &mut given, op)?;
         let bad = (given[0] != mine as u64).then_some([0, mine as u64, given[0]]);
-        match self.first_bad(op, bad)? {
-            None => Ok(()),
-            Some((b, [_, n, want])) => Err(Error::Counts {
-                rank: self.rank(),
-                op,
-                detail: format!(
-                    "rank {b} {does} {}; rank {root}'s counts give it {want}",
-                    elements(n)
-                ),
-            }),
-        }
+        self.counts_error(op, bad, |b, [_, n, want]| {
+            format!(
+                "rank {b} {does} {}; rank {root}'s counts give it {want}",
+                elements(n)
+            )
+        })
     }
 
     /// `all_gatherv_buf`: every rank's `counts` must say what each rank
@@ -136,16 +137,13 @@ impl Comm {
         op: &'static str,
         counts: &[usize],
     ) -> Result<(), Error> {
-        if self.size() < 2 || self.foreign_peers {
+        if self.unchecked() {
             return Ok(());
         }
         let mut sent = vec![0u64; self.size()];
         let mine = counts[self.rank()] as u64;
         self.t.all_gather_into(&[mine], &mut sent, op)?;
-        let bad = (0..sent.len())
-            .find(|&i| sent[i] != counts[i] as u64)
-            .map(|i| [i as u64, sent[i], counts[i] as u64]);
-        self.pair_error(op, bad)
+        self.pair_error(op, first_difference(&sent, counts))
     }
 
     /// `all_to_allv_buf`: what each rank sends this one (its `send_counts`)
@@ -157,43 +155,37 @@ impl Comm {
         send_counts: &[usize],
         recv_counts: &[usize],
     ) -> Result<(), Error> {
-        if self.size() < 2 || self.foreign_peers {
+        if self.unchecked() {
             return Ok(());
         }
         let sc: Vec<u64> = send_counts.iter().map(|&n| n as u64).collect();
         let mut sent = vec![0u64; self.size()];
         self.t.all_to_all_into(&sc, &mut sent, op)?;
-        let bad = (0..sent.len())
-            .find(|&i| sent[i] != recv_counts[i] as u64)
-            .map(|i| [i as u64, sent[i], recv_counts[i] as u64]);
-        self.pair_error(op, bad)
+        self.pair_error(op, first_difference(&sent, recv_counts))
     }
 
     /// [`Error::Counts`] on every rank when `bad` (`[from, sent, expected]`)
     /// is `Some` on any: "rank b expects n elements from rank i, which
     /// sends m".
     fn pair_error(&self, op: &'static str, bad: Option<[u64; 3]>) -> Result<(), Error> {
-        match self.first_bad(op, bad)? {
-            None => Ok(()),
-            Some((b, [from, sent, want])) => Err(Error::Counts {
-                rank: self.rank(),
-                op,
-                detail: format!(
-                    "rank {b} expects {} from rank {from}, which sends it {sent}",
-                    elements(want)
-                ),
-            }),
-        }
+        self.counts_error(op, bad, |b, [from, sent, want]| {
+            format!(
+                "rank {b} expects {} from rank {from}, which sends it {sent}",
+                elements(want)
+            )
+        })
     }
 
-    /// The lowest rank where `bad` is `Some`, and its three numbers, known
-    /// on every rank (an `MPI_Allreduce`, then a broadcast from that rank
-    /// when there is one); `None` when no rank has one.
-    fn first_bad(
+    /// [`Error::Counts`] on every rank when `bad` is `Some` on any, its
+    /// detail said by `say` from the lowest such rank and its three
+    /// numbers (an `MPI_Allreduce`, then a broadcast from that rank when
+    /// there is one).
+    fn counts_error(
         &self,
         op: &'static str,
         bad: Option<[u64; 3]>,
-    ) -> Result<Option<(usize, [u64; 3])>, Error> {
+        say: impl FnOnce(usize, [u64; 3]) -> String,
+    ) -> Result<(), Error> {
         let me = if bad.is_some() {
             self.rank() as u64
         } else {
@@ -202,13 +194,24 @@ impl Comm {
         let mut low = [0u64];
         self.t.all_reduce_into(&[me], &mut low, Op::Min, op)?;
         if low[0] == u64::MAX {
-            return Ok(None);
+            return Ok(());
         }
         let b = low[0] as usize;
-        let mut detail = bad.unwrap_or_default();
-        self.t.bcast_into(b, &mut detail, op)?;
-        Ok(Some((b, detail)))
+        let mut numbers = bad.unwrap_or_default();
+        self.t.bcast_into(b, &mut numbers, op)?;
+        Err(Error::Counts {
+            rank: self.rank(),
+            op,
+            detail: say(b, numbers),
+        })
     }
+}
+
+/// The first rank `i` whose count `sent[i]` is not `expected[i]`, as
+/// `[i, sent, expected]`.
+fn first_difference(sent: &[u64], expected: &[usize]) -> Option<[u64; 3]> {
+    let i = (0..sent.len()).find(|&i| sent[i] != expected[i] as u64)?;
+    Some([i as u64, sent[i], expected[i] as u64])
 }
 
 /// "1 element", "n elements".
