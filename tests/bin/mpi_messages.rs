@@ -45,6 +45,7 @@ fn run(w: &Comm, mode: &str) -> Res {
             overruns(w)?;
             uneven(w)?;
             counts_disagree(w)?;
+            element_types(w)?;
             tags(w)?;
         }
         "pieces" => pieces(w)?,
@@ -389,6 +390,80 @@ fn counts_disagree(w: &Comm) -> Res {
     w.all_gatherv_buf(&[r as u32; 2], (&mut all, &two, &displs(&two)))?;
     let want: Vec<u32> = (0..size as u32).flat_map(|k| [k, k]).collect();
     ensure(all == want, || format!("{all:?}"))?;
+    Ok(())
+}
+
+/// Rank 0 passes `f64` elements where the others pass `f32` (or `i64`,
+/// of the same size) to buffer collectives: every rank gets
+/// `Error::ElementType` naming both types, nothing is written (on MPI,
+/// the collective would move the wrong number of bytes, or combine bits
+/// of one type as another), and the communicator still works afterwards.
+fn element_types(w: &Comm) -> Res {
+    let (r, size) = (w.rank(), w.size());
+    let check = |what: &str, other: &str, got: Result<(), Error>| -> Res {
+        let e = err(got, what)?;
+        let (mine, want_rank, want) = if r == 0 {
+            ("f64", 1, other)
+        } else {
+            (other, 0, "f64")
+        };
+        ensure(
+            matches!(&e, Error::ElementType { rank, mine: m, other_rank: o, other: t, .. }
+                if *rank == r && m == mine && *o == want_rank && t == want),
+            || format!("{what}: {e}"),
+        )
+    };
+    let n = 4;
+    let counts = vec![n; size];
+    let displs: Vec<usize> = (0..size).map(|k| k * n).collect();
+    let mut wide = vec![-1.0f64; n * size];
+    let mut narrow = vec![-1.0f32; n * size];
+    let mut whole = vec![-1i64; n * size];
+    if r == 0 {
+        let mut buf = vec![1.0f64; n];
+        check("bcast_buf", "f32", w.bcast_buf(0, &mut buf))?;
+        check("all_gather_buf", "f32", w.all_gather_buf(&buf, &mut wide))?;
+        check(
+            "all_reduce_buf",
+            "i64",
+            w.all_reduce_buf(&buf, &mut wide[..n], Op::Sum),
+        )?;
+        let at_root = Some((&mut wide[..], &counts[..], &displs[..]));
+        check("gatherv_buf", "f32", w.gatherv_buf(0, &buf, at_root))?;
+        let all = vec![1.0f64; n * size];
+        check(
+            "reduce_scatter_buf",
+            "i64",
+            w.reduce_scatter_buf(&all, &mut wide[..n], &counts, Op::Sum),
+        )?;
+    } else {
+        let mut buf = vec![1.0f32; n];
+        check("bcast_buf", "f32", w.bcast_buf(0, &mut buf))?;
+        check("all_gather_buf", "f32", w.all_gather_buf(&buf, &mut narrow))?;
+        let ints = vec![1i64; n];
+        check(
+            "all_reduce_buf",
+            "i64",
+            w.all_reduce_buf(&ints, &mut whole[..n], Op::Sum),
+        )?;
+        check("gatherv_buf", "f32", w.gatherv_buf(0, &buf, None))?;
+        let all = vec![1i64; n * size];
+        check(
+            "reduce_scatter_buf",
+            "i64",
+            w.reduce_scatter_buf(&all, &mut whole[..n], &counts, Op::Sum),
+        )?;
+        ensure(buf.iter().all(|&x| x == 1.0), || format!("{buf:?}"))?;
+    }
+    let untouched = wide.iter().all(|&x| x == -1.0)
+        && narrow.iter().all(|&x| x == -1.0)
+        && whole.iter().all(|&x| x == -1);
+    ensure(untouched, || {
+        "a refused collective wrote into a buffer".to_owned()
+    })?;
+    let mut sum = [0.0f64];
+    w.all_reduce_buf(&[1.0], &mut sum, Op::Sum)?;
+    ensure(sum[0] == size as f64, || format!("{sum:?}"))?;
     Ok(())
 }
 

@@ -151,7 +151,7 @@ impl Comm {
     ) -> Result<(), Error> {
         let _span = crate::trace::op_span("bcast_buf");
         self.t.check_rank("bcast_buf", root)?;
-        self.check_lens_agree("bcast_buf", "buffer", buf.len())?;
+        self.check_lens_agree::<T>("bcast_buf", "buffer", buf.len())?;
         self.t.bcast_into(root, buf, "bcast_buf")
     }
 
@@ -190,7 +190,7 @@ impl Comm {
                 });
             }
         }
-        self.check_lens_agree("scatter_buf", "receive buffer", n)?;
+        self.check_lens_agree::<T>("scatter_buf", "receive buffer", n)?;
         self.t
             .scatter_into(root, send.filter(|_| is_root), recv, "scatter_buf")
     }
@@ -212,7 +212,7 @@ impl Comm {
         let len = recv.as_ref().map(|r| r.len());
         let is_root = self.t.check_root_recv("gather_buf", root, len, expected)?;
         let recv = recv.filter(|_| is_root);
-        self.check_lens_agree("gather_buf", "send buffer", send.len())?;
+        self.check_lens_agree::<T>("gather_buf", "send buffer", send.len())?;
         self.t.gather_into(root, send, recv, "gather_buf")
     }
 
@@ -235,7 +235,7 @@ impl Comm {
                 expected: send.len() * self.size(),
             });
         }
-        self.check_lens_agree("all_gather_buf", "send buffer", send.len())?;
+        self.check_lens_agree::<T>("all_gather_buf", "send buffer", send.len())?;
         self.t.all_gather_into(send, recv, "all_gather_buf")
     }
 
@@ -289,7 +289,7 @@ impl Comm {
             _ => None,
         };
         if check {
-            self.check_lens_agree("reduce_buf", "send buffer", send.len())?;
+            self.check_lens_agree::<T>("reduce_buf", "send buffer", send.len())?;
         }
         self.t.reduce_into(root, send, recv, op, "reduce_buf")
     }
@@ -326,7 +326,7 @@ impl Comm {
             });
         }
         if check {
-            self.check_lens_agree("all_reduce_buf", "send buffer", send.len())?;
+            self.check_lens_agree::<T>("all_reduce_buf", "send buffer", send.len())?;
         }
         self.t.all_reduce_into(send, recv, op, "all_reduce_buf")
     }

@@ -134,7 +134,7 @@ impl Comm {
         }
         self.check_same_len(OP, send.len(), recv.len())?;
         self.t.check_blocks(OP, n)?;
-        self.check_lens_agree(OP, "send buffer", send.len())?;
+        self.check_lens_agree::<T>(OP, "send buffer", send.len())?;
         self.t.all_to_all_into(send, recv, OP)
     }
 
@@ -151,7 +151,7 @@ impl Comm {
     ) -> Result<(), Error> {
         let _span = crate::trace::op_span("scan_buf");
         self.check_same_len("scan_buf", send.len(), recv.len())?;
-        self.check_lens_agree("scan_buf", "send buffer", send.len())?;
+        self.check_lens_agree::<T>("scan_buf", "send buffer", send.len())?;
         self.t.scan_into(send, recv, op, false, "scan_buf")
     }
 
@@ -167,7 +167,7 @@ impl Comm {
     ) -> Result<(), Error> {
         let _span = crate::trace::op_span("exscan_buf");
         self.check_same_len("exscan_buf", send.len(), recv.len())?;
-        self.check_lens_agree("exscan_buf", "send buffer", send.len())?;
+        self.check_lens_agree::<T>("exscan_buf", "send buffer", send.len())?;
         self.t.scan_into(send, recv, op, true, "exscan_buf")
     }
 
@@ -291,7 +291,7 @@ impl Comm {
                 expected: n * self.size(),
             });
         }
-        self.check_lens_agree(OP, "receive buffer", n)?;
+        self.check_lens_agree::<T>(OP, "receive buffer", n)?;
         self.t
             .reduce_scatter_into(send, recv, &vec![n; self.size()], op, OP)
     }
@@ -314,6 +314,7 @@ impl Comm {
         const OP: &str = "reduce_scatter_buf";
         let _span = crate::trace::op_span(OP);
         self.check_reduce_counts(OP, send.len(), recv.len(), counts)?;
+        self.check_counts_agree::<T>(OP, counts)?;
         self.t.reduce_scatter_into(send, recv, counts, op, OP)
     }
 

@@ -122,6 +122,28 @@ pub enum Error {
         /// That rank's length.
         other: usize,
     },
+    /// The ranks passed buffers of different element types to a buffer
+    /// collective (`f64` on one rank, `f32` or `i64` on another): MPI
+    /// needs the same type on every rank, and would move the wrong number
+    /// of bytes or combine mismatched values. Every rank gets this error,
+    /// before any data moves.
+    #[error(
+        "rank {rank}: `{op}`: the ranks pass different element types: `{mine}` on this rank, \
+         `{other}` on rank {other_rank} (every rank must pass the same type)"
+    )]
+    ElementType {
+        /// The rank that saw it.
+        rank: usize,
+        /// The operation.
+        op: &'static str,
+        /// This rank's element type.
+        mine: String,
+        /// A rank of another type: rank 0, or, on the ranks of rank 0's
+        /// type, the lowest rank of another.
+        other_rank: usize,
+        /// That rank's element type.
+        other: String,
+    },
     /// The counts of a v-form collective (`gatherv_buf`, `scatterv_buf`,
     /// `all_gatherv_buf`, `all_to_allv_buf`) disagree between ranks: what
     /// one rank sends another is not what that rank expects. Every rank

@@ -139,7 +139,7 @@ impl Comm {
         let layout = send.map(|(buf, c, d)| (buf.len(), c, d));
         self.check_root_layout(OP, root, "the send buffer", layout, false)?;
         let counts = send.map(|(_, c, _)| c);
-        self.check_root_counts(OP, root, counts, recv.len(), "receives into")?;
+        self.check_root_counts::<T>(OP, root, counts, recv.len(), "receives into")?;
         self.t.scatterv_into(root, send, recv, OP)
     }
 
@@ -160,7 +160,7 @@ impl Comm {
         let layout = recv.as_ref().map(|(buf, c, d)| (buf.len(), *c, *d));
         self.check_root_layout(OP, root, "the receive buffer", layout, true)?;
         let counts = recv.as_ref().map(|(_, c, _)| *c);
-        self.check_root_counts(OP, root, counts, send.len(), "sends")?;
+        self.check_root_counts::<T>(OP, root, counts, send.len(), "sends")?;
         self.t.gatherv_into(root, send, recv, OP)
     }
 
@@ -187,7 +187,7 @@ impl Comm {
                 expected: counts[self.rank()],
             });
         }
-        self.check_gathered_counts(OP, counts)?;
+        self.check_gathered_counts::<T>(OP, counts)?;
         self.t.all_gatherv_into(send, (buf, counts, displs), OP)
     }
 
@@ -207,7 +207,7 @@ impl Comm {
         let (rbuf, rc, rd) = recv;
         self.check_layout(OP, "the send buffer", sbuf.len(), (sc, sd), false)?;
         self.check_layout(OP, "the receive buffer", rbuf.len(), (rc, rd), true)?;
-        self.check_pair_counts(OP, sc, rc)?;
+        self.check_pair_counts::<T>(OP, sc, rc)?;
         self.t.all_to_allv_into((sbuf, sc, sd), (rbuf, rc, rd), OP)
     }
 }

@@ -259,15 +259,14 @@ pub(crate) fn refusals(w: &Comm) -> Res {
     let y: u64 = w.scatter(root, (me == root).then(|| (0..p as u64).collect()))?;
     same("bcast and scatter after refusals", (x, y), (7, me as u64))?;
     in_step(w)?;
-    if !w.is_mpi() && p > 1 {
+    if p > 1 {
         disagreements(w)?;
     }
     Ok(())
 }
 
-/// Counts that disagree between ranks: `all_to_allv_buf` refuses on every
-/// rank; `reduce_scatter_buf`'s differing counts are the local world's
-/// error only (on MPI the call is MPI's alone).
+/// Counts that disagree between ranks: `all_to_allv_buf` and
+/// `reduce_scatter_buf` refuse on every rank, before any data moves.
 fn disagreements(w: &Comm) -> Res {
     let (me, p) = (w.rank(), w.size());
     // Rank 0 sends two elements to rank 1, which expects one.
@@ -292,9 +291,9 @@ fn disagreements(w: &Comm) -> Res {
     )?;
     in_step(w)?;
     // reduce_scatter_buf's counts differ between ranks (the same sum):
-    // on MPI the ranks wait forever (not detected: the call is MPI's
-    // alone); the local world returns an error naming the rank on every
-    // rank (before, each rank cut the blocks its own way, silently).
+    // every rank refuses, naming rank 1 and the first block where its
+    // counts differ from rank 0's (on MPI the ranks waited forever, and
+    // the local world named the counts on its own).
     let mut counts = vec![2usize; p];
     if me == 1 {
         counts[0] = 3;
@@ -305,20 +304,15 @@ fn disagreements(w: &Comm) -> Res {
         w.reduce_scatter_buf(&vec![1u64; 2 * p], &mut recv, &counts, Op::Sum),
         "reduce_scatter_buf with counts that differ between ranks",
     )?;
-    let words = if me == 1 {
-        format!(
-            "rank 0 passes the counts {:?}, this rank {counts:?}",
-            vec![2usize; p]
-        )
-    } else {
-        format!("rank 1 passes the counts {:?}", {
-            let mut c = vec![2usize; p];
-            c[0] = 3;
-            c[1] = 1;
-            c
-        })
-    };
-    argument(&e, &words)?;
+    ensure(
+        matches!(e, Error::Counts { rank, .. } if rank == me)
+            && e.to_string().ends_with(
+                "rank 1 passes counts that give rank 0 3 elements, where rank 0's give it 2 \
+                 elements (every rank must pass the same counts)",
+            ),
+        || e.to_string(),
+    )?;
+    ensure(recv.iter().all(|&x| x == 0), || format!("{recv:?}"))?;
     in_step(w)
 }
 
