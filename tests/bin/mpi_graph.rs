@@ -64,6 +64,11 @@ fn total(xs: Vec<Vec<u64>>) -> u64 {
 }
 
 #[delayed]
+fn sum(xs: Vec<u64>) -> u64 {
+    xs.iter().fold(0u64, |a, &b| a.wrapping_add(b))
+}
+
+#[delayed]
 fn add(a: u64, b: u64) -> u64 {
     a.wrapping_add(b)
 }
@@ -365,7 +370,55 @@ fn mismatched_pins_and_roots(w: &Comm) -> Res {
     let again = compute_on_root(w, 0, add(point_sum(5), 1)).map_err(|e| e.to_string())?;
     ensure(again == (me == 0).then_some(21), || {
         format!("after mismatched pins and roots: {again:?}")
+    })?;
+    same_names(w)
+}
+
+/// Two functions of one name in different modules: rank 0 builds its
+/// graph from one, the others from the other. Before, the ranks compared
+/// names only, and every rank returned one sum of both functions' results
+/// (5,003 here, where rank 0's serial sum is 10 and the others' 6,000),
+/// silently. A mismatch naming both definitions instead; and the message
+/// of a task with a thousand inputs lists a few of them, not all.
+fn same_names(w: &Comm) -> Res {
+    let parts: Vec<Delayed<u64>> = (0..4u64)
+        .map(|i| if w.rank() == 0 { one::f(i) } else { two::f(i) })
+        .collect();
+    let (mine, other) = if w.rank() == 0 {
+        ("one::f", "two::f")
+    } else {
+        ("two::f", "one::f")
+    };
+    mismatch_says(compute_on(w, sum(parts)), &[mine, other, "mpi_graph.rs:"])?;
+    let many: Vec<Delayed<u64>> = (0..1_000).map(point_sum).collect();
+    let many = if w.rank() == 0 {
+        sum(many)
+    } else {
+        add(sum(many), 0)
+    };
+    let err = failed_compute(compute_on(w, add(many, 1)))?;
+    let text = err.to_string();
+    ensure(text.len() < 2_000 && text.contains("1000 in all"), || {
+        format!("{} bytes: {text}", text.len())
     })
+}
+
+mod one {
+    use parallel_runtime::prelude::*;
+
+    #[delayed]
+    pub(crate) fn f(x: u64) -> u64 {
+        x + 1
+    }
+}
+
+mod two {
+    use parallel_runtime::prelude::*;
+
+    #[delayed]
+    pub(crate) fn f(x: u64) -> u64 {
+        x * 1000
+    }
 }
 
 /// `r` must be a `GraphMismatch` whose text holds every one of `words`.

@@ -138,7 +138,13 @@ fn builder(
         #(#lints)*
         #[must_use = #must_use]
         #vis fn #name(#(#params),*) -> #p::Delayed<#value_ty> {
-            static __SITE: #p::TaskSite = #p::TaskSite::new(#site_name);
+            static __SITE: #p::TaskSite = #p::TaskSite::at(
+                #site_name,
+                ::core::concat!(
+                    ::core::module_path!(), "::", #name_str,
+                    " (", ::core::file!(), ":", ::core::line!(), ")"
+                ),
+            );
             #[allow(unused_mut)]
             let mut #deps = #p::DepList::new();
             #(#to_inputs)*

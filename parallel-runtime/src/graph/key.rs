@@ -11,14 +11,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug)]
 pub struct TaskSite {
     pub(crate) name: &'static str,
+    /// Where the function is defined (`crate::module::name (file:line)`
+    /// for an annotated function, else the name): what the ranks compare
+    /// before computing a graph across them, so that two functions of one
+    /// name in different modules are not taken for each other.
+    pub(crate) origin: &'static str,
     seq: AtomicU64,
 }
 
 impl TaskSite {
-    /// A site for the function `name`.
+    /// A site for the function `name`, known by its name alone.
     pub const fn new(name: &'static str) -> Self {
+        TaskSite::at(name, name)
+    }
+
+    /// A site for the function `name` defined at `origin` (the
+    /// `#[delayed]` macro's `concat!(module_path!(), …, file!(), line!())`).
+    pub const fn at(name: &'static str, origin: &'static str) -> Self {
         TaskSite {
             name,
+            origin,
             seq: AtomicU64::new(0),
         }
     }

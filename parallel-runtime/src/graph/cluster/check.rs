@@ -1,5 +1,6 @@
 //! The graph is checked before anything runs: every rank hashes the shape
-//! of its graph (each task's function name and the positions of its
+//! of its graph (each task's function, by the module path, file and line
+//! of its definition, and the positions of its
 //! inputs, in the order of the walk, its pin to a rank, whether it was
 //! made after the last task of its function before it in the walk, the
 //! roots and where their results go), and the ranks compare
@@ -23,7 +24,7 @@ use crate::mpi::{Comm, Error};
 
 /// The shape of this rank's graph, by position in the plan.
 pub(crate) struct Shape<'a> {
-    pub(crate) names: Vec<&'static str>,
+    pub(crate) origins: Vec<&'static str>,
     pub(crate) deps: &'a Lists,
     pub(crate) roots: &'a [u32],
     /// Each task's pin (`on_rank`), by position: placement follows pins,
@@ -84,19 +85,19 @@ impl Shape<'_> {
     }
 
     /// A fingerprint of the shape, the same on every rank for the same
-    /// graph: each task's name (hashed once while it repeats, as a graph's
+    /// graph: each task's function (hashed once while it repeats, as a graph's
     /// tasks mostly come in runs of one function), its number of inputs
     /// and their positions, then the roots. A few nanoseconds a task
     /// (SipHash, before, cost tens).
     fn hash(&self) -> u64 {
-        let mut h = Mix(self.names.len() as u64);
+        let mut h = Mix(self.origins.len() as u64);
         let mut last: Option<(&str, u64)> = None;
-        for (i, &name) in self.names.iter().enumerate() {
+        for (i, &origin) in self.origins.iter().enumerate() {
             let nh = match last {
-                Some((l, v)) if std::ptr::eq(l, name) => v,
+                Some((l, v)) if std::ptr::eq(l, origin) => v,
                 _ => {
-                    let v = crate::codec::fnv1a(name.as_bytes());
-                    last = Some((name, v));
+                    let v = crate::codec::fnv1a(origin.as_bytes());
+                    last = Some((origin, v));
                     v
                 }
             };
@@ -138,7 +139,7 @@ impl Mix {
 /// The shape as it travels.
 #[derive(Serialize, Deserialize)]
 struct Wire {
-    names: Vec<String>,
+    origins: Vec<String>,
     /// The keys as this rank prints them, for messages only.
     keys: Vec<String>,
     inputs: Vec<Vec<u32>>,
@@ -153,14 +154,14 @@ impl Wire {
     /// The same graph, keys apart (their numbers differ between ranks).
     fn same(&self, o: &Wire) -> bool {
         (
-            &self.names,
+            &self.origins,
             &self.inputs,
             &self.roots,
             &self.pins,
             self.results,
             &self.made_after,
         ) == (
-            &o.names,
+            &o.origins,
             &o.inputs,
             &o.roots,
             &o.pins,
@@ -185,7 +186,7 @@ pub(crate) fn check(
     let mut made_after = vec![None; shape.nodes.len()];
     shape.made_after(|i, a| made_after[i] = a);
     let mine = Wire {
-        names: shape.names.iter().map(|n| n.to_string()).collect(),
+        origins: shape.origins.iter().map(|n| n.to_string()).collect(),
         keys: shape
             .nodes
             .iter()
@@ -208,10 +209,29 @@ pub(crate) fn check(
     Ok(Err(differ(&mine, me, &all[other], other)))
 }
 
-fn describe(s: &Wire, i: usize) -> String {
-    let inputs: Vec<String> = s.inputs[i].iter().map(|d| format!("#{d}")).collect();
-    format!("task #{i} `{}` (inputs [{}])", s.keys[i], inputs.join(", "))
+/// Task `i` of a rank's graph, for a message: its key, its function's
+/// origin when `origin` (two functions of one name differ there), and its
+/// inputs, the first [`SHOWN`] of them (a task may have thousands).
+fn describe(s: &Wire, i: usize, origin: bool) -> String {
+    let all = &s.inputs[i];
+    let mut inputs: Vec<String> = all.iter().take(SHOWN).map(|d| format!("#{d}")).collect();
+    if all.len() > SHOWN {
+        inputs.push(format!("… {} in all", all.len()));
+    }
+    let defined = if origin {
+        format!(", of `{}`", s.origins[i])
+    } else {
+        String::new()
+    };
+    format!(
+        "task #{i} `{}`{defined} (inputs [{}])",
+        s.keys[i],
+        inputs.join(", ")
+    )
 }
+
+/// The inputs of a task a message lists.
+const SHOWN: usize = 8;
 
 const SPMD: &str = "every rank must build the same graph (SPMD) before computing it across ranks";
 const LEFT: &str = "A result that an earlier compute left on some ranks only (`compute_on_root`, \
@@ -222,22 +242,23 @@ const LEFT: &str = "A result that an earlier compute left on some ranks only (`c
 /// the tasks, their number, the results asked for, the pins, the order
 /// the tasks were made in, then where the results go.
 fn differ(mine: &Wire, me: usize, theirs: &Wire, other: usize) -> Mismatch {
-    let n = mine.names.len().min(theirs.names.len());
+    let n = mine.origins.len().min(theirs.origins.len());
     let at = |i: usize, message: String| Mismatch {
         task: Some(i as u32),
         message,
     };
     let (a, b) = (mine, theirs);
-    if let Some(i) = (0..n).find(|&i| a.names[i] != b.names[i] || a.inputs[i] != b.inputs[i]) {
+    if let Some(i) = (0..n).find(|&i| a.origins[i] != b.origins[i] || a.inputs[i] != b.inputs[i]) {
         // The same function, without inputs on one side only: a result
         // held there from an earlier compute.
-        let held = a.names[i] == b.names[i] && a.inputs[i].is_empty() != b.inputs[i].is_empty();
+        let held = a.origins[i] == b.origins[i] && a.inputs[i].is_empty() != b.inputs[i].is_empty();
         let held = if held {
             format!(". {LEFT}")
         } else {
             String::new()
         };
-        let (da, db) = (describe(a, i), describe(b, i));
+        let origin = a.origins[i] != b.origins[i];
+        let (da, db) = (describe(a, i, origin), describe(b, i, origin));
         return at(
             i,
             format!(
@@ -246,8 +267,8 @@ fn differ(mine: &Wire, me: usize, theirs: &Wire, other: usize) -> Mismatch {
             ),
         );
     }
-    if a.names.len() != b.names.len() {
-        let (la, lb) = (a.names.len(), b.names.len());
+    if a.origins.len() != b.origins.len() {
+        let (la, lb) = (a.origins.len(), b.origins.len());
         return Mismatch {
             task: la.checked_sub(1).map(|i| i as u32),
             message: format!(
@@ -271,7 +292,7 @@ fn differ(mine: &Wire, me: usize, theirs: &Wire, other: usize) -> Mismatch {
             Some(r) => format!("pinned to rank {r}"),
             None => "not pinned".to_owned(),
         };
-        let (da, pa, pb) = (describe(a, i), pin(a.pins[i]), pin(b.pins[i]));
+        let (da, pa, pb) = (describe(a, i, false), pin(a.pins[i]), pin(b.pins[i]));
         return at(
             i,
             format!(
@@ -305,7 +326,11 @@ fn differ(mine: &Wire, me: usize, theirs: &Wire, other: usize) -> Mismatch {
         Some(false) => "before",
         None => "as the first",
     };
-    let (da, ma, mb) = (describe(a, i), made(a.made_after[i]), made(b.made_after[i]));
+    let (da, ma, mb) = (
+        describe(a, i, false),
+        made(a.made_after[i]),
+        made(b.made_after[i]),
+    );
     at(
         i,
         format!(

@@ -233,7 +233,7 @@ fn run_plan<C: Compute>(
         Err(e) => {
             // The other ranks must not wait: show them an empty graph.
             let shape = check::Shape {
-                names: Vec::new(),
+                origins: Vec::new(),
                 deps: &lists::Lists::default(),
                 roots: &[],
                 pins: &[],

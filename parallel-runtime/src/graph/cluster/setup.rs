@@ -49,7 +49,7 @@ pub(super) fn placed<C: Compute>(
         }
     };
     let shape = check::Shape {
-        names: nodes.iter().map(|n| n.head().site.name).collect(),
+        origins: nodes.iter().map(|n| n.head().site.origin).collect(),
         deps: &deps,
         roots: &root_ix,
         pins: &pinned,
