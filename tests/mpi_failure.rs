@@ -177,6 +177,23 @@ fn a_deadlocked_job_is_aborted_with_a_report() {
     );
 }
 
+/// As above, each rank sending by `isend_buf` and dropping the request at
+/// once: the drop waits for the send, which no receive takes. The
+/// watchdog names that wait (before, the drop waited inside MPI, unseen:
+/// the job hung without a report).
+#[test]
+fn a_dropped_send_that_cannot_complete_is_aborted_with_a_report() {
+    aborted_with(
+        "the dropped-send watchdog test",
+        "dropped_send",
+        "the job is deadlocked",
+        &[
+            "rank 0 waits in `drop of request`",
+            "rank 1 waits in `drop of request`",
+        ],
+    );
+}
+
 /// The known limit of posted receives (docs/mpi.md, "Progress of posted
 /// receives"): rank 0's `irecv_buf` does not take rank 1's 1 MiB while
 /// rank 0 waits in `all_reduce_buf`, and rank 1 waits in `send_buf` before

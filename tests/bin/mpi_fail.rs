@@ -16,6 +16,9 @@
 //!   receive), rank 2 waits in `barrier`; no rank finishes. The watchdog
 //!   must abort the job after `PARALLEL_HANG_TIMEOUT`, naming each rank's
 //!   operation.
+//! - `dropped_send`: as `deadlock`, but each sends by `isend_buf` and
+//!   drops the request at once (a drop waits for the send). The watchdog
+//!   must abort the job, naming that wait.
 //! - `posted_then_allreduce`: rank 0 posts `irecv_buf` from rank 1, then
 //!   enters `all_reduce_buf`; rank 1 sends it 1 MiB, then enters
 //!   `all_reduce_buf`. A
@@ -47,6 +50,19 @@ fn main(world: Comm) -> Result<(), Box<dyn std::error::Error>> {
             let mut back = vec![0.0f64; 1 << 17];
             if let r @ (0 | 1) = world.rank() {
                 world.send_buf(&out, 1 - r, 3)?;
+                world.recv_buf(&mut back, 1 - r, 3)?;
+            }
+            world.barrier()?;
+            return Ok(());
+        }
+        // The mpi4py-style exchange with the send's request dropped at
+        // once: a drop waits for the send, which no receive takes (before,
+        // the wait was MPI's own, unseen by the watchdog: a silent hang).
+        "dropped_send" => {
+            let out = vec![1.0f64; 1 << 17];
+            if let r @ (0 | 1) = world.rank() {
+                drop(world.isend_buf(out, 1 - r, 3)?);
+                let mut back = vec![0.0f64; 1 << 17];
                 world.recv_buf(&mut back, 1 - r, 3)?;
             }
             world.barrier()?;

@@ -39,6 +39,7 @@ fn main(world: Comm) -> Res {
 
 fn run(w: &Comm) -> Res {
     nonblocking(w)?;
+    dropped_in_flight(w)?;
     nonblocking_errors(w)?;
     probes(w)?;
     probe_errors(w)?;
@@ -49,6 +50,41 @@ fn run(w: &Comm) -> Res {
         against_mpi(w)?;
     }
     w.barrier()?;
+    Ok(())
+}
+
+/// A send or a nonblocking collective dropped in flight waits for it as
+/// `wait` does, and posted receives take their messages meanwhile (before,
+/// the drop's wait was MPI's own, and both exchanges below hung): around a
+/// ring, each rank posts a receive of 1 MiB from the left, sends 1 MiB to
+/// the right and drops the send; then rank 0 posts a receive from rank 1
+/// and drops an `ibarrier`, while rank 1 sends it 1 MiB before its own.
+fn dropped_in_flight(w: &Comm) -> Res {
+    let (r, n) = (w.rank(), w.size());
+    let len = 1 << 17;
+    let (left, right) = ((r + n - 1) % n, (r + 1) % n);
+    let recv = w.irecv_buf(vec![0.0f64; len], left, 50)?;
+    drop(w.isend_buf(vec![r as f64; len], right, 50)?);
+    let (got, _) = recv.wait()?;
+    ensure(got.iter().all(|&x| x == left as f64), || {
+        format!("from rank {left}: {:?}", &got[..2])
+    })?;
+    if n < 2 {
+        return Ok(());
+    }
+    match r {
+        0 => {
+            let recv = w.irecv_buf(vec![0.0f64; len], 1, 51)?;
+            drop(w.ibarrier()?);
+            let (got, _) = recv.wait()?;
+            ensure(got.iter().all(|&x| x == 7.0), || format!("{:?}", &got[..2]))?;
+        }
+        1 => {
+            w.send_buf(&vec![7.0f64; len], 0, 51)?;
+            w.ibarrier()?.wait()?;
+        }
+        _ => w.ibarrier()?.wait()?,
+    }
     Ok(())
 }
 

@@ -28,6 +28,11 @@ use super::transport::nonblocking::{Extended, Peeked};
 use super::transport::{InFlight, Matched, Transport};
 use super::wire::{decode_object, fill, fill_object, Dst};
 
+/// The operation the hang watchdog names while a send or nonblocking
+/// collective dropped before it completed waits for it, as a drop does
+/// (at most 16 bytes: the watchdog keeps no more).
+pub(crate) const DROPPED: &str = "drop of request";
+
 /// A communicator's posted receives, and how many of them wait for a
 /// message (read without the lock: the fast path of every receive).
 #[derive(Default)]

@@ -25,7 +25,7 @@ use super::check::Checks;
 use super::comm::Comm;
 use super::error::Error;
 use super::limits::max_count;
-use super::matching::Receiver;
+use super::matching::{Receiver, DROPPED};
 use super::op::{AnyBitPattern, Op, Operand, Scalar};
 use super::transport::nonblocking::{CollFlight, Extended};
 
@@ -113,6 +113,20 @@ impl<'c, R> CollRequest<'c, R> {
     /// an [`Error::RequestSpent`].
     pub fn test(&mut self) -> Result<Option<R>, Error> {
         self.poll(false)
+    }
+}
+
+impl<R> Drop for CollRequest<'_, R> {
+    fn drop(&mut self) {
+        // Dropped in flight: wait as `wait` does, progressing the posted
+        // receives and seen by the hang watchdog (the transport's own drop
+        // then finds it complete; left to it, its `MPI_Wait` progressed
+        // neither, and a rank whose partner waited for a posted receive to
+        // take its message hung without a report).
+        if self.flight.is_some() && !std::thread::panicking() {
+            let _span = crate::trace::op_span(DROPPED);
+            drop(self.poll(true));
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 use serde::de::DeserializeOwned;
 
 use super::error::{decode, Error};
-use super::matching::{RawSlice, Receiver, Sink};
+use super::matching::{RawSlice, Receiver, Sink, DROPPED};
 use super::message::{Source, Status, TagMatch};
 use super::op::{AnyBitPattern, Scalar};
 use super::transport::backend::AnySending;
@@ -73,8 +73,14 @@ impl<'c, T> Request<'c, T> {
 
 impl<T> Drop for Request<'_, T> {
     fn drop(&mut self) {
-        if let State::Receiving { comm, id } = &self.state {
-            comm.cancel_recv(*id);
+        match &mut self.state {
+            State::Receiving { comm, id } => comm.cancel_recv(*id),
+            State::Sending(req, comm) if !std::thread::panicking() => {
+                // Waits as `wait` does (see `CollRequest`'s drop).
+                let _span = crate::trace::op_span(DROPPED);
+                drop(comm.poll_send(req, true));
+            }
+            _ => {}
         }
     }
 }
@@ -289,12 +295,21 @@ impl<'c, T: Scalar> BufRequest<'c, T> {
 
 impl<T: Scalar> Drop for BufRequest<'_, T> {
     fn drop(&mut self) {
-        if let BufState::Receiving { comm, id, parts } = &self.state {
-            let (id, parts) = (*id, *parts);
-            comm.cancel_recv(id);
-            // SAFETY: the receive was withdrawn, so nothing refers to the
-            // memory any more; the parts came from a vector in `receiving`.
-            drop(unsafe { Vec::from_raw_parts(parts.0, parts.1, parts.2) });
+        match &mut self.state {
+            BufState::Receiving { comm, id, parts } => {
+                let (id, parts) = (*id, *parts);
+                comm.cancel_recv(id);
+                // SAFETY: the receive was withdrawn, so nothing refers to
+                // the memory any more; the parts came from a vector in
+                // `receiving`.
+                drop(unsafe { Vec::from_raw_parts(parts.0, parts.1, parts.2) });
+            }
+            BufState::Sending { req, comm } if !std::thread::panicking() => {
+                // Waits as `wait` does (see `CollRequest`'s drop).
+                let _span = crate::trace::op_span(DROPPED);
+                drop(comm.poll_send(req, true));
+            }
+            _ => {}
         }
     }
 }
