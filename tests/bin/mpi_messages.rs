@@ -46,6 +46,7 @@ fn run(w: &Comm, mode: &str) -> Res {
             uneven(w)?;
             counts_disagree(w)?;
             element_types(w)?;
+            wait_any_failure(w)?;
             tags(w)?;
         }
         "pieces" => pieces(w)?,
@@ -464,6 +465,48 @@ fn element_types(w: &Comm) -> Res {
     let mut sum = [0.0f64];
     w.all_reduce_buf(&[1.0], &mut sum, Op::Sum)?;
     ensure(sum[0] == size as f64, || format!("{sum:?}"))?;
+    Ok(())
+}
+
+/// `Request::wait_any` over a receive that fails (a message of another
+/// type) and one that does not: the failure is returned and its request
+/// removed, and the other still delivers (before, the failed request
+/// stayed, and every later `wait_any` returned "already delivered").
+fn wait_any_failure(w: &Comm) -> Res {
+    match w.rank() {
+        0 => {
+            let mut reqs = vec![w.irecv::<u64>(1, 60)?, w.irecv::<u64>(1, 61)?];
+            // In whichever order they complete: one failure, one value,
+            // and each call removes one request.
+            let (mut failures, mut values) = (Vec::new(), Vec::new());
+            for left in [1, 0] {
+                match Request::wait_any(&mut reqs) {
+                    Ok(Some((_, v))) => values.push(v),
+                    Ok(None) => return Err("wait_any: no request left".into()),
+                    Err(e) => failures.push(e),
+                }
+                ensure(reqs.len() == left, || {
+                    format!("{} requests left", reqs.len())
+                })?;
+            }
+            ensure(
+                values == [5] && matches!(failures[..], [Error::WrongType { from: 1, .. }]),
+                || format!("values {values:?}, failures {failures:?}"),
+            )?;
+            let mut spent = w.irecv::<u64>(1, 62)?;
+            spent.wait_status()?;
+            let e = err(spent.test(), "a spent request")?;
+            ensure(matches!(e, Error::RequestSpent { op: "irecv", .. }), || {
+                e.to_string()
+            })?;
+        }
+        1 => {
+            w.send(&"not a number".to_owned(), 0, 60)?;
+            w.send(&5u64, 0, 61)?;
+            w.send(&6u64, 0, 62)?;
+        }
+        _ => {}
+    }
     Ok(())
 }
 

@@ -170,7 +170,16 @@ fn nonblocking(w: &Comm) -> Res {
         format!("tested iall_reduce_buf: {got:?}")
     })?;
     let e = err(req.test(), "a spent collective request")?;
-    ensure(matches!(e, Error::RequestSpent { .. }), || e.to_string())?;
+    ensure(
+        matches!(
+            e,
+            Error::RequestSpent {
+                op: "iall_reduce_buf",
+                ..
+            }
+        ),
+        || e.to_string(),
+    )?;
 
     // A request dropped in flight, then more collectives.
     drop(w.ibcast_buf(0, vec![r as u16; 3])?);
@@ -455,6 +464,21 @@ fn cartesian_errors(w: &Comm) -> Res {
             || e.to_string(),
         )
     };
+    // `dims_create` computes alone: one rank's refusal names that rank and
+    // makes no call the others must join (its error path made one, and
+    // the job hung).
+    if w.rank() == n - 1 {
+        arg(
+            err(dims_create(5, &[2, 0]), "5 ranks, 2 fixed, on one rank")?,
+            &format!("rank {}: `dims_create`: no grid of 5 ranks", n - 1),
+        )?;
+    }
+    w.barrier()?;
+    // A color past MPI's `int`: refused on every backend (rsmpi panicked).
+    arg(
+        err(w.split(Some(1 << 31), 0), "color 2^31")?,
+        "color 2147483648 is past 2147483647",
+    )?;
     arg(
         err(
             w.create_cart(&[n + 1], &[false], false),

@@ -411,14 +411,24 @@ impl Comm {
         value: &T,
     ) -> Result<Option<Vec<T>>, Error> {
         let _span = crate::trace::op_span("gather");
-        self.t.check_rank("gather", root)?;
-        let bytes = self.encode("gather", value)?;
-        match self.gather_bytes(root, bytes, "gather")? {
+        self.gather_as("gather", root, value)
+    }
+
+    /// [`Comm::gather`], its errors naming `op` (`reduce_with` gathers).
+    pub(super) fn gather_as<T: Serialize + DeserializeOwned>(
+        &self,
+        op: &'static str,
+        root: usize,
+        value: &T,
+    ) -> Result<Option<Vec<T>>, Error> {
+        self.t.check_rank(op, root)?;
+        let bytes = self.encode(op, value)?;
+        match self.gather_bytes(root, bytes, op)? {
             None => Ok(None),
             Some(all) => all
                 .iter()
                 .enumerate()
-                .map(|(r, b)| self.decode("gather", r, b))
+                .map(|(r, b)| self.decode(op, r, b))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
         }
@@ -450,8 +460,17 @@ impl Comm {
     /// Splits into sub-communicators: ranks that pass the same `color` form
     /// one, ordered by `key` then by rank; `None` for a rank that joins
     /// none (`comm.Split(color, key)`; `None` is `MPI.UNDEFINED`).
+    ///
+    /// A color is MPI's non-negative `int`: one past `i32::MAX` is an
+    /// [`Error::Argument`], on every backend.
     pub fn split(&self, color: Option<u32>, key: i32) -> Result<Option<Comm>, Error> {
         let _span = crate::trace::op_span("split");
+        if let Some(c) = color.filter(|&c| c > i32::MAX as u32) {
+            return Err(self.argument(
+                "split",
+                format!("color {c} is past {}, the largest MPI accepts", i32::MAX),
+            ));
+        }
         Ok(self.t.split(color, key)?.map(|t| self.derived(t)))
     }
 

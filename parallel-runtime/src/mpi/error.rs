@@ -188,14 +188,18 @@ pub enum Error {
         /// What differs.
         detail: String,
     },
-    /// A receive request that already delivered its value was tested or
-    /// waited on again.
+    /// A request that already completed (its value, its vector or its
+    /// error returned) was tested or waited on again.
     #[error(
-        "rank {rank}: `irecv`: this request already delivered its value; a request completes once"
+        "rank {rank}: `{op}`: this request has completed already (its result was returned); a \
+         request completes once"
     )]
     RequestSpent {
         /// The rank that saw it.
         rank: usize,
+        /// The operation that started the request (`irecv`, `isend_buf`,
+        /// `ibcast_buf`…).
+        op: &'static str,
     },
     /// In a [`local`](super::local) world: this rank waits for a message
     /// that can never come, because the rank(s) that could send it have

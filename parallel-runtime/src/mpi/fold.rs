@@ -35,9 +35,10 @@ impl Comm {
         T: Serialize + DeserializeOwned,
         F: FnMut(T, T) -> T,
     {
-        let _span = crate::trace::op_span("reduce_with");
+        const OP: &str = "reduce_with";
+        let _span = crate::trace::op_span(OP);
         Ok(self
-            .gather(root, &value)?
+            .gather_as(OP, root, &value)?
             .and_then(|all| all.into_iter().reduce(f)))
     }
 

@@ -42,6 +42,8 @@ use super::transport::nonblocking::{CollFlight, Extended};
 #[must_use = "a request does nothing unless waited on or tested"]
 pub struct CollRequest<'c, R> {
     flight: Option<Box<dyn CollFlight<R> + 'c>>,
+    /// The collective, for errors.
+    op: &'static str,
     /// The communicator's receive side: its posted receives claim their
     /// messages while this waits.
     posted: Receiver<'c>,
@@ -61,9 +63,10 @@ impl<R> std::fmt::Debug for CollRequest<'_, R> {
 }
 
 impl<'c, R> CollRequest<'c, R> {
-    fn new(flight: Box<dyn CollFlight<R> + 'c>, posted: Receiver<'c>) -> Self {
+    fn new(op: &'static str, flight: Box<dyn CollFlight<R> + 'c>, posted: Receiver<'c>) -> Self {
         CollRequest {
             flight: Some(flight),
+            op,
             posted,
         }
     }
@@ -77,6 +80,7 @@ impl<'c, R> CollRequest<'c, R> {
         let Some(flight) = self.flight.as_mut() else {
             return Err(Error::RequestSpent {
                 rank: self.posted.rank(),
+                op: self.op,
             });
         };
         let got = loop {
@@ -147,7 +151,7 @@ impl Comm {
     /// `r = Irecv(…); Barrier(); r.Wait()`).
     pub(super) fn barrier_progressing(&self) -> Result<(), Error> {
         let seq = self.receiver().next_collective();
-        let mut req = CollRequest::new(self.t.ibarrier(seq), self.receiver());
+        let mut req = CollRequest::new("barrier", self.t.ibarrier(seq), self.receiver());
         req.poll(true).map(|_| ())
     }
 
@@ -166,7 +170,11 @@ impl Comm {
     pub fn ibarrier(&self) -> Result<CollRequest<'_, ()>, Error> {
         let _span = crate::trace::op_span("ibarrier");
         let seq = self.receiver().next_collective();
-        Ok(CollRequest::new(self.t.ibarrier(seq), self.receiver()))
+        Ok(CollRequest::new(
+            "ibarrier",
+            self.t.ibarrier(seq),
+            self.receiver(),
+        ))
     }
 
     /// Starts broadcasting the root's `buf` into every rank's
@@ -194,6 +202,7 @@ impl Comm {
         self.check_count(OP, buf.len())?;
         let seq = self.receiver().next_collective();
         Ok(CollRequest::new(
+            OP,
             self.t.ibcast(root, buf, seq),
             self.receiver(),
         ))
@@ -213,6 +222,7 @@ impl Comm {
         self.check_count(OP, send.len())?;
         let seq = self.receiver().next_collective();
         Ok(CollRequest::new(
+            OP,
             self.t.iall_reduce(send, op, seq),
             self.receiver(),
         ))
@@ -239,6 +249,7 @@ impl Comm {
         let recv = recv.filter(|_| is_root);
         let seq = self.receiver().next_collective();
         Ok(CollRequest::new(
+            OP,
             self.t.igather(root, send, recv, seq),
             self.receiver(),
         ))

@@ -90,7 +90,10 @@ impl<T: DeserializeOwned> Request<'_, T> {
     fn poll(&mut self, wait: bool) -> Result<Option<(T, Option<Status>)>, Error> {
         match &mut self.state {
             State::Done => unit().map(|v| Some((v, None))),
-            State::Spent(rank) => Err(Error::RequestSpent { rank: *rank }),
+            State::Spent(rank) => Err(Error::RequestSpent {
+                rank: *rank,
+                op: "irecv",
+            }),
             State::Sending(req, comm) => match comm.poll_send(req, wait)? {
                 None => Ok(None),
                 Some(_) => {
@@ -147,7 +150,10 @@ impl<T: DeserializeOwned> Request<'_, T> {
 
     /// Waits for the first to complete, removes it from `requests` and
     /// returns its index and value (`MPI.Request.waitany`); `None` when
-    /// `requests` is empty.
+    /// `requests` is empty. A request that fails (a message of another
+    /// type…) is removed too, and its error returned, naming the sender:
+    /// the others stay in `requests`, to be waited on again (as MPI sets a
+    /// failed request to `MPI_REQUEST_NULL`).
     pub fn wait_any(requests: &mut Vec<Self>) -> Result<Option<(usize, T)>, Error> {
         if requests.is_empty() {
             return Ok(None);
@@ -155,9 +161,16 @@ impl<T: DeserializeOwned> Request<'_, T> {
         let _span = crate::trace::op_span("wait_any");
         loop {
             for i in 0..requests.len() {
-                if let Some(v) = requests[i].test()? {
-                    drop(requests.remove(i));
-                    return Ok(Some((i, v)));
+                match requests[i].test() {
+                    Ok(None) => {}
+                    Ok(Some(v)) => {
+                        drop(requests.remove(i));
+                        return Ok(Some((i, v)));
+                    }
+                    Err(e) => {
+                        drop(requests.remove(i));
+                        return Err(e);
+                    }
                 }
             }
             std::thread::yield_now();
@@ -204,8 +217,9 @@ enum BufState<'c, T: Scalar> {
         req: AnySending<T>,
         comm: Receiver<'c>,
     },
-    /// Gave its vector back (the rank is the owner's).
-    Spent(usize),
+    /// Gave its vector back (the rank is the owner's; the operation that
+    /// started it).
+    Spent(usize, &'static str),
     /// A receive posted on `comm` as `id`, into the vector whose parts
     /// these are (rebuilt when it completes or is dropped).
     Receiving {
@@ -219,7 +233,7 @@ impl<T: Scalar> std::fmt::Debug for BufRequest<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.state {
             BufState::Sending { req, .. } if req.is_done() => "done",
-            BufState::Spent(_) => "spent",
+            BufState::Spent(..) => "spent",
             BufState::Receiving { .. } => "receiving",
             BufState::Sending { .. } => "in flight",
         };
@@ -252,7 +266,7 @@ impl<'c, T: Scalar> BufRequest<'c, T> {
 
     fn poll(&mut self, wait: bool) -> Result<Option<BufDone<T>>, Error> {
         let (done, rank) = match &mut self.state {
-            BufState::Spent(rank) => return Err(Error::RequestSpent { rank: *rank }),
+            BufState::Spent(rank, op) => return Err(Error::RequestSpent { rank: *rank, op }),
             BufState::Receiving { comm, id, parts } => {
                 let (comm, id, parts) = (*comm, *id, *parts);
                 let got = match comm.poll_recv(id, wait) {
@@ -264,7 +278,7 @@ impl<'c, T: Scalar> BufRequest<'c, T> {
                 // receive that wrote the memory has completed and left the
                 // queue, and the state changes below so this runs once.
                 let buf = unsafe { Vec::from_raw_parts(parts.0, parts.1, parts.2) };
-                self.state = BufState::Spent(comm.rank());
+                self.state = BufState::Spent(comm.rank(), "irecv_buf");
                 return got.map(|st| Some((buf, Some(st))));
             }
             BufState::Sending { req, comm } => match comm.poll_send(req, wait) {
@@ -273,7 +287,7 @@ impl<'c, T: Scalar> BufRequest<'c, T> {
                 Err(e) => return Err(e),
             },
         };
-        self.state = BufState::Spent(rank);
+        self.state = BufState::Spent(rank, "isend_buf");
         done.map(Some)
     }
 

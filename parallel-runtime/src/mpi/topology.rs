@@ -249,7 +249,10 @@ pub fn dims_create(nnodes: usize, dims: &[usize]) -> Result<Vec<usize>, Error> {
         nnodes > 0 && nnodes.is_multiple_of(fixed)
     };
     if !fits {
-        let rank = super::world::with_comm(Comm::rank).unwrap_or(0);
+        // Named without a message: this is a local computation, which a
+        // rank may make alone (the maps' communicator, made on first use,
+        // is a collective call).
+        let rank = super::world::installed_rank().unwrap_or(0);
         return Err(Error::Argument {
             rank,
             op: "dims_create",

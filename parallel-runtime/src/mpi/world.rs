@@ -136,6 +136,18 @@ pub(crate) fn with_comm<T>(f: impl FnOnce(&Comm) -> T) -> Option<T> {
     })
 }
 
+/// This thread's rank in the communicator installed on it, without a
+/// message (for the errors of local computations such as `dims_create`):
+/// `None` when none of several ranks is installed.
+pub(crate) fn installed_rank() -> Option<usize> {
+    WORLD.with(|w| match w.borrow().as_ref() {
+        Some(World::Pending(world) | World::Ready(world, _)) => Some(world.rank()),
+        // SAFETY: as in `with_comm`.
+        Some(World::Borrowed(c)) => Some(unsafe { &**c }.rank()),
+        Some(World::Alone) | None => None,
+    })
+}
+
 /// Whether `comm` is the communicator installed on this thread (by
 /// `#[mpi_main]` or [`Comm::install`]), whose duplicate [`with_comm`] gives:
 /// a graph computed across it takes that duplicate, as `compute()` with

@@ -29,6 +29,22 @@ fn in_step(w: &Comm) -> Res {
 /// every rank refuses, and the communicator stays in step.
 pub(crate) fn refusals(w: &Comm) -> Res {
     let (me, p) = (w.rank(), w.size());
+    // A root beyond the communicator, named by the call made (it said
+    // `gather`, which `reduce_with` calls).
+    let e = expect_err(
+        w.reduce_with(p, 1u64, |a, b| a + b),
+        "reduce_with to rank p",
+    )?;
+    ensure(
+        matches!(
+            e,
+            Error::NoSuchRank {
+                op: "reduce_with",
+                ..
+            }
+        ),
+        || e.to_string(),
+    )?;
     // A block past the end of the receive buffer.
     let counts = vec![1usize; p];
     let mut displs: Vec<usize> = (0..p).collect();
