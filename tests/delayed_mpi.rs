@@ -52,6 +52,11 @@ fn a_result_that_cannot_move_is_an_error_before_anything_runs() {
 }
 
 #[test]
+fn held_handles_after_a_failed_or_finished_compute() {
+    local("after", &[2, 3]);
+}
+
+#[test]
 fn mpi_results_and_pins() {
     under_mpirun("results");
     under_mpirun("pins");
@@ -59,7 +64,7 @@ fn mpi_results_and_pins() {
 
 #[test]
 fn mpi_failure_paths() {
-    for mode in ["panic", "err", "mismatch", "unmovable"] {
+    for mode in ["panic", "err", "mismatch", "unmovable", "after"] {
         under_mpirun(mode);
     }
 }

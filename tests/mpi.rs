@@ -94,7 +94,10 @@ fn sendrecv_and_nonblocking_exchange_around_a_ring() {
         let got = pending.wait_status().unwrap().0;
         // A receive completes once: asking again is a clear error.
         let again = pending.test().unwrap_err().to_string();
-        assert!(again.contains("`irecv`: this request has completed already"), "{again}");
+        assert!(
+            again.contains("`irecv`: this request has completed already"),
+            "{again}"
+        );
         got
     });
     assert_eq!(out, vec![7; 4]);

@@ -8,7 +8,9 @@
 //! mpi_graph MODE local N       # the same in a local world of N ranks
 //! ```
 //!
-//! MODE: `results`, `pins`, `panic`, `err`, `mismatch`, `unmovable`, and
+//! MODE: `results`, `pins`, `panic`, `err`, `mismatch`, `unmovable`,
+//! `after` (held handles computed again after a failed or a finished
+//! compute across ranks), and
 //! `dies` (mpirun only: the last rank's process exits inside a task).
 //! Each rank prints `rank R: ok MODE` when its checks passed;
 //! tests/delayed_mpi.rs runs it under deadlines.
@@ -39,9 +41,69 @@ fn run(w: &Comm, mode: &str) -> Res {
         "err" => fails(w, false),
         "mismatch" => mismatch(w),
         "unmovable" => unmovable(w),
+        "after" => after_a_compute(w),
         "dies" => dies(w),
         other => Err(format!("unknown mode `{other}`").into()),
     }
+}
+
+/// Held handles computed again after a compute across ranks (2 ranks or
+/// more). A compute that fails on rank 1 after rank 0 sent it `w`'s
+/// result (and dropped its own), before `x = f(w)` ran there: computing
+/// `g(&x)` again across the ranks runs `x` where `w`'s result is (before,
+/// `x` followed `w` to rank 0, which had dropped it, and every rank got
+/// "no longer available … a handle was cloned", a wrong cause). Then a
+/// local `compute()` of a handle whose input was sent away: an error that
+/// says so on the rank that sent it, and the value on the others.
+fn after_a_compute(w: &Comm) -> Res {
+    if w.size() < 2 {
+        return Ok(());
+    }
+    // Rank 0 is full with ten tasks, so `x` lands on rank 1; `w` takes
+    // 300 ms, `bad` fails on rank 1 after 100 ms.
+    let fill: Vec<Delayed<u64>> = (0..10).map(|i| slow(i, 0).on_rank(0)).collect();
+    let x = plus(slow(1, 300).on_rank(0), 1);
+    let y = plus(&x, 100);
+    let z = add(x, fails_after(100).on_rank(1)).on_rank(1);
+    let e = failed_compute(compute_on(w, (fill, z)))?;
+    ensure(e.kind() == FailureKind::Error, || e.to_string())?;
+    let y = compute_on(w, y).map_err(|e| e.to_string())?;
+    ensure(y == 111, || format!("y = {y}"))?;
+    // `x` runs on rank 1, `w` on rank 0: rank 0 sends `w` and drops it.
+    let x = plus(slow(1, 0).on_rank(0), 1).on_rank(1);
+    let y = plus(&x, 100);
+    let z = compute_on(w, plus(x, 1000)).map_err(|e| e.to_string())?;
+    ensure(z == 1011, || format!("z = {z}"))?;
+    // Rank 1 holds `x`; rank 0 sent `w` away; a rank that took no part
+    // holds both tasks unrun, and runs them.
+    match (w.rank(), y.compute()) {
+        (0, Ok(y)) => Err(format!("y computed on rank 0, which sent `w` away: {y}").into()),
+        (_, Ok(y)) => ensure(y == 111, || format!("y = {y}")),
+        (0, Err(e)) => ensure(
+            e.kind() == FailureKind::Unavailable
+                && e.to_string()
+                    .contains("was sent to the ranks that consumed it"),
+            || e.to_string(),
+        ),
+        (_, Err(e)) => Err(e.to_string().into()),
+    }
+}
+
+#[delayed]
+fn slow(x: u64, ms: u64) -> u64 {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    x * 10
+}
+
+#[delayed]
+fn plus(x: u64, k: u64) -> u64 {
+    x + k
+}
+
+#[delayed]
+fn fails_after(ms: u64) -> Result<u64, String> {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    Err(format!("failed after {ms} ms"))
 }
 
 #[delayed]

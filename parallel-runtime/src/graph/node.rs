@@ -112,6 +112,9 @@ enum Slot<T> {
     Empty,
     Value(T),
     Failed(Arc<Failure>),
+    /// Sent to the ranks that consumed it, by a compute across ranks, and
+    /// not kept here.
+    Moved,
 }
 
 /// The inputs of a running task: the results of its dependencies.
@@ -263,8 +266,9 @@ impl<T: Send + 'static> Node<T> {
             return match std::mem::replace(slot, Slot::Empty) {
                 Slot::Value(v) => Ok(v),
                 other => {
+                    let e = self.unavailable_in(&other);
                     *slot = other;
-                    Err(self.unavailable())
+                    Err(e)
                 }
             };
         }
@@ -278,7 +282,26 @@ impl<T: Send + 'static> Node<T> {
                 Some(clone) => Ok(clone(v)),
                 None => Err(self.unavailable()),
             },
-            _ => Err(self.unavailable()),
+            other => Err(self.unavailable_in(other)),
+        }
+    }
+
+    /// [`Node::unavailable`], or why a result sent to other ranks is not
+    /// here.
+    fn unavailable_in(&self, slot: &Slot<T>) -> TaskFail {
+        if !matches!(slot, Slot::Moved) {
+            return self.unavailable();
+        }
+        TaskFail {
+            kind: FailureKind::Unavailable,
+            message: format!(
+                "the result of `{}` was sent to the ranks that consumed it by an earlier compute \
+                 across ranks, and not kept on this rank (its consumers' results are on those \
+                 ranks); compute what needs it across the ranks (`compute_on`), which moves \
+                 results where they are needed: a local `compute()` has this rank's alone",
+                self.head.key()
+            ),
+            error: None,
         }
     }
 
@@ -404,7 +427,7 @@ where
         match unsafe { &*self.node.slot.get() } {
             Slot::Value(_) => Claim::Done,
             Slot::Failed(_) => Claim::Failed,
-            Slot::Empty => Claim::Empty,
+            Slot::Empty | Slot::Moved => Claim::Empty,
         }
     }
 }
@@ -444,46 +467,4 @@ fn free_input(mut dep: Arc<dyn AnyNode>, stack: &mut Vec<Arc<dyn AnyNode>>) {
     drop(dep);
 }
 
-// ----- hooks for graph/cluster (issue 12: graphs across MPI ranks) ----------
-// A result computed on another rank arrives as bytes: it is stored in the
-// node here without running its task, and a result sent to other ranks is
-// encoded from a shared borrow before any local consumer reads it.
-impl<T: Send + 'static> Node<T> {
-    /// Stores `v`, computed elsewhere, as the result of `n`; its task is
-    /// dropped, as after a run.
-    ///
-    /// # Safety
-    /// As for [`AnyNode::run`]: the caller holds the claim and no other
-    /// thread touches the node until its consumers are released.
-    pub(crate) unsafe fn put(n: &dyn AnyNode, v: T) {
-        // SAFETY: the caller holds the claim.
-        unsafe { n.drop_task() };
-        // SAFETY: as above; readers start only after this returns.
-        unsafe { *Self::of(n).slot.get() = Slot::Value(v) };
-    }
-
-    /// The stored value, if the node holds one.
-    ///
-    /// # Safety
-    /// The node completed, and no reader has started yet (none can take
-    /// the value while the borrow lives).
-    pub(crate) unsafe fn peek(&self) -> Option<&T> {
-        // SAFETY: by the caller's contract nobody writes the slot now.
-        match unsafe { &*self.slot.get() } {
-            Slot::Value(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    /// Drops the stored value (its last reader was on another rank).
-    ///
-    /// # Safety
-    /// The node completed and has no reader left on this rank.
-    pub(crate) unsafe fn clear(&self) {
-        // SAFETY: by the caller's contract nobody reads the slot now.
-        let slot = unsafe { &mut *self.slot.get() };
-        if matches!(slot, Slot::Value(_)) {
-            *slot = Slot::Empty;
-        }
-    }
-}
+mod hooks;

@@ -44,6 +44,16 @@ struct Hello {
     hash: u64,
     /// Tasks complete here before this compute.
     done: Vec<u32>,
+    /// Those of them whose result this rank still holds (not sent away
+    /// and dropped, nor failed).
+    kept: Vec<u32>,
+}
+
+/// What one rank holds from earlier computes: the tasks complete there,
+/// and those whose result it still holds.
+pub(crate) struct Prior {
+    pub(crate) done: Vec<u32>,
+    pub(crate) kept: Vec<u32>,
 }
 
 /// A difference between this rank's graph and another's.
@@ -172,16 +182,21 @@ impl Wire {
 }
 
 /// Checks that every rank built the same graph; returns, for each rank,
-/// the tasks it already holds.
+/// what it holds from earlier computes.
 pub(crate) fn check(
     comm: &Comm,
     shape: &Shape<'_>,
-    done: Vec<u32>,
-) -> Result<Result<Vec<Vec<u32>>, Mismatch>, Error> {
+    prior: Prior,
+) -> Result<Result<Vec<Prior>, Mismatch>, Error> {
     let hash = shape.hash();
-    let hellos = comm.allgather(&Hello { hash, done })?;
+    let Prior { done, kept } = prior;
+    let hellos = comm.allgather(&Hello { hash, done, kept })?;
     if hellos.iter().all(|h| h.hash == hash) {
-        return Ok(Ok(hellos.into_iter().map(|h| h.done).collect()));
+        let each = |h: Hello| Prior {
+            done: h.done,
+            kept: h.kept,
+        };
+        return Ok(Ok(hellos.into_iter().map(each).collect()));
     }
     let mut made_after = vec![None; shape.nodes.len()];
     shape.made_after(|i, a| made_after[i] = a);

@@ -240,7 +240,14 @@ fn run_plan<C: Compute>(
                 results: root,
                 nodes: &[],
             };
-            let _ = check::check(comm, &shape, Vec::new());
+            let _ = check::check(
+                comm,
+                &shape,
+                check::Prior {
+                    done: Vec::new(),
+                    kept: Vec::new(),
+                },
+            );
             return Err(e.on_rank(comm.rank()));
         }
     };

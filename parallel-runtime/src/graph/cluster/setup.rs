@@ -56,26 +56,46 @@ pub(super) fn placed<C: Compute>(
         results: root,
         nodes,
     };
-    let done: Vec<u32> = (0..n as u32)
-        .filter(|&i| prior[i as usize] != Claim::Idle)
-        .collect();
-    let done = match check::check(comm, &shape, done) {
-        Ok(Ok(done)) => done,
+    let mine = check::Prior {
+        done: (0..n as u32)
+            .filter(|&i| prior[i as usize] != Claim::Idle)
+            .collect(),
+        kept: (0..n as u32)
+            .filter(|&i| prior[i as usize] == Claim::Done)
+            .collect(),
+    };
+    let all = match check::check(comm, &shape, mine) {
+        Ok(Ok(all)) => all,
         Ok(Err(m)) => {
             let at = m.task.or(root_ix.first().copied()).unwrap_or(0);
             return Err(error_at(nodes, at, FailureKind::GraphMismatch, m.message).on_rank(me));
         }
         Err(e) => return Err(error_at(nodes, 0, FailureKind::Comm, e.to_string()).on_rank(me)),
     };
-    // Where each task is complete already, by rank.
+    // Where each task is complete already, by rank: the lowest rank that
+    // still holds its result, else the lowest where it is complete (its
+    // result sent away and dropped there, or failed). A rank that computed
+    // a result and sent it to the rank of its consumers, which kept it
+    // (the consumers did not run: a compute that failed), is not where the
+    // result is.
     let mut done_on: Vec<Option<u32>> = vec![None; n];
+    let mut kept_on: Vec<Option<u32>> = vec![None; n];
     let mut here = vec![false; n];
-    for (r, list) in done.iter().enumerate().rev() {
-        for &i in list {
+    for (r, p) in all.iter().enumerate().rev() {
+        for &i in &p.done {
             done_on[i as usize] = Some(r as u32);
             here[i as usize] |= r == me;
         }
+        for &i in &p.kept {
+            kept_on[i as usize] = Some(r as u32);
+        }
     }
+    for (d, k) in done_on.iter_mut().zip(&kept_on) {
+        if k.is_some() {
+            *d = *k;
+        }
+    }
+    let done: Vec<Vec<u32>> = all.into_iter().map(|p| p.done).collect();
     let not_placeable = |i: usize, message: String| {
         Err(error_at(
             nodes,
