@@ -157,6 +157,18 @@ fn ranks_waiting_for_a_rank_that_returned_are_aborted_with_a_report() {
     );
 }
 
+/// Rank 0 computes a graph across the ranks; rank 1 returns without it:
+/// the report names the compute, not the collective inside it.
+#[test]
+fn a_compute_that_another_rank_never_joins_is_named() {
+    aborted_with(
+        "the graph watchdog test",
+        "graph_hang",
+        "the job cannot finish",
+        &["rank 0 waits in `compute_on`"],
+    );
+}
+
 /// Ranks 0 and 1 each send 1 MiB to the other before receiving, rank 2
 /// waits in `barrier`, and no rank returns: the watchdog aborts the job
 /// after `PARALLEL_HANG_TIMEOUT` as deadlocked, naming each rank's

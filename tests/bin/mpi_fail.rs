@@ -8,6 +8,8 @@
 //!   for in `recv`, while rank 2 waits in a `barrier` (3 ranks). The hang
 //!   watchdog must abort the job after `PARALLEL_HANG_TIMEOUT`, naming rank
 //!   1 and what ranks 0 and 2 wait in.
+//! - `graph_hang`: rank 0 computes a graph across the ranks, rank 1
+//!   returns without it. The watchdog must name `compute_on`.
 //! - `slow`: rank 2 returns at once, rank 1 computes for twice
 //!   `PARALLEL_HANG_TIMEOUT` before sending to rank 0, which waits in
 //!   `recv`. A computing rank is not hung: the job must succeed.
@@ -42,6 +44,16 @@ fn main(world: Comm) -> Result<(), Box<dyn std::error::Error>> {
                     let _: u32 = world.recv(1, 7)?;
                 }
                 _ => world.barrier()?,
+            }
+            return Ok(());
+        }
+        // Rank 1 returns without the compute rank 0 makes: the watchdog
+        // names the compute (it named `split`, the duplicate of the world
+        // a first compute makes, which the program never called).
+        "graph_hang" => {
+            if world.rank() == 0 {
+                let sum = parallel_runtime::graph::compute_on(&world, add(1, 2))?;
+                println!("rank 0: {sum}");
             }
             return Ok(());
         }
@@ -123,4 +135,9 @@ fn main(world: Comm) -> Result<(), Box<dyn std::error::Error>> {
     let total = world.all_reduce(1u32, Op::Sum)?;
     assert_eq!(total as usize, world.size());
     Ok(())
+}
+
+#[delayed]
+fn add(a: u64, b: u64) -> u64 {
+    a + b
 }

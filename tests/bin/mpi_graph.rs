@@ -86,7 +86,36 @@ fn after_a_compute(w: &Comm) -> Res {
             || e.to_string(),
         ),
         (_, Err(e)) => Err(e.to_string().into()),
+    }?;
+    busy_on_one_rank(w)
+}
+
+/// Rank 1 computes a task of the graph on another thread when the ranks
+/// compute the graph across them: rank 1 cannot start (`Busy`), and the
+/// others say why (before: "0 tasks on rank 1", a graph mismatch).
+fn busy_on_one_rank(w: &Comm) -> Res {
+    let s = slow(1, 600);
+    let g = add(plus(&s, 1), 2);
+    let other = (w.rank() == 1).then(|| {
+        let s = s.clone();
+        std::thread::spawn(move || s.compute())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let e = failed_compute(compute_on(w, g))?;
+    if let Some(other) = other {
+        let got = other.join().map_err(|_| "the other compute panicked")?;
+        ensure(matches!(got, Ok(10)), || format!("{got:?}"))?;
     }
+    let text = e.to_string();
+    ensure(
+        if w.rank() == 1 {
+            e.kind() == FailureKind::Busy
+        } else {
+            text.contains("rank 1 could not start this compute")
+                && text.contains("another `compute`")
+        },
+        || text.clone(),
+    )
 }
 
 #[delayed]

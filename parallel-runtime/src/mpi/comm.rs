@@ -477,6 +477,7 @@ impl Comm {
     /// A communicator with the same ranks whose messages never mix with
     /// this one's (`comm.Dup()`): for a library that communicates on its own.
     pub fn dup(&self) -> Result<Comm, Error> {
+        let _span = crate::trace::op_span("dup");
         self.split(Some(0), self.rank() as i32)
             .map(|c| c.unwrap_or_else(|| unreachable!("every rank passed a color")))
     }

@@ -123,7 +123,9 @@ pub(crate) fn with_comm<T>(f: impl FnOnce(&Comm) -> T) -> Option<T> {
                 Ok(dup) => *w = Some(World::Ready(dup, base)),
                 Err(e) => {
                     eprintln!(
-                        "parallel-runtime: #[parallel_map] will not split work across ranks: {e}"
+                        "parallel-runtime: maps and graphs will not split work across ranks: \
+                         the duplicate of the world they use, made by the first of them on \
+                         every rank (a collective call), failed: {e}"
                     );
                     *w = Some(World::Alone);
                 }

@@ -47,6 +47,9 @@ struct Hello {
     /// Those of them whose result this rank still holds (not sent away
     /// and dropped, nor failed).
     kept: Vec<u32>,
+    /// Why this rank cannot compute the graph (its tasks are busy in
+    /// another compute…), when it cannot.
+    refused: Option<String>,
 }
 
 /// What one rank holds from earlier computes: the tasks complete there,
@@ -187,10 +190,28 @@ pub(crate) fn check(
     comm: &Comm,
     shape: &Shape<'_>,
     prior: Prior,
+    refused: Option<String>,
 ) -> Result<Result<Vec<Prior>, Mismatch>, Error> {
     let hash = shape.hash();
     let Prior { done, kept } = prior;
-    let hellos = comm.allgather(&Hello { hash, done, kept })?;
+    let hellos = comm.allgather(&Hello {
+        hash,
+        done,
+        kept,
+        refused,
+    })?;
+    // A rank that cannot compute the graph: every rank says why (each sees
+    // the same hellos, so all stop here).
+    if let Some((r, why)) = hellos
+        .iter()
+        .enumerate()
+        .find_map(|(r, h)| h.refused.as_ref().map(|w| (r, w)))
+    {
+        return Ok(Err(Mismatch {
+            task: None,
+            message: format!("rank {r} could not start this compute: {why}"),
+        }));
+    }
     if hellos.iter().all(|h| h.hash == hash) {
         let each = |h: Hello| Prior {
             done: h.done,

@@ -159,11 +159,19 @@ pub(crate) fn or_here<C: Compute>(
     }
     // A handle, so that the installed communicator is not borrowed while
     // the graph runs (a task may compute or map itself).
-    match crate::mpi::world::with_comm(Comm::handle) {
+    match installed_handle() {
         Some(comm) => run_on(&comm, false, None, c)
             .map(|o| o.unwrap_or_else(|| unreachable!("every rank gets the results"))),
         None => here(c),
     }
+}
+
+/// A handle on the maps' and graphs' duplicate of the installed
+/// communicator, made by its first use (a collective call, which the hang
+/// watchdog names as this compute's).
+fn installed_handle() -> Option<Comm> {
+    let _span = crate::trace::op_span("compute_on");
+    crate::mpi::world::with_comm(Comm::handle)
 }
 
 /// What the last graph computed across ranks on this thread did on this
@@ -201,8 +209,7 @@ fn run_on<C: Compute>(
         // The world of this thread: computed on the duplicate `compute()`
         // takes with the `mpi` backend (`or_here`), so that ranks that
         // compute the graph by either call meet in the same collectives.
-        let handle = crate::mpi::world::with_comm(Comm::handle);
-        if let Some(handle) = handle {
+        if let Some(handle) = installed_handle() {
             return run_on(&handle, false, root, c);
         }
     }
@@ -210,7 +217,10 @@ fn run_on<C: Compute>(
         crate::config::ensure_pool();
         let own;
         let comm = if dup {
-            own = comm.dup().map_err(|e| outcome::comm_error(&c, e))?;
+            own = {
+                let _span = crate::trace::op_span("compute_on");
+                comm.dup().map_err(|e| outcome::comm_error(&c, e))?
+            };
             &own
         } else {
             comm
@@ -247,6 +257,7 @@ fn run_plan<C: Compute>(
                     done: Vec::new(),
                     kept: Vec::new(),
                 },
+                Some(e.to_string()),
             );
             return Err(e.on_rank(comm.rank()));
         }

@@ -64,7 +64,7 @@ pub(super) fn placed<C: Compute>(
             .filter(|&i| prior[i as usize] == Claim::Done)
             .collect(),
     };
-    let all = match check::check(comm, &shape, mine) {
+    let all = match check::check(comm, &shape, mine, None) {
         Ok(Ok(all)) => all,
         Ok(Err(m)) => {
             let at = m.task.or(root_ix.first().copied()).unwrap_or(0);
