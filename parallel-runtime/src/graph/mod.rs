@@ -172,7 +172,7 @@ impl<T: Send + 'static> Delayed<T> {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be passed where a #[delayed] function expects `{T}`",
     label = "expected `{T}` or `Delayed<{T}>`",
-    note = "a #[delayed] parameter of type `T` takes a `T`, a `Delayed<T>` or a `&Delayed<T>`; a `Vec<T>` parameter also takes a `Vec<Delayed<T>>`"
+    note = "a #[delayed] parameter of type `T` takes a `T`, a `Delayed<T>` or a `&Delayed<T>`, and `T` is `Send + 'static` (a task may run on another thread: not an `Rc` nor a borrow); a `Vec<T>` parameter also takes a `Vec<Delayed<T>>`"
 )]
 pub trait IntoDelayed<T>: Sized {
     #[doc(hidden)]
