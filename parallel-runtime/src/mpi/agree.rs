@@ -83,16 +83,7 @@ impl Comm {
             return Ok(());
         }
         let mine = len as u64;
-        let ty = fingerprint_of::<T>();
-        // The largest length and the largest complement (the smallest);
-        // the same of the element type's fingerprint.
-        let mut out = [0u64; 4];
-        self.t
-            .all_reduce_into(&[mine, !mine, ty, !ty], &mut out, Op::Max, op)?;
-        if out[2] != !out[3] {
-            return Err(self.types_error::<T>(op));
-        }
-        if out[0] == !out[1] {
+        if self.same_everywhere::<T>(op, mine)? {
             return Ok(());
         }
         let mut lens = vec![0u64; self.size()];
@@ -243,14 +234,7 @@ impl Comm {
             .flat_map(|&c| (c as u64).to_le_bytes())
             .collect();
         let h = fnv1a(&words);
-        let ty = fingerprint_of::<T>();
-        let mut out = [0u64; 4];
-        self.t
-            .all_reduce_into(&[h, !h, ty, !ty], &mut out, Op::Max, op)?;
-        if out[2] != !out[3] {
-            return Err(self.types_error::<T>(op));
-        }
-        if out[0] == !out[1] {
+        if self.same_everywhere::<T>(op, h)? {
             return Ok(());
         }
         let mut hashes = vec![0u64; self.size()];
@@ -276,6 +260,22 @@ impl Comm {
                 elements(first[i])
             ),
         })
+    }
+
+    /// Whether every rank passes the same `word` (a length, a hash of
+    /// counts), with one `MPI_Allreduce` of it, its complement and the
+    /// same two of the element type's fingerprint (the largest of each:
+    /// the largest and the smallest value); [`Error::ElementType`] on every
+    /// rank when the types differ.
+    fn same_everywhere<T>(&self, op: &'static str, word: u64) -> Result<bool, Error> {
+        let ty = fingerprint_of::<T>();
+        let mut out = [0u64; 4];
+        self.t
+            .all_reduce_into(&[word, !word, ty, !ty], &mut out, Op::Max, op)?;
+        if out[2] != !out[3] {
+            return Err(self.types_error::<T>(op));
+        }
+        Ok(out[0] == !out[1])
     }
 
     /// [`Error::ElementType`] on every rank, once the ranks are known to
